@@ -1,0 +1,216 @@
+"""The moto adapters of the local runtime, in one place, pinned to moto 5.2.5.
+
+moto executes the Step Functions definition for real, but two of its integrations cannot run
+this project's code as they are:
+
+1. **Lambda** (`LambdaFunction.invoke`): moto runs function code only inside Docker, and no Docker
+   engine runs here. The adapter imports the function's handler (its ``Handler`` setting, e.g.
+   ``functions.bndes.handlers.fetch``) and calls it in process, with the function's environment
+   variables and a Lambda-like context. An exception becomes the payload the Lambda service
+   returns for an unhandled error (``errorType``, ``errorMessage``, ``stackTrace``) with the
+   ``FunctionError`` header, so Step Functions sees ``Error = errorType`` as in AWS.
+2. **Glue** (``arn:aws:states:::glue:startJobRun.sync``): moto's callback wrapper calls
+   ``interrupt_all()`` on a callback endpoint that is ``None`` for .sync-only services
+   (``'NoneType' object has no attribute 'interrupt_all'``), and moto's Glue backend never runs
+   the script. The adapter guards that call and lets the local runtime run the job's script on a
+   local SparkSession when the job run starts, recording SUCCEEDED or FAILED with the error.
+
+`install()` applies both once; it refuses any other moto version, so an upgrade is a deliberate
+change that re-checks these adapters.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import moto
+
+MOTO_VERSION = "5.2.5"
+
+GlueRunner = Callable[[str, dict[str, str]], None]
+"""Runs a Glue job locally: (job name, run arguments) -> None, raising on failure."""
+
+_glue_runner: GlueRunner | None = None
+_env_lock = threading.RLock()
+_installed = False
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """Set a function's environment variables for the duration of one invocation."""
+    with _env_lock:
+        saved = {key: os.environ.get(key) for key in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
+    module_name, _, attr = handler.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+
+
+def invoke_in_process(handler: str, event: Any, env: dict[str, str], context: LocalLambdaContext) -> Any:
+    """Call a handler as the Lambda service would; raises what the handler raises."""
+    with _environment(env):
+        return resolve_handler(handler)(event, context)
+
+
+def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
+    event = json.loads(body) if body else {}
+    context = LocalLambdaContext(
+        function_name=self.function_name,
+        memory_limit_in_mb=int(self.memory_size or 128),
+        invoked_function_arn=self.function_arn,
+        aws_request_id=str(uuid.uuid4()),
+        log_group_name=f"/aws/lambda/{self.function_name}",
+    )
+    try:
+        result = invoke_in_process(self.handler, event, dict(self.environment_vars or {}), context)
+        payload = json.dumps(result, default=str)
+    except Exception as exc:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        payload = json.dumps(
+            {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_exception(exc)[-5:],
+            }
+        )
+    return payload.encode("utf-8")
+
+
+def _start_job_run(self: Any, *args: Any, **kwargs: Any) -> str:
+    """moto's FakeJob.start_job_run, then the job's script run locally and its outcome recorded."""
+    run_id: str = _original_start_job_run(self, *args, **kwargs)
+    job_run = self.get_job_run(run_id)
+    state, message = "SUCCEEDED", None
+    if _glue_runner is None:
+        state, message = "FAILED", "no local Glue runner is installed"
+    else:
+        try:
+            _glue_runner(self.name, dict(job_run.arguments or {}))
+        except Exception as exc:
+            state, message = "FAILED", f"{type(exc).__name__}: {exc}"
+    job_run._transitions = [(state, state)]
+    job_run.status = state
+    job_run.error_message = message
+    return run_id
+
+
+def _job_run_as_dict(self: Any) -> dict[str, Any]:
+    data: dict[str, Any] = _original_job_run_as_dict(self)
+    if getattr(self, "error_message", None):
+        data["ErrorMessage"] = self.error_message
+    return data
+
+
+def _guarded_eval_integration_pattern(
+    self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: Any, state_credentials: Any
+) -> None:
+    """moto's StateTaskServiceCallback._eval_integration_pattern for .sync tasks without a callback.
+
+    Identical to moto 5.2.5 for the .sync pattern, minus the ``callback_endpoint.interrupt_all()``
+    call on a ``None`` endpoint. Tasks that have a callback endpoint (waitForTaskToken) keep moto's
+    own implementation.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
+
+    if (
+        ResourceCondition.WaitForTaskToken in self._supported_integration_patterns
+        or self.resource.condition != ResourceCondition.Sync
+    ):
+        return _original_eval_integration_pattern(  # type: ignore[no-any-return]
+            self, env, resource_runtime_part, normalised_parameters, state_credentials
+        )
+    task_output = env.stack.pop()
+    self.timeout.eval(env=env)
+    timeout_seconds = env.stack.pop()
+    env.stack.append(task_output)
+    sync_resolver = self._build_sync_resolver(
+        env=env,
+        resource_runtime_part=resource_runtime_part,
+        normalised_parameters=normalised_parameters,
+        state_credentials=state_credentials,
+    )
+    outcome = self._eval_sync(
+        env=env,
+        timeout_seconds=timeout_seconds,
+        callback_endpoint=None,
+        heartbeat_endpoint=None,
+        sync_resolver=sync_resolver,
+    )
+    if isinstance(outcome, Exception):
+        raise outcome
+    env.stack.append(outcome)
+
+
+def set_glue_runner(runner: GlueRunner | None) -> None:
+    global _glue_runner
+    _glue_runner = runner
+
+
+def install() -> None:
+    """Apply the adapters (idempotent)."""
+    global _installed, _original_start_job_run, _original_job_run_as_dict
+    global _original_eval_integration_pattern
+    if _installed:
+        return
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"finlake's local runtime adapters are written for moto {MOTO_VERSION}, found {moto.__version__}; "
+            "re-check finlake/local/moto_patches.py before upgrading"
+        )
+    from moto.awslambda.models import LambdaFunction
+    from moto.glue.models import FakeJob, FakeJobRun
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_module,
+    )
+
+    LambdaFunction.invoke = _lambda_invoke  # type: ignore[method-assign]
+    _original_start_job_run = FakeJob.start_job_run
+    FakeJob.start_job_run = _start_job_run  # type: ignore[method-assign]
+    _original_job_run_as_dict = FakeJobRun.as_dict
+    FakeJobRun.as_dict = _job_run_as_dict  # type: ignore[method-assign]
+    service = callback_module.StateTaskServiceCallback
+    _original_eval_integration_pattern = service._eval_integration_pattern
+    service._eval_integration_pattern = _guarded_eval_integration_pattern  # type: ignore[method-assign]
+    _installed = True
+
+
+_original_start_job_run: Any = None
+_original_job_run_as_dict: Any = None
+_original_eval_integration_pattern: Any = None

@@ -1,0 +1,436 @@
+"""The embedded AWS: the deployed workflows run on moto, in this process.
+
+`EmbeddedAws` creates what the CDK app deploys (buckets, Glue databases, SNS topic, SQS
+dead-letter queue, Lambda functions, Glue jobs, state machines), loads the same state-machine
+definition from ``statemachines/`` with the same substitutions, and starts executions on moto's
+ASL interpreter. Lambda and Glue tasks run this project's handlers and scripts through the
+adapters in `finlake.local.moto_patches`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from finlake.local import moto_patches
+from finlake.local.glue import LocalGlueRunner
+from finlake.local.workspace import Workspace
+from stacks.specs import DomainSpec
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+BUCKETS = {
+    "RAW_BUCKET": "finlake-raw",
+    "CURATED_BUCKET": "finlake-curated",
+    "REFINED_BUCKET": "finlake-refined",
+    "ATHENA_RESULTS_BUCKET": "finlake-athena-results",
+}
+DATABASES = {"CURATED_DATABASE": "finlake_curated", "REFINED_DATABASE": "finlake_refined"}
+TOPIC = "finlake-notifications"
+DLQ = "finlake-failed-runs"
+OUTBOX = "finlake-email-outbox"  # subscribed to the topic: what the emails would say
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass
+class StateEvent:
+    kind: str  # "entered" | "exited" | "failed"
+    state: str
+    at: datetime
+    detail: str = ""
+
+
+@dataclass
+class RunResult:
+    name: str
+    domain: str
+    status: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    started: datetime
+    stopped: datetime
+    states: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "domain": self.domain,
+            "status": self.status,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "cause": self.cause,
+            "started": self.started.isoformat(),
+            "stopped": self.stopped.isoformat(),
+            "duration_s": round((self.stopped - self.started).total_seconds(), 3),
+            "states": self.states,
+            "notifications": self.notifications,
+        }
+
+
+def _fake_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("README", "finlake: code runs in process through finlake.local.moto_patches")
+    return buffer.getvalue()
+
+
+class EmbeddedAws:
+    """A session on the embedded AWS, bound to a workspace. Use as a context manager."""
+
+    def __init__(self, workspace: Workspace, *, function_env: dict[str, dict[str, str]] | None = None):
+        self.workspace = workspace
+        self.function_env = function_env or {}  # extra env per "<domain>.<Step>", e.g. a cassette
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self.topic_arn = ""
+        self.dlq_url = ""
+        self.outbox_url = ""
+        self.state_machines: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> EmbeddedAws:
+        env = {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "finlake",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("FINLAKE_LOG_LEVEL", "WARNING"),
+        }
+        self._saved_env = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        moto_patches.install()
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        self._create_platform()
+        self._load_workspace()
+        moto_patches.set_glue_runner(LocalGlueRunner(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.save_workspace()
+        finally:
+            moto_patches.set_glue_runner(None)
+            self._mock.stop()
+            for key, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    # -- resources -------------------------------------------------------------------------------
+
+    def _create_platform(self) -> None:
+        s3 = self.client("s3")
+        for bucket in BUCKETS.values():
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        glue = self.client("glue")
+        for database in DATABASES.values():
+            glue.create_database(DatabaseInput={"Name": database})
+        sns, sqs = self.client("sns"), self.client("sqs")
+        self.topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
+        self.dlq_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
+        self.outbox_url = sqs.create_queue(QueueName=OUTBOX)["QueueUrl"]
+        outbox_arn = sqs.get_queue_attributes(QueueUrl=self.outbox_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=outbox_arn)
+        self.role_arn = self.client("iam").create_role(
+            RoleName="finlake-local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+        )["Role"]["Arn"]
+
+    def lake_env(self) -> dict[str, str]:
+        return {**BUCKETS, **DATABASES, "ATHENA_WORKGROUP": "finlake"}
+
+    def deploy(self, spec: DomainSpec) -> str:
+        """Create a domain's functions, jobs and state machine; return the state machine ARN."""
+        if spec.name in self.state_machines:
+            return self.state_machines[spec.name]
+        substitutions = {
+            "NotificationTopic": self.topic_arn,
+            "DeadLetterQueue": self.dlq_url,
+            "Region": REGION,
+        }
+        lam = self.client("lambda")
+        for step in spec.lambdas:
+            env = {
+                **self.lake_env(),
+                "DOMAIN": spec.name,
+                "POWERTOOLS_SERVICE_NAME": f"finlake-{spec.name}",
+                **self.function_env.get(f"{spec.name}.{step.step}", {}),
+            }
+            arn = lam.create_function(
+                FunctionName=f"finlake-{spec.name}-{step.step.lower()}",
+                Runtime="python3.12",
+                Role=self.role_arn,
+                Handler=step.handler,
+                Code={"ZipFile": _fake_zip()},
+                MemorySize=step.memory_mb,
+                Timeout=step.timeout_s,
+                Environment={"Variables": env},
+            )["FunctionArn"]
+            substitutions[f"{step.step}Function"] = arn
+        glue = self.client("glue")
+        for job in spec.glue_jobs:
+            name = f"finlake-{spec.name}-{job.step.lower()}"
+            glue.create_job(
+                Name=name,
+                Role=self.role_arn,
+                Command={"Name": "glueetl", "ScriptLocation": job.script, "PythonVersion": "3"},
+                DefaultArguments={f"--{k}": v for k, v in self.lake_env().items()},
+                GlueVersion="5.0",
+                ExecutionProperty={"MaxConcurrentRuns": 1},
+            )
+            substitutions[f"{job.step}Job"] = name
+        definition = render_definition(spec.definition_path, substitutions)
+        arn = self.client("stepfunctions").create_state_machine(
+            name=f"finlake-{spec.name}", definition=definition, roleArn=self.role_arn, type="STANDARD"
+        )["stateMachineArn"]
+        self.state_machines[spec.name] = arn
+        return arn
+
+    # -- executions ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        spec: DomainSpec,
+        execution_input: dict[str, Any],
+        name: str,
+        on_event: Callable[[StateEvent], None] | None = None,
+        timeout_s: float = 1800,
+    ) -> RunResult:
+        arn = self.deploy(spec)
+        sfn = self.client("stepfunctions")
+        execution_arn = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))[
+            "executionArn"
+        ]
+        seen = 0
+        deadline = time.monotonic() + timeout_s
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            events = self._history(execution_arn)
+            for event in events[seen:]:
+                state_event = _state_event(event)
+                if state_event and on_event:
+                    on_event(state_event)
+            seen = len(events)
+            if description["status"] in TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                sfn.stop_execution(executionArn=execution_arn, error="finlake.LocalTimeout")
+                raise TimeoutError(f"execution {name} did not finish in {timeout_s} s")
+            time.sleep(0.05)
+        output = description.get("output")
+        return RunResult(
+            name=name,
+            domain=spec.name,
+            status=description["status"],
+            input=execution_input,
+            output=json.loads(output) if output else None,
+            error=description.get("error"),
+            cause=description.get("cause"),
+            started=description["startDate"],
+            stopped=description.get("stopDate") or datetime.now(description["startDate"].tzinfo),
+            states=_state_history(events),
+            notifications=self.drain_outbox(),
+        )
+
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def drain_outbox(self) -> list[dict[str, str]]:
+        """The SNS messages published since the last call (what the emails would carry)."""
+        sqs = self.client("sqs")
+        found: list[dict[str, str]] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.outbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                body = json.loads(message["Body"])
+                found.append({"subject": body.get("Subject", ""), "message": body.get("Message", "")})
+                sqs.delete_message(QueueUrl=self.outbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Peek at the dead-letter queue without consuming it."""
+        sqs = self.client("sqs")
+        messages = sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+    def put_input(self, domain: str, path: Path) -> str:
+        """Upload a local file into the raw bucket's inbox; return its S3 URI."""
+        key = f"inbox/{domain}/{path.name}"
+        self.client("s3").put_object(Bucket=BUCKETS["RAW_BUCKET"], Key=key, Body=path.read_bytes())
+        return f"s3://{BUCKETS['RAW_BUCKET']}/{key}"
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    def _load_workspace(self) -> None:
+        self.load_objects_from_workspace()
+        glue = self.client("glue")
+        for database, tables in self.workspace.read_json("catalog.json", {}).items():
+            for table in tables.values():
+                glue.create_table(DatabaseName=database, TableInput=table["table"])
+                partitions = table["partitions"]
+                for start in range(0, len(partitions), 100):
+                    glue.batch_create_partition(
+                        DatabaseName=database,
+                        TableName=table["table"]["Name"],
+                        PartitionInputList=partitions[start : start + 100],
+                    )
+
+    def load_objects_from_workspace(self) -> None:
+        """Make moto's buckets hold exactly the workspace folder's objects (after a local Glue job)."""
+        s3 = self.client("s3")
+        metadata = self.workspace.read_json("s3-metadata.json", {})
+        on_disk = {(b, k): p for b, k, p in self.workspace.iter_objects() if b in BUCKETS.values()}
+        for bucket in BUCKETS.values():
+            for key in _keys(s3, bucket):
+                if (bucket, key) not in on_disk:
+                    s3.delete_object(Bucket=bucket, Key=key)
+        for (bucket, key), path in on_disk.items():
+            s3.put_object(
+                Bucket=bucket, Key=key, Body=path.read_bytes(), Metadata=metadata.get(f"{bucket}/{key}", {})
+            )
+
+    def save_workspace(self) -> None:
+        """Mirror moto's buckets and Glue catalog into the workspace folder."""
+        s3 = self.client("s3")
+        metadata: dict[str, dict[str, str]] = {}
+        live: set[Path] = set()
+        for bucket in BUCKETS.values():
+            for key in _keys(s3, bucket):
+                obj = s3.get_object(Bucket=bucket, Key=key)
+                path = self.workspace.object_path(bucket, key)
+                body = obj["Body"].read()
+                if not path.exists() or path.read_bytes() != body:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(body)
+                live.add(path)
+                if obj.get("Metadata"):
+                    metadata[f"{bucket}/{key}"] = obj["Metadata"]
+        for _, _, path in self.workspace.iter_objects():
+            if path not in live:
+                path.unlink()
+        self.workspace.write_json("s3-metadata.json", metadata)
+        self.workspace.write_json("catalog.json", self.catalog())
+
+    def catalog(self) -> dict[str, dict[str, Any]]:
+        glue = self.client("glue")
+        result: dict[str, dict[str, Any]] = {}
+        for database in DATABASES.values():
+            result[database] = {}
+            for table in glue.get_tables(DatabaseName=database)["TableList"]:
+                partitions = [
+                    {k: p[k] for k in ("Values", "StorageDescriptor", "Parameters") if k in p}
+                    for page in glue.get_paginator("get_partitions").paginate(
+                        DatabaseName=database, TableName=table["Name"]
+                    )
+                    for p in page["Partitions"]
+                ]
+                table_input = {
+                    k: table[k]
+                    for k in (
+                        "Name",
+                        "Description",
+                        "StorageDescriptor",
+                        "PartitionKeys",
+                        "TableType",
+                        "Parameters",
+                    )
+                    if k in table
+                }
+                result[database][table["Name"]] = {"table": table_input, "partitions": partitions}
+        return result
+
+
+def _keys(s3: Any, bucket: str) -> Iterator[str]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            yield obj["Key"]
+
+
+def render_definition(path: Path, substitutions: dict[str, str]) -> str:
+    """The definition with ``${Name}`` substitutions filled, as CDK's definition_substitutions does."""
+    text = path.read_text()
+    for key, value in substitutions.items():
+        text = text.replace("${" + key + "}", value)
+    if "${" in text.replace("$${", ""):
+        missing = sorted({part.split("}")[0] for part in text.split("${")[1:]})
+        raise ValueError(f"{path.name}: no value for substitutions {missing}")
+    return text
+
+
+def _state_event(event: dict[str, Any]) -> StateEvent | None:
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        return StateEvent("entered", event["stateEnteredEventDetails"]["name"], event["timestamp"])
+    if kind.endswith("StateExited"):
+        return StateEvent("exited", event["stateExitedEventDetails"]["name"], event["timestamp"])
+    if kind in {"TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"}:
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        return StateEvent("failed", "", event["timestamp"], f"{details.get('error')}: {details.get('cause')}")
+    return None
+
+
+def _state_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """[{state, entered, exited, duration_s}] in execution order."""
+    history: list[dict[str, Any]] = []
+    open_states: dict[str, dict[str, Any]] = {}
+    for event in events:
+        state_event = _state_event(event)
+        if state_event is None or not state_event.state:
+            continue
+        if state_event.kind == "entered":
+            item: dict[str, Any] = {"state": state_event.state, "entered": state_event.at.isoformat(), "exited": None}
+            open_states[state_event.state] = item
+            history.append(item)
+        elif state_event.kind == "exited" and state_event.state in open_states:
+            item = open_states.pop(state_event.state)
+            item["exited"] = state_event.at.isoformat()
+            item["duration_s"] = round((state_event.at - datetime.fromisoformat(item["entered"])).total_seconds(), 3)
+    return history
+
+
+@contextmanager
+def embedded_aws(workspace: Workspace, **kwargs: Any) -> Iterator[EmbeddedAws]:
+    with EmbeddedAws(workspace, **kwargs) as aws:
+        yield aws

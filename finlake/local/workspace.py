@@ -1,0 +1,83 @@
+"""The local workspace: what the embedded AWS keeps between two `finlake` commands.
+
+Layout (under ``.finlake/`` or ``$FINLAKE_HOME``)::
+
+    s3/<bucket>/<key>          every object of the lake's buckets, byte for byte
+    s3-metadata.json           user metadata of those objects ({"bucket/key": {...}})
+    catalog.json               the Glue Data Catalog: databases, tables and partitions
+    runs/<execution>.json      each local execution: input, status, state history, notifications
+    samples/                   generated sample sources (recorded-format responses)
+
+moto keeps its state in memory; the runtime loads this folder into moto before a run and
+writes moto's buckets and catalog back after it, so that `finlake query` and `finlake runs`
+see what earlier runs did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("FINLAKE_HOME", ".finlake")).resolve()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def open(cls, root: Path | None = None) -> Workspace:
+        ws = cls((root or default_home()).resolve())
+        for sub in ("s3", "runs", "samples"):
+            (ws.root / sub).mkdir(parents=True, exist_ok=True)
+        return ws
+
+    @property
+    def s3_dir(self) -> Path:
+        return self.root / "s3"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.root / "samples"
+
+    def object_path(self, bucket: str, key: str) -> Path:
+        return self.s3_dir / bucket / key
+
+    def read_json(self, name: str, default: Any) -> Any:
+        path = self.root / name
+        return json.loads(path.read_text()) if path.exists() else default
+
+    def write_json(self, name: str, data: Any) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+        tmp.replace(path)
+
+    def iter_objects(self) -> list[tuple[str, str, Path]]:
+        """(bucket, key, path) for every stored object."""
+        found = []
+        for path in sorted(self.s3_dir.rglob("*")):
+            if path.is_file():
+                bucket, _, key = path.relative_to(self.s3_dir).as_posix().partition("/")
+                found.append((bucket, key, path))
+        return found
+
+    def save_run(self, record: dict[str, Any]) -> None:
+        stamp = record["started"].replace(":", "").replace("-", "")[:15]
+        self.write_json(f"runs/{record['name']}-{stamp}.json", record)
+
+    def runs(self, domain: str | None = None) -> list[dict[str, Any]]:
+        records = [json.loads(p.read_text()) for p in self.runs_dir.glob("*.json")]
+        if domain:
+            records = [r for r in records if r.get("domain") == domain]
+        return sorted(records, key=lambda r: r.get("started", ""))

@@ -1,0 +1,335 @@
+"""Fetch BNDES balance sheets from the CKAN action API of dadosabertos.bndes.gov.br.
+
+HTTP sits behind the small :class:`Http` protocol so the same :class:`CkanClient` runs against
+the live portal (:class:`Urllib3Http`), a recorded cassette (:class:`ReplayHttp`, used by the
+local mode and the tests) or a fake.
+
+Cassette format (a directory)::
+
+    index.json            {"<url>": {"status": 200, "headers": {...}, "file": "relative/path"}}
+    relative/path         the response body, byte for byte
+
+URLs are matched exactly, so they must be built the way :class:`CkanClient` builds them
+(``CkanClient.action_url``). ``finlake.samples.bndes`` writes such a cassette.
+
+Errors: :class:`SourceUnavailable` (network, timeouts, 429/5xx after retries, unrecorded URL in
+offline mode) is worth retrying later; :class:`SourceFormatError` (HTML instead of data, empty
+body, invalid JSON, ``success: false``, a non-CSV resource) is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+
+import urllib3
+from urllib3.util import Retry
+
+from functions.bndes.parse import looks_like_html, normalize_column, snippet
+
+DEFAULT_BASE_URL = "https://dadosabertos.bndes.gov.br"
+DEFAULT_PACKAGE_ID = "balanco-patrimonial"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_NOT_CSV_MAGIC = {
+    b"PK\x03\x04": "a ZIP/XLSX archive",
+    b"%PDF": "a PDF document",
+    b"\xd0\xcf\x11\xe0": "an XLS file",
+}
+
+
+class SourceError(Exception):
+    """Base class for every problem with the BNDES source."""
+
+
+class SourceUnavailable(SourceError):
+    """The source cannot be reached now (network, timeout, 429/5xx after retries, offline)."""
+
+
+class SourceFormatError(SourceError):
+    """The source answered, but not with what was expected."""
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """Case-insensitive header lookup."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+
+
+class Http(Protocol):
+    def get(self, url: str, *, timeout: float) -> HttpResponse: ...
+
+
+# --------------------------------------------------------------------------- transports
+
+
+class Urllib3Http:
+    """Live HTTP with retries on 429/5xx (honouring Retry-After) and exponential backoff."""
+
+    def __init__(self, retries: int = 5, backoff: float = 1.0, *, connect_timeout: float = 10.0) -> None:
+        self.retry = Retry(
+            total=retries,
+            backoff_factor=backoff,
+            status_forcelist=RETRY_STATUSES,
+            respect_retry_after_header=True,
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+        )
+        self.connect_timeout = connect_timeout
+        self._pool = urllib3.PoolManager(retries=self.retry, headers={"User-Agent": "finlake/0.1 (+bndes)"})
+
+    def get(self, url: str, *, timeout: float) -> HttpResponse:
+        timeouts = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)
+        try:
+            response = self._pool.request("GET", url, timeout=timeouts)
+        except urllib3.exceptions.MaxRetryError as exc:
+            raise SourceUnavailable(
+                f"cannot reach {url} after {self.retry.total} retries (offline?): {exc.reason}"
+            ) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise SourceUnavailable(f"cannot reach {url} (offline?): {exc}") from exc
+        if response.status in RETRY_STATUSES:
+            raise SourceUnavailable(
+                f"{url} still answers HTTP {response.status} after {self.retry.total} retries: "
+                f"{snippet(response.data)!r}"
+            )
+        return HttpResponse(response.status, dict(response.headers.items()), response.data)
+
+
+class ReplayHttp:
+    """Serves responses recorded in a cassette directory (see module doc); never the network."""
+
+    def __init__(self, cassette_dir: Path) -> None:
+        self.cassette_dir = Path(cassette_dir)
+        index_path = self.cassette_dir / "index.json"
+        try:
+            self._index: dict[str, dict[str, Any]] = json.loads(index_path.read_text("utf-8"))
+        except FileNotFoundError as exc:
+            raise SourceUnavailable(f"no cassette index at {index_path} (offline mode)") from exc
+
+    def get(self, url: str, *, timeout: float) -> HttpResponse:
+        entry = self._index.get(url)
+        if entry is None:
+            raise SourceUnavailable(f"no recorded response for {url} (offline mode)")
+        root = self.cassette_dir.resolve()
+        body_path = (root / entry["file"]).resolve()
+        if not body_path.is_relative_to(root):
+            raise SourceUnavailable(f"cassette entry for {url} points outside {root}: {entry['file']!r}")
+        return HttpResponse(int(entry.get("status", 200)), dict(entry.get("headers", {})), body_path.read_bytes())
+
+
+def write_cassette_entry(
+    cassette_dir: Path,
+    url: str,
+    body: bytes,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    *,
+    file: str | None = None,
+) -> Path:
+    """Record one response into a cassette (creating or updating ``index.json``); returns the body path."""
+    cassette_dir = Path(cassette_dir)
+    if file is None:
+        name = PurePosixPath(urlsplit(url).path).name or "index"
+        digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:12]
+        file = f"responses/{digest}-{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}"
+    if headers is None:
+        content_type = "text/csv; charset=utf-8" if url.lower().endswith(".csv") else "application/json"
+        headers = {"Content-Type": content_type}
+    body_path = cassette_dir / file
+    body_path.parent.mkdir(parents=True, exist_ok=True)
+    body_path.write_bytes(body)
+    index_path = cassette_dir / "index.json"
+    index = json.loads(index_path.read_text("utf-8")) if index_path.exists() else {}
+    index[url] = {"status": status, "headers": dict(headers), "file": file}
+    index_path.write_text(json.dumps(index, indent=2, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
+    return body_path
+
+
+# --------------------------------------------------------------------------- CKAN model
+
+
+def classify_standard(name: str) -> str:
+    """``"Balanço Patrimonial - Conglomerado Prudencial"`` -> ``"PRUDENCIAL"``; also BRGAAP, IFRS, UNKNOWN."""
+    words = normalize_column(name)
+    compact = words.replace("_", "")
+    if "prudencial" in compact:
+        return "PRUDENCIAL"
+    if "ifrs" in compact:
+        return "IFRS"
+    if "brgaap" in compact:
+        return "BRGAAP"
+    return "UNKNOWN"
+
+
+def extract_year(name: str, url: str = "") -> int | None:
+    """The 4-digit year (19xx/20xx) in the resource name, else in the URL's file name."""
+    for text in (name, PurePosixPath(urlsplit(url).path).name):
+        match = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", text)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+@dataclass(frozen=True)
+class Resource:
+    id: str
+    name: str
+    url: str
+    format: str
+    md5: str | None = None
+    last_modified: str | None = None
+    datastore_active: bool = False
+    standard: str = field(init=False)
+    year: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "standard", classify_standard(self.name))
+        object.__setattr__(self, "year", extract_year(self.name, self.url))
+
+    @classmethod
+    def from_ckan(cls, data: Mapping[str, Any]) -> Resource:
+        return cls(
+            id=str(data["id"]),
+            name=str(data.get("name") or ""),
+            url=str(data.get("url") or ""),
+            format=str(data.get("format") or ""),
+            md5=data.get("hash") or None,
+            last_modified=data.get("last_modified") or data.get("metadata_modified") or None,
+            datastore_active=bool(data.get("datastore_active", False)),
+        )
+
+    @property
+    def is_csv(self) -> bool:
+        declared = self.format.strip().lower()
+        if declared:
+            return declared in {"csv", "text/csv"}
+        return urlsplit(self.url).path.lower().endswith(".csv")
+
+
+@dataclass(frozen=True)
+class Package:
+    id: str
+    name: str
+    title: str
+    resources: tuple[Resource, ...]
+    metadata_modified: str | None = None
+
+
+# --------------------------------------------------------------------------- client
+
+
+class CkanClient:
+    def __init__(self, http: Http, base_url: str = DEFAULT_BASE_URL, *, timeout: float = 30.0) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def action_url(self, action: str, **params: str | int) -> str:
+        """``action_url("package_show", id="x")`` -> ``<base>/api/3/action/package_show?id=x``."""
+        query = f"?{urlencode(params)}" if params else ""
+        return f"{self.base_url}/api/3/action/{action}{query}"
+
+    def package_show(self, package_id: str = DEFAULT_PACKAGE_ID) -> Package:
+        url = self.action_url("package_show", id=package_id)
+        result = self._action(url)
+        if not isinstance(result, dict) or not isinstance(result.get("resources"), list):
+            raise SourceFormatError(
+                f"expected a CKAN package with a 'resources' list from {url}, got {snippet(json.dumps(result))!r}"
+            )
+        try:
+            resources = tuple(Resource.from_ckan(item) for item in result["resources"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SourceFormatError(f"expected CKAN resources with an 'id' from {url}, got {exc!r}") from exc
+        return Package(
+            id=str(result.get("id", "")),
+            name=str(result.get("name", package_id)),
+            title=str(result.get("title", "")),
+            resources=resources,
+            metadata_modified=result.get("metadata_modified"),
+        )
+
+    def download(self, resource: Resource) -> bytes:
+        """The CSV bytes of a resource; rejects non-CSV resources, HTML pages and empty bodies."""
+        if not resource.is_csv:
+            raise SourceFormatError(
+                f"expected a CSV resource, got format {resource.format!r} for {resource.name!r} at {resource.url}"
+            )
+        response = self._get(resource.url)
+        body = response.body
+        if not body.strip():
+            raise SourceFormatError(f"expected CSV from {resource.url}, got an empty body")
+        if looks_like_html(body, response.header("content-type")):
+            raise SourceFormatError(f"expected CSV from {resource.url}, got HTML: {snippet(body)!r}")
+        for magic, what in _NOT_CSV_MAGIC.items():
+            if body.startswith(magic):
+                raise SourceFormatError(f"expected CSV from {resource.url}, got {what}: {snippet(body)!r}")
+        return body
+
+    def datastore_search(self, resource_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """All records of a DataStore resource, paging with ``limit``/``offset`` until ``total``."""
+        if limit < 1:
+            raise ValueError(f"limit must be positive, got {limit}")
+        records: list[dict[str, Any]] = []
+        while True:
+            url = self.action_url("datastore_search", resource_id=resource_id, limit=limit, offset=len(records))
+            result = self._action(url)
+            page = result.get("records") if isinstance(result, dict) else None
+            if not isinstance(page, list):
+                raise SourceFormatError(f"expected a 'records' list from {url}, got {snippet(json.dumps(result))!r}")
+            records.extend(page)
+            total = result.get("total")
+            if total is None:
+                if len(page) < limit:
+                    return records
+            elif len(records) >= int(total):
+                return records
+            elif not page:
+                raise SourceFormatError(
+                    f"expected {total} records from datastore_search, got an empty page at offset "
+                    f"{len(records)} ({url})"
+                )
+
+    # ----------------------------------------------------------------------- internals
+
+    def _get(self, url: str) -> HttpResponse:
+        response = self.http.get(url, timeout=self.timeout)
+        if response.status in RETRY_STATUSES:
+            raise SourceUnavailable(f"{url} answered HTTP {response.status}: {snippet(response.body)!r}")
+        if not 200 <= response.status < 300:
+            raise SourceError(f"expected HTTP 200 from {url}, got {response.status}: {snippet(response.body)!r}")
+        return response
+
+    def _action(self, url: str) -> Any:
+        """The ``result`` of a CKAN action envelope, after checking everything around it."""
+        response = self._get(url)
+        body = response.body
+        expected = f"expected a CKAN JSON envelope from {url}"
+        if not body.strip():
+            raise SourceFormatError(f"{expected}, got an empty body")
+        if looks_like_html(body, response.header("content-type")):
+            raise SourceFormatError(f"{expected}, got HTML: {snippet(body)!r}")
+        try:
+            envelope = json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SourceFormatError(f"{expected}, got invalid JSON ({exc}): {snippet(body)!r}") from exc
+        if not isinstance(envelope, dict) or "success" not in envelope:
+            raise SourceFormatError(f"{expected}, got JSON without 'success': {snippet(body)!r}")
+        if envelope["success"] is not True:
+            error = envelope.get("error")
+            detail = json.dumps(error, ensure_ascii=False) if error is not None else snippet(body)
+            raise SourceFormatError(f"{expected} with success=true, got success=false: {snippet(detail)}")
+        if "result" not in envelope:
+            raise SourceFormatError(f"{expected} with a 'result', got {snippet(body)!r}")
+        return envelope["result"]

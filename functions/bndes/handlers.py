@@ -1,0 +1,55 @@
+"""Lambda handlers of the BNDES workflow: parse the event, call the step, return the manifest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.bndes import pipeline
+from functions.bndes.ckan import CkanClient, Http, ReplayHttp, Urllib3Http
+from functions.common.lake import Lake
+from functions.common.manifest import Manifest
+
+logger = Logger()
+tracer = Tracer()
+
+
+def _http() -> Http:
+    """The live client; in local mode and tests, recorded responses (FINLAKE_HTTP_CASSETTE)."""
+    cassette = os.environ.get("FINLAKE_HTTP_CASSETTE")
+    return ReplayHttp(Path(cassette)) if cassette else Urllib3Http()
+
+
+def _done(manifest: Manifest) -> dict[str, Any]:
+    logger.info("step done", extra={"counts": manifest.counts.__dict__, "sources": len(manifest.sources)})
+    return manifest.to_dict()
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_name")
+@tracer.capture_lambda_handler
+def fetch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _done(pipeline.fetch(event, lake=Lake.from_env(), ckan=CkanClient(_http())))
+
+
+@logger.inject_lambda_context(correlation_id_path="run_id")
+@tracer.capture_lambda_handler
+def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _done(pipeline.validate(Manifest.from_dict(event), lake=Lake.from_env()))
+
+
+@logger.inject_lambda_context(correlation_id_path="run_id")
+@tracer.capture_lambda_handler
+def transform(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _done(pipeline.transform(Manifest.from_dict(event), lake=Lake.from_env()))
+
+
+@logger.inject_lambda_context(correlation_id_path="run_id")
+@tracer.capture_lambda_handler
+def catalog(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    manifest = pipeline.catalog(Manifest.from_dict(event), lake=Lake.from_env(), glue=boto3.client("glue"))
+    return _done(manifest)

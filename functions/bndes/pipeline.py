@@ -1,0 +1,344 @@
+"""The BNDES workflow steps: fetch, validate, transform, catalog.
+
+Each step takes the manifest and a `Lake` (S3 access) and returns the manifest; the handlers
+in `handlers.py` only wire them to Lambda. Parsing rules live in `parse.py`, the CKAN client in
+`ckan.py`.
+
+Lake layout of the domain:
+
+- raw:      ``s3://<raw>/bndes/balanco-patrimonial/<resource id>/<md5>.csv`` (as received,
+  with source URL, resource id, MD5 and fetch time as object metadata; never rewritten);
+  files fed with ``--input`` stay where they were uploaded (``inbox/bndes/``).
+- staging:  ``s3://<curated>/_staging/bndes/<run id>/<resource id>.parquet`` (validated rows,
+  removed by Transform).
+- curated:  ``s3://<curated>/bndes_balance_sheet/reference_date=YYYY-MM-DD/data.parquet``, one
+  file per partition, rows sorted, so a rerun writes the same bytes.
+- quarantine: ``s3://<curated>/quarantine/bndes/dt=<run date>/<resource id>.jsonl``.
+- state:    ``s3://<curated>/_state/bndes/ingested.json`` (resource id -> MD5 processed) and
+  ``columns.json`` (columns seen per accounting standard), written when a run succeeds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from functions.bndes.ckan import CkanClient, classify_standard
+from functions.bndes.parse import FileRejected, ParseResult, normalize_column, parse_balance_sheet
+from functions.common.lake import Lake, md5_hex, s3_uri
+from functions.common.manifest import Manifest, Source, today_in_sao_paulo
+
+DOMAIN = "bndes"
+PACKAGE_ID = "balanco-patrimonial"
+TABLE = "bndes_balance_sheet"
+PARTITION_KEY = "reference_date"
+
+# Stored types (decided once for the table; see docs/decisions/0003-money-and-types.md).
+SCHEMA = pa.schema(
+    [
+        ("reference_date", pa.date32()),
+        ("accounting_standard", pa.string()),
+        ("resource_name", pa.string()),
+        ("resource_id", pa.string()),
+        ("source_line", pa.int32()),
+        ("account", pa.string()),
+        ("account_label", pa.string()),
+        ("value", pa.decimal128(20, 2)),
+        ("attributes", pa.string()),
+    ]
+)
+DATA_SCHEMA = pa.schema([f for f in SCHEMA if f.name != PARTITION_KEY])
+GLUE_TYPES = {
+    "accounting_standard": "string",
+    "resource_name": "string",
+    "resource_id": "string",
+    "source_line": "int",
+    "account": "string",
+    "account_label": "string",
+    "value": "decimal(20,2)",
+    "attributes": "string",
+}
+COLUMN_COMMENTS = {
+    "accounting_standard": "BRGAAP, IFRS or PRUDENCIAL (Conglomerado Prudencial)",
+    "resource_name": "CKAN resource (or input file) the row comes from",
+    "resource_id": "CKAN resource id (file-<name> for files fed by hand)",
+    "source_line": "line of the source CSV (header = 1)",
+    "account": "balance-sheet line: the source column name in snake_case",
+    "account_label": "the source column header as published",
+    "value": "amount as published (BRL millions), exact decimal",
+    "attributes": "JSON of the source row's text columns",
+}
+
+
+def _state_uri(lake: Lake, name: str) -> str:
+    return s3_uri(lake.curated_bucket, f"_state/{DOMAIN}/{name}")
+
+
+def _read_state(lake: Lake, name: str) -> dict[str, Any]:
+    uri = _state_uri(lake, name)
+    return json.loads(lake.get(uri)) if lake.exists(uri) else {}
+
+
+def _write_state(lake: Lake, name: str, data: dict[str, Any]) -> None:
+    lake.put(_state_uri(lake, name), json.dumps(data, indent=1, sort_keys=True).encode())
+
+
+def table_prefix(lake: Lake) -> str:
+    return s3_uri(lake.curated_bucket, f"{TABLE}/")
+
+
+# -- Fetch -----------------------------------------------------------------------------------------
+
+
+def fetch(event: dict[str, Any], *, lake: Lake, ckan: CkanClient, now: datetime | None = None) -> Manifest:
+    """Store new or changed sources in the raw zone and list them in a new manifest."""
+    request = event.get("input") or {}
+    manifest = Manifest(
+        run_id=event["execution_name"],
+        domain=DOMAIN,
+        partition={"dt": request.get("date") or today_in_sao_paulo()},
+    )
+    force = bool(request.get("force"))
+    ingested = _read_state(lake, "ingested.json")
+    fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    if request.get("inputs"):
+        candidates = [_input_source(lake, uri) for uri in request["inputs"]]
+    else:
+        candidates = _ckan_sources(ckan, lake, ingested, force, fetched_at, manifest)
+    for source in candidates:
+        if not force and ingested.get(source.resource_id) == source.md5:
+            manifest.skipped.append(source.name)
+        else:
+            manifest.sources.append(source)
+    manifest.new_data = bool(manifest.sources)
+    if not manifest.new_data:
+        manifest.summary = f"BNDES: nothing new ({len(manifest.skipped)} resources unchanged since the last run)."
+    return manifest
+
+
+def _input_source(lake: Lake, uri: str) -> Source:
+    name = posixpath.basename(uri)
+    data = lake.get(uri)
+    return Source(
+        uri=uri,
+        name=name,
+        resource_id=f"file-{normalize_column(posixpath.splitext(name)[0])}",
+        md5=md5_hex(data),
+        source_url=uri,
+        standard=classify_standard(name),
+    )
+
+
+def _ckan_sources(
+    ckan: CkanClient, lake: Lake, ingested: dict[str, Any], force: bool, fetched_at: str, manifest: Manifest
+) -> list[Source]:
+    package = ckan.package_show(PACKAGE_ID)
+    sources = []
+    for resource in package.resources:
+        if not resource.is_csv:
+            manifest.warnings.append(f"resource {resource.name!r} is {resource.format or '?'}, not CSV: skipped")
+            continue
+        if not force and resource.md5 and ingested.get(resource.id) == resource.md5:
+            manifest.skipped.append(resource.name)  # unchanged per CKAN's hash: not even downloaded
+            continue
+        data = ckan.download(resource)
+        md5 = md5_hex(data)
+        if resource.md5 and resource.md5 != md5:
+            manifest.warnings.append(f"{resource.name}: CKAN hash {resource.md5} != downloaded MD5 {md5}")
+        uri = s3_uri(lake.raw_bucket, f"{DOMAIN}/{PACKAGE_ID}/{resource.id}/{md5}.csv")
+        if not lake.exists(uri):  # raw objects are written once, never replaced
+            lake.put(
+                uri,
+                data,
+                metadata={
+                    "source-url": resource.url,
+                    "resource-id": resource.id,
+                    "resource-name": resource.name.encode("ascii", "replace").decode(),
+                    "md5": md5,
+                    "ckan-hash": resource.md5 or "",
+                    "fetched-at": fetched_at,
+                },
+            )
+        sources.append(
+            Source(
+                uri=uri,
+                name=resource.name,
+                resource_id=resource.id,
+                md5=md5,
+                source_url=resource.url,
+                standard=resource.standard,
+            )
+        )
+    return sources
+
+
+# -- Validate --------------------------------------------------------------------------------------
+
+
+def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
+    """Parse every source; stage valid rows as Parquet, quarantine bad rows with the reason."""
+    known_columns = _read_state(lake, "columns.json")
+    dt = manifest.partition["dt"]
+    for source in manifest.sources:
+        content = lake.get(source.uri)
+        try:
+            result = parse_balance_sheet(
+                content,
+                resource_name=source.name,
+                resource_id=source.resource_id,
+                standard=source.standard,
+                expected_columns=known_columns.get(source.standard),
+            )
+        except FileRejected as exc:
+            _quarantine_file(lake, manifest, source, str(exc))
+            raise FileRejected(f"{source.name} ({source.uri}) rejected: {exc}") from exc
+        _stage(lake, manifest, source, result)
+        manifest.columns[source.standard] = result.columns
+        if result.quarantined:
+            uri = s3_uri(lake.curated_bucket, f"quarantine/{DOMAIN}/dt={dt}/{source.resource_id}.jsonl")
+            lines = [
+                json.dumps(
+                    {"source": source.uri, "line": q.source_line, "reason": q.reason, "raw": q.raw_line},
+                    ensure_ascii=False,
+                )
+                for q in result.quarantined
+            ]
+            lake.put(uri, ("\n".join(lines) + "\n").encode())
+            manifest.quarantine.append(uri)
+        counts = manifest.counts
+        counts.rows_in += result.rows_in
+        counts.rows_valid += result.rows_valid
+        counts.rows_quarantined += len(result.quarantined)
+        counts.rows_empty += result.rows_empty
+        if result.new_columns:
+            manifest.warnings.append(f"{source.name}: new columns {result.new_columns} (carried through)")
+        if result.missing_columns:
+            manifest.warnings.append(f"{source.name}: missing columns {result.missing_columns}")
+    return manifest
+
+
+def _quarantine_file(lake: Lake, manifest: Manifest, source: Source, reason: str) -> None:
+    dt = manifest.partition["dt"]
+    uri = s3_uri(lake.curated_bucket, f"quarantine/{DOMAIN}/dt={dt}/{source.resource_id}.rejected.json")
+    lake.put(uri, json.dumps({"source": source.uri, "file": source.name, "reason": reason}).encode())
+    manifest.quarantine.append(uri)
+
+
+def _stage(lake: Lake, manifest: Manifest, source: Source, result: ParseResult) -> None:
+    columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
+    for row in result.rows:
+        for name in SCHEMA.names:
+            columns[name].append(getattr(row, name))
+    table = pa.table(columns, schema=SCHEMA)
+    uri = s3_uri(lake.curated_bucket, f"_staging/{DOMAIN}/{manifest.run_id}/{source.resource_id}.parquet")
+    lake.put(uri, _parquet_bytes(table))
+    manifest.staged.append(uri)
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd", write_statistics=True)
+    return buffer.getvalue()
+
+
+# -- Transform -------------------------------------------------------------------------------------
+
+
+def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
+    """Merge the staged rows into the curated partitions they touch, replacing the same resources."""
+    staged = [pq.read_table(io.BytesIO(lake.get(uri)), schema=SCHEMA) for uri in manifest.staged]
+    new_rows = pa.concat_tables(staged) if staged else SCHEMA.empty_table()
+    replaced = pa.array(sorted({s.resource_id for s in manifest.sources}), pa.string())
+    by_date: dict[str, list[int]] = defaultdict(list)
+    for index, value in enumerate(new_rows.column(PARTITION_KEY).to_pylist()):
+        by_date[value.isoformat()].append(index)
+    written = 0
+    for day in sorted(by_date):
+        uri = s3_uri(lake.curated_bucket, f"{TABLE}/{PARTITION_KEY}={day}/data.parquet")
+        incoming = new_rows.take(by_date[day]).drop_columns([PARTITION_KEY])
+        parts = [incoming]
+        if lake.exists(uri):
+            existing = pq.read_table(io.BytesIO(lake.get(uri)), schema=DATA_SCHEMA)
+            parts.insert(0, existing.filter(pc.invert(pc.is_in(existing["resource_id"], replaced))))
+        merged = pa.concat_tables(parts).sort_by(
+            [
+                ("accounting_standard", "ascending"),
+                ("resource_id", "ascending"),
+                ("source_line", "ascending"),
+                ("account", "ascending"),
+            ]
+        )
+        lake.put(uri, _parquet_bytes(merged))
+        written += incoming.num_rows
+    manifest.partitions_written = sorted(by_date)
+    manifest.counts.rows_written = written
+    manifest.tables = [f"{lake.curated_database}.{TABLE}"]
+    lake.delete(manifest.staged)
+    manifest.staged = []
+    return manifest
+
+
+# -- Catalog ---------------------------------------------------------------------------------------
+
+
+def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
+    """Register the table and the partitions written; record what was ingested; write the summary."""
+    import awswrangler as wr  # heavy import, only where the catalog is written
+
+    path = table_prefix(lake)
+    wr.catalog.create_parquet_table(
+        database=lake.curated_database,
+        table=TABLE,
+        path=path,
+        columns_types=GLUE_TYPES,
+        partitions_types={PARTITION_KEY: "date"},
+        compression="zstd",
+        description="BNDES balance sheets (BRGAAP, IFRS, Prudential Conglomerate), long form, one row per "
+        "account and reference date",
+        columns_comments=COLUMN_COMMENTS,
+        mode="overwrite",
+        boto3_session=None,
+    )
+    existing = {
+        tuple(p["Values"])
+        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=lake.curated_database, TableName=TABLE)
+        for p in page["Partitions"]
+    }
+    missing = {f"{path}{PARTITION_KEY}={day}/": [day] for day in manifest.partitions_written if (day,) not in existing}
+    if missing:
+        wr.catalog.add_parquet_partitions(
+            database=lake.curated_database, table=TABLE, partitions_values=missing, compression="zstd"
+        )
+    ingested = _read_state(lake, "ingested.json")
+    columns = _read_state(lake, "columns.json")
+    for source in manifest.sources:
+        ingested[source.resource_id] = source.md5
+    _write_state(lake, "ingested.json", ingested)
+    _write_state(lake, "columns.json", columns | manifest.columns)
+    manifest.summary = summarize(manifest)
+    return manifest
+
+
+def summarize(manifest: Manifest) -> str:
+    c = manifest.counts
+    dates = manifest.partitions_written
+    span = f"{dates[0]} .. {dates[-1]}" if dates else "none"
+    lines = [
+        f"BNDES balance sheet, run {manifest.run_id}",
+        f"Sources processed: {len(manifest.sources)} (unchanged, skipped: {len(manifest.skipped)})",
+        f"Rows: {c.rows_in} in, {c.rows_valid} valid, {c.rows_quarantined} quarantined, {c.rows_empty} empty",
+        f"Values written: {c.rows_written} in {len(dates)} partitions ({span})",
+        f"Tables: {', '.join(manifest.tables)}",
+    ]
+    if manifest.quarantine:
+        lines.append("Quarantine: " + ", ".join(manifest.quarantine))
+    lines += [f"Warning: {w}" for w in manifest.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""Access to the lake for handlers: settings from the environment and small S3 helpers.
+
+Handlers receive a `Lake` (built from environment variables set by the stack, or by the local
+runtime); tests hand in one pointing at moto. Nothing here holds business logic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class Lake:
+    raw_bucket: str
+    curated_bucket: str
+    refined_bucket: str
+    curated_database: str = "finlake_curated"
+    refined_database: str = "finlake_refined"
+
+    @classmethod
+    def from_env(cls) -> Lake:
+        return cls(
+            raw_bucket=os.environ["RAW_BUCKET"],
+            curated_bucket=os.environ["CURATED_BUCKET"],
+            refined_bucket=os.environ["REFINED_BUCKET"],
+            curated_database=os.environ.get("CURATED_DATABASE", "finlake_curated"),
+            refined_database=os.environ.get("REFINED_DATABASE", "finlake_refined"),
+        )
+
+    @property
+    def s3(self) -> Any:
+        return boto3.client("s3")
+
+    def get(self, uri: str) -> bytes:
+        bucket, key = split_uri(uri)
+        body: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    def put(self, uri: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        bucket, key = split_uri(uri)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata or {})
+
+    def exists(self, uri: str) -> bool:
+        bucket, key = split_uri(uri)
+        found = self.s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        return any(obj["Key"] == key for obj in found)
+
+    def list_uris(self, prefix_uri: str) -> list[str]:
+        bucket, prefix = split_uri(prefix_uri)
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return [
+            s3_uri(bucket, obj["Key"])
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        ]
+
+    def delete(self, uris: list[str]) -> None:
+        for uri in uris:
+            bucket, key = split_uri(uri)
+            self.s3.delete_object(Bucket=bucket, Key=key)

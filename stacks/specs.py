@@ -1,0 +1,114 @@
+"""Domain specs: the data that describes each domain's workflow.
+
+A domain is one spec, one folder of handlers under ``functions/`` and one state-machine
+definition under ``statemachines/``. The CDK ``DomainPipeline`` construct and the local runtime
+(``finlake.local``) both read these specs, so this module must not import ``aws_cdk``.
+
+Substitutions in a definition (``${Name}``), filled by CDK at deploy time and by the local
+runtime on the embedded AWS:
+
+- ``${<Step>Function}``: the ARN of the Lambda function of step ``<Step>`` (e.g. ``${FetchFunction}``).
+- ``${<Step>Job}``: the name of the Glue job of step ``<Step>``.
+- ``${NotificationTopic}``: the SNS topic ARN; ``${DeadLetterQueue}``: the SQS DLQ URL.
+- ``${Region}``: the region, for console links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATEMACHINES_DIR = ROOT / "statemachines"
+FUNCTIONS_DIR = ROOT / "functions"
+GLUE_DIR = ROOT / "glue"
+
+
+@dataclass(frozen=True)
+class LambdaStep:
+    """A workflow step run by a Lambda function."""
+
+    step: str  # state name in the definition, e.g. "Fetch"
+    handler: str  # dotted path from the project root, e.g. "functions.bndes.handlers.fetch"
+    memory_mb: int = 512
+    timeout_s: int = 120
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class GlueStep:
+    """A workflow step run by a Glue 5.0 PySpark job."""
+
+    step: str  # state name in the definition, e.g. "Transform"
+    script: str  # path from the project root, e.g. "glue/stocks_indicators.py"
+    workers: int = 2
+    worker_type: str = "G.1X"
+    timeout_min: int = 30
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """Everything that differs between two domains' pipelines."""
+
+    name: str
+    description: str
+    partition: str  # "date" (YYYY-MM-DD) or "month" (YYYY-MM)
+    schedule: str  # EventBridge Scheduler expression, evaluated in America/Sao_Paulo
+    lambdas: tuple[LambdaStep, ...] = ()
+    glue_jobs: tuple[GlueStep, ...] = ()
+    timeout_min: int = 60  # state-machine timeout
+    tables: tuple[str, ...] = ()  # Glue tables the domain writes, "database.table"
+    reads_internet: bool = True  # whether Fetch calls public sources
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def definition_path(self) -> Path:
+        return STATEMACHINES_DIR / f"{self.name}.asl.json"
+
+    def substitution_keys(self) -> list[str]:
+        keys = [f"{s.step}Function" for s in self.lambdas]
+        keys += [f"{g.step}Job" for g in self.glue_jobs]
+        return [*keys, "NotificationTopic", "DeadLetterQueue", "Region"]
+
+
+BNDES = DomainSpec(
+    name="bndes",
+    description="BNDES balance sheets (BRGAAP, IFRS, Prudential Conglomerate) from the CKAN open-data API",
+    partition="date",
+    schedule="cron(0 7 ? * MON-FRI *)",
+    lambdas=(
+        LambdaStep(
+            "Fetch",
+            "functions.bndes.handlers.fetch",
+            512,
+            300,
+            "Download new or changed CKAN resources to the raw zone",
+        ),
+        LambdaStep(
+            "Validate",
+            "functions.bndes.handlers.validate",
+            1024,
+            300,
+            "Parse and validate raw CSVs; quarantine bad rows",
+        ),
+        LambdaStep(
+            "Transform",
+            "functions.bndes.handlers.transform",
+            1024,
+            300,
+            "Consolidate validated rows into the curated Parquet table",
+        ),
+        LambdaStep(
+            "Catalog",
+            "functions.bndes.handlers.catalog",
+            512,
+            120,
+            "Register table and partitions in the Glue Data Catalog",
+        ),
+    ),
+    timeout_min=30,
+    tables=("finlake_curated.bndes_balance_sheet",),
+)
+
+DOMAINS: dict[str, DomainSpec] = {spec.name: spec for spec in (BNDES,)}

@@ -1,0 +1,120 @@
+"""Every domain's state machine follows the same skeleton, so no domain can drift from it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from stacks.specs import DOMAINS, DomainSpec
+
+MAIN_PATH = ["Fetch", "AnythingNew?", "Validate", "Transform", "Catalog", "NotifySuccess"]
+LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+GLUE_ERRORS = {"Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"}
+
+SPECS = pytest.mark.parametrize("spec", DOMAINS.values(), ids=list(DOMAINS))
+
+
+def load(spec: DomainSpec) -> dict:
+    return json.loads(spec.definition_path.read_text())
+
+
+def tasks(definition: dict) -> dict[str, dict]:
+    return {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
+
+
+def follow_main_path(definition: dict) -> list[str]:
+    states, name, path = definition["States"], definition["StartAt"], []
+    while name:
+        path.append(name)
+        state = states[name]
+        if state["Type"] == "Choice":
+            [choice] = state["Choices"]
+            name = choice["Next"]
+        else:
+            name = state.get("Next")
+    return path
+
+
+@SPECS
+def test_main_path_reads_fetch_to_notify_success(spec: DomainSpec):
+    definition = load(spec)
+    extra = [s for s in follow_main_path(definition) if s not in MAIN_PATH]
+    main = [s for s in follow_main_path(definition) if s in MAIN_PATH]
+    assert main == MAIN_PATH, f"{spec.name}: main path {main}"
+    assert all(s.startswith(("Validate", "Transform", "Catalog")) for s in extra), extra
+
+
+@SPECS
+def test_nothing_new_ends_successfully(spec: DomainSpec):
+    states = load(spec)["States"]
+    choice = states["AnythingNew?"]
+    assert choice["Type"] == "Choice"
+    assert states[choice["Default"]]["Type"] == "Succeed"
+
+
+@SPECS
+def test_every_task_has_timeout_retry_with_full_jitter_and_catch(spec: DomainSpec):
+    definition = load(spec)
+    for name, task in tasks(definition).items():
+        assert 0 < task["TimeoutSeconds"] <= 3600, name
+        assert task["Retry"], name
+        assert all(r["JitterStrategy"] == "FULL" and r["BackoffRate"] >= 2 for r in task["Retry"]), name
+        assert [c["ErrorEquals"] for c in task["Catch"]] == [["States.ALL"]], name
+        resource = task["Resource"]
+        retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
+        if resource.startswith("arn:aws:states:::lambda:invoke"):
+            assert retried >= LAMBDA_ERRORS, name
+        if resource.startswith("arn:aws:states:::glue:startJobRun"):
+            assert resource.endswith(".sync"), name
+            assert retried >= GLUE_ERRORS, name
+
+
+@SPECS
+def test_failures_go_through_notify_failure_and_the_dead_letter_queue_to_fail(spec: DomainSpec):
+    states = load(spec)["States"]
+    for name, task in tasks({"States": states}).items():
+        if name in {"NotifyFailure", "SendToDeadLetterQueue"}:
+            continue
+        marker = states[task["Catch"][0]["Next"]]
+        assert marker["Type"] == "Pass" and marker["Result"] == name and marker["ResultPath"] == "$.failed_state"
+        assert marker["Next"] == "NotifyFailure"
+    notify = states["NotifyFailure"]
+    assert notify["Resource"] == "arn:aws:states:::sns:publish"
+    message = notify["Parameters"]["Message.$"]
+    for field in ("Domain", "Execution", "Failed state", "Error", "Cause", "Console"):
+        assert f"{field}: " in message
+    assert notify["Next"] == notify["Catch"][0]["Next"] == "SendToDeadLetterQueue"
+    dlq = states["SendToDeadLetterQueue"]
+    assert dlq["Resource"] == "arn:aws:states:::sqs:sendMessage"
+    assert dlq["Parameters"]["MessageBody"]["input.$"] == "$$.Execution.Input"
+    assert states[dlq["Next"]]["Type"] == "Fail"
+
+
+@SPECS
+def test_substitutions_match_the_spec(spec: DomainSpec):
+    text = spec.definition_path.read_text()
+    used = set(re.findall(r"\$\{(\w+)\}", text))
+    assert used == set(spec.substitution_keys())
+    for task in tasks(load(spec)).values():
+        target = task["Parameters"].get("FunctionName") or task["Parameters"].get("JobName")
+        if target:
+            assert re.fullmatch(r"\$\{\w+(Function|Job)\}", target)
+
+
+@SPECS
+def test_state_machine_timeout_matches_the_spec(spec: DomainSpec):
+    assert load(spec)["TimeoutSeconds"] == spec.timeout_min * 60
+
+
+@SPECS
+def test_steps_pass_the_manifest_not_data(spec: DomainSpec):
+    for name, task in tasks(load(spec)).items():
+        if "lambda:invoke" in task["Resource"]:
+            assert task["OutputPath"] == "$.Payload", name

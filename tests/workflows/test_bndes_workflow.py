@@ -1,0 +1,208 @@
+"""The deployed BNDES definition, executed by moto's ASL interpreter with this project's handlers."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from finlake.local.runtime import BUCKETS, EmbeddedAws
+from finlake.local.workspace import Workspace
+from finlake.naming import execution_input, execution_name
+from finlake.query import run_query
+from finlake.samples.bndes import sample_csv, write_bndes_cassette
+from functions.bndes.ckan import DEFAULT_BASE_URL, write_cassette_entry
+from stacks.specs import BNDES
+
+pytestmark = pytest.mark.slow
+
+PACKAGE_URL = f"{DEFAULT_BASE_URL}/api/3/action/package_show?id=balanco-patrimonial"
+CURATED = BUCKETS["CURATED_BUCKET"]
+
+
+def start(aws: EmbeddedAws, date: str = "2026-11-22", suffix: str = "", **kwargs):
+    request = execution_input("bndes", date=date, **kwargs)
+    return aws.run(BNDES, request, execution_name("bndes", date, request) + suffix)
+
+
+def lake_snapshot(aws: EmbeddedAws, bucket: str, prefix: str) -> dict[str, bytes]:
+    s3 = aws.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+def partitions(aws: EmbeddedAws) -> list[str]:
+    pages = aws.client("glue").get_partitions(DatabaseName="finlake_curated", TableName="bndes_balance_sheet")
+    return sorted(p["Values"][0] for p in pages["Partitions"])
+
+
+def test_success_path_writes_table_registers_partitions_and_notifies(aws: EmbeddedAws, workspace: Workspace):
+    result = start(aws)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert [s["state"] for s in result.states] == [
+        "Fetch",
+        "AnythingNew?",
+        "Validate",
+        "Transform",
+        "Catalog",
+        "NotifySuccess",
+    ]
+    # 5 years x (BRGAAP, IFRS, Prudential) resources; 4 quarter ends per year
+    assert result.output["counts"]["rows_quarantined"] == 0
+    assert len(result.output["sources"]) == 15
+    assert partitions(aws)[:2] == ["2021-03-31", "2021-06-30"]
+    assert len(partitions(aws)) == 20
+    table = aws.client("glue").get_table(DatabaseName="finlake_curated", Name="bndes_balance_sheet")["Table"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{CURATED}/bndes_balance_sheet/"
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["reference_date"]
+
+    [email] = result.notifications
+    assert email["subject"] == "[finlake] bndes 2026-11-22 succeeded"
+    assert "Sources processed: 15" in email["message"]
+    assert "0 quarantined" in email["message"]
+    assert result.name in email["message"]
+
+    # A value a person can check: the first data line of the BRGAAP 2023 file, Ativo total.
+    csv_line = sample_csv("BRGAAP", 2023).decode().splitlines()[1].split(";")
+    aws.save_workspace()
+    _, rows = run_query(
+        workspace,
+        "SELECT value FROM finlake_curated.bndes_balance_sheet WHERE reference_date = DATE '2023-03-31' "
+        f"AND accounting_standard = 'BRGAAP' AND account = 'ativo_total' AND attributes LIKE '%{csv_line[1]}%'",
+    )
+    assert rows == [(Decimal(csv_line[9].replace(".", "").replace(",", ".")),)]
+
+
+def test_totals_balance_in_the_curated_table(aws: EmbeddedAws, workspace: Workspace):
+    assert start(aws).succeeded
+    aws.save_workspace()
+    _, rows = run_query(
+        workspace,
+        """SELECT reference_date, resource_id, source_line,
+                  sum(value) FILTER (WHERE account = 'ativo_total') AS assets,
+                  sum(value) FILTER (WHERE account = 'passivo_total') AS liabilities
+           FROM finlake_curated.bndes_balance_sheet GROUP BY ALL HAVING assets <> liabilities""",
+    )
+    assert rows == []
+
+
+def test_failing_fetch_notifies_and_dead_letters_the_original_input(tmp_path: Path, workspace: Workspace):
+    broken = write_bndes_cassette(tmp_path / "cassette")
+    write_cassette_entry(
+        broken,
+        PACKAGE_URL,
+        b"<!DOCTYPE html><html><body>Manutencao programada</body></html>",
+        headers={"Content-Type": "text/html"},
+        file="api/package_show-balanco-patrimonial.json",
+    )
+    with EmbeddedAws(workspace, function_env={"bndes.Fetch": {"FINLAKE_HTTP_CASSETTE": str(broken)}}) as aws:
+        request = execution_input("bndes", date="2026-11-22")
+        result = aws.run(BNDES, request, "bndes-2026-11-22-failing")
+        dead = aws.dead_letters()
+        raw = lake_snapshot(aws, BUCKETS["RAW_BUCKET"], "")
+
+    assert result.status == "FAILED"
+    assert result.error == "SourceFormatError"
+    assert [s["state"] for s in result.states] == [
+        "Fetch",
+        "FetchFailed",
+        "NotifyFailure",
+        "SendToDeadLetterQueue",
+        "Fail",
+    ]
+    [email] = result.notifications
+    assert email["subject"] == "[finlake] bndes FAILED at Fetch"
+    for text in (
+        "Domain: bndes",
+        "Execution: bndes-2026-11-22-failing",
+        "Failed state: Fetch",
+        "Error: SourceFormatError",
+        "html",
+        "console.aws.amazon.com",
+    ):
+        assert text in email["message"]
+    [message] = dead
+    assert message["input"] == request
+    assert message["failed_state"] == "Fetch"
+    assert message["execution_name"] == "bndes-2026-11-22-failing"
+    assert raw == {}
+
+
+def test_rerun_of_the_same_input_leaves_the_lake_byte_for_byte_the_same(aws: EmbeddedAws):
+    assert start(aws, force=True).succeeded
+    first = lake_snapshot(aws, CURATED, "bndes_balance_sheet/")
+    first_partitions = partitions(aws)
+
+    second = start(aws, force=True, suffix="-rerun")
+
+    assert second.succeeded
+    assert lake_snapshot(aws, CURATED, "bndes_balance_sheet/") == first
+    assert partitions(aws) == first_partitions
+    rows = sum(pq.read_table(io.BytesIO(body)).num_rows for body in first.values())
+    assert rows == second.output["counts"]["rows_written"]
+    assert lake_snapshot(aws, CURATED, "_staging/") == {}
+
+
+def test_unchanged_sources_end_the_run_through_nothing_new(aws: EmbeddedAws):
+    assert start(aws).succeeded
+    before = lake_snapshot(aws, CURATED, "bndes_balance_sheet/")
+
+    again = start(aws, date="2026-11-23")
+
+    assert again.succeeded
+    assert [s["state"] for s in again.states] == ["Fetch", "AnythingNew?", "NothingNew"]
+    assert again.notifications == []
+    assert len(again.output["skipped"]) == 15
+    assert lake_snapshot(aws, CURATED, "bndes_balance_sheet/") == before
+
+
+def test_input_file_with_bad_rows_quarantines_them_with_the_reason(tmp_path: Path, aws: EmbeddedAws):
+    # five years of IFRS quarters in one file (20 data rows), one with a bad number
+    files = [sample_csv("IFRS", year).decode().splitlines() for year in range(2020, 2025)]
+    lines = files[0] + [line for f in files[1:] for line in f[1:]]
+    fields = lines[2].split(";")
+    fields[3] = "abc"
+    lines[2] = ";".join(fields)
+    path = tmp_path / "balanco-ifrs-2024-corrigido.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    uri = aws.put_input("bndes", path)
+
+    result = start(aws, inputs=[uri])
+
+    assert result.succeeded, result.cause
+    counts = result.output["counts"]
+    assert counts["rows_in"] == len(lines) - 1
+    assert counts["rows_quarantined"] == 1
+    assert counts["rows_valid"] == len(lines) - 2
+    [quarantine_uri] = result.output["quarantine"]
+    key = quarantine_uri.split("/", 3)[3]
+    [record] = [json.loads(x) for x in lake_snapshot(aws, CURATED, key)[key].decode().splitlines()]
+    assert record["line"] == 3
+    assert "abc" in record["reason"]
+    assert record["source"] == uri
+    assert "1 quarantined" in result.notifications[0]["message"]
+
+
+def test_rejected_file_fails_the_run_and_keeps_raw_and_curated_untouched(tmp_path: Path, aws: EmbeddedAws):
+    path = tmp_path / "balanco-brgaap-2024.csv"
+    path.write_text("data,conta,valor\n31/12/2024,ativo,1\n", encoding="utf-8")
+    uri = aws.put_input("bndes", path)
+
+    result = start(aws, inputs=[uri])
+
+    assert result.status == "FAILED"
+    assert result.error == "FileRejected"
+    assert "delimit" in result.cause
+    assert lake_snapshot(aws, CURATED, "bndes_balance_sheet/") == {}
+    assert lake_snapshot(aws, BUCKETS["RAW_BUCKET"], "inbox/bndes/") == {
+        "inbox/bndes/balanco-brgaap-2024.csv": path.read_bytes()
+    }
+    rejected = lake_snapshot(aws, CURATED, "quarantine/bndes/")
+    assert len(rejected) == 1
+    assert "delimit" in json.loads(next(iter(rejected.values())))["reason"]
+    assert aws.dead_letters()[0]["failed_state"] == "Validate"
