@@ -327,9 +327,7 @@ class EmbeddedAws:
                 if (bucket, key) not in on_disk:
                     s3.delete_object(Bucket=bucket, Key=key)
         for (bucket, key), path in on_disk.items():
-            s3.put_object(
-                Bucket=bucket, Key=key, Body=path.read_bytes(), Metadata=metadata.get(f"{bucket}/{key}", {})
-            )
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), Metadata=metadata.get(f"{bucket}/{key}", {}))
 
     def save_workspace(self) -> None:
         """Mirror moto's buckets and Glue catalog into the workspace folder."""

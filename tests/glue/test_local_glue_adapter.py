@@ -22,8 +22,10 @@ DEFINITION = {
         "Transform": {
             "Type": "Task",
             "Resource": "arn:aws:states:::glue:startJobRun.sync",
-            "Parameters": {"JobName": "${TransformJob}", "Arguments": {
-                "--input.$": "$.input", "--output.$": "$.output", "--fail.$": "$.fail"}},
+            "Parameters": {
+                "JobName": "${TransformJob}",
+                "Arguments": {"--input.$": "$.input", "--output.$": "$.output", "--fail.$": "$.fail"},
+            },
             "TimeoutSeconds": 300,
             "ResultSelector": {"state.$": "$.JobRunState"},
             "ResultPath": "$.glue",
@@ -38,7 +40,10 @@ def spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> specs.DomainSpec:
     monkeypatch.setattr(specs, "STATEMACHINES_DIR", tmp_path)
     (tmp_path / "gluetest.asl.json").write_text(json.dumps(DEFINITION))
     return specs.DomainSpec(
-        name="gluetest", description="glue adapter test", partition="date", schedule="rate(1 day)",
+        name="gluetest",
+        description="glue adapter test",
+        partition="date",
+        schedule="rate(1 day)",
         glue_jobs=(specs.GlueStep("Transform", "tests/glue/jobs/count_job.py"),),
     )
 
