@@ -56,7 +56,7 @@ def test_fetch_offline_without_a_recorded_response_fails_clearly(lake, lambda_co
     (tmp_path / "empty" / "index.json").write_text("{}")
     monkeypatch.setenv("FINLAKE_HTTP_CASSETTE", str(tmp_path / "empty"))
 
-    with pytest.raises(SourceUnavailable, match="no recorded response for https://dadosabertos.bndes.gov.br"):
+    with pytest.raises(SourceUnavailable, match=r"no recorded response for https://dadosabertos\.bndes\.gov\.br"):
         handlers.fetch(load_event("bndes_fetch.json"), lambda_context)
 
 
