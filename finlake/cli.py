@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from stacks.specs import DOMAINS
 @click.pass_context
 def main(ctx: click.Context, home: Path | None) -> None:
     """finlake: financial data pipelines on AWS, runnable locally on an embedded AWS."""
+    # moto logs every state failure it interprets at ERROR; the run report already says it once.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
     ctx.obj = Workspace.open(home)
 
 
@@ -61,8 +64,17 @@ def run(
     if run_all:
         _lake_report(ws)
     for result in failed:
-        click.echo(f"FAILED {result.name}: {result.error}: {result.cause}", err=True)
+        click.echo(f"FAILED {result.name}: {result.error}: {_readable_cause(result.cause)}", err=True)
     sys.exit(1 if failed else 0)
+
+
+def _readable_cause(cause: str | None) -> str:
+    """A Lambda error's cause is its JSON error payload: show the message, not the stack trace."""
+    try:
+        payload = json.loads(cause or "")
+    except ValueError:
+        return cause or ""
+    return str(payload.get("errorMessage", cause)) if isinstance(payload, dict) else str(cause)
 
 
 def _lake_report(ws: Workspace) -> None:
