@@ -25,11 +25,31 @@ GLUE_DIR = ROOT / "glue"
 
 
 @dataclass(frozen=True)
+class Access:
+    """What one step may touch, per lake zone: "r" read, "w" put, "rw" read and put,
+    "rwd" read, put and delete (rewriting partitions). No step may delete raw objects."""
+
+    raw: str = ""
+    curated: str = ""
+    refined: str = ""
+    catalog: bool = False  # Glue Data Catalog: tables and partitions of the lake databases
+    athena: bool = False
+
+    def __post_init__(self) -> None:
+        for zone in ("raw", "curated", "refined"):
+            if getattr(self, zone) not in {"", "r", "w", "rw", "rwd"}:
+                raise ValueError(f"{zone} access must be '', r, w, rw or rwd")
+        if "d" in self.raw:
+            raise ValueError("raw objects are never deleted: no step gets delete on the raw zone")
+
+
+@dataclass(frozen=True)
 class LambdaStep:
     """A workflow step run by a Lambda function."""
 
     step: str  # state name in the definition, e.g. "Fetch"
     handler: str  # dotted path from the project root, e.g. "functions.bndes.handlers.fetch"
+    access: Access = Access()
     memory_mb: int = 512
     timeout_s: int = 120
     description: str = ""
@@ -41,6 +61,7 @@ class GlueStep:
 
     step: str  # state name in the definition, e.g. "Transform"
     script: str  # path from the project root, e.g. "glue/stocks_indicators.py"
+    access: Access = Access(raw="r", curated="rwd", refined="rwd", catalog=True)
     workers: int = 2
     worker_type: str = "G.1X"
     timeout_min: int = 30
@@ -81,6 +102,7 @@ BNDES = DomainSpec(
         LambdaStep(
             "Fetch",
             "functions.bndes.handlers.fetch",
+            Access(raw="rw", curated="r"),
             512,
             300,
             "Download new or changed CKAN resources to the raw zone",
@@ -88,20 +110,23 @@ BNDES = DomainSpec(
         LambdaStep(
             "Validate",
             "functions.bndes.handlers.validate",
+            Access(raw="r", curated="rw"),
             1024,
             300,
-            "Parse and validate raw CSVs; quarantine bad rows",
+            "Parse and validate raw CSVs; stage valid rows, quarantine bad rows",
         ),
         LambdaStep(
             "Transform",
             "functions.bndes.handlers.transform",
+            Access(curated="rwd"),
             1024,
             300,
-            "Consolidate validated rows into the curated Parquet table",
+            "Merge validated rows into the curated partitions they touch",
         ),
         LambdaStep(
             "Catalog",
             "functions.bndes.handlers.catalog",
+            Access(curated="rw", catalog=True),
             512,
             120,
             "Register table and partitions in the Glue Data Catalog",

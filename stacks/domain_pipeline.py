@@ -1,0 +1,387 @@
+"""One domain's pipeline: its Lambda functions and Glue jobs, the state machine, schedule and alarms.
+
+Every domain is the same construct fed a different ``DomainSpec``; nothing here names a domain.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks import nag
+from stacks.platform_stack import CURATED_DATABASE, REFINED_DATABASE, WORKGROUP, PlatformStack
+from stacks.settings import TIMEZONE, Settings
+from stacks.specs import ROOT, Access, DomainSpec, GlueStep, LambdaStep
+from stacks.storage import bucket_name
+
+# Newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+GLUE_VERSION = "5.0"
+# The asset is the project root with only the `functions` package in it, so handlers are
+# importable as `functions.<domain>.handlers.<step>`.
+# ("*" does not match dotfiles, hence ".*" and "**/.*".)
+LAMBDA_CODE_EXCLUDE = ["*", ".*", "!functions", "!functions/**", "**/.*", "**/__pycache__", "**/*.pyc"]
+
+RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+}
+
+
+CATALOG_ACTIONS = [
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:CreateTable",
+    "glue:UpdateTable",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+    "glue:CreatePartition",
+    "glue:BatchCreatePartition",
+    "glue:UpdatePartition",
+    "glue:BatchUpdatePartition",
+    "glue:DeletePartition",
+    "glue:BatchDeletePartition",
+]
+
+
+def retention(days: int) -> logs.RetentionDays:
+    if days not in RETENTION:
+        raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}, not {days}")
+    return RETENTION[days]
+
+
+def definition_keys(path: Path) -> set[str]:
+    """The ``${Name}`` substitutions a definition file uses."""
+    return set(re.findall(r"\$\{(\w+)\}", path.read_text()))
+
+
+class DomainPipeline(Construct):
+    """Functions, jobs, workflow, schedule and alarms of one domain."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: DomainSpec,
+        platform: PlatformStack,
+        settings: Settings,
+        project_root: Path = ROOT,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        self.platform = platform
+        self.settings = settings
+        self.project_root = project_root
+        self.log_retention = retention(settings.log_retention_days)
+        # Zones by their deterministic names (no cross-stack exports, stable IAM resources).
+        self.buckets = {
+            zone: s3.Bucket.from_bucket_attributes(
+                self,
+                f"{zone.title().replace('-', '')}Bucket",
+                bucket_name=bucket_name(self, zone),
+                encryption_key=platform.key,
+            )
+            for zone in ("raw", "curated", "refined", "athena-results")
+        }
+
+        code = lambda_.Code.from_asset(str(project_root), exclude=LAMBDA_CODE_EXCLUDE)
+        pandas_arn, powertools_arn = settings.layer_arns(Stack.of(self).region)
+        self.layers = [
+            lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", pandas_arn),
+            lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn),
+        ]
+        self.functions = {step.step: self._function(step, code) for step in spec.lambdas}
+        self.jobs = {job.step: self._glue_job(job) for job in spec.glue_jobs}
+        self.state_machine = self._state_machine()
+        self.schedule = self._schedule()
+        self._alarms()
+        CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    @property
+    def environment(self) -> dict[str, str]:
+        b = self.buckets
+        return {
+            "POWERTOOLS_SERVICE_NAME": f"finlake-{self.spec.name}",
+            "POWERTOOLS_METRICS_NAMESPACE": "finlake",
+            "DOMAIN": self.spec.name,
+            "RAW_BUCKET": b["raw"].bucket_name,
+            "CURATED_BUCKET": b["curated"].bucket_name,
+            "REFINED_BUCKET": b["refined"].bucket_name,
+            "CURATED_DATABASE": CURATED_DATABASE,
+            "REFINED_DATABASE": REFINED_DATABASE,
+            "ATHENA_WORKGROUP": WORKGROUP,
+        }
+
+    def _function(self, step: LambdaStep, code: lambda_.Code) -> lambda_.Function:
+        role = iam.Role(
+            self,
+            f"{step.step}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"finlake {self.spec.name} {step.step} function",
+        )
+        log_group = logs.LogGroup(self, f"{step.step}Logs", retention=self.log_retention)
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            f"{step.step}Function",
+            description=step.description or f"finlake {self.spec.name} {step.step}",
+            runtime=RUNTIME,
+            handler=step.handler,
+            code=code,
+            memory_size=step.memory_mb,
+            timeout=Duration.seconds(step.timeout_s),
+            tracing=lambda_.Tracing.ACTIVE,
+            layers=self.layers,
+            environment=self.environment,
+            log_group=log_group,
+            role=role,
+        )
+        self._grant(role, step.access)
+        nag.lambda_role(role)
+        return function
+
+    def _glue_job(self, job: GlueStep) -> glue.CfnJob:
+        stack = Stack.of(self)
+        script = s3_assets.Asset(self, f"{job.step}Script", path=str(self.project_root / job.script))
+        role = iam.Role(
+            self,
+            f"{job.step}JobRole",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description=f"finlake {self.spec.name} {job.step} Glue job",
+        )
+        script.grant_read(role)
+        self._grant(role, job.access)
+        self.platform.key.grant_encrypt_decrypt(role)  # security configuration: S3, logs, bookmarks
+        glue_logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws-glue/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+                resources=[glue_logs],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            )
+        )
+        p = self.platform
+        cfn_job = glue.CfnJob(
+            self,
+            f"{job.step}Job",
+            name=f"finlake-{self.spec.name}-{job.step.lower()}",
+            description=job.description or f"finlake {self.spec.name} {job.step}",
+            role=role.role_arn,
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3", script_location=script.s3_object_url
+            ),
+            glue_version=GLUE_VERSION,
+            worker_type=job.worker_type,
+            number_of_workers=job.workers,
+            timeout=job.timeout_min,
+            max_retries=0,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            security_configuration=p.glue_security_configuration.ref,
+            default_arguments={
+                "--job-language": "python",
+                "--enable-metrics": "true",
+                "--enable-continuous-cloudwatch-log": "true",
+                "--enable-glue-datacatalog": "true",
+                "--DOMAIN": self.spec.name,
+                "--RAW_BUCKET": self.buckets["raw"].bucket_name,
+                "--CURATED_BUCKET": self.buckets["curated"].bucket_name,
+                "--REFINED_BUCKET": self.buckets["refined"].bucket_name,
+                "--CURATED_DATABASE": CURATED_DATABASE,
+                "--REFINED_DATABASE": REFINED_DATABASE,
+            },
+        )
+        nag.glue_role(role)
+        nag.glue_job(cfn_job)
+        return cfn_job
+
+    def _grant(self, role: iam.IRole, access: Access) -> None:
+        zones = {"raw": access.raw, "curated": access.curated, "refined": access.refined}
+        for zone, mode in zones.items():
+            bucket = self.buckets[zone]
+            if mode == "rwd":
+                bucket.grant_read_write(role)
+                continue
+            if "r" in mode:
+                bucket.grant_read(role)
+            if "w" in mode:
+                bucket.grant_put(role)
+        if access.catalog:
+            role.add_to_principal_policy(self._catalog_statement())
+            nag.catalog_grant(role, (CURATED_DATABASE, REFINED_DATABASE))
+        if access.athena:
+            zones["athena-results"] = "rwd"
+            self.buckets["athena-results"].grant_read_write(role)
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "athena:StartQueryExecution",
+                        "athena:GetQueryExecution",
+                        "athena:GetQueryResults",
+                        "athena:StopQueryExecution",
+                        "athena:GetWorkGroup",
+                    ],
+                    resources=[
+                        Stack.of(self).format_arn(service="athena", resource="workgroup", resource_name=WORKGROUP)
+                    ],
+                )
+            )
+        nag.zone_grants(role, zones)
+
+    def _catalog_statement(self) -> iam.PolicyStatement:
+        """Glue Data Catalog access scoped to the two lake databases and their tables."""
+        stack = Stack.of(self)
+        resources = [stack.format_arn(service="glue", resource="catalog")]
+        for database in (CURATED_DATABASE, REFINED_DATABASE):
+            resources.append(stack.format_arn(service="glue", resource="database", resource_name=database))
+            resources.append(stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*"))
+        return iam.PolicyStatement(actions=CATALOG_ACTIONS, resources=resources)
+
+    # -- workflow --------------------------------------------------------------------------------
+
+    def _substitutions(self) -> dict[str, str]:
+        p = self.platform
+        subs = {f"{name}Function": fn.function_arn for name, fn in self.functions.items()}
+        subs |= {f"{name}Job": job.ref for name, job in self.jobs.items()}
+        subs |= {
+            "NotificationTopic": p.topic.topic_arn,
+            "DeadLetterQueue": p.dead_letter_queue.queue_url,
+            "Region": Stack.of(self).region,
+        }
+        path = self.spec.definition_path
+        missing = definition_keys(path) - set(subs)
+        if missing:
+            raise ValueError(f"{path.name} uses unknown substitutions {sorted(missing)}")
+        # A file definition carries its own top-level TimeoutSeconds; it must match the spec.
+        timeout_s = json.loads(path.read_text()).get("TimeoutSeconds")
+        if timeout_s != self.spec.timeout_min * 60:
+            raise ValueError(f"{path.name}: TimeoutSeconds {timeout_s} != spec timeout_min*60")
+        return subs
+
+    def _state_machine(self) -> sfn.StateMachine:
+        name = f"finlake-{self.spec.name}"
+        log_group = logs.LogGroup(
+            self, "WorkflowLogs", log_group_name=f"/aws/vendedlogs/states/{name}", retention=self.log_retention
+        )
+        machine = sfn.StateMachine(
+            self,
+            "Workflow",
+            state_machine_name=name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_file(str(self.spec.definition_path)),
+            definition_substitutions=self._substitutions(),
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        for function in self.functions.values():
+            function.grant_invoke(machine)
+        self.platform.topic.grant_publish(machine)
+        self.platform.dead_letter_queue.grant_send_messages(machine)
+        if self.jobs:
+            stack = Stack.of(self)
+            machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+                    resources=[
+                        stack.format_arn(service="glue", resource="job", resource_name=job.ref)
+                        for job in self.jobs.values()
+                    ],
+                )
+            )
+        nag.state_machine_role(machine, self.functions.values())
+        return machine
+
+    def _schedule(self) -> scheduler.CfnSchedule:
+        stack = Stack.of(self)
+        setting = self.settings.schedule_for(self.spec)
+        role = iam.Role(
+            self,
+            "ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description=f"EventBridge Scheduler: start finlake-{self.spec.name}",
+        )
+        self.state_machine.grant_start_execution(role)
+        self.platform.dead_letter_queue.grant_send_messages(role)
+        nag.schedule_role(role)
+        return scheduler.CfnSchedule(
+            self,
+            "Schedule",
+            name=f"finlake-{self.spec.name}",
+            description=f"Start the finlake {self.spec.name} workflow",
+            schedule_expression=setting.expression or self.spec.schedule,
+            schedule_expression_timezone=TIMEZONE,
+            state="ENABLED" if setting.enabled else "DISABLED",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.state_machine.state_machine_arn,
+                role_arn=role.role_arn,
+                input=json.dumps({"domain": self.spec.name, "trigger": "schedule"}),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
+                ),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                    arn=self.platform.dead_letter_queue.queue_arn
+                ),
+            ),
+        )
+
+    # -- alarms ----------------------------------------------------------------------------------
+
+    def _alarms(self) -> None:
+        period = Duration.minutes(5)
+        machine = self.state_machine
+        self._alarm("WorkflowFailed", machine.metric_failed(period=period), "a run failed")
+        self._alarm("WorkflowTimedOut", machine.metric_timed_out(period=period), "a run timed out")
+        for name, function in self.functions.items():
+            self._alarm(f"{name}Errors", function.metric_errors(period=period), f"{name} raised errors")
+            self._alarm(f"{name}Throttles", function.metric_throttles(period=period), f"{name} was throttled")
+
+    def _alarm(self, construct_id: str, metric: cw.Metric, what: str) -> None:
+        alarm = cw.Alarm(
+            self,
+            construct_id,
+            alarm_description=f"finlake {self.spec.name}: {what}",
+            metric=metric,
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.platform.topic))

@@ -1,0 +1,32 @@
+"""All domain pipelines, one ``DomainPipeline`` per spec, in one deploy unit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from stacks.domain_pipeline import DomainPipeline
+from stacks.platform_stack import PlatformStack
+from stacks.settings import Settings
+from stacks.specs import DOMAINS, DomainSpec
+
+
+class PipelinesStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        platform: PlatformStack,
+        settings: Settings,
+        domains: Mapping[str, DomainSpec] = DOMAINS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.pipelines = {
+            name: DomainPipeline(self, name.capitalize(), spec=spec, platform=platform, settings=settings)
+            for name, spec in domains.items()
+        }

@@ -1,0 +1,136 @@
+"""The shared platform: storage, Glue catalog, Athena workgroup, alerts topic and dead-letter queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks import nag
+from stacks.settings import Settings
+from stacks.storage import LakeStorage
+
+CURATED_DATABASE = "finlake_curated"
+REFINED_DATABASE = "finlake_refined"
+WORKGROUP = "finlake"
+GLUE_SECURITY_CONFIGURATION = "finlake"
+
+
+class PlatformStack(Stack):
+    """Everything the domain pipelines share. Each resource is exposed as an attribute."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.storage = LakeStorage(self, "Storage")
+        self.key = self.storage.key
+        self.raw_bucket = self.storage.raw_bucket
+        self.curated_bucket = self.storage.curated_bucket
+        self.refined_bucket = self.storage.refined_bucket
+        self.results_bucket = self.storage.results_bucket
+        self.logs_bucket = self.storage.logs_bucket
+
+        self.curated_database = self._database("CuratedDatabase", CURATED_DATABASE, self.curated_bucket)
+        self.refined_database = self._database("RefinedDatabase", REFINED_DATABASE, self.refined_bucket)
+        self.glue_security_configuration = self._glue_security_configuration()
+        self.workgroup = self._workgroup(settings.athena_bytes_scanned_cutoff)
+
+        self.topic = sns.Topic(
+            self,
+            "Notifications",
+            display_name="finlake",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        for email in settings.notification_emails:
+            self.topic.add_subscription(subs.EmailSubscription(email))
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            data_key_reuse=Duration.hours(1),
+            retention_period=Duration.days(14),
+            enforce_ssl=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        nag.dead_letter_queue(self.dead_letter_queue)
+        alarm = cw.Alarm(
+            self,
+            "DeadLetterQueueNotEmpty",
+            alarm_description="A finlake run failed and its input is waiting in the dead-letter queue.",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+
+    def _database(self, construct_id: str, name: str, bucket: s3.IBucket) -> glue.CfnDatabase:
+        return glue.CfnDatabase(
+            self,
+            construct_id,
+            catalog_id=self.account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=name,
+                description=f"finlake {name.removeprefix('finlake_')} zone",
+                location_uri=f"s3://{bucket.bucket_name}/",
+            ),
+        )
+
+    def _glue_security_configuration(self) -> glue.CfnSecurityConfiguration:
+        key_arn = self.key.key_arn
+        return glue.CfnSecurityConfiguration(
+            self,
+            "GlueSecurityConfiguration",
+            name=GLUE_SECURITY_CONFIGURATION,
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[
+                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                        s3_encryption_mode="SSE-KMS", kms_key_arn=key_arn
+                    )
+                ],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=key_arn
+                ),
+            ),
+        )
+
+    def _workgroup(self, bytes_scanned_cutoff: int) -> athena.CfnWorkGroup:
+        return athena.CfnWorkGroup(
+            self,
+            "Workgroup",
+            name=WORKGROUP,
+            description="finlake queries; settings enforced on every client",
+            state="ENABLED",
+            recursive_delete_option=False,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=bytes_scanned_cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{self.results_bucket.bucket_name}/results/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=self.key.key_arn
+                    ),
+                ),
+            ),
+        )

@@ -1,0 +1,62 @@
+"""Typed deployment settings, read from the ``finlake`` key of the CDK context (``cdk.json``).
+
+The published-layer ARNs are the one documented exception to "no literal ARNs": they are AWS-owned
+layers, kept only in ``cdk.json`` as templates with a ``{region}`` placeholder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stacks.specs import DomainSpec
+
+CONTEXT_KEY = "finlake"
+TIMEZONE = "America/Sao_Paulo"
+
+
+@dataclass(frozen=True)
+class ScheduleSetting:
+    """Whether a domain runs on a schedule, and when (Scheduler expression in ``TIMEZONE``)."""
+
+    enabled: bool = True
+    expression: str | None = None  # None: the spec's default schedule
+
+
+@dataclass(frozen=True)
+class Settings:
+    notification_emails: tuple[str, ...] = ()
+    schedules: Mapping[str, ScheduleSetting] = field(default_factory=dict)
+    log_retention_days: int = 90
+    athena_bytes_scanned_cutoff: int = 10 * 1024**3  # 10 GiB per query
+    pandas_layer_arn: str = ""  # template with "{region}"
+    powertools_layer_arn: str = ""  # template with "{region}"
+
+    def __post_init__(self) -> None:
+        for name in ("pandas_layer_arn", "powertools_layer_arn"):
+            if "{region}" not in getattr(self, name):
+                raise ValueError(f"context {CONTEXT_KEY}.{name} must be an ARN template with {{region}}")
+        if self.athena_bytes_scanned_cutoff < 10 * 1024**2:
+            raise ValueError("athena_bytes_scanned_cutoff must be at least 10 MB (the Athena minimum)")
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any] | None) -> Settings:
+        raw = dict(context or {})
+        schedules = {
+            name: ScheduleSetting(enabled=bool(value.get("enabled", True)), expression=value.get("expression"))
+            for name, value in raw.pop("schedules", {}).items()
+        }
+        emails = tuple(raw.pop("notification_emails", ()))
+        return cls(notification_emails=emails, schedules=schedules, **raw)
+
+    def schedule_for(self, spec: DomainSpec) -> ScheduleSetting:
+        setting = self.schedules.get(spec.name, ScheduleSetting())
+        return ScheduleSetting(enabled=setting.enabled, expression=setting.expression or spec.schedule)
+
+    def layer_arns(self, region: str) -> tuple[str, str]:
+        """The AWS SDK for pandas and Powertools layer ARNs for ``region`` (may be a token)."""
+        return (
+            self.pandas_layer_arn.format(region=region),
+            self.powertools_layer_arn.format(region=region),
+        )

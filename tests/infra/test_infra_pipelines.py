@@ -1,0 +1,239 @@
+"""The domain pipelines: functions, Glue jobs, state machines, schedules, alarms and their IAM."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from stacks.specs import DOMAINS
+
+pytestmark = pytest.mark.slow
+
+PIPELINES = "FinlakePipelines"
+EXPECTED_ENV = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "DOMAIN",
+    "RAW_BUCKET",
+    "CURATED_BUCKET",
+    "REFINED_BUCKET",
+    "CURATED_DATABASE",
+    "REFINED_DATABASE",
+    "ATHENA_WORKGROUP",
+}
+SECRET_LIKE = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
+
+
+def _functions(s) -> dict[str, dict]:
+    """Lambda functions by handler."""
+    return {f["Properties"]["Handler"]: f for f in s.resources(PIPELINES, "AWS::Lambda::Function").values()}
+
+
+def _statements(s, role_prefix: str) -> list[dict]:
+    """Statements of the default policy of the role whose logical id starts with ``role_prefix``."""
+    (policy,) = [
+        p
+        for p in s.resources(PIPELINES, "AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"][0]["Ref"].startswith(role_prefix)
+    ]
+    statements: list[dict] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statement: dict) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
+
+
+def test_one_function_per_lambda_step_with_the_spec_settings(synthesized, cdk_context) -> None:
+    functions = _functions(synthesized)
+    steps = [step for spec in DOMAINS.values() for step in spec.lambdas]
+    assert set(functions) == {step.handler for step in steps}
+    log_groups = synthesized.resources(PIPELINES, "AWS::Logs::LogGroup")
+    for step in steps:
+        props = functions[step.handler]["Properties"]
+        assert props["Runtime"] == "python3.14"
+        assert props["MemorySize"] == step.memory_mb
+        assert props["Timeout"] == step.timeout_s
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert len(props["Layers"]) == 2
+        log_group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert log_group["Properties"]["RetentionInDays"] == cdk_context["log_retention_days"] == 90
+
+
+def test_layers_are_the_managed_layers_from_context(synthesized) -> None:
+    layers = next(iter(_functions(synthesized).values()))["Properties"]["Layers"]
+    rendered = [json.dumps(layer) for layer in layers]
+    assert "336392948345:layer:AWSSDKPandas-Python314" in rendered[0]
+    assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64" in rendered[1]
+    assert all('"Ref": "AWS::Region"' in r for r in rendered)
+
+
+def test_function_environment_is_the_documented_set_and_has_no_secrets(synthesized) -> None:
+    for handler, function in _functions(synthesized).items():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert set(env) == EXPECTED_ENV, handler
+        domain = handler.split(".")[1]
+        assert env["POWERTOOLS_SERVICE_NAME"] == f"finlake-{domain}"
+        assert env["DOMAIN"] == domain
+        assert env["CURATED_DATABASE"] == "finlake_curated"
+        assert env["ATHENA_WORKGROUP"] == "finlake"
+        for name, value in env.items():
+            assert not SECRET_LIKE.search(name), name
+            assert not re.search(r"AKIA[0-9A-Z]{16}", json.dumps(value)), name
+
+
+def test_lambda_code_asset_holds_only_the_functions_package(synthesized) -> None:
+    function = next(iter(_functions(synthesized).values()))
+    asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    asset_dir = synthesized.outdir / f"asset.{asset_hash}"
+    assert sorted(p.name for p in asset_dir.iterdir()) == ["functions"]
+    assert not list(asset_dir.rglob("__pycache__"))
+    assert (asset_dir / "functions" / "__init__.py").exists()
+
+
+def _zone_actions(statements: list[dict], zone: str) -> set[str]:
+    return {a for s in statements if f"finlake-{zone}-" in json.dumps(s["Resource"]) for a in _actions(s)}
+
+
+def test_fetch_reads_and_puts_raw_reads_curated_and_touches_nothing_else(synthesized) -> None:
+    statements = _statements(synthesized, "BndesFetchRole")
+    assert {"s3:PutObject", "s3:GetObject*"} <= _zone_actions(statements, "raw")
+    assert "s3:PutObject" not in _zone_actions(statements, "curated")
+    assert _zone_actions(statements, "refined") == set()
+    assert "glue:" not in json.dumps(statements)
+
+
+def test_no_role_may_delete_raw_objects(synthesized) -> None:
+    for policy in synthesized.resources(PIPELINES, "AWS::IAM::Policy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert not any(a.startswith("s3:Delete") for a in _zone_actions(statements, "raw")), policy
+
+
+def test_catalog_permissions_are_scoped_to_the_two_databases(synthesized) -> None:
+    (statement,) = [s for s in _statements(synthesized, "BndesCatalogRole") if "glue:GetTable" in _actions(s)]
+    rendered = [json.dumps(r) for r in statement["Resource"]]
+    assert len(rendered) == 5  # catalog, 2 databases, 2 table wildcards
+    assert any(":catalog" in r for r in rendered)
+    for database in ("finlake_curated", "finlake_refined"):
+        assert any(f":database/{database}" in r for r in rendered)
+        assert any(f":table/{database}/*" in r for r in rendered)
+    assert "glue:DeleteDatabase" not in _actions(statement)
+
+
+def _machines(s) -> dict[str, dict]:
+    return {
+        m["Properties"]["StateMachineName"]: m
+        for m in s.resources(PIPELINES, "AWS::StepFunctions::StateMachine").values()
+    }
+
+
+def test_state_machines_log_everything_and_trace(synthesized, cdk_context) -> None:
+    machines = _machines(synthesized)
+    assert set(machines) == {f"finlake-{name}" for name in DOMAINS}
+    log_groups = synthesized.resources(PIPELINES, "AWS::Logs::LogGroup")
+    for name, spec in DOMAINS.items():
+        props = machines[f"finlake-{name}"]["Properties"]
+        assert props["StateMachineType"] == "STANDARD"
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        logging = props["LoggingConfiguration"]
+        assert logging["Level"] == "ALL"
+        assert logging["IncludeExecutionData"] is True
+        log_group_id = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        assert log_groups[log_group_id]["Properties"]["RetentionInDays"] == cdk_context["log_retention_days"]
+        assert set(props["DefinitionSubstitutions"]) == set(spec.substitution_keys())
+        assert props["DefinitionSubstitutions"]["Region"] == {"Ref": "AWS::Region"}
+        definition = json.loads(Path(spec.definition_path).read_text())
+        assert definition["TimeoutSeconds"] == spec.timeout_min * 60
+
+
+def test_state_machine_role_invokes_only_its_own_functions(synthesized) -> None:
+    statements = _statements(synthesized, "BndesWorkflowRole")
+    invoke = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
+    targets = {r["Fn::GetAtt"][0] for s in invoke for r in s["Resource"] if "Fn::GetAtt" in r}
+    # logical ids are "<Domain><Step>Function<hash>"
+    assert sorted(re.sub(r"[0-9A-F]{8}$", "", t) for t in targets) == sorted(
+        f"Bndes{step.step}Function" for step in DOMAINS["bndes"].lambdas
+    )
+    actions = {a for s in statements for a in _actions(s)}
+    assert {"sns:Publish", "sqs:SendMessage"} <= actions
+    assert not any(a.startswith("glue:") for a in actions)  # bndes has no Glue job
+
+
+def _schedules(s) -> dict[str, dict]:
+    return {x["Properties"]["Name"]: x for x in s.resources(PIPELINES, "AWS::Scheduler::Schedule").values()}
+
+
+def test_schedules_run_in_sao_paulo_time_from_the_spec(synthesized) -> None:
+    schedules = _schedules(synthesized)
+    assert set(schedules) == {f"finlake-{name}" for name in DOMAINS}
+    for name, spec in DOMAINS.items():
+        props = schedules[f"finlake-{name}"]["Properties"]
+        assert props["ScheduleExpressionTimezone"] == "America/Sao_Paulo"
+        assert props["ScheduleExpression"] == spec.schedule
+        assert props["State"] == "ENABLED"
+        target = props["Target"]
+        assert json.loads(target["Input"]) == {"domain": name, "trigger": "schedule"}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
+        assert "DeadLetterConfig" in target
+
+
+def test_schedule_can_be_disabled_and_rescheduled_from_context(variant) -> None:
+    props = _schedules(variant)["finlake-bndes"]["Properties"]
+    assert props["State"] == "DISABLED"
+    assert props["ScheduleExpression"] == "cron(30 6 ? * MON *)"
+
+
+def test_schedule_role_may_only_start_its_state_machine(synthesized) -> None:
+    statements = _statements(synthesized, "BndesScheduleRole")
+    (start,) = [s for s in statements if "states:StartExecution" in _actions(s)]
+    assert _actions(start) == ["states:StartExecution"]
+    assert start["Resource"] == {"Ref": next(iter(_machine_ids(synthesized)))}
+    other = {a for s in statements if s is not start for a in _actions(s)}
+    assert all(a.startswith(("sqs:", "kms:")) for a in other)  # the dead-letter queue only
+
+
+def _machine_ids(s) -> list[str]:
+    return list(s.resources(PIPELINES, "AWS::StepFunctions::StateMachine"))
+
+
+def test_alarms_notify_the_topic(synthesized) -> None:
+    alarms = synthesized.resources(PIPELINES, "AWS::CloudWatch::Alarm").values()
+    metrics = sorted(a["Properties"]["MetricName"] for a in alarms)
+    n_functions = sum(len(spec.lambdas) for spec in DOMAINS.values())
+    assert metrics == sorted(
+        ["ExecutionsFailed", "ExecutionsTimedOut"] * len(DOMAINS) + ["Errors", "Throttles"] * n_functions
+    )
+    for alarm in alarms:
+        (action,) = alarm["Properties"]["AlarmActions"]
+        assert "Fn::ImportValue" in action and "Notifications" in action["Fn::ImportValue"]
+
+
+def test_glue_step_becomes_a_glue_5_job_with_the_security_configuration(variant) -> None:
+    (job,) = variant.resources(PIPELINES, "AWS::Glue::Job").values()
+    props = job["Properties"]
+    assert props["Name"] == "finlake-bndes-indicators"
+    assert props["GlueVersion"] == "5.0"
+    assert props["Command"]["Name"] == "glueetl"
+    assert props["WorkerType"] == "G.2X"
+    assert props["NumberOfWorkers"] == 3
+    assert props["Timeout"] == 45
+    assert "Fn::ImportValue" in props["SecurityConfiguration"]
+    args = props["DefaultArguments"]
+    assert args["--enable-metrics"] == "true"
+    assert args["--enable-continuous-cloudwatch-log"] == "true"
+    assert {"--RAW_BUCKET", "--CURATED_BUCKET", "--REFINED_BUCKET", "--CURATED_DATABASE"} <= set(args)
+    assert "cdk-hnb659fds-assets" in json.dumps(props["Command"]["ScriptLocation"])
+    machine = next(iter(variant.resources(PIPELINES, "AWS::StepFunctions::StateMachine").values()))
+    assert "IndicatorsJob" in machine["Properties"]["DefinitionSubstitutions"]
+
+
+def test_state_machine_may_run_only_its_glue_jobs(variant) -> None:
+    statements = _statements(variant, "BndesWorkflowRole")
+    (glue,) = [s for s in statements if "glue:StartJobRun" in _actions(s)]
+    assert _actions(glue) == ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+    (job_id,) = variant.resources(PIPELINES, "AWS::Glue::Job")
+    assert f'{{"Ref": "{job_id}"}}' in json.dumps(glue["Resource"])
