@@ -19,142 +19,36 @@ body, invalid JSON, ``success: false``, a non-CSV resource) is not.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import urllib3
-from urllib3.util import Retry
-
-from functions.bndes.parse import looks_like_html, normalize_column, snippet
+from functions.bndes.parse import normalize_column
+from functions.common.http import (  # noqa: F401  (re-exported for callers of this module)
+    RETRY_STATUSES,
+    Http,
+    HttpResponse,
+    ReplayHttp,
+    SourceError,
+    SourceFormatError,
+    SourceUnavailable,
+    Urllib3Http,
+    looks_like_html,
+    snippet,
+    write_cassette_entry,
+)
 
 DEFAULT_BASE_URL = "https://dadosabertos.bndes.gov.br"
 DEFAULT_PACKAGE_ID = "balanco-patrimonial"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _NOT_CSV_MAGIC = {
     b"PK\x03\x04": "a ZIP/XLSX archive",
     b"%PDF": "a PDF document",
     b"\xd0\xcf\x11\xe0": "an XLS file",
 }
-
-
-class SourceError(Exception):
-    """Base class for every problem with the BNDES source."""
-
-
-class SourceUnavailable(SourceError):
-    """The source cannot be reached now (network, timeout, 429/5xx after retries, offline)."""
-
-
-class SourceFormatError(SourceError):
-    """The source answered, but not with what was expected."""
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """Case-insensitive header lookup."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
-
-
-class Http(Protocol):
-    def get(self, url: str, *, timeout: float) -> HttpResponse: ...
-
-
-# --------------------------------------------------------------------------- transports
-
-
-class Urllib3Http:
-    """Live HTTP with retries on 429/5xx (honouring Retry-After) and exponential backoff."""
-
-    def __init__(self, retries: int = 5, backoff: float = 1.0, *, connect_timeout: float = 10.0) -> None:
-        self.retry = Retry(
-            total=retries,
-            backoff_factor=backoff,
-            status_forcelist=RETRY_STATUSES,
-            respect_retry_after_header=True,
-            allowed_methods=frozenset({"GET"}),
-            raise_on_status=False,
-        )
-        self.connect_timeout = connect_timeout
-        self._pool = urllib3.PoolManager(retries=self.retry, headers={"User-Agent": "finlake/0.1 (+bndes)"})
-
-    def get(self, url: str, *, timeout: float) -> HttpResponse:
-        timeouts = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)
-        try:
-            response = self._pool.request("GET", url, timeout=timeouts)
-        except urllib3.exceptions.MaxRetryError as exc:
-            raise SourceUnavailable(
-                f"cannot reach {url} after {self.retry.total} retries (offline?): {exc.reason}"
-            ) from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise SourceUnavailable(f"cannot reach {url} (offline?): {exc}") from exc
-        if response.status in RETRY_STATUSES:
-            raise SourceUnavailable(
-                f"{url} still answers HTTP {response.status} after {self.retry.total} retries: "
-                f"{snippet(response.data)!r}"
-            )
-        return HttpResponse(response.status, dict(response.headers.items()), response.data)
-
-
-class ReplayHttp:
-    """Serves responses recorded in a cassette directory (see module doc); never the network."""
-
-    def __init__(self, cassette_dir: Path) -> None:
-        self.cassette_dir = Path(cassette_dir)
-        index_path = self.cassette_dir / "index.json"
-        try:
-            self._index: dict[str, dict[str, Any]] = json.loads(index_path.read_text("utf-8"))
-        except FileNotFoundError as exc:
-            raise SourceUnavailable(f"no cassette index at {index_path} (offline mode)") from exc
-
-    def get(self, url: str, *, timeout: float) -> HttpResponse:
-        entry = self._index.get(url)
-        if entry is None:
-            raise SourceUnavailable(f"no recorded response for {url} (offline mode)")
-        root = self.cassette_dir.resolve()
-        body_path = (root / entry["file"]).resolve()
-        if not body_path.is_relative_to(root):
-            raise SourceUnavailable(f"cassette entry for {url} points outside {root}: {entry['file']!r}")
-        return HttpResponse(int(entry.get("status", 200)), dict(entry.get("headers", {})), body_path.read_bytes())
-
-
-def write_cassette_entry(
-    cassette_dir: Path,
-    url: str,
-    body: bytes,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-    *,
-    file: str | None = None,
-) -> Path:
-    """Record one response into a cassette (creating or updating ``index.json``); returns the body path."""
-    cassette_dir = Path(cassette_dir)
-    if file is None:
-        name = PurePosixPath(urlsplit(url).path).name or "index"
-        digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:12]
-        file = f"responses/{digest}-{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}"
-    if headers is None:
-        content_type = "text/csv; charset=utf-8" if url.lower().endswith(".csv") else "application/json"
-        headers = {"Content-Type": content_type}
-    body_path = cassette_dir / file
-    body_path.parent.mkdir(parents=True, exist_ok=True)
-    body_path.write_bytes(body)
-    index_path = cassette_dir / "index.json"
-    index = json.loads(index_path.read_text("utf-8")) if index_path.exists() else {}
-    index[url] = {"status": status, "headers": dict(headers), "file": file}
-    index_path.write_text(json.dumps(index, indent=2, sort_keys=True, ensure_ascii=False) + "\n", "utf-8")
-    return body_path
 
 
 # --------------------------------------------------------------------------- CKAN model

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -11,18 +9,13 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.bndes import pipeline
-from functions.bndes.ckan import CkanClient, Http, ReplayHttp, Urllib3Http
+from functions.bndes.ckan import CkanClient
+from functions.common.http import default_http
 from functions.common.lake import Lake
 from functions.common.manifest import Manifest
 
 logger = Logger()
 tracer = Tracer()
-
-
-def _http() -> Http:
-    """The live client; in local mode and tests, recorded responses (FINLAKE_HTTP_CASSETTE)."""
-    cassette = os.environ.get("FINLAKE_HTTP_CASSETTE")
-    return ReplayHttp(Path(cassette)) if cassette else Urllib3Http()
 
 
 def _done(manifest: Manifest) -> dict[str, Any]:
@@ -33,7 +26,7 @@ def _done(manifest: Manifest) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path="execution_name")
 @tracer.capture_lambda_handler
 def fetch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _done(pipeline.fetch(event, lake=Lake.from_env(), ckan=CkanClient(_http())))
+    return _done(pipeline.fetch(event, lake=Lake.from_env(), ckan=CkanClient(default_http(pipeline.DOMAIN))))
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id")

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from functions.common.http import looks_like_html, snippet
+
 DELIMITER = ";"
 MAX_QUARANTINE_SHARE = 0.10
 DATE_PREFIXES = ("data", "dt", "periodo")
@@ -149,21 +151,6 @@ def parse_ptbr_date(text: str) -> date:
         return date(int(match["y"]), int(match["m"]), int(match["d"]))
     except ValueError as exc:
         raise ValueError(f"not a valid calendar date: {text!r} ({exc})") from exc
-
-
-def looks_like_html(body: bytes, content_type: str | None = None) -> bool:
-    """True for an HTML page (an error or login page served instead of data)."""
-    if content_type and "text/html" in content_type.lower():
-        return True
-    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n\x0b\x0c").lower()
-    return head.startswith((b"<html", b"<!doctype"))
-
-
-def snippet(body: bytes | str, limit: int = 80) -> str:
-    """The first ``limit`` characters of a body, on one line, for error messages."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text.lstrip(_BOM).split())
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # --------------------------------------------------------------------------- whole file
