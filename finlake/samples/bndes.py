@@ -36,7 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from functions.bndes.ckan import DEFAULT_BASE_URL, DEFAULT_PACKAGE_ID, write_cassette_entry
-from functions.bndes.parse import format_ptbr, normalize_column
+from functions.common.ptbr import format_ptbr, normalize_column
 
 STANDARDS = ("BRGAAP", "IFRS", "PRUDENCIAL")
 STANDARD_LABELS = {"BRGAAP": "BRGAAP", "IFRS": "IFRS", "PRUDENCIAL": "Conglomerado Prudencial"}

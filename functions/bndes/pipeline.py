@@ -32,9 +32,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from functions.bndes.ckan import CkanClient, classify_standard
-from functions.bndes.parse import FileRejected, ParseResult, normalize_column, parse_balance_sheet
+from functions.bndes.parse import FileRejected, ParseResult, parse_balance_sheet
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
+from functions.common.ptbr import normalize_column
 
 DOMAIN = "bndes"
 PACKAGE_ID = "balanco-patrimonial"

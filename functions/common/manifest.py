@@ -28,6 +28,7 @@ class Source:
     md5: str
     source_url: str = ""
     standard: str = ""
+    kind: str = ""  # what the object is, for domains with several kinds of source
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Manifest:
     counts: Counts = field(default_factory=Counts)
     tables: list[str] = field(default_factory=list)
     partitions_written: list[str] = field(default_factory=list)
+    job_args: dict[str, str] = field(default_factory=dict)  # arguments of the next Glue step ("--name")
     columns: dict[str, list[str]] = field(default_factory=dict)  # source columns seen, per kind of file
     warnings: list[str] = field(default_factory=list)
     summary: str = ""

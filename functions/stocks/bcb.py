@@ -1,0 +1,287 @@
+"""Banco Central do Brasil SGS time series (SELIC, CDI, IPCA, PTAX), parsed exactly.
+
+API: ``https://api.bcb.gov.br/dados/serie/bcdata.sgs.{code}/dados?formato=json&dataInicial=dd/MM/yyyy&dataFinal=dd/MM/yyyy``
+answers a JSON list ``[{"data": "02/01/2024", "valor": "11.65"}, ...]``. Unlike the B3 files,
+``valor`` uses a DOT decimal separator; it is parsed to ``Decimal`` as written (stored as
+decimal(20,8), so at most 8 decimals and 12 integer digits are accepted).
+
+Daily series answer at most a 10-year window per request (a longer one gets an error object), so
+:class:`SgsClient` splits the range with :func:`windows`; the monthly IPCA is one request.
+:func:`request_windows` decides which, and is the single place the cassette generator
+(``finlake.samples.bcb``) and the client agree on the URLs.
+
+Errors: :class:`SgsError` for anything the API answered that is not a list of points (HTML,
+empty body, invalid JSON, an error object such as ``{"error": ..., "message": ...}``, a 404 page
+for an unknown series, bad dates or values, naming the index and the value). Network problems
+come from the :class:`~functions.bndes.ckan.Http` layer as ``SourceUnavailable``. An empty list
+``[]`` is a valid answer (no data in the window, e.g. a holiday).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from functions.common.http import (
+    RETRY_STATUSES,
+    Http,
+    HttpResponse,
+    SourceFormatError,
+    SourceUnavailable,
+    looks_like_html,
+    snippet,
+)
+
+SGS_URL = (
+    "https://api.bcb.gov.br/dados/serie/bcdata.sgs.{code}/dados"
+    "?formato=json&dataInicial={start:%d/%m/%Y}&dataFinal={end:%d/%m/%Y}"
+)
+WINDOW_YEARS = 10
+VALUE_PLACES = 8
+VALUE_INTEGER_DIGITS = 12  # decimal(20,8)
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    name: str
+    code: int
+    unit: str
+    frequency: str  # "daily" or "monthly"
+    description: str
+
+
+SERIES_INFO: dict[str, SeriesInfo] = {
+    info.name: info
+    for info in (
+        SeriesInfo("selic_target", 432, "% a.a.", "daily", "SELIC target rate set by Copom"),
+        SeriesInfo("selic_daily", 11, "% a.d.", "daily", "SELIC effective daily rate"),
+        SeriesInfo("cdi_daily", 12, "% a.d.", "daily", "CDI (DI interbank) daily rate"),
+        SeriesInfo("ipca_monthly", 433, "% a.m.", "monthly", "IPCA consumer price index, monthly change"),
+        SeriesInfo("usd_brl", 1, "BRL per USD", "daily", "USD/BRL exchange rate, PTAX sell (venda)"),
+    )
+}
+SERIES: dict[str, int] = {name: info.code for name, info in SERIES_INFO.items()}
+
+_DATE_RE = re.compile(r"(?P<d>[0-9]{2})/(?P<m>[0-9]{2})/(?P<y>[0-9]{4})")
+_VALUE_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+SERIES_SCHEMA = pa.schema(
+    [
+        pa.field("series", pa.string(), nullable=False),
+        pa.field("code", pa.int32(), nullable=False),
+        pa.field("date", pa.date32(), nullable=False),
+        pa.field("value", pa.decimal128(20, 8), nullable=False),
+    ]
+)
+
+
+class SgsError(SourceFormatError, ValueError):
+    """The SGS API answered, but not with a list of points."""
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    series: str
+    code: int
+    date: date
+    value: Decimal
+
+
+# --------------------------------------------------------------------------- windows and URLs
+
+
+def series_info(name: str) -> SeriesInfo:
+    try:
+        return SERIES_INFO[name]
+    except KeyError:
+        raise ValueError(f"unknown SGS series {name!r}; expected one of {sorted(SERIES_INFO)}") from None
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February -> 28 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def windows(start: date, end: date, years: int = WINDOW_YEARS) -> list[tuple[date, date]]:
+    """Split ``[start, end]`` (inclusive) into consecutive windows of at most ``years`` years.
+
+    ``windows(date(2000, 1, 1), date(2026, 11, 22))`` -> 2000-01-01..2009-12-31,
+    2010-01-01..2019-12-31, 2020-01-01..2026-11-22: no gap, no overlap.
+    """
+    if years < 1:
+        raise ValueError(f"years must be >= 1, got {years}")
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    result: list[tuple[date, date]] = []
+    window_start = start
+    while window_start <= end:
+        window_end = min(_add_years(window_start, years) - timedelta(days=1), end)
+        result.append((window_start, window_end))
+        window_start = window_end + timedelta(days=1)
+    return result
+
+
+def request_windows(name: str, start: date, end: date) -> list[tuple[date, date]]:
+    """The windows the client requests: 10-year windows for daily series, one for monthly ones."""
+    if series_info(name).frequency == "daily":
+        return windows(start, end)
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    return [(start, end)]
+
+
+def sgs_url(code: int, start: date, end: date) -> str:
+    return SGS_URL.format(code=code, start=start, end=end)
+
+
+# --------------------------------------------------------------------------- parse / format
+
+
+def _parse_date(text: Any, where: str) -> date:
+    match = _DATE_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise SgsError(f"{where}: expected 'data' as dd/MM/yyyy, got {text!r}")
+    try:
+        return date(int(match["y"]), int(match["m"]), int(match["d"]))
+    except ValueError as exc:
+        raise SgsError(f"{where}: 'data' is not a calendar date: {text!r} ({exc})") from exc
+
+
+def _parse_value(text: Any, where: str) -> Decimal:
+    stripped = text.strip() if isinstance(text, str) else None
+    if stripped is None or not _VALUE_RE.fullmatch(stripped):
+        raise SgsError(f"{where}: expected 'valor' as a dot-decimal number like 13.65, got {text!r}")
+    integer, _, fraction = stripped.lstrip("-").partition(".")
+    if len(fraction) > VALUE_PLACES or len(integer.lstrip("0")) > VALUE_INTEGER_DIGITS:
+        raise SgsError(
+            f"{where}: 'valor' {text!r} does not fit decimal(20,8) "
+            f"(at most {VALUE_INTEGER_DIGITS} integer digits and {VALUE_PLACES} decimals)"
+        )
+    return Decimal(stripped)
+
+
+def _load(body: bytes, where: str, content_type: str | None) -> list[Any]:
+    if not body.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise SgsError(f"{where}: expected a JSON list of points, got an empty body")
+    if looks_like_html(body, content_type):
+        raise SgsError(f"{where}: expected a JSON list of points, got HTML: {snippet(body)!r}")
+    try:
+        payload = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise SgsError(f"{where}: expected a JSON list of points, got invalid JSON ({exc}): {snippet(body)!r}") from exc
+    if isinstance(payload, dict) and ("error" in payload or "erro" in payload or "message" in payload):
+        detail = payload.get("error") or payload.get("erro") or payload.get("message") or json.dumps(payload)
+        raise SgsError(f"{where}: the SGS API answered an error: {snippet(str(detail), 200)}")
+    if not isinstance(payload, list):
+        raise SgsError(f"{where}: expected a JSON list of points, got {snippet(body)!r}")
+    return payload
+
+
+def parse_sgs(
+    body: bytes, name: str, *, where: str = "SGS response", content_type: str | None = None
+) -> list[SeriesPoint]:
+    """The points of one SGS answer, in the order received; ``[]`` gives no points."""
+    code = series_info(name).code
+    points: list[SeriesPoint] = []
+    for index, item in enumerate(_load(body, where, content_type)):
+        at = f"{where}, item {index}"
+        if not isinstance(item, dict):
+            raise SgsError(f"{at}: expected an object with 'data' and 'valor', got {snippet(json.dumps(item))!r}")
+        points.append(SeriesPoint(name, code, _parse_date(item.get("data"), at), _parse_value(item.get("valor"), at)))
+    return points
+
+
+def format_sgs(points: Iterable[SeriesPoint]) -> bytes:
+    """The inverse of :func:`parse_sgs`: the JSON the SGS API would answer for these points."""
+    items = [{"data": f"{point.date:%d/%m/%Y}", "valor": format(point.value, "f")} for point in points]
+    return json.dumps(items, separators=(",", ":")).encode("utf-8")
+
+
+def merge_points(chunks: Iterable[list[SeriesPoint]]) -> list[SeriesPoint]:
+    """Points of consecutive windows, sorted by date, with dates repeated at the boundaries kept once.
+
+    A repeated date with a different value is a contradiction in the source and raises SgsError.
+    """
+    by_date: dict[date, SeriesPoint] = {}
+    for chunk in chunks:
+        for point in chunk:
+            previous = by_date.setdefault(point.date, point)
+            if previous.value != point.value:
+                raise SgsError(
+                    f"{point.series}: {point.date:%d/%m/%Y} answered twice with different values "
+                    f"({previous.value} and {point.value})"
+                )
+    return [by_date[day] for day in sorted(by_date)]
+
+
+# --------------------------------------------------------------------------- client
+
+
+class SgsClient:
+    """Fetches one SGS series over a date range through an injected :class:`Http`."""
+
+    def __init__(self, http: Http, *, timeout: float = 30.0) -> None:
+        self.http = http
+        self.timeout = timeout
+
+    def urls(self, name: str, start: date, end: date) -> list[str]:
+        code = series_info(name).code
+        return [
+            sgs_url(code, window_start, window_end) for window_start, window_end in request_windows(name, start, end)
+        ]
+
+    def fetch(self, name: str, start: date, end: date) -> tuple[list[bytes], list[SeriesPoint]]:
+        """The raw bodies as received (one per window) and the merged, de-duplicated points."""
+        bodies: list[bytes] = []
+        chunks: list[list[SeriesPoint]] = []
+        for url in self.urls(name, start, end):
+            response = self.get(url)
+            chunks.append(parse_sgs(response.body, name, where=url, content_type=response.header("content-type")))
+            bodies.append(response.body)
+        return bodies, merge_points(chunks)
+
+    def get(self, url: str) -> HttpResponse:
+        response = self.http.get(url, timeout=self.timeout)
+        if response.status in RETRY_STATUSES:
+            raise SourceUnavailable(f"{url} answered HTTP {response.status}: {snippet(response.body)!r}")
+        if not 200 <= response.status < 300:
+            raise SgsError(f"expected HTTP 200 from {url}, got {response.status}: {snippet(response.body)!r}")
+        return response
+
+
+# --------------------------------------------------------------------------- table and helpers
+
+
+def series_table(points: Iterable[SeriesPoint]) -> pa.Table:
+    rows = list(points)
+    return pa.table(
+        {
+            "series": [point.series for point in rows],
+            "code": [point.code for point in rows],
+            "date": [point.date for point in rows],
+            "value": [point.value for point in rows],
+        },
+        schema=SERIES_SCHEMA,
+    )
+
+
+def daily_factor(points: Iterable[SeriesPoint]) -> dict[date, Decimal]:
+    """``{date: 1 + value/100}`` for a daily-rate series (``cdi_daily``, ``selic_daily``), exact.
+
+    ``0.055131`` (% a.d.) -> ``Decimal("1.00055131")``.
+    """
+    factors: dict[date, Decimal] = {}
+    for point in points:
+        if series_info(point.series).unit != "% a.d.":
+            raise ValueError(f"daily_factor needs a daily-rate series (% a.d.), got {point.series!r}")
+        factors[point.date] = 1 + point.value.scaleb(-2)
+    return factors
