@@ -32,9 +32,10 @@ def main(ctx: click.Context, home: Path | None) -> None:
 
 @main.command()
 @click.argument("domain", required=False, type=click.Choice(sorted(DOMAINS)))
-@click.option("--all", "run_all", is_flag=True, help="Run every domain with its bundled sample source.")
+@click.option("--all", "run_all", is_flag=True, help="Run every domain's demo with the project's sample data.")
 @click.option("--date", help="Partition date YYYY-MM-DD (default: today in America/Sao_Paulo).")
 @click.option("--month", help="Partition month YYYY-MM (monthly domains).")
+@click.option("--year", help="Backfill a whole year (domains with yearly files, e.g. stocks).")
 @click.option(
     "--input",
     "inputs",
@@ -50,16 +51,21 @@ def run(
     run_all: bool,
     date: str | None,
     month: str | None,
+    year: str | None,
     inputs: tuple[Path, ...],
     force: bool,
 ) -> None:
     """Run DOMAIN's workflow (or --all) on the embedded AWS and follow it state by state."""
-    from finlake.local.runner import run_domains
+    from finlake.local.runner import RunPlan, run_plans
+    from finlake.local.sources import demo_plans
 
     if not domain and not run_all:
         raise click.UsageError("name a DOMAIN or pass --all")
-    specs = list(DOMAINS.values()) if run_all else [DOMAINS[str(domain)]]
-    results = run_domains(ws, specs, date=date, month=month, inputs=list(inputs), force=force, echo=click.echo)
+    if run_all:
+        plans = demo_plans(ws)
+    else:
+        plans = [RunPlan(DOMAINS[str(domain)], date=date, month=month, year=year, inputs=list(inputs), force=force)]
+    results = run_plans(ws, plans, echo=click.echo)
     failed = [r for r in results if not r.succeeded]
     if run_all:
         _lake_report(ws)

@@ -136,4 +136,54 @@ BNDES = DomainSpec(
     tables=("finlake_curated.bndes_balance_sheet",),
 )
 
-DOMAINS: dict[str, DomainSpec] = {spec.name: spec for spec in (BNDES,)}
+STOCKS = DomainSpec(
+    name="stocks",
+    description="B3 daily quotes (COTAHIST), the IBOV portfolio and BCB macro series into indicators",
+    partition="date",
+    schedule="cron(0 21 ? * MON-FRI *)",  # after B3 publishes the day's COTAHIST file
+    lambdas=(
+        LambdaStep(
+            "Fetch",
+            "functions.stocks.handlers.fetch",
+            Access(raw="rw", curated="r"),
+            1024,
+            600,
+            "Download the COTAHIST file, the IBOV portfolio and the BCB series to the raw zone",
+        ),
+        LambdaStep(
+            "Validate",
+            "functions.stocks.handlers.validate",
+            Access(raw="r", curated="rw"),
+            3008,
+            900,
+            "Parse COTAHIST, portfolio and series exactly; stage Parquet; quarantine bad records",
+        ),
+        LambdaStep(
+            "Catalog",
+            "functions.stocks.handlers.catalog",
+            Access(curated="rw", refined="r", catalog=True),
+            512,
+            120,
+            "Register tables and partitions; summarise the run",
+        ),
+    ),
+    glue_jobs=(
+        GlueStep(
+            "Transform",
+            "glue/stocks_transform.py",
+            workers=2,
+            timeout_min=45,
+            description="Curated quotes, portfolio and series; refined indicators and sector performance",
+        ),
+    ),
+    timeout_min=90,
+    tables=(
+        "finlake_curated.b3_quotes",
+        "finlake_curated.b3_ibov_portfolio",
+        "finlake_curated.bcb_series",
+        "finlake_refined.stock_indicators",
+        "finlake_refined.sector_performance",
+    ),
+)
+
+DOMAINS: dict[str, DomainSpec] = {spec.name: spec for spec in (BNDES, STOCKS)}

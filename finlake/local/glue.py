@@ -15,6 +15,7 @@ Spark reads and writes the same Parquet layout it would on S3; only the URI sche
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +37,8 @@ def local_spark() -> SparkSession:
     if _spark is None:
         from pyspark.sql import SparkSession
 
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        log_config = Path(__file__).with_name("log4j2.properties").as_uri()
         _spark = (
             SparkSession.builder.master("local[2]")
             .appName("finlake-local-glue")
@@ -43,8 +46,12 @@ def local_spark() -> SparkSession:
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config}")
             .config("spark.driver.memory", "2g")
             .config("spark.sql.parquet.compression.codec", "zstd")
+            # list partition folders on the driver: a local job lists hundreds of small folders
+            .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
             .getOrCreate()
         )
         _spark.sparkContext.setLogLevel("ERROR")

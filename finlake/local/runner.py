@@ -4,55 +4,62 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from finlake.local.runtime import EmbeddedAws, RunResult, StateEvent
-from finlake.local.sources import local_function_env
+from finlake.local.sources import local_function_env, sample_transport
 from finlake.local.workspace import Workspace
 from finlake.naming import execution_input, execution_name
+from functions.common.http import use_transport
 from functions.common.manifest import today_in_sao_paulo
 from stacks.specs import DomainSpec
 
 Echo = Callable[..., None]
 
 
-def plan(
-    spec: DomainSpec,
-    *,
-    date: str | None,
-    month: str | None,
-    inputs: list[str],
-    input_md5: list[str],
-    force: bool,
-) -> tuple[dict[str, Any], str]:
-    """The execution input and its deterministic name for one run."""
-    partition = (month if spec.partition == "month" else date) or date or month or today_in_sao_paulo()
-    request = execution_input(spec.name, date=date, month=month, inputs=inputs, force=force)
-    if input_md5:
-        request["inputs_md5"] = input_md5
-    return request, execution_name(spec.name, partition, request)
+@dataclass
+class RunPlan:
+    """One execution to start: what `finlake run` was asked, or one step of the demo."""
+
+    spec: DomainSpec
+    date: str | None = None
+    month: str | None = None
+    year: str | None = None
+    inputs: list[Path] = field(default_factory=list)
+    force: bool = False
+
+    def partition(self) -> str:
+        if self.spec.partition == "month" and self.month:
+            return self.month
+        return self.date or self.year or self.month or today_in_sao_paulo()
+
+    def request(self, input_uris: list[str]) -> dict[str, Any]:
+        request = execution_input(self.spec.name, date=self.date, month=self.month, inputs=input_uris, force=self.force)
+        if self.year:
+            request["year"] = self.year
+        if self.inputs:  # the name follows the content, not just the file names
+            request["inputs_md5"] = [
+                hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() for p in self.inputs
+            ]
+        return request
 
 
-def run_domains(
-    ws: Workspace,
-    specs: list[DomainSpec],
-    *,
-    date: str | None = None,
-    month: str | None = None,
-    inputs: list[Path] | None = None,
-    force: bool = False,
-    echo: Echo = print,
-) -> list[RunResult]:
+def run_plans(ws: Workspace, plans: list[RunPlan], *, echo: Echo = print) -> list[RunResult]:
     results = []
+    specs = list({plan.spec.name: plan.spec for plan in plans}.values())
     with EmbeddedAws(ws, function_env=local_function_env(ws, specs)) as aws:
-        for spec in specs:
-            uris = [aws.put_input(spec.name, path) for path in inputs or []]
-            digests = [hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() for p in inputs or []]
-            request, name = plan(spec, date=date, month=month, inputs=uris, input_md5=digests, force=force)
-            echo(f"\n== {spec.name}: {spec.description}")
+        for plan in plans:
+            request = plan.request([aws.put_input(plan.spec.name, path) for path in plan.inputs])
+            name = execution_name(plan.spec.name, plan.partition(), request)
+            echo(f"\n== {plan.spec.name}: {plan.spec.description}")
             echo(f"   execution {name}")
-            result = aws.run(spec, request, name, on_event=_printer(echo))
+            use_transport(plan.spec.name, sample_transport(plan.spec.name, request))
+            try:
+                result = aws.run(plan.spec, request, name, on_event=_printer(echo))
+            finally:
+                use_transport(plan.spec.name, None)
             ws.save_run(result.record())
             _report(result, echo)
             results.append(result)

@@ -305,7 +305,7 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
         description="BNDES balance sheets (BRGAAP, IFRS, Prudential Conglomerate), long form, one row per "
         "account and reference date",
         columns_comments=COLUMN_COMMENTS,
-        mode="overwrite",
+        mode="update",  # type: ignore[arg-type]  # accepted by awswrangler 3.17, missing from its hint; keeps partitions
         boto3_session=None,
     )
     existing = {

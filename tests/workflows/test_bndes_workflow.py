@@ -206,3 +206,16 @@ def test_rejected_file_fails_the_run_and_keeps_raw_and_curated_untouched(tmp_pat
     assert len(rejected) == 1
     assert "delimit" in json.loads(next(iter(rejected.values())))["reason"]
     assert aws.dead_letters()[0]["failed_state"] == "Validate"
+
+
+def test_a_later_run_adds_partitions_and_keeps_the_registered_ones(tmp_path: Path, aws: EmbeddedAws):
+    assert start(aws).succeeded
+    before = partitions(aws)
+    lines = sample_csv("IFRS", 2026).decode().splitlines()[:2]  # header + the 31/03/2026 row
+    path = tmp_path / "balanco-ifrs-2026-parcial.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = start(aws, date="2026-11-23", inputs=[aws.put_input("bndes", path)])
+
+    assert result.succeeded, result.cause
+    assert partitions(aws) == sorted([*before, "2026-03-31"])

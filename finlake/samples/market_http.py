@@ -1,0 +1,60 @@
+"""Generated market sources for local mode: B3 and BCB answers made on demand, never the network.
+
+`SampleMarketHttp` implements the fetchers' `Http` protocol. It answers the URLs the stocks Fetch
+step requests with files from the project's generators, in the formats the live sources use:
+
+- ``.../InstDados/SerHist/COTAHIST_DddMMyyyy.ZIP``: a daily ZIP (404 on weekends and B3 holidays,
+  as B3 answers for a day without a session);
+- ``.../InstDados/SerHist/COTAHIST_Ayyyy.ZIP``: a yearly ZIP, up to ``as_of`` for the current year;
+- ``.../indexProxy/indexCall/GetPortfolioDay/<base64>``: the IBOV portfolio JSON in force on ``as_of``;
+- ``https://api.bcb.gov.br/dados/serie/bcdata.sgs.<code>/dados?...``: the SGS series for the window.
+
+Anything else answers ``SourceUnavailable``, like an unrecorded URL in a cassette.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from finlake.samples import b3
+from finlake.samples.bcb import sgs_json
+from functions.common.http import HttpResponse, SourceUnavailable
+from functions.stocks.bcb import SERIES
+
+_CODES = {code: name for name, code in SERIES.items()}
+_DAILY = re.compile(r"/COTAHIST_D(\d{2})(\d{2})(\d{4})\.ZIP$", re.IGNORECASE)
+_YEARLY = re.compile(r"/COTAHIST_A(\d{4})\.ZIP$", re.IGNORECASE)
+_SGS = re.compile(r"bcdata\.sgs\.(\d+)/dados\?.*dataInicial=([0-9/]+)&dataFinal=([0-9/]+)")
+ZIP = {"Content-Type": "application/zip"}
+JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+class SampleMarketHttp:
+    def __init__(self, as_of: date, *, seed: int = 7, yearly_records: int | None = None) -> None:
+        self.as_of = as_of
+        self.seed = seed
+        self.yearly_records = yearly_records  # smaller yearly files for the demo and tests
+        self.requested: list[str] = []
+
+    def get(self, url: str, *, timeout: float) -> HttpResponse:
+        self.requested.append(url)
+        if match := _DAILY.search(url):
+            day = date(int(match[3]), int(match[2]), int(match[1]))
+            if not b3.is_trading_day(day):
+                return HttpResponse(404, {"Content-Type": "text/html"}, b"<html><body>404 Not Found</body></html>")
+            name = f"COTAHIST_D{day:%d%m%Y}"
+            content = b3.cotahist_daily(day, seed=self.seed)
+            return HttpResponse(200, ZIP, b3.cotahist_zip(f"{name}.ZIP", content, f"{name}.TXT"))
+        if match := _YEARLY.search(url):
+            year = int(match[1])
+            content = b3.cotahist_yearly(
+                year, seed=self.seed, records_target=self.yearly_records, until=min(self.as_of, date(year, 12, 31))
+            )
+            return HttpResponse(200, ZIP, b3.cotahist_zip(f"COTAHIST_A{year}.ZIP", content, f"COTAHIST_A{year}.TXT"))
+        if "GetPortfolioDay/" in url:
+            return HttpResponse(200, JSON, b3.ibov_portfolio_json(self.as_of, seed=self.seed))
+        if (match := _SGS.search(url)) and int(match[1]) in _CODES:
+            start, end = (datetime.strptime(match[i], "%d/%m/%Y").date() for i in (2, 3))
+            return HttpResponse(200, JSON, sgs_json(_CODES[int(match[1])], start, end, seed=self.seed))
+        raise SourceUnavailable(f"no sample source for {url} (local mode never reaches the network)")

@@ -1,0 +1,693 @@
+"""Parse B3 COTAHIST files ("SeriesHistoricas" layout) into an exact, typed Arrow table.
+
+Layout (B3 "SeriesHistoricas_Layout", revision 02): fixed-width records of 245 bytes, latin-1,
+CRLF or LF line ends (the last line with or without one; trailing blank lines are ignored).
+
+* header, type ``00``: ``COTAHIST.AAAA`` at 3-15, origin at 16-23 (``BOVESPA ``, not enforced),
+  generation date ``YYYYMMDD`` at 24-31 (returned as ``header_date``);
+* quotes, type ``01``: the fields listed in :data:`FIELDS` (1-based, inclusive);
+* trailer, type ``99``: TOTREG at 32-42, the number of lines INCLUDING header and trailer.
+
+Exactness: nothing goes through a binary float. Prices (PREABE..PREOFV, PREEXE) carry two implied
+decimals and are quoted per FATCOT shares (1 = per share, 1000 = per lot of 1,000); the table holds
+them PER SHARE as ``decimal(22,8)``, computed as ``raw * 10**6 // FATCOT`` on integers. A record
+whose division is not exact at 8 decimals is quarantined (it never happens with B3's factors,
+which are powers of ten). VOLTOT is BRL with 2 decimals (``decimal(20,2)``), PTOEXE has 7 integer
+and 6 decimal digits (``decimal(22,6)``). DATVEN ``99991231`` (no expiration) becomes null.
+
+Speed: no Python loop over records. When every line has the same length (the normal case) the
+bytes are viewed in place as a ``(lines, 245)`` ``uint8`` matrix with the line end as stride;
+otherwise lines are split once and the 245-byte ones stacked. The matrix is processed in chunks
+of 4k rows (to stay in cache), each transposed once so that every byte position is a contiguous
+vector: non-digits are one ``max`` per run of digit fields, numbers are Horner's rule over whole
+vectors in int64, dates a table lookup. Text fields are copied out of the chunk, transcoded
+latin-1 -> UTF-8 (only when a byte is >= 0x80) and trimmed inside Arrow. Reasons are written only
+for the few bad rows.
+
+Errors: a file that cannot be trusted as a whole raises :class:`FileRejected` (empty, not text,
+bad header, TOTREG mismatch, more than 1% bad records) or :class:`TruncatedFile` (no trailer,
+as with the current year's file); a bad record goes to quarantine with its line number, a reason
+and its raw text: wrong length, a type other than 01, a non-digit in a numeric field, an invalid
+date, FATCOT 0, an inexact per-share price, or a control character (a stray CR, LF or NUL) in a
+text field. Lines are counted by LF; on the fast path a stray LF inside a record cannot move the
+record grid, so such a record is quarantined rather than split.
+
+Kept invariant: ``records_in == table.num_rows + len(quarantined)``, where ``records_in``
+counts the lines between header and trailer (all are expected to be type 01).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+RECORD_LENGTH = 245
+MAX_BAD_SHARE = 0.01
+NO_EXPIRATION = 99991231
+CHUNK_ROWS = 1 << 12
+
+# name: (first, last) byte, 1-based inclusive, as in the B3 layout.
+FIELDS: dict[str, tuple[int, int]] = {
+    "TIPREG": (1, 2),
+    "DATA": (3, 10),
+    "CODBDI": (11, 12),
+    "CODNEG": (13, 24),
+    "TPMERC": (25, 27),
+    "NOMRES": (28, 39),
+    "ESPECI": (40, 49),
+    "PRAZOT": (50, 52),
+    "MODREF": (53, 56),
+    "PREABE": (57, 69),
+    "PREMAX": (70, 82),
+    "PREMIN": (83, 95),
+    "PREMED": (96, 108),
+    "PREULT": (109, 121),
+    "PREOFC": (122, 134),
+    "PREOFV": (135, 147),
+    "TOTNEG": (148, 152),
+    "QUATOT": (153, 170),
+    "VOLTOT": (171, 188),
+    "PREEXE": (189, 201),
+    "INDOPC": (202, 202),
+    "DATVEN": (203, 210),
+    "FATCOT": (211, 217),
+    "PTOEXE": (218, 230),
+    "CODISI": (231, 242),
+    "DISMES": (243, 245),
+}
+PRICE_FIELDS = {
+    "PREABE": "open",
+    "PREMAX": "high",
+    "PREMIN": "low",
+    "PREMED": "avg_price",
+    "PREULT": "close",
+    "PREOFC": "best_bid",
+    "PREOFV": "best_ask",
+    "PREEXE": "strike",
+}
+NUMERIC_FIELDS = (
+    "DATA",
+    *PRICE_FIELDS,
+    "TOTNEG",
+    "QUATOT",
+    "VOLTOT",
+    "INDOPC",
+    "DATVEN",
+    "FATCOT",
+    "PTOEXE",
+    "DISMES",
+)
+PRICE_TYPE = pa.decimal128(22, 8)
+VOLUME_TYPE = pa.decimal128(20, 2)
+STRIKE_POINTS_TYPE = pa.decimal128(22, 6)
+
+QUOTES_SCHEMA = pa.schema(
+    [
+        pa.field("ticker", pa.string(), nullable=False),
+        pa.field("dt_ref", pa.date32(), nullable=False),
+        pa.field("bdi_code", pa.string(), nullable=False),
+        pa.field("market_type", pa.string(), nullable=False),
+        pa.field("short_name", pa.string(), nullable=False),
+        pa.field("specification", pa.string(), nullable=False),
+        pa.field("term_days", pa.string()),
+        pa.field("currency", pa.string(), nullable=False),
+        *(pa.field(name, PRICE_TYPE, nullable=False) for name in list(PRICE_FIELDS.values())[:7]),
+        pa.field("trades", pa.int32(), nullable=False),
+        pa.field("quantity", pa.int64(), nullable=False),
+        pa.field("volume", VOLUME_TYPE, nullable=False),
+        pa.field("strike", PRICE_TYPE, nullable=False),
+        pa.field("option_correction", pa.int8(), nullable=False),
+        pa.field("expiration", pa.date32()),
+        pa.field("quote_factor", pa.int32(), nullable=False),
+        pa.field("strike_points", STRIKE_POINTS_TYPE, nullable=False),
+        pa.field("isin", pa.string(), nullable=False),
+        pa.field("distribution", pa.int16(), nullable=False),
+        pa.field("source_line", pa.int32(), nullable=False),
+    ]
+)
+
+# (column, field, strip mode): "both" trims spaces on both sides, "right" only trailing, "" keeps.
+_TEXT_COLUMNS = (
+    ("ticker", "CODNEG", "both"),
+    ("bdi_code", "CODBDI", ""),
+    ("market_type", "TPMERC", ""),
+    ("short_name", "NOMRES", "right"),
+    ("specification", "ESPECI", "right"),
+    ("term_days", "PRAZOT", "both"),
+    ("currency", "MODREF", "both"),
+    ("isin", "CODISI", "both"),
+)
+
+
+class CotahistError(ValueError):
+    """Base class of every error this module raises on bad input."""
+
+
+class TruncatedFile(CotahistError):
+    """The file ends without a trailer (type 99): B3 publishes the current year like this."""
+
+
+class FileRejected(CotahistError):
+    """The whole file is unusable (empty, not text, bad header, TOTREG mismatch, too many bad records)."""
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class ParsedCotahist:
+    table: pa.Table
+    quarantined: list[BadRecord]
+    file_name: str
+    header_date: date
+    records_in: int
+    trailer_total: int
+
+
+# --------------------------------------------------------------------------- line framing
+
+
+@dataclass
+class _Lines:
+    """Body records as a (k, 245) uint8 matrix plus the physical line numbers, and odd-length lines."""
+
+    header: bytes
+    trailer: bytes
+    total: int  # physical lines, header and trailer included
+    rows: np.ndarray
+    line_numbers: np.ndarray
+    odd: list[tuple[int, bytes]]
+
+
+def _content_end(data: bytes) -> int:
+    end = len(data)
+    while end and data[end - 1] in (10, 13):
+        end -= 1
+    return end
+
+
+def _frame_regular(data: bytes, end: int) -> _Lines | None:
+    """Zero-copy framing when all lines have 245 bytes and the same line end; None otherwise."""
+    first_nl = data.find(b"\n", 0, min(end, RECORD_LENGTH + 2))
+    if first_nl == RECORD_LENGTH:
+        eol = b"\n"
+    elif first_nl == RECORD_LENGTH + 1 and data[RECORD_LENGTH] == 13:
+        eol = b"\r\n"
+    else:
+        return None
+    stride = RECORD_LENGTH + len(eol)
+    if (end + len(eol)) % stride:
+        return None
+    n = (end + len(eol)) // stride
+    if n < 2:
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8, count=end)
+    ends = np.lib.stride_tricks.as_strided(
+        buf[RECORD_LENGTH:], shape=(n - 1, len(eol)), strides=(stride, 1), writeable=False
+    )
+    if not (ends == np.frombuffer(eol, dtype=np.uint8)).all():
+        return None
+    rows = np.lib.stride_tricks.as_strided(buf, shape=(n, RECORD_LENGTH), strides=(stride, 1), writeable=False)
+    last = (n - 1) * stride
+    return _Lines(
+        header=data[:RECORD_LENGTH],
+        trailer=data[last : last + RECORD_LENGTH],
+        total=n,
+        rows=rows[1:-1],
+        line_numbers=np.arange(2, n, dtype=np.int64),
+        odd=[],
+    )
+
+
+def _frame_split(data: bytes, end: int) -> _Lines:
+    """General framing: split on LF, drop a CR before it, stack the 245-byte body lines."""
+    lines = data[:end].split(b"\n")
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    body = lines[1:-1]
+    good = [i for i, line in enumerate(body) if len(line) == RECORD_LENGTH]
+    odd = [(i + 2, line) for i, line in enumerate(body) if len(line) != RECORD_LENGTH]
+    joined = b"".join(body[i] for i in good)
+    rows = np.frombuffer(joined, dtype=np.uint8).reshape(len(good), RECORD_LENGTH)
+    return _Lines(
+        header=lines[0],
+        trailer=lines[-1] if len(lines) > 1 else b"",
+        total=len(lines),
+        rows=rows,
+        line_numbers=np.asarray(good, dtype=np.int64) + 2,
+        odd=odd,
+    )
+
+
+# --------------------------------------------------------------------------- vectorised fields
+
+
+_POW10_U64 = np.uint64(10**6)
+
+
+_TEXT_SPANS = ((FIELDS["CODBDI"][0], FIELDS["MODREF"][1]), FIELDS["CODISI"])  # 11-56 and 231-242
+_DIGIT_SPANS = (FIELDS["DATA"], (FIELDS["PREABE"][0], FIELDS["PTOEXE"][1]), FIELDS["DISMES"])  # 3-10, 57-230, 243-245
+
+
+def _horner(digits: np.ndarray, first: int, last: int) -> np.ndarray:
+    """int64 value of the field at byte positions first..last (1-based) of a transposed chunk of digits."""
+    value = digits[first - 1].astype(np.int64)
+    for j in range(first, last):
+        value *= 10
+        value += digits[j]
+    return value
+
+
+def _civil_days(ymd: np.ndarray) -> np.ndarray:
+    """YYYYMMDD integers of valid dates -> days since 1970-01-01 (used to build the lookup tables)."""
+    y, m, d = ymd // 10000, ymd // 100 % 100, ymd % 100
+    yy = y - (m <= 2)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+_YEARS = np.arange(10_000, dtype=np.int64)
+_LEAP = ((_YEARS % 4 == 0) & ((_YEARS % 100 != 0) | (_YEARS % 400 == 0))).astype(np.int64)
+_YEAR_START = _civil_days(np.maximum(_YEARS, 1) * 10000 + 101)  # days of 1 January (year 0 unused)
+_MONTH_DAYS = np.array(
+    [[0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]],
+    dtype=np.int64,
+)
+_MONTH_START = np.concatenate([[[0], [0]], np.cumsum(_MONTH_DAYS, axis=1)[:, :-1]], axis=1)[:, :13]
+
+
+def _dates(digits: np.ndarray, field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(days since 1970-01-01, valid, is 99991231) of a YYYYMMDD field of a transposed chunk of digits."""
+    first = FIELDS[field][0] - 1
+    d = [digits[first + k].astype(np.int64) for k in range(8)]
+    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+    month = d[4] * 10 + d[5]
+    day = d[6] * 10 + d[7]
+    y = np.clip(year, 0, 9999)
+    m = np.clip(month, 0, 12)
+    leap = _LEAP[y]
+    valid = (year >= 1) & (year <= 9999) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= _MONTH_DAYS[leap, m])
+    days = _YEAR_START[y] + _MONTH_START[leap, m] + day - 1
+    return days, valid, (year == 9999) & (month == 12) & (day == 31)
+
+
+def _per_share(raw: np.ndarray, factor: np.ndarray, unit: bool) -> tuple[np.ndarray, np.ndarray]:
+    """raw price (2 decimals, per FATCOT shares) -> (unscaled decimal(.,8) per share, inexact mask)."""
+    scaled = raw.astype(np.uint64) * _POW10_U64
+    inexact = np.zeros(len(raw), dtype=bool)
+    if unit:
+        return scaled, inexact
+    lots = np.flatnonzero(factor != 1)  # few rows: divide only those
+    safe = np.maximum(factor[lots], 1).astype(np.uint64)
+    inexact[lots] = (scaled[lots] % safe) != 0
+    scaled[lots] //= safe
+    return scaled, inexact
+
+
+_DECIMAL_COLUMNS = {
+    **dict.fromkeys(PRICE_FIELDS.values(), PRICE_TYPE),
+    "volume": VOLUME_TYPE,
+    "strike_points": STRIKE_POINTS_TYPE,
+}
+_INT_COLUMNS: dict[str, type] = {
+    "dt_ref": np.int32,
+    "expiration": np.int32,
+    "no_expiration": np.bool_,
+    "trades": np.int32,
+    "quantity": np.int64,
+    "option_correction": np.int8,
+    "quote_factor": np.int32,
+    "distribution": np.int16,
+}
+
+
+def _allocate(n: int) -> dict[str, np.ndarray]:
+    """Output buffers for n rows, filled chunk by chunk: decimals as (n, 2) little-endian words
+    (high word 0: every value is non-negative), integers in their final types, text fields as
+    (n, width) bytes."""
+    store: dict[str, np.ndarray] = {name: np.zeros((n, 2), dtype=np.uint64) for name in _DECIMAL_COLUMNS}
+    store |= {name: np.empty(n, dtype=dtype) for name, dtype in _INT_COLUMNS.items()}
+    for _, field, _ in _TEXT_COLUMNS:
+        first, last = FIELDS[field]
+        store[field] = np.empty((n, last - first + 1), dtype=np.uint8)
+    return store
+
+
+def _parse_chunk(rows: np.ndarray, store: dict[str, np.ndarray], start: int) -> np.ndarray:
+    """Convert a block of body rows into ``store[start:]`` and return its bad-row mask, all vectorised.
+
+    The chunk is transposed once, so each byte position is a contiguous vector: the checks and
+    Horner's rule then run over whole vectors.
+    """
+    stop = start + len(rows)
+    t = rows.T.copy()  # C order, always a writable copy
+    bad = (t[0] != 48) | (t[1] != 49)  # TIPREG "01"
+    for first, last in _TEXT_SPANS:  # control characters (a stray CR/LF/NUL) in text fields
+        bad |= t[first - 1 : last].min(axis=0) < 32
+    for first, last in _DIGIT_SPANS:
+        digits = t[first - 1 : last]
+        digits -= np.uint8(48)
+        bad |= digits.max(axis=0) > 9
+    raw = {name: _horner(t, *FIELDS[name]) for name in NUMERIC_FIELDS if name not in ("DATA", "DATVEN")}
+    days, valid, _ = _dates(t, "DATA")
+    store["dt_ref"][start:stop] = days
+    bad |= ~valid
+    days, valid, no_exp = _dates(t, "DATVEN")
+    store["expiration"][start:stop] = days
+    store["no_expiration"][start:stop] = no_exp
+    bad |= ~(valid | no_exp)
+    factor = raw["FATCOT"]
+    bad |= factor == 0
+    unit = bool((factor == 1).all())
+    for field, column in PRICE_FIELDS.items():
+        store[column][start:stop, 0], inexact = _per_share(raw[field], factor, unit)
+        bad |= inexact
+    for column, field in (("volume", "VOLTOT"), ("strike_points", "PTOEXE")):
+        store[column][start:stop, 0] = raw[field]
+    for column, field in (
+        ("trades", "TOTNEG"),
+        ("quantity", "QUATOT"),
+        ("option_correction", "INDOPC"),
+        ("quote_factor", "FATCOT"),
+        ("distribution", "DISMES"),
+    ):
+        store[column][start:stop] = raw[field]
+    for _, field, _ in _TEXT_COLUMNS:  # copied while the chunk is in cache
+        first, last = FIELDS[field]
+        store[field][start:stop] = rows[:, first - 1 : last]
+    return bad
+
+
+def _decimal_array(words: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """(n, 2) uint64 little-endian words -> decimal128 array (zero copy)."""
+    return pa.Array.from_buffers(type_, len(words), [None, pa.py_buffer(np.ascontiguousarray(words))])
+
+
+def _date_array(days: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    return pa.array(days.astype(np.int32), type=pa.int32(), mask=null).view(pa.date32())
+
+
+def _latin1_strings(block: np.ndarray) -> pa.StringArray:
+    """A (k, w) matrix of latin-1 bytes -> one UTF-8 string per row (bytes >= 0x80 become 2 bytes)."""
+    k, width = block.shape
+    flat = np.ascontiguousarray(block).reshape(-1)
+    high = flat >= 0x80
+    if not high.any():
+        offsets = np.arange(0, (k + 1) * width, width, dtype=np.int32)
+        return pa.StringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(flat))
+    extra = high.astype(np.int64)
+    position = np.arange(len(flat), dtype=np.int64) + np.cumsum(extra) - extra
+    out = np.empty(len(flat) + int(extra.sum()), dtype=np.uint8)
+    out[position] = np.where(high, 0xC0 | (flat >> 6), flat)
+    out[position[high] + 1] = 0x80 | (flat[high] & 0x3F)
+    lengths = width + extra.reshape(k, width).sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.StringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(out))
+
+
+def _text_column(block: np.ndarray, strip: str, blank_is_null: bool) -> pa.Array:
+    strings = _latin1_strings(block)
+    if strip == "both":
+        strings = pc.utf8_trim(strings, characters=" ")
+    elif strip == "right":
+        strings = pc.utf8_rtrim(strings, characters=" ")
+    if blank_is_null:
+        strings = pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
+    return strings
+
+
+# --------------------------------------------------------------------------- reasons (bad rows only)
+
+
+def _field_text(raw: bytes, name: str) -> str:
+    first, last = FIELDS[name]
+    return raw[first - 1 : last].decode("latin-1")
+
+
+def _valid_ymd(text: str) -> bool:
+    try:
+        date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return False
+    return True
+
+
+def _shape_reason(raw: bytes, line: int) -> str | None:
+    if len(raw) != RECORD_LENGTH:
+        return f"line {line}: length {len(raw)}, expected {RECORD_LENGTH}"
+    kind = _field_text(raw, "TIPREG")
+    if kind in ("00", "99"):
+        return f"line {line}: record type '{kind}' ({'header' if kind == '00' else 'trailer'}) inside the file"
+    if kind != "01":
+        return f"line {line}: unknown record type '{kind}'"
+    for name in NUMERIC_FIELDS:
+        text = _field_text(raw, name)
+        if not (text.isascii() and text.isdigit()):
+            return f"line {line}: {name} '{text}' is not numeric"
+    for name in ("CODBDI", "CODNEG", "TPMERC", "NOMRES", "ESPECI", "PRAZOT", "MODREF", "CODISI"):
+        text = _field_text(raw, name)
+        if any(ch < " " for ch in text):
+            return f"line {line}: {name} {text!r} contains a control character"
+    return None
+
+
+def _value_reason(raw: bytes, line: int) -> str | None:
+    for name in ("DATA", "DATVEN"):
+        text = _field_text(raw, name)
+        if not (name == "DATVEN" and int(text) == NO_EXPIRATION) and not _valid_ymd(text):
+            return f"line {line}: {name} '{text}' is not a valid date"
+    factor = int(_field_text(raw, "FATCOT"))
+    if factor == 0:
+        return f"line {line}: FATCOT is 0"
+    for name in PRICE_FIELDS:
+        text = _field_text(raw, name)
+        if int(text) * 10**6 % factor:
+            return f"line {line}: {name} {text} / FATCOT {factor} is not exact at 8 decimals"
+    return None
+
+
+def _reason(raw: bytes, line: int) -> str:
+    """Why one body line was quarantined; mirrors the vectorised checks of :func:`_parse_chunk`."""
+    reason = _shape_reason(raw, line) or _value_reason(raw, line)
+    return reason or f"line {line}: invalid record"  # pragma: no cover - the checks mirror _parse_chunk
+
+
+# --------------------------------------------------------------------------- whole file
+
+
+def _check_header(header: bytes, file_name: str) -> date:
+    text = header.decode("latin-1")
+    if len(text) >= 31 and text.startswith("00COTAHIST.") and text[11:15].isdigit():
+        stamp = text[23:31]
+        if stamp.isascii() and stamp.isdigit() and _valid_ymd(stamp):
+            return date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
+    raise FileRejected(
+        f"{file_name}: bad header: expected '00COTAHIST.<year>BOVESPA <yyyymmdd>' on line 1, found {text[:31]!r}"
+    )
+
+
+def _check_trailer(lines: _Lines, file_name: str) -> int:
+    trailer = lines.trailer
+    if lines.total < 2 or not trailer.startswith(b"99"):
+        read = max(lines.total - 1, 0)
+        raise TruncatedFile(f"{file_name} is truncated: no trailer (type 99) after {read:,} records")
+    totreg = trailer[31:42].decode("latin-1")
+    if not (len(totreg) == 11 and totreg.isascii() and totreg.isdigit()):
+        raise FileRejected(f"{file_name}: trailer TOTREG (bytes 32-42) {totreg!r} is not numeric")
+    expected = int(totreg)
+    if expected != lines.total:
+        raise FileRejected(
+            f"{file_name}: TOTREG mismatch: trailer says {expected:,} records, found {lines.total:,} "
+            "(header and trailer included)"
+        )
+    return expected
+
+
+def _check_text(data: bytes, end: int, file_name: str) -> None:
+    if end == 0:
+        raise FileRejected(f"{file_name} is empty: expected a COTAHIST text file")
+    if data.startswith(b"PK\x03\x04"):
+        raise FileRejected(f"{file_name} is a ZIP archive, not COTAHIST text: unzip it first (unzip_cotahist)")
+    if data.startswith(b"\x1f\x8b") or data.find(b"\x00", 0, end) >= 0:
+        raise FileRejected(f"{file_name} is not latin-1 text (binary content: gzip or NUL bytes)")
+
+
+def _assemble(line_numbers: np.ndarray, store: dict[str, np.ndarray]) -> pa.Table:
+    """The output table from the kept rows' buffers (see :func:`_allocate`)."""
+    columns: dict[str, pa.Array] = {}
+    for column, field, strip in _TEXT_COLUMNS:
+        columns[column] = _text_column(store[field], strip, blank_is_null=column == "term_days")
+    for column, type_ in _DECIMAL_COLUMNS.items():
+        columns[column] = _decimal_array(store[column], type_)
+    for column in ("trades", "quantity", "option_correction", "quote_factor", "distribution"):
+        columns[column] = pa.array(store[column])
+    columns["dt_ref"] = _date_array(store["dt_ref"])
+    columns["expiration"] = _date_array(store["expiration"], store["no_expiration"])
+    columns["source_line"] = pa.array(line_numbers.astype(np.int32))
+    return pa.Table.from_arrays([columns[f.name] for f in QUOTES_SCHEMA], schema=QUOTES_SCHEMA)
+
+
+def parse_cotahist(data: bytes, *, file_name: str) -> ParsedCotahist:
+    """Parse one COTAHIST file (see the module doc for the rules and the errors)."""
+    end = _content_end(data)
+    _check_text(data, end, file_name)
+    lines = _frame_regular(data, end) or _frame_split(data, end)
+    header_date = _check_header(lines.header, file_name)
+    trailer_total = _check_trailer(lines, file_name)
+
+    rows = lines.rows
+    bad_mask = np.zeros(len(rows), dtype=bool)
+    store = _allocate(len(rows))
+    for start in range(0, len(rows), CHUNK_ROWS):
+        bad_mask[start : start + CHUNK_ROWS] = _parse_chunk(rows[start : start + CHUNK_ROWS], store, start)
+    bad_index = np.flatnonzero(bad_mask)
+
+    records_in = lines.total - 2
+    bad_count = len(bad_index) + len(lines.odd)
+    candidates = [(int(lines.line_numbers[i]), int(i)) for i in bad_index[:1]]
+    if bad_count > MAX_BAD_SHARE * records_in:
+        first = min([*candidates, *((line, -1) for line, _ in lines.odd[:1])])
+        raw = bytes(rows[first[1]]) if first[1] >= 0 else lines.odd[0][1]
+        raise FileRejected(
+            f"{file_name}: {bad_count:,} of {records_in:,} records are bad (more than {MAX_BAD_SHARE:.0%}); "
+            f"first: {_reason(raw, first[0])}"
+        )
+    quarantined = [BadRecord(line, _reason(raw, line), raw.decode("latin-1")) for line, raw in lines.odd]
+    for i in bad_index:
+        raw = bytes(rows[i])
+        line = int(lines.line_numbers[i])
+        quarantined.append(BadRecord(line, _reason(raw, line), raw.decode("latin-1")))
+    quarantined.sort(key=lambda bad: bad.line)
+
+    line_numbers = lines.line_numbers
+    if len(bad_index):
+        keep = ~bad_mask
+        store = {name: array[keep] for name, array in store.items()}
+        line_numbers = line_numbers[keep]
+    table = _assemble(line_numbers, store)
+    return ParsedCotahist(
+        table=table,
+        quarantined=quarantined,
+        file_name=file_name,
+        header_date=header_date,
+        records_in=records_in,
+        trailer_total=trailer_total,
+    )
+
+
+# --------------------------------------------------------------------------- ZIP
+
+
+def unzip_cotahist(data: bytes) -> tuple[str, bytes]:
+    """(member name, bytes) of the single COTAHIST member of a B3 ZIP, whatever its naming."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CotahistError(f"not a ZIP archive ({exc}): expected B3's COTAHIST_*.ZIP download") from exc
+    with archive:
+        names = [
+            info.filename
+            for info in archive.infolist()
+            if not info.is_dir() and PurePosixPath(info.filename).name.upper().startswith("COTAHIST")
+        ]
+        if len(names) != 1:
+            listed = ", ".join(archive.namelist()) or "nothing"
+            what = "no COTAHIST member" if not names else f"{len(names)} COTAHIST members"
+            raise CotahistError(f"expected exactly one COTAHIST member in the ZIP, found {what} ({listed})")
+        try:
+            return names[0], archive.read(names[0])
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+            raise CotahistError(f"cannot read {names[0]} from the ZIP: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- formatting (the inverse)
+
+
+def _alpha(value: str | None, width: int, name: str) -> str:
+    text = value or ""
+    if len(text) > width:
+        raise ValueError(f"{name} {text!r} is longer than {width} characters")
+    return text.ljust(width)
+
+
+def _number(value: int, width: int, name: str) -> str:
+    if value < 0 or value >= 10**width:
+        raise ValueError(f"{name} {value} does not fit {width} digits")
+    return f"{value:0{width}d}"
+
+
+def _scaled(value: Any, places: int, name: str) -> int:
+    amount = Decimal(value).scaleb(places)
+    if amount != amount.to_integral_value():
+        raise ValueError(f"{name} {value} has more than {places} decimals")
+    return int(amount)
+
+
+def _ymd(value: date | None) -> int:
+    return NO_EXPIRATION if value is None else value.year * 10000 + value.month * 100 + value.day
+
+
+def format_record(row: dict[str, Any]) -> bytes:
+    """One 245-byte type-01 record (no line end) from a dict keyed like :data:`QUOTES_SCHEMA`.
+
+    ``ticker`` and ``dt_ref`` are required; prices are per share (``Decimal``), turned back into
+    the per-FATCOT integer of the file. Defaults: BDI ``02``, market ``010``, currency ``R$``,
+    prices and counts 0, no expiration, quote factor 1, distribution 100.
+    """
+    factor = int(row.get("quote_factor", 1))
+    parts = [
+        "01",
+        _number(_ymd(row["dt_ref"]), 8, "dt_ref"),
+        _alpha(row.get("bdi_code", "02"), 2, "bdi_code"),
+        _alpha(row["ticker"], 12, "ticker"),
+        _alpha(row.get("market_type", "010"), 3, "market_type"),
+        _alpha(row.get("short_name"), 12, "short_name"),
+        _alpha(row.get("specification"), 10, "specification"),
+        _alpha(row.get("term_days"), 3, "term_days"),
+        _alpha(row.get("currency", "R$"), 4, "currency"),
+    ]
+    for column in list(PRICE_FIELDS.values())[:7]:
+        parts.append(_number(_scaled(Decimal(row.get(column, 0)) * factor, 2, column), 13, column))
+    parts += [
+        _number(int(row.get("trades", 0)), 5, "trades"),
+        _number(int(row.get("quantity", 0)), 18, "quantity"),
+        _number(_scaled(row.get("volume", 0), 2, "volume"), 18, "volume"),
+        _number(_scaled(Decimal(row.get("strike", 0)) * factor, 2, "strike"), 13, "strike"),
+        _number(int(row.get("option_correction", 0)), 1, "option_correction"),
+        _number(_ymd(row.get("expiration")), 8, "expiration"),
+        _number(factor, 7, "quote_factor"),
+        _number(_scaled(row.get("strike_points", 0), 6, "strike_points"), 13, "strike_points"),
+        _alpha(row.get("isin"), 12, "isin"),
+        _number(int(row.get("distribution", 100)), 3, "distribution"),
+    ]
+    record = "".join(parts).encode("latin-1")
+    assert len(record) == RECORD_LENGTH
+    return record
+
+
+def format_header(generated: date, *, year: int | None = None, origin: str = "BOVESPA") -> bytes:
+    """The type-00 header line (245 bytes, no line end)."""
+    text = f"00COTAHIST.{year or generated.year:04d}{origin:<8}{_ymd(generated):08d}"
+    return text.ljust(RECORD_LENGTH).encode("latin-1")
+
+
+def format_trailer(total: int, *, generated: date | None = None, year: int | None = None) -> bytes:
+    """The type-99 trailer; ``total`` counts every line including header and trailer."""
+    stamp = generated or date(1970, 1, 1)
+    text = f"99COTAHIST.{year or stamp.year:04d}BOVESPA {_ymd(stamp):08d}{_number(total, 11, 'total')}"
+    return text.ljust(RECORD_LENGTH).encode("latin-1")

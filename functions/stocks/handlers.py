@@ -1,0 +1,41 @@
+"""Lambda handlers of the stocks workflow: parse the event, call the step, return the manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.http import default_http
+from functions.common.lake import Lake
+from functions.common.manifest import Manifest
+from functions.stocks import pipeline
+
+logger = Logger()
+tracer = Tracer()
+
+
+def _done(manifest: Manifest) -> dict[str, Any]:
+    logger.info("step done", extra={"counts": manifest.counts.__dict__, "sources": len(manifest.sources)})
+    return manifest.to_dict()
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_name")
+@tracer.capture_lambda_handler
+def fetch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _done(pipeline.fetch(event, lake=Lake.from_env(), http=default_http(pipeline.DOMAIN)))
+
+
+@logger.inject_lambda_context(correlation_id_path="run_id")
+@tracer.capture_lambda_handler
+def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _done(pipeline.validate(Manifest.from_dict(event), lake=Lake.from_env()))
+
+
+@logger.inject_lambda_context(correlation_id_path="run_id")
+@tracer.capture_lambda_handler
+def catalog(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    manifest = pipeline.catalog(Manifest.from_dict(event), lake=Lake.from_env(), glue=boto3.client("glue"))
+    return _done(manifest)

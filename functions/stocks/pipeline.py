@@ -1,0 +1,485 @@
+"""The stocks workflow steps run by Lambda: fetch, validate, catalog (Transform is a Glue job).
+
+Execution input: ``{"date": "YYYY-MM-DD"}`` for the daily run (default: today in
+America/Sao_Paulo), ``{"year": "YYYY"}`` for a backfill from B3's yearly file, or
+``{"inputs": [s3 URIs]}`` for files dropped by hand (COTAHIST .TXT/.ZIP, IBOV portfolio CSV/JSON).
+
+Lake layout of the domain:
+
+- raw:  ``stocks/cotahist/<file name>/<md5>.<ext>`` (the ZIP as B3 serves it),
+  ``stocks/ibov/dt=<date>/<md5 of all pages>/page-<n>.json``,
+  ``stocks/bcb/<series>/<start>_<end>/<md5>.json``; all as received, never rewritten.
+- staging: ``<curated>/_staging/stocks/<run id>/{quotes,portfolio,series}/part-0.parquet``,
+  read by the Glue job and removed by Catalog.
+- quarantine: ``<curated>/quarantine/stocks/dt=<partition>/<file>.jsonl`` (bad records, with
+  line and reason) and ``<file>.rejected.json`` (whole files: truncated, bad trailer, >1% bad).
+- the Glue job writes curated ``b3_quotes``, ``b3_ibov_portfolio``, ``bcb_series`` and refined
+  ``stock_indicators``, ``sector_performance``, and its result to ``<curated>/_runs/stocks/<run id>.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import re
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from functions.common.http import Http, SourceFormatError, SourceUnavailable, looks_like_html, snippet
+from functions.common.lake import Lake, md5_hex, s3_uri
+from functions.common.manifest import Manifest, Source, today_in_sao_paulo
+from functions.stocks import bcb, ibov
+from functions.stocks.cotahist import CotahistError, parse_cotahist, unzip_cotahist
+
+DOMAIN = "stocks"
+B3_HISTORY_URL = "https://bvmf.bmfbovespa.com.br/InstDados/SerHist/"
+SERIES_LOOKBACK = timedelta(days=400)  # the indicators' longest window (252 sessions) and then some
+
+# Glue catalog: table -> (zone, partition key and type, columns). Types follow the Parquet the
+# Glue job writes (see glue/stocks_transform.py).
+PRICE = "decimal(22,8)"
+TABLES: dict[str, dict[str, Any]] = {
+    "b3_quotes": {
+        "zone": "curated",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "ticker": "string",
+            "bdi_code": "string",
+            "market_type": "string",
+            "short_name": "string",
+            "specification": "string",
+            "term_days": "string",
+            "currency": "string",
+            "open": PRICE,
+            "high": PRICE,
+            "low": PRICE,
+            "avg_price": PRICE,
+            "close": PRICE,
+            "best_bid": PRICE,
+            "best_ask": PRICE,
+            "trades": "int",
+            "quantity": "bigint",
+            "volume": "decimal(20,2)",
+            "strike": PRICE,
+            "option_correction": "tinyint",
+            "expiration": "date",
+            "quote_factor": "int",
+            "strike_points": "decimal(22,6)",
+            "isin": "string",
+            "distribution": "smallint",
+            "source_line": "int",
+        },
+        "description": "B3 daily quotes (COTAHIST), one row per instrument and trading day, all markets; "
+        "prices per share (divided by the quote factor), BRL",
+    },
+    "b3_ibov_portfolio": {
+        "zone": "curated",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "ticker": "string",
+            "name": "string",
+            "type": "string",
+            "theoretical_quantity": "bigint",
+            "weight_pct": "decimal(9,3)",
+            "sector": "string",
+            "reducer": "decimal(24,8)",
+        },
+        "description": "IBOV theoretical portfolio of each day: quantities, weights, sectors and the reducer",
+    },
+    "bcb_series": {
+        "zone": "curated",
+        "partition": ("series", "string"),
+        "columns": {"code": "int", "date": "date", "value": "decimal(20,8)"},
+        "description": "BCB SGS series: selic_target (% a.a.), selic_daily, cdi_daily (% a.d.), "
+        "ipca_monthly (% a.m.), usd_brl (PTAX sell)",
+    },
+    "stock_indicators": {
+        "zone": "refined",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "ticker": "string",
+            "close": "double",
+            "daily_return": "double",
+            "log_return": "double",
+            "ma_5": "double",
+            "ma_21": "double",
+            "ma_63": "double",
+            "ma_252": "double",
+            "high_21": "double",
+            "low_21": "double",
+            "high_252": "double",
+            "low_252": "double",
+            "vol_21": "double",
+            "drawdown_252": "double",
+            "ibov_level": "double",
+            "ibov_return": "double",
+            "beta_63": "double",
+            "sharpe_63": "double",
+            "sharpe_252": "double",
+            "in_ibov": "boolean",
+            "weight_pct": "double",
+        },
+        "description": "Indicators per spot-market ticker (TPMERC 010) and session: returns, moving averages, "
+        "extremes, volatility, drawdown, beta and Sharpe against IBOV and CDI",
+    },
+    "sector_performance": {
+        "zone": "refined",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "sector": "string",
+            "constituents": "int",
+            "return_1d": "double",
+            "return_1m": "double",
+            "return_3m": "double",
+            "return_ytd": "double",
+            "vol_21": "double",
+        },
+        "description": "IBOV sectors per session: weighted daily, 1-month, 3-month and year-to-date returns, "
+        "21-session volatility, number of constituents",
+    },
+}
+RESULT_PARTITIONS = {
+    "b3_quotes": "quotes_partitions",
+    "b3_ibov_portfolio": "portfolio_partitions",
+    "bcb_series": "series",
+    "stock_indicators": "indicator_partitions",
+    "sector_performance": "sector_partitions",
+}
+
+
+class InputError(ValueError):
+    """A file fed by hand is not one of the formats the stocks domain reads."""
+
+
+def _state_uri(lake: Lake, name: str) -> str:
+    return s3_uri(lake.curated_bucket, f"_state/{DOMAIN}/{name}")
+
+
+def _read_state(lake: Lake, name: str) -> dict[str, Any]:
+    uri = _state_uri(lake, name)
+    return json.loads(lake.get(uri)) if lake.exists(uri) else {}
+
+
+def _store_raw(lake: Lake, key: str, data: bytes, metadata: dict[str, str]) -> str:
+    uri = s3_uri(lake.raw_bucket, key)
+    if not lake.exists(uri):  # raw objects are written once, never replaced
+        lake.put(uri, data, metadata=metadata)
+    return uri
+
+
+# -- Fetch -----------------------------------------------------------------------------------------
+
+
+def fetch(event: dict[str, Any], *, lake: Lake, http: Http, now: datetime | None = None) -> Manifest:
+    request = event.get("input") or {}
+    fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    if request.get("year"):
+        year = int(request["year"])
+        partition = {"year": str(year)}
+        first, last = date(year, 1, 1), min(date(year, 12, 31), date.fromisoformat(today_in_sao_paulo()))
+    else:
+        day = date.fromisoformat(request.get("date") or today_in_sao_paulo())
+        partition = {"dt": day.isoformat()}
+        first = last = day
+    manifest = Manifest(run_id=event["execution_name"], domain=DOMAIN, partition=partition)
+    ingested = _read_state(lake, "ingested.json")
+    if request.get("inputs"):
+        sources = [_input_source(lake, uri) for uri in request["inputs"]]
+        first, last = _span(sources, first, last)
+    else:
+        sources = _live_sources(lake, http, request, first, last, fetched_at, manifest)
+    for source in sources:
+        if source.kind == "cotahist" and not request.get("force") and ingested.get(source.name) == source.md5:
+            manifest.skipped.append(source.name)
+        else:
+            manifest.sources.append(source)
+    if any(s.kind in {"cotahist", "portfolio_csv", "portfolio_json"} for s in manifest.sources):
+        manifest.sources += _series_sources(lake, http, first, last, fetched_at, manifest)
+        manifest.new_data = True
+    elif not manifest.summary:
+        manifest.summary = "stocks: nothing new (COTAHIST already loaded: " + ", ".join(manifest.skipped) + ")"
+    return manifest
+
+
+def _input_source(lake: Lake, uri: str) -> Source:
+    name = posixpath.basename(uri)
+    data = lake.get(uri)
+    kind = classify_input(name, data)
+    return Source(uri=uri, name=name, resource_id=name, md5=md5_hex(data), source_url=uri, kind=kind)
+
+
+def _span(sources: list[Source], first: date, last: date) -> tuple[date, date]:
+    """The days the COTAHIST files fed by hand cover, from their B3 names (the series follow them)."""
+    days = []
+    for source in sources:
+        if match := re.search(r"COTAHIST_A(\d{4})", source.name, re.IGNORECASE):
+            days += [date(int(match[1]), 1, 1), date(int(match[1]), 12, 31)]
+        elif match := re.search(r"COTAHIST_D(\d{2})(\d{2})(\d{4})", source.name, re.IGNORECASE):
+            days.append(date(int(match[3]), int(match[2]), int(match[1])))
+    today = date.fromisoformat(today_in_sao_paulo())
+    return (min(days), min(max(days), today)) if days else (first, last)
+
+
+def classify_input(name: str, data: bytes) -> str:
+    upper = name.upper()
+    head = data[:64]
+    if (
+        upper.startswith("COTAHIST")
+        or head.startswith(b"00COTAHIST")
+        or (upper.endswith(".ZIP") and head.startswith(b"PK"))
+    ):
+        return "cotahist"
+    if head.lstrip().startswith(b"{"):
+        return "portfolio_json"
+    if head.startswith(b"IBOV") or upper.startswith("IBOV"):
+        return "portfolio_csv"
+    raise InputError(
+        f"{name}: not a COTAHIST file (.TXT/.ZIP), an IBOV portfolio CSV or a portfolio JSON "
+        f"(starts with {snippet(head, 40)!r})"
+    )
+
+
+def cotahist_url(request: dict[str, Any], day: date) -> str:
+    name = f"COTAHIST_A{request['year']}.ZIP" if request.get("year") else f"COTAHIST_D{day:%d%m%Y}.ZIP"
+    return B3_HISTORY_URL + name
+
+
+def _live_sources(
+    lake: Lake, http: Http, request: dict[str, Any], first: date, last: date, fetched_at: str, manifest: Manifest
+) -> list[Source]:
+    sources = []
+    url = cotahist_url(request, first)
+    name = url.rsplit("/", 1)[1]
+    if not request.get("year") and first.weekday() >= 5:
+        manifest.summary = f"stocks: {first} is a weekend, B3 publishes no COTAHIST file"
+        return []
+    response = http.get(url, timeout=120)
+    if response.status == 404:
+        manifest.summary = f"stocks: no COTAHIST file for {first} ({name} not found: B3 holiday?)"
+        return []
+    if response.status != 200 or looks_like_html(response.body, response.header("content-type")) or not response.body:
+        raise SourceFormatError(
+            f"expected the ZIP {name} from {url}, got HTTP {response.status}: {snippet(response.body)!r}"
+        )
+    md5 = md5_hex(response.body)
+    meta = {"source-url": url, "md5": md5, "fetched-at": fetched_at}
+    uri = _store_raw(lake, f"{DOMAIN}/cotahist/{name}/{md5}.zip", response.body, meta)
+    sources.append(Source(uri=uri, name=name, resource_id=name, md5=md5, source_url=url, kind="cotahist"))
+    if not request.get("year"):  # B3 serves only the portfolio in force today
+        pages, portfolio = ibov.B3PortfolioClient(http).fetch()
+        group = md5_hex(b"".join(pages))
+        for number, body in enumerate(pages, start=1):
+            key = f"{DOMAIN}/ibov/dt={portfolio.dt_ref}/{group}/page-{number}.json"
+            page_url = ibov.portfolio_url(number)
+            page_uri = _store_raw(
+                lake, key, body, {"source-url": page_url, "md5": md5_hex(body), "fetched-at": fetched_at}
+            )
+            sources.append(
+                Source(
+                    uri=page_uri,
+                    name=f"ibov-{portfolio.dt_ref}-p{number}",
+                    resource_id=group,
+                    md5=md5_hex(body),
+                    source_url=page_url,
+                    kind="portfolio_json",
+                )
+            )
+    return sources
+
+
+def _series_sources(
+    lake: Lake, http: Http, first: date, last: date, fetched_at: str, manifest: Manifest
+) -> list[Source]:
+    """The BCB series over the indicators' lookback. BCB being down does not block the quotes: the
+    run goes on with the series already in curated, and says so."""
+    client = bcb.SgsClient(http)
+    sources = []
+    start = first - SERIES_LOOKBACK
+    for name in bcb.SERIES:
+        for url in client.urls(name, start, last):
+            try:
+                response = client.get(url)
+            except SourceUnavailable as exc:
+                manifest.warnings.append(f"BCB series {name} not fetched, using what curated holds: {exc}")
+                break
+            md5 = md5_hex(response.body)
+            window = "_".join(d.replace("/", "") for d in re.findall(r"data(?:Inicial|Final)=([0-9/]+)", url))
+            key = f"{DOMAIN}/bcb/{name}/{window}/{md5}.json"
+            uri = _store_raw(lake, key, response.body, {"source-url": url, "md5": md5, "fetched-at": fetched_at})
+            sources.append(Source(uri=uri, name=name, resource_id=name, md5=md5, source_url=url, kind="series"))
+    return sources
+
+
+# -- Validate --------------------------------------------------------------------------------------
+
+
+def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
+    """Parse every source exactly; stage Parquet for the Glue job; quarantine bad records."""
+    by_kind: dict[str, list[Source]] = defaultdict(list)
+    for source in manifest.sources:
+        by_kind[source.kind].append(source)
+    staged: dict[str, str] = {}
+    quotes = [_validate_cotahist(lake, manifest, source) for source in by_kind["cotahist"]]
+    if quotes:
+        staged["quotes"] = _stage(lake, manifest, "quotes", pa.concat_tables(quotes))
+    portfolios = [ibov.parse_portfolio_csv(lake.get(s.uri)) for s in by_kind["portfolio_csv"]]
+    pages: dict[str, list[Source]] = defaultdict(list)
+    for source in by_kind["portfolio_json"]:
+        pages[source.resource_id].append(source)
+    portfolios += [ibov.parse_portfolio_json([lake.get(s.uri) for s in group]) for group in pages.values()]
+    if portfolios:
+        staged["portfolio"] = _stage(
+            lake, manifest, "portfolio", pa.concat_tables([ibov.portfolio_table(p) for p in portfolios])
+        )
+    series: dict[str, list[list[bcb.SeriesPoint]]] = defaultdict(list)
+    for source in by_kind["series"]:
+        series[source.name].append(bcb.parse_sgs(lake.get(source.uri), source.name, where=source.source_url))
+    points = [p for chunks in series.values() for p in bcb.merge_points(chunks)]
+    if points:
+        staged["series"] = _stage(lake, manifest, "series", bcb.series_table(points))
+    days = _dates(quotes, portfolios)
+    if not days:
+        raise InputError("nothing to load: no quote and no portfolio in the sources")
+    manifest.job_args = {
+        "--run_id": manifest.run_id,
+        "--staged_quotes": staged.get("quotes", ""),
+        "--staged_portfolio": staged.get("portfolio", ""),
+        "--staged_series": staged.get("series", ""),
+        "--curated_root": s3_uri(lake.curated_bucket, ""),
+        "--refined_root": s3_uri(lake.refined_bucket, ""),
+        "--start_date": min(days).isoformat(),
+        "--end_date": max(days).isoformat(),
+        "--result_path": result_uri(lake, manifest.run_id),
+    }
+    manifest.staged = list(staged.values())
+    return manifest
+
+
+def _dates(quotes: list[pa.Table], portfolios: list[ibov.Portfolio]) -> list[date]:
+    days = [d for table in quotes for d in table.column("dt_ref").unique().to_pylist()]
+    return days or [p.dt_ref for p in portfolios]
+
+
+def result_uri(lake: Lake, run_id: str) -> str:
+    return s3_uri(lake.curated_bucket, f"_runs/{DOMAIN}/{run_id}.json")
+
+
+def _validate_cotahist(lake: Lake, manifest: Manifest, source: Source) -> pa.Table:
+    data = lake.get(source.uri)
+    try:
+        name, content = unzip_cotahist(data) if data[:2] == b"PK" else (source.name, data)
+        parsed = parse_cotahist(content, file_name=name)
+    except CotahistError as exc:
+        _reject(lake, manifest, source, str(exc))
+        raise
+    counts = manifest.counts
+    counts.rows_in += parsed.records_in
+    counts.rows_valid += parsed.table.num_rows
+    counts.rows_quarantined += len(parsed.quarantined)
+    if parsed.quarantined:
+        uri = _quarantine_uri(lake, manifest, f"{source.name}.jsonl")
+        lines = [
+            json.dumps(
+                {"source": source.uri, "file": name, "line": b.line, "reason": b.reason, "raw": b.raw},
+                ensure_ascii=False,
+            )
+            for b in parsed.quarantined
+        ]
+        lake.put(uri, ("\n".join(lines) + "\n").encode())
+        manifest.quarantine.append(uri)
+    return parsed.table
+
+
+def _quarantine_uri(lake: Lake, manifest: Manifest, name: str) -> str:
+    return s3_uri(lake.curated_bucket, f"quarantine/{DOMAIN}/{manifest.partition_label}/{name}")
+
+
+def _reject(lake: Lake, manifest: Manifest, source: Source, reason: str) -> None:
+    uri = _quarantine_uri(lake, manifest, f"{source.name}.rejected.json")
+    lake.put(uri, json.dumps({"source": source.uri, "file": source.name, "reason": reason}).encode())
+    manifest.quarantine.append(uri)
+
+
+def _stage(lake: Lake, manifest: Manifest, what: str, table: pa.Table) -> str:
+    prefix = s3_uri(lake.curated_bucket, f"_staging/{DOMAIN}/{manifest.run_id}/{what}/")
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    lake.put(prefix + "part-0.parquet", buffer.getvalue())
+    return prefix
+
+
+# -- Catalog ---------------------------------------------------------------------------------------
+
+
+def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
+    """Register the five tables and the partitions the Glue job wrote; record what was ingested."""
+    import awswrangler as wr  # heavy import, only where the catalog is written
+
+    result = json.loads(lake.get(result_uri(lake, manifest.run_id)))
+    for table, spec in TABLES.items():
+        database = lake.curated_database if spec["zone"] == "curated" else lake.refined_database
+        bucket = lake.curated_bucket if spec["zone"] == "curated" else lake.refined_bucket
+        path = s3_uri(bucket, f"{table}/")
+        key, key_type = spec["partition"]
+        wr.catalog.create_parquet_table(
+            database=database,
+            table=table,
+            path=path,
+            columns_types=spec["columns"],
+            partitions_types={key: key_type},
+            compression="zstd",
+            description=spec["description"],
+            mode="update",  # type: ignore[arg-type]  # accepted by awswrangler 3.17, missing from its hint; keeps partitions
+        )
+        existing = {
+            tuple(p["Values"])
+            for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
+            for p in page["Partitions"]
+        }
+        values = sorted(set(result.get(RESULT_PARTITIONS[table], [])))
+        missing = {f"{path}{key}={v}/": [v] for v in values if (v,) not in existing}
+        if missing:
+            wr.catalog.add_parquet_partitions(
+                database=database, table=table, partitions_values=missing, compression="zstd"
+            )
+        if values:
+            manifest.tables.append(f"{database}.{table}")
+            manifest.partitions_written += [f"{table}/{key}={v}" for v in values]
+    ingested = _read_state(lake, "ingested.json")
+    for source in manifest.sources:
+        if source.kind == "cotahist":
+            ingested[source.name] = source.md5
+    lake.put(_state_uri(lake, "ingested.json"), json.dumps(ingested, indent=1, sort_keys=True).encode())
+    for prefix in manifest.staged:
+        lake.delete(lake.list_uris(prefix))
+    manifest.staged = []
+    manifest.counts.rows_written = int(result.get("quotes_rows", 0))
+    manifest.summary = summarize(manifest, result)
+    return manifest
+
+
+def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
+    c = manifest.counts
+    files = ", ".join(s.name for s in manifest.sources if s.kind == "cotahist") or "none"
+    quote_days = sorted(result.get("quotes_partitions", []))
+    span = f"{quote_days[0]} .. {quote_days[-1]}" if quote_days else "none"
+    lines = [
+        f"Stocks, run {manifest.run_id}",
+        f"COTAHIST: {files}",
+        f"Quote records: {c.rows_in} in, {c.rows_valid} valid, {c.rows_quarantined} quarantined; "
+        f"{result.get('quotes_duplicates_dropped', 0)} duplicates dropped",
+        f"Trading days loaded: {len(quote_days)} ({span})",
+        f"IBOV portfolios: {len(result.get('portfolio_partitions', []))}; BCB series: "
+        + (", ".join(result.get("series", [])) or "none"),
+        f"Indicators: {result.get('indicator_rows', 0)} rows; sectors: {result.get('sector_rows', 0)} rows",
+        f"Tables: {', '.join(manifest.tables)}",
+    ]
+    if manifest.quarantine:
+        lines.append("Quarantine: " + ", ".join(manifest.quarantine))
+    lines += [f"Warning: {w}" for w in manifest.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""The deployed stocks definition on the embedded AWS: Lambda steps in process, the Glue job on local Spark."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from finlake.local.runner import RunPlan, run_plans
+from finlake.local.runtime import BUCKETS
+from finlake.local.workspace import Workspace
+from finlake.query import run_query
+from finlake.samples import b3
+from stacks.specs import STOCKS
+
+pytestmark = pytest.mark.slow
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+CURATED = BUCKETS["CURATED_BUCKET"]
+
+
+def quiet(*args: object, **kwargs: object) -> None:
+    return None
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    yield Workspace.open(tmp_path / "ws")
+
+
+def objects(ws: Workspace, bucket: str, prefix: str) -> list[str]:
+    root = ws.s3_dir / bucket
+    return sorted(p.relative_to(root).as_posix() for p in root.glob(f"{prefix}**/*") if p.is_file())
+
+
+def test_a_trading_day_loads_quotes_and_computes_indicators(ws: Workspace):
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2025-03-12")], echo=quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert [s["state"] for s in result.states] == [
+        "Fetch",
+        "AnythingNew?",
+        "Validate",
+        "Transform",
+        "Catalog",
+        "NotifySuccess",
+    ]
+    assert result.output["counts"]["rows_quarantined"] == 0
+    assert result.output["counts"]["rows_in"] == result.output["counts"]["rows_valid"] > 1000
+    _, [(quotes,)] = run_query(ws, "SELECT count(*) FROM finlake_curated.b3_quotes WHERE dt_ref = DATE '2025-03-12'")
+    assert quotes == result.output["counts"]["rows_valid"]
+    _, rows = run_query(
+        ws, "SELECT ticker, close, daily_return, ma_5 FROM finlake_refined.stock_indicators WHERE ticker = 'PETR4'"
+    )
+    assert len(rows) == 1 and rows[0][1] > 0 and rows[0][3] is None  # one session: no 5-session average yet
+    [email] = result.notifications
+    assert email["subject"] == "[finlake] stocks 2025-03-12 succeeded"
+    assert "COTAHIST: COTAHIST_D12032025.ZIP" in email["message"]
+    assert objects(ws, CURATED, "_staging/") == []
+
+
+@pytest.mark.parametrize("day", ["2025-12-25", "2025-03-04", "2025-03-15"], ids=["christmas", "carnival", "saturday"])
+def test_no_session_ends_successfully_without_a_failure_email(ws: Workspace, day: str):
+    [result] = run_plans(ws, [RunPlan(STOCKS, date=day)], echo=quiet)
+
+    assert result.status == "SUCCEEDED"
+    assert [s["state"] for s in result.states] == ["Fetch", "AnythingNew?", "NothingNew"]
+    assert result.notifications == []
+    assert "no COTAHIST" in result.output["summary"]
+
+
+def test_a_truncated_file_fails_clearly_and_writes_nothing_to_curated(ws: Workspace, tmp_path: Path):
+    content = b3.cotahist_daily(date(2025, 3, 12))
+    truncated = tmp_path / "COTAHIST_D12032025.TXT"
+    truncated.write_bytes(content[: content.rindex(b"99COTAHIST")])
+    records = content.count(b"\n") - 2
+
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2025-03-12", inputs=[truncated])], echo=quiet)
+
+    assert result.status == "FAILED"
+    assert result.error == "TruncatedFile"
+    assert "COTAHIST_D12032025.TXT" in result.cause and f"{records:,}" in result.cause
+    assert [s["state"] for s in result.states][-4:] == [
+        "ValidateFailed",
+        "NotifyFailure",
+        "SendToDeadLetterQueue",
+        "Fail",
+    ]
+    assert objects(ws, CURATED, "b3_quotes/") == []
+    [rejected] = objects(ws, CURATED, "quarantine/stocks/")
+    assert rejected.endswith("COTAHIST_D12032025.TXT.rejected.json")
+    assert "truncated" in json.loads((ws.s3_dir / CURATED / rejected).read_text())["reason"]
+    assert objects(ws, BUCKETS["RAW_BUCKET"], "inbox/stocks/") == ["inbox/stocks/COTAHIST_D12032025.TXT"]
+    assert "Failed state: Validate" in result.notifications[0]["message"]
+
+
+@pytest.mark.skipif(not FIXTURES.exists(), reason="../shared/fixtures is not beside the checkout")
+def test_the_real_b3_daily_file_and_portfolio_load_as_is(ws: Workspace):
+    inputs = [FIXTURES / "b3" / "COTAHIST_D25062021.TXT", FIXTURES / "b3" / "IBOVDia_03-10-25.csv"]
+
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2021-06-25", inputs=inputs)], echo=quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["counts"]["rows_in"] == 7518
+    assert result.output["counts"]["rows_valid"] == 7518
+    _, rows = run_query(
+        ws,
+        "SELECT open, high, low, close, trades FROM finlake_curated.b3_quotes "
+        "WHERE ticker = 'A1AP34' AND dt_ref = DATE '2021-06-25'",
+    )
+    # from the raw line: PREABE 0000000006228, PREMAX ...6340, PREMIN ...6228, PREULT ...6324, TOTNEG 00007
+    assert [tuple(float(v) for v in rows[0])] == [(62.28, 63.40, 62.28, 63.24, 7.0)]
+    _, [(constituents,)] = run_query(
+        ws, "SELECT count(*) FROM finlake_curated.b3_ibov_portfolio WHERE dt_ref = DATE '2025-10-03'"
+    )
+    assert constituents == 82
+
+
+def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, tmp_path: Path):
+    path = tmp_path / "COTAHIST_A2024.ZIP"
+    content = b3.cotahist_yearly(2024, records_target=15_000, until=date(2024, 2, 29))
+    path.write_bytes(b3.cotahist_zip(path.name, content, "COTAHIST_A2024.TXT"))
+
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2024-02-29", inputs=[path])], echo=quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    columns, rows = run_query(
+        ws,
+        "SELECT * FROM finlake_refined.stock_indicators WHERE ticker = 'PETR4' "
+        "AND dt_ref BETWEEN DATE '2024-01-01' AND DATE '2024-01-31'",
+    )
+    assert len(rows) == len(b3.trading_days(date(2024, 1, 1), date(2024, 1, 31)))
+    record = dict(zip(columns, rows[-1], strict=True))
+    assert record["ma_5"] is not None and record["ma_21"] is not None and record["ma_63"] is None
