@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from finlake.bench_cotahist import bench_cotahist
+from finlake.bench_stocks import bench_stocks_transform
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.workspace import Workspace
 from finlake.samples.bndes import header_labels
@@ -133,7 +134,7 @@ def main() -> None:
         "There is no baseline for this figure: it measures the local runtime, not a competing implementation.",
         "",
     ]
-    lines += ["", *bench_cotahist()]
+    lines += ["", *bench_cotahist(), "", *bench_stocks_transform()]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -60,6 +60,12 @@ class Lake:
         bucket, key = split_uri(uri)
         self.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata or {})
 
+    def copy(self, source_uri: str, target_uri: str) -> None:
+        """Server-side copy (a rejected raw file is copied to quarantine; the raw object stays)."""
+        bucket, key = split_uri(source_uri)
+        target_bucket, target_key = split_uri(target_uri)
+        self.s3.copy_object(Bucket=target_bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": key})
+
     def exists(self, uri: str) -> bool:
         bucket, key = split_uri(uri)
         found = self.s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])

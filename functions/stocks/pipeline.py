@@ -400,9 +400,12 @@ def _quarantine_uri(lake: Lake, manifest: Manifest, name: str) -> str:
 
 
 def _reject(lake: Lake, manifest: Manifest, source: Source, reason: str) -> None:
+    """A rejected file is copied to quarantine beside the reason; the raw object is left as it is."""
+    copy = _quarantine_uri(lake, manifest, source.name)
+    lake.copy(source.uri, copy)
     uri = _quarantine_uri(lake, manifest, f"{source.name}.rejected.json")
-    lake.put(uri, json.dumps({"source": source.uri, "file": source.name, "reason": reason}).encode())
-    manifest.quarantine.append(uri)
+    lake.put(uri, json.dumps({"source": source.uri, "copy": copy, "file": source.name, "reason": reason}).encode())
+    manifest.quarantine += [copy, uri]
 
 
 def _stage(lake: Lake, manifest: Manifest, what: str, table: pa.Table) -> str:

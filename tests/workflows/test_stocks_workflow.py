@@ -90,8 +90,9 @@ def test_a_truncated_file_fails_clearly_and_writes_nothing_to_curated(ws: Worksp
         "Fail",
     ]
     assert objects(ws, CURATED, "b3_quotes/") == []
-    [rejected] = objects(ws, CURATED, "quarantine/stocks/")
-    assert rejected.endswith("COTAHIST_D12032025.TXT.rejected.json")
+    copy, rejected = objects(ws, CURATED, "quarantine/stocks/")
+    assert copy.endswith("/COTAHIST_D12032025.TXT") and rejected == copy + ".rejected.json"
+    assert (ws.s3_dir / CURATED / copy).read_bytes() == truncated.read_bytes()
     assert "truncated" in json.loads((ws.s3_dir / CURATED / rejected).read_text())["reason"]
     assert objects(ws, BUCKETS["RAW_BUCKET"], "inbox/stocks/") == ["inbox/stocks/COTAHIST_D12032025.TXT"]
     assert "Failed state: Validate" in result.notifications[0]["message"]
