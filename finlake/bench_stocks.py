@@ -80,7 +80,7 @@ def bench_stocks_transform(records_target: int | None = None) -> list[str]:
         spark_s = time.perf_counter() - started
         staged = args["staged_quotes"].removeprefix("file://") + "part-0.parquet"
         started = time.perf_counter()
-        baseline_rows = duckdb.sql(BASELINE_SQL.format(path=staged)).fetchall()
+        baseline_rows = duckdb.connect().execute(BASELINE_SQL.format(path=staged)).fetchall()
         duck_s = time.perf_counter() - started
     size_mb = len(content) / 1e6
     return [
