@@ -96,6 +96,17 @@ def _lake_report(ws: Workspace) -> None:
     click.echo('Query it:  .venv/bin/finlake query "SELECT * FROM finlake_curated.bndes_balance_sheet LIMIT 5"')
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("domain", type=click.Choice(["cards"]))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def generate(domain: str, args: tuple[str, ...]) -> None:
+    """Write generated sample files, e.g. `finlake generate cards --clients 1000 --months 12 --out DIR`
+    (`finlake generate cards --help` for the options)."""
+    from finlake.samples import cards
+
+    sys.exit(cards.main(list(args)))
+
+
 @main.command()
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")

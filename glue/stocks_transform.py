@@ -530,13 +530,15 @@ def main() -> None:
     from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
     from pyspark.context import SparkContext
 
-    options = getResolvedOptions(sys.argv, ["JOB_NAME", *ARGUMENTS])
+    # Glue refuses empty argument values, so the workflow omits an empty one: read what is there.
+    present = [name for name in ARGUMENTS if f"--{name}" in sys.argv]
+    options = getResolvedOptions(sys.argv, ["JOB_NAME", *present])
     glue = GlueContext(SparkContext.getOrCreate())
     spark = glue.spark_session
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     job = Job(glue)
     job.init(options["JOB_NAME"], options)
-    run(spark, {name: options[name] for name in ARGUMENTS})
+    run(spark, {name: options.get(name, "") for name in ARGUMENTS})
     job.commit()
 
 

@@ -12,9 +12,12 @@ from pathlib import Path
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
@@ -117,6 +120,7 @@ class DomainPipeline(Construct):
         self.jobs = {job.step: self._glue_job(job) for job in spec.glue_jobs}
         self.state_machine = self._state_machine()
         self.schedule = self._schedule()
+        self.trigger = self._trigger(code) if spec.trigger else None
         self._alarms()
         CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
 
@@ -361,6 +365,60 @@ class DomainPipeline(Construct):
                 ),
             ),
         )
+
+    def _trigger(self, code: lambda_.Code) -> lambda_.Function:
+        """Files landing under the trigger's prefix of the raw bucket (S3 -> EventBridge) invoke a
+        function that starts the workflow when a partition is complete."""
+        trigger = self.spec.trigger
+        assert trigger is not None
+        role = iam.Role(
+            self,
+            "TriggerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"finlake {self.spec.name} S3 trigger",
+        )
+        log_group = logs.LogGroup(self, "TriggerLogs", retention=self.log_retention)
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            "TriggerFunction",
+            description=f"finlake {self.spec.name}: start the workflow when files land in {trigger.prefix}",
+            runtime=RUNTIME,
+            handler=trigger.handler,
+            code=code,
+            memory_size=trigger.memory_mb,
+            timeout=Duration.seconds(trigger.timeout_s),
+            tracing=lambda_.Tracing.ACTIVE,
+            layers=self.layers,
+            environment={**self.environment, "STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+            log_group=log_group,
+            role=role,
+        )
+        self._grant(role, Access(raw="r"))
+        self.state_machine.grant_start_execution(role)
+        nag.lambda_role(role)
+        rule = events.Rule(
+            self,
+            "FilesLanded",
+            description=f"finlake {self.spec.name}: objects created under {trigger.prefix} in the raw bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [self.buckets["raw"].bucket_name]},
+                    "object": {"key": [{"prefix": trigger.prefix}]},
+                },
+            ),
+        )
+        rule.add_target(targets.LambdaFunction(function, retry_attempts=3))
+        # An event the trigger could not handle after Lambda's own retries lands in the DLQ (a Lambda
+        # destination: granted on the function's role, so the platform stack does not depend on this one).
+        function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.platform.dead_letter_queue), retry_attempts=2
+        )
+        nag.trigger_role(role)
+        self._alarm("TriggerErrors", function.metric_errors(period=Duration.minutes(5)), "the S3 trigger failed")
+        return function
 
     # -- alarms ----------------------------------------------------------------------------------
 

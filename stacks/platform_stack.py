@@ -6,9 +6,11 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
+from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -52,6 +54,8 @@ class PlatformStack(Stack):
         )
         for email in settings.notification_emails:
             self.topic.add_subscription(subs.EmailSubscription(email))
+        self.budget = self._budget(settings.monthly_budget_usd)
+        nag.bucket_notifications_handler(self)
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -77,6 +81,42 @@ class PlatformStack(Stack):
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+
+    def _budget(self, monthly_usd: int) -> budgets.CfnBudget:
+        """A monthly cost budget with alerts at 80% and 100% of actual spend, to the topic."""
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        return budgets.CfnBudget(
+            self,
+            "MonthlyBudget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name="finlake-monthly",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_usd, unit="USD"),
+            ),
+            notifications_with_subscribers=[
+                budgets.CfnBudget.NotificationWithSubscribersProperty(
+                    notification=budgets.CfnBudget.NotificationProperty(
+                        comparison_operator="GREATER_THAN",
+                        notification_type="ACTUAL",
+                        threshold=threshold,
+                        threshold_type="PERCENTAGE",
+                    ),
+                    subscribers=[
+                        budgets.CfnBudget.SubscriberProperty(address=self.topic.topic_arn, subscription_type="SNS")
+                    ],
+                )
+                for threshold in (80, 100)
+            ],
+        )
 
     def _database(self, construct_id: str, name: str, bucket: s3.IBucket) -> glue.CfnDatabase:
         return glue.CfnDatabase(

@@ -30,6 +30,7 @@ class Settings:
     schedules: Mapping[str, ScheduleSetting] = field(default_factory=dict)
     log_retention_days: int = 90
     athena_bytes_scanned_cutoff: int = 10 * 1024**3  # 10 GiB per query
+    monthly_budget_usd: int = 50  # AWS Budgets alert thresholds: 80% and 100%
     pandas_layer_arn: str = ""  # template with "{region}"
     powertools_layer_arn: str = ""  # template with "{region}"
 
@@ -37,6 +38,8 @@ class Settings:
         for name in ("pandas_layer_arn", "powertools_layer_arn"):
             if "{region}" not in getattr(self, name):
                 raise ValueError(f"context {CONTEXT_KEY}.{name} must be an ARN template with {{region}}")
+        if self.monthly_budget_usd <= 0:
+            raise ValueError("monthly_budget_usd must be positive")
         if self.athena_bytes_scanned_cutoff < 10 * 1024**2:
             raise ValueError("athena_bytes_scanned_cutoff must be at least 10 MB (the Athena minimum)")
 

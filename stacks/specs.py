@@ -69,6 +69,17 @@ class GlueStep:
 
 
 @dataclass(frozen=True)
+class S3Trigger:
+    """Start the workflow from files landing in the raw bucket: an EventBridge rule on "Object
+    Created" under ``prefix`` invokes ``handler``, which decides whether (and as what) to start it."""
+
+    handler: str  # e.g. "functions.cards.handlers.trigger"
+    prefix: str  # raw-bucket key prefix, e.g. "inbox/cards/"
+    memory_mb: int = 512
+    timeout_s: int = 120
+
+
+@dataclass(frozen=True)
 class DomainSpec:
     """Everything that differs between two domains' pipelines."""
 
@@ -81,6 +92,7 @@ class DomainSpec:
     timeout_min: int = 60  # state-machine timeout
     tables: tuple[str, ...] = ()  # Glue tables the domain writes, "database.table"
     reads_internet: bool = True  # whether Fetch calls public sources
+    trigger: S3Trigger | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -186,4 +198,49 @@ STOCKS = DomainSpec(
     ),
 )
 
-DOMAINS: dict[str, DomainSpec] = {spec.name: spec for spec in (BNDES, STOCKS)}
+CARDS = DomainSpec(
+    name="cards",
+    description="Monthly credit-card invoice and payment files into the 48-variable customer book",
+    partition="month",
+    schedule="cron(0 9 5 * ? *)",  # fallback: the 5th of each month reports a missing file
+    lambdas=(
+        LambdaStep(
+            "Fetch",
+            "functions.cards.handlers.fetch",
+            Access(raw="r", curated="r"),
+            512,
+            300,
+            "Find the month's invoice and payment files in the raw inbox",
+        ),
+        LambdaStep(
+            "Catalog",
+            "functions.cards.handlers.catalog",
+            Access(curated="rw", refined="r", catalog=True),
+            512,
+            120,
+            "Register curated and refined tables; reconcile and summarise",
+        ),
+    ),
+    glue_jobs=(
+        GlueStep(
+            "Validate",
+            "glue/cards_curate.py",
+            workers=2,
+            timeout_min=45,
+            description="Schema checks, dedup, quarantine and reconciliation into curated invoices and payments",
+        ),
+        GlueStep(
+            "Transform",
+            "glue/cards_book.py",
+            workers=4,
+            timeout_min=45,
+            description="The 48-variable customer book per reference month",
+        ),
+    ),
+    timeout_min=120,
+    tables=("finlake_curated.cards_invoices", "finlake_curated.cards_payments", "finlake_refined.cards_book"),
+    reads_internet=False,
+    trigger=S3Trigger("functions.cards.handlers.trigger", "inbox/cards/"),
+)
+
+DOMAINS: dict[str, DomainSpec] = {spec.name: spec for spec in (BNDES, STOCKS, CARDS)}

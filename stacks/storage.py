@@ -100,11 +100,22 @@ class LakeStorage(Construct):
             server_access_logs_prefix=f"{zone}/",
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[ABORT_UPLOADS, EXPIRE_NONCURRENT, *rules],
+            event_bridge_enabled=zone == "raw",  # files dropped in the raw inbox start workflows
         )
 
     def _allow_service_principals(self) -> None:
-        """Let CloudWatch (alarms -> encrypted SNS) and CloudWatch Logs (Glue logs) use the key."""
+        """Let CloudWatch (alarms -> encrypted SNS), AWS Budgets (cost alerts -> encrypted SNS) and
+        CloudWatch Logs (Glue logs) use the key."""
         stack = Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToPublishToEncryptedTopic",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToPublishToEncryptedTopic",

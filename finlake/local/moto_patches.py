@@ -15,7 +15,12 @@ this project's code as they are:
    the script. The adapter guards that call and lets the local runtime run the job's script on a
    local SparkSession when the job run starts, recording SUCCEEDED or FAILED with the error.
 
-`install()` applies both once; it refuses any other moto version, so an upgrade is a deliberate
+3. **Fail with ErrorPath** (``"ErrorPath": "$.error.Error"``): when the caught error is a
+   ``States.*`` name (e.g. ``States.TaskFailed`` from a Glue job run), moto's Fail state refuses to
+   build it as a *custom* error name and the execution dies with a ValueError. AWS re-raises the
+   name as is; the adapter lets the Fail state carry it.
+
+`install()` applies them once; it refuses any other moto version, so an upgrade is a deliberate
 change that re-checks these adapters.
 """
 
@@ -178,6 +183,19 @@ def _guarded_eval_integration_pattern(
     env.stack.append(outcome)
 
 
+def _fail_error_name(error_value: str | None) -> Any:
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+
+    if error_value and error_value.startswith("States."):
+
+        class _ReraisedStatesError(ErrorName):
+            pass
+
+        return _ReraisedStatesError(error_name=error_value)
+    return CustomErrorName(error_value)
+
+
 def set_glue_runner(runner: GlueRunner | None) -> None:
     global _glue_runner
     _glue_runner = runner
@@ -205,6 +223,9 @@ def install() -> None:
     FakeJob.start_job_run = _start_job_run  # type: ignore[method-assign]
     _original_job_run_as_dict = FakeJobRun.as_dict
     FakeJobRun.as_dict = _job_run_as_dict  # type: ignore[method-assign]
+    from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+
+    state_fail.CustomErrorName = _fail_error_name  # type: ignore[assignment,misc]
     service = callback_module.StateTaskServiceCallback
     _original_eval_integration_pattern = service._eval_integration_pattern
     service._eval_integration_pattern = _guarded_eval_integration_pattern  # type: ignore[method-assign]

@@ -215,7 +215,51 @@ class EmbeddedAws:
             name=f"finlake-{spec.name}", definition=definition, roleArn=self.role_arn, type="STANDARD"
         )["stateMachineArn"]
         self.state_machines[spec.name] = arn
+        if spec.trigger:
+            lam.create_function(
+                FunctionName=f"finlake-{spec.name}-trigger",
+                Runtime="python3.12",
+                Role=self.role_arn,
+                Handler=spec.trigger.handler,
+                Code={"ZipFile": _fake_zip()},
+                Timeout=spec.trigger.timeout_s,
+                Environment={"Variables": {**self.lake_env(), "STATE_MACHINE_ARN": arn}},
+            )
         return arn
+
+    def drop_file(self, spec: DomainSpec, path: Path) -> dict[str, Any]:
+        """Upload a file under the domain's trigger prefix and deliver the S3 "Object Created" event
+        to its trigger function, as the EventBridge rule does in AWS; returns what the trigger said."""
+        assert spec.trigger is not None, f"{spec.name} has no S3 trigger"
+        self.deploy(spec)
+        key = spec.trigger.prefix + path.name
+        self.client("s3").put_object(Bucket=BUCKETS["RAW_BUCKET"], Key=key, Body=path.read_bytes())
+        event = {
+            "version": "0",
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"bucket": {"name": BUCKETS["RAW_BUCKET"]}, "object": {"key": key, "size": path.stat().st_size}},
+        }
+        response = self.client("lambda").invoke(
+            FunctionName=f"finlake-{spec.name}-trigger", Payload=json.dumps(event).encode()
+        )
+        payload: dict[str, Any] = json.loads(response["Payload"].read())
+        if response.get("FunctionError"):
+            raise RuntimeError(f"trigger of {spec.name} failed: {payload}")
+        return payload
+
+    def executions(self, spec: DomainSpec) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        return list(sfn.list_executions(stateMachineArn=self.deploy(spec))["executions"])
+
+    def wait(self, execution_arn: str, timeout_s: float = 1800) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_s
+        while (description := sfn.describe_execution(executionArn=execution_arn))["status"] not in TERMINAL:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} did not finish in {timeout_s} s")
+            time.sleep(0.1)
+        return dict(description)
 
     # -- executions ------------------------------------------------------------------------------
 

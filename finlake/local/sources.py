@@ -58,10 +58,22 @@ def demo_plans(ws: Workspace) -> list[RunPlan]:
     """What `finlake run --all` runs, domain by domain, with the project's own sample data."""
     from finlake.local.runner import RunPlan
 
-    plans = [RunPlan(DOMAINS["bndes"])]
-    if "stocks" in DOMAINS:
-        plans += stocks_demo(ws)
-    return plans
+    return [RunPlan(DOMAINS["bndes"]), *stocks_demo(ws), cards_demo(ws)]
+
+
+CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, CARDS_DEMO_END = 2_000, 12, "2024-09"
+
+
+def cards_demo(ws: Workspace) -> RunPlan:
+    """A year of monthly invoice and payment files (with the anomalies real files have: duplicated
+    rows, malformed lines, payments for unknown invoices) loaded in one backfill run."""
+    from finlake.local.runner import RunPlan
+    from finlake.samples import cards
+
+    folder = ws.samples_dir / "cards"
+    if not folder.exists():
+        cards.write(folder, cards.generate(CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, end_month=CARDS_DEMO_END))
+    return RunPlan(DOMAINS["cards"], month=CARDS_DEMO_END, inputs=sorted(folder.glob("tb_*.csv")))
 
 
 def stocks_demo(ws: Workspace) -> list[RunPlan]:

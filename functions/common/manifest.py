@@ -53,7 +53,7 @@ class Manifest:
     counts: Counts = field(default_factory=Counts)
     tables: list[str] = field(default_factory=list)
     partitions_written: list[str] = field(default_factory=list)
-    job_args: dict[str, str] = field(default_factory=dict)  # arguments of the next Glue step ("--name")
+    job_args: dict[str, dict[str, str]] = field(default_factory=dict)  # Glue step -> its "--name" arguments
     columns: dict[str, list[str]] = field(default_factory=dict)  # source columns seen, per kind of file
     warnings: list[str] = field(default_factory=list)
     summary: str = ""

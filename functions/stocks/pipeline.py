@@ -345,7 +345,7 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
     days = _dates(quotes, portfolios)
     if not days:
         raise InputError("nothing to load: no quote and no portfolio in the sources")
-    manifest.job_args = {
+    manifest.job_args["Transform"] = {
         "--run_id": manifest.run_id,
         "--staged_quotes": staged.get("quotes", ""),
         "--staged_portfolio": staged.get("portfolio", ""),
@@ -356,6 +356,7 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
         "--end_date": max(days).isoformat(),
         "--result_path": result_uri(lake, manifest.run_id),
     }
+    manifest.job_args = {step: {k: v for k, v in args.items() if v} for step, args in manifest.job_args.items()}
     manifest.staged = list(staged.values())
     return manifest
 

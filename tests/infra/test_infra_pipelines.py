@@ -51,7 +51,8 @@ def _actions(statement: dict) -> list[str]:
 def test_one_function_per_lambda_step_with_the_spec_settings(synthesized, cdk_context) -> None:
     functions = _functions(synthesized)
     steps = [step for spec in DOMAINS.values() for step in spec.lambdas]
-    assert set(functions) == {step.handler for step in steps}
+    triggers = {spec.trigger.handler for spec in DOMAINS.values() if spec.trigger}
+    assert set(functions) == {step.handler for step in steps} | triggers
     log_groups = synthesized.resources(PIPELINES, "AWS::Logs::LogGroup")
     for step in steps:
         props = functions[step.handler]["Properties"]
@@ -75,7 +76,8 @@ def test_layers_are_the_managed_layers_from_context(synthesized) -> None:
 def test_function_environment_is_the_documented_set_and_has_no_secrets(synthesized) -> None:
     for handler, function in _functions(synthesized).items():
         env = function["Properties"]["Environment"]["Variables"]
-        assert set(env) == EXPECTED_ENV, handler
+        extra = {"STATE_MACHINE_ARN"} if handler.endswith(".trigger") else set()
+        assert set(env) == EXPECTED_ENV | extra, handler
         domain = handler.split(".")[1]
         assert env["POWERTOOLS_SERVICE_NAME"] == f"finlake-{domain}"
         assert env["DOMAIN"] == domain
@@ -204,8 +206,11 @@ def test_alarms_notify_the_topic(synthesized) -> None:
     alarms = synthesized.resources(PIPELINES, "AWS::CloudWatch::Alarm").values()
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms)
     n_functions = sum(len(spec.lambdas) for spec in DOMAINS.values())
+    n_triggers = sum(1 for spec in DOMAINS.values() if spec.trigger)
     assert metrics == sorted(
-        ["ExecutionsFailed", "ExecutionsTimedOut"] * len(DOMAINS) + ["Errors", "Throttles"] * n_functions
+        ["ExecutionsFailed", "ExecutionsTimedOut"] * len(DOMAINS)
+        + ["Errors", "Throttles"] * n_functions
+        + ["Errors"] * n_triggers
     )
     for alarm in alarms:
         (action,) = alarm["Properties"]["AlarmActions"]
@@ -237,3 +242,22 @@ def test_state_machine_may_run_only_its_glue_jobs(variant) -> None:
     assert _actions(glue) == ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
     (job_id,) = variant.resources(PIPELINES, "AWS::Glue::Job")
     assert f'{{"Ref": "{job_id}"}}' in json.dumps(glue["Resource"])
+
+
+def test_files_landing_in_the_inbox_trigger_the_cards_workflow(synthesized) -> None:
+    [rule] = [
+        r
+        for r in synthesized.resources(PIPELINES, "AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("detail-type") == ["Object Created"]
+    ]
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.s3"]
+    assert pattern["detail"]["object"] == {"key": [{"prefix": "inbox/cards/"}]}
+    assert "finlake-raw-" in json.dumps(pattern["detail"]["bucket"])
+    trigger = _functions(synthesized)["functions.cards.handlers.trigger"]
+    assert "STATE_MACHINE_ARN" in trigger["Properties"]["Environment"]["Variables"]
+    statements = _statements(synthesized, "CardsTriggerRole")
+    assert any("states:StartExecution" in _actions(s) for s in statements)
+    assert not any("s3:PutObject" in _actions(s) for s in statements)
+    configs = synthesized.resources(PIPELINES, "AWS::Lambda::EventInvokeConfig")
+    assert any("OnFailure" in c["Properties"].get("DestinationConfig", {}) for c in configs.values())

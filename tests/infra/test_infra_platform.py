@@ -194,3 +194,21 @@ def test_dead_letter_queue_alarm_notifies_the_topic(synthesized) -> None:
             "AlarmActions": [{"Ref": topic_id}],
         },
     )
+
+
+def test_a_monthly_budget_alerts_the_topic_at_80_and_100_percent(synthesized) -> None:
+    [budget] = synthesized.resources(PLATFORM, "AWS::Budgets::Budget").values()
+    props = budget["Properties"]
+    assert props["Budget"]["TimeUnit"] == "MONTHLY"
+    assert props["Budget"]["BudgetLimit"]["Amount"] == 50
+    notifications = props["NotificationsWithSubscribers"]
+    assert sorted(n["Notification"]["Threshold"] for n in notifications) == [80, 100]
+    assert all(n["Subscribers"][0]["SubscriptionType"] == "SNS" for n in notifications)
+
+
+def test_the_raw_bucket_sends_events_to_eventbridge(synthesized) -> None:
+    notifications = synthesized.resources(PLATFORM, "Custom::S3BucketNotifications")
+    assert any(
+        n["Properties"]["NotificationConfiguration"].get("EventBridgeConfiguration") == {}
+        for n in notifications.values()
+    )

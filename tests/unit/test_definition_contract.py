@@ -74,6 +74,8 @@ def test_every_task_has_timeout_retry_with_full_jitter_and_catch(spec: DomainSpe
         if resource.startswith("arn:aws:states:::glue:startJobRun"):
             assert resource.endswith(".sync"), name
             assert retried >= GLUE_ERRORS, name
+            assert task["Parameters"]["Arguments.$"] == f"$.job_args.{name}", name
+            assert task["ResultPath"] == f"$.{name.lower()}_run", name  # the manifest passes through
 
 
 @SPECS

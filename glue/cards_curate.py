@@ -1,0 +1,500 @@
+"""Cards domain, Glue 5.0 PySpark job (the workflow's Validate step): raw invoice/payment CSVs -> curated tables.
+
+Reads the raw files named in ``invoice_files`` / ``payment_files`` (comma-separated URIs, OLDEST FIRST):
+
+- ``tb_faturas_YYYYMM.csv``: ``id_cliente,id_fatura,dt_emissao_fatura,dt_vencimento_fatura,valor_fatura``
+  optionally followed by ``,valor_pagamento_minimo``;
+- ``tb_pagamentos_YYYYMM.csv``: ``id_pagamento,id_fatura,id_cliente,dt_pagamento,valor_pagamento``.
+
+UTF-8 (a BOM is tolerated), comma-separated, no quoting, LF or CRLF; a file may hold many months. Empty lines
+are ignored (they are not data rows). A file whose header does not match is rejected whole
+(`HeaderMismatch`) before anything is written.
+
+Row checks, in this order; the first failing one is the row's ``reason``: quotes in the line, field count,
+ids (positive integers), dates (ISO yyyy-mm-dd, a real day), amounts (non-negative decimals with at most two
+places), ``dt_vencimento_fatura >= dt_emissao_fatura``; for payments, then: the invoice exists (this batch's
+valid invoices, else the curated ones) and belongs to the same client. Bad rows go to quarantine.
+
+Duplicates (same ``id_fatura`` / ``id_pagamento``) among the VALID rows: the row of the newest file wins
+(within a file, the last line). An invalid newer row therefore never hides an older valid one.
+
+Writes (Parquet, zstd, Hive layout, partition column only in the path):
+
+- ``<curated_root>cards_invoices/issue_month=YYYY-MM/`` and ``<curated_root>cards_payments/payment_month=YYYY-MM/``:
+  only the partitions the input touches (its months, plus the partitions where an id of the input was stored
+  before) are rewritten, as existing rows of those partitions minus the input ids, union the input rows. Everything
+  is first materialised under ``<curated_root>_tmp_cards_curate_<run_id>/``, reconciled, then swapped in.
+- ``<quarantine_root>invoices/`` and ``<quarantine_root>payments/``: JSON lines (source_file, source_line, reason,
+  raw) in one file ordered by file and line; the folder is replaced on every run (removed when nothing is bad).
+- The run's result as JSON at ``result_path`` (also returned by `run`).
+
+Stored types: ids bigint, dates date, amounts decimal(18,2) (parsed from the text, never through double),
+``minimo_estimado`` boolean, ``source_file`` string (the URI as given), ``source_line`` int (1-based, header = 1).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+ARGUMENTS = ("run_id", "invoice_files", "payment_files", "curated_root", "quarantine_root", "result_path")
+
+INVOICE_HEADER = ("id_cliente", "id_fatura", "dt_emissao_fatura", "dt_vencimento_fatura", "valor_fatura")
+MINIMUM = "valor_pagamento_minimo"
+PAYMENT_HEADER = ("id_pagamento", "id_fatura", "id_cliente", "dt_pagamento", "valor_pagamento")
+MINIMUM_RATE = Decimal("0.15")
+
+INVOICE_SCHEMA = (
+    "id_cliente bigint, id_fatura bigint, dt_emissao_fatura date, dt_vencimento_fatura date, "
+    "valor_fatura decimal(18,2), valor_pagamento_minimo decimal(18,2), minimo_estimado boolean, "
+    "source_file string, source_line int, issue_month string"
+)
+PAYMENT_SCHEMA = (
+    "id_pagamento bigint, id_fatura bigint, id_cliente bigint, dt_pagamento date, valor_pagamento decimal(18,2), "
+    "source_file string, source_line int, payment_month string"
+)
+# One row per raw line: file_index (0 = oldest file), the URI, the 1-based line, the text, the expected field count.
+LINES_SCHEMA = "file_index int, source_file string, source_line int, raw string, fields int"
+QUARANTINE_COLUMNS = ("source_file", "source_line", "reason", "raw")
+
+_ID = r"^[1-9][0-9]{0,17}$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_AMOUNT = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
+_NEGATIVE = r"^-[0-9]+(\.[0-9]+)?$"
+
+
+class HeaderMismatch(ValueError):
+    """A raw file's header is not the expected one: the whole file is rejected."""
+
+
+class ReconciliationError(RuntimeError):
+    """Raw data rows != curated rows written + quarantined + duplicates dropped."""
+
+
+# --------------------------------------------------------------------------------------------- pure
+
+
+def check_header(source: str, line: str | None, expected: tuple[str, ...], optional: str | None = None) -> int:
+    """The number of fields of the file's rows, or `HeaderMismatch` naming the file, expected and found columns."""
+    found = (line or "").lstrip("\ufeff").rstrip("\r")
+    columns = tuple(found.split(",")) if found else ()
+    if columns == expected:
+        return len(expected)
+    if optional is not None and columns == (*expected, optional):
+        return len(expected) + 1
+    wanted = ",".join(expected) + (f"[,{optional}]" if optional else "")
+    raise HeaderMismatch(f"{source}: header mismatch: expected {wanted!r}, found {','.join(columns)!r}")
+
+
+def _quoted(text: Column) -> Column:
+    return F.concat(F.lit("'"), F.coalesce(text, F.lit("")), F.lit("'"))
+
+
+def _field(name: str, kind: str, text: Column) -> tuple[Column, list[Column]]:
+    """(typed value or null, checks: each null when fine, else the reason) for one text field."""
+    if kind == "id":
+        ok = text.rlike(_ID)
+        return F.when(ok, text.cast("bigint")), [
+            F.when(~ok, F.concat(F.lit(f"{name} is not a positive integer: "), _quoted(text)))
+        ]
+    if kind == "date":
+        value = F.when(text.rlike(_DATE), F.expr("try_cast(_text AS date)"))
+        return value, [
+            F.when(value.isNull(), F.concat(F.lit(f"{name} is not a valid yyyy-mm-dd date: "), _quoted(text)))
+        ]
+    ok = text.rlike(_AMOUNT)
+    return F.when(ok, text.cast("decimal(18,2)")), [
+        F.when(text.rlike(_NEGATIVE), F.concat(F.lit(f"{name} is negative: "), _quoted(text))),
+        F.when(~ok, F.concat(F.lit(f"{name} is not a decimal number with at most 2 places: "), _quoted(text))),
+    ]
+
+
+def _parse(lines: DataFrame, columns: list[tuple[str, str]], gate: dict[str, Column] | None = None) -> DataFrame:
+    """``lines`` (LINES_SCHEMA) with one typed column per field and ``reason`` (the first failed check, or null).
+
+    ``gate`` maps a field name to the condition under which it is present (an optional column)."""
+    gate = gate or {}
+    split = lines.withColumn("_fields", F.split("raw", ",", -1))
+    checks = [
+        F.when(F.col("raw").contains('"'), F.lit("quotes are not allowed")),
+        F.when(
+            F.size("_fields") != F.col("fields"),
+            F.format_string("expected %d fields, found %d", F.col("fields"), F.size("_fields")),
+        ),
+    ]
+    for index, (name, kind) in enumerate(columns):
+        # try_cast needs a column name: each field is checked on a projection where it is called `_text`.
+        value, field_checks = _field(name, kind, F.col("_text"))
+        present = gate.get(name)
+        if present is not None:
+            value = F.when(present, value)
+            field_checks = [F.when(present, check) for check in field_checks]
+        split = (
+            split.withColumn("_text", F.get(F.col("_fields"), index))
+            .withColumn(name, value)
+            .withColumn(f"_reason_{index}", F.coalesce(*field_checks))
+            .drop("_text")
+        )
+        checks.append(F.col(f"_reason_{index}"))
+    drops = [f"_reason_{i}" for i in range(len(columns))]
+    return split.withColumn("reason", F.coalesce(*checks)).drop("_fields", *drops)
+
+
+def validate_invoices(lines: DataFrame) -> DataFrame:
+    """Raw invoice lines -> typed invoice columns (INVOICE_SCHEMA, issue_month included) + file_index, raw, reason."""
+    has_minimum = F.col("fields") == len(INVOICE_HEADER) + 1
+    columns = [
+        ("id_cliente", "id"),
+        ("id_fatura", "id"),
+        ("dt_emissao_fatura", "date"),
+        ("dt_vencimento_fatura", "date"),
+        ("valor_fatura", "amount"),
+        (MINIMUM, "amount"),
+    ]
+    parsed = _parse(lines, columns, gate={MINIMUM: has_minimum})
+    order = F.when(
+        F.col("dt_vencimento_fatura") < F.col("dt_emissao_fatura"),
+        F.format_string(
+            "dt_vencimento_fatura %s is before dt_emissao_fatura %s",
+            F.col("dt_vencimento_fatura").cast("string"),
+            F.col("dt_emissao_fatura").cast("string"),
+        ),
+    )
+    # round() on a decimal is HALF_UP; 0.15 x decimal(18,2) is exact before rounding.
+    estimate = F.round(F.lit(MINIMUM_RATE).cast("decimal(3,2)") * F.col("valor_fatura"), 2).cast("decimal(18,2)")
+    return parsed.select(
+        "id_cliente",
+        "id_fatura",
+        "dt_emissao_fatura",
+        "dt_vencimento_fatura",
+        "valor_fatura",
+        F.when(has_minimum, F.col(MINIMUM)).otherwise(estimate).alias(MINIMUM),
+        (~has_minimum).alias("minimo_estimado"),
+        "source_file",
+        "source_line",
+        F.date_format("dt_emissao_fatura", "yyyy-MM").alias("issue_month"),
+        "file_index",
+        "raw",
+        F.coalesce(F.col("reason"), order).alias("reason"),
+    )
+
+
+def validate_payments(lines: DataFrame, invoice_clients: DataFrame) -> DataFrame:
+    """Raw payment lines -> typed payment columns (PAYMENT_SCHEMA) + file_index, raw, reason.
+
+    ``invoice_clients`` (id_fatura, id_cliente), one row per known invoice: the batch's and the curated ones."""
+    columns = [
+        ("id_pagamento", "id"),
+        ("id_fatura", "id"),
+        ("id_cliente", "id"),
+        ("dt_pagamento", "date"),
+        ("valor_pagamento", "amount"),
+    ]
+    parsed = _parse(lines, columns)
+    known = invoice_clients.select("id_fatura", F.col("id_cliente").alias("_invoice_client"))
+    joined = parsed.join(known, "id_fatura", "left")
+    reference = F.coalesce(
+        F.col("reason"),
+        F.when(F.col("_invoice_client").isNull(), F.format_string("unknown invoice %d", F.col("id_fatura"))),
+        F.when(
+            F.col("_invoice_client") != F.col("id_cliente"),
+            F.format_string(
+                "id_cliente %d differs from invoice %d client %d",
+                F.col("id_cliente"),
+                F.col("id_fatura"),
+                F.col("_invoice_client"),
+            ),
+        ),
+    )
+    return joined.select(
+        "id_pagamento",
+        "id_fatura",
+        "id_cliente",
+        "dt_pagamento",
+        "valor_pagamento",
+        "source_file",
+        "source_line",
+        F.date_format("dt_pagamento", "yyyy-MM").alias("payment_month"),
+        "file_index",
+        "raw",
+        reference.alias("reason"),
+    )
+
+
+def dedupe(valid: DataFrame, key: str) -> DataFrame:
+    """One row per ``key``: the newest file's (highest file_index), then the last line."""
+    newest = Window.partitionBy(key).orderBy(F.col("file_index").desc(), F.col("source_line").desc())
+    return valid.withColumn("_rank", F.row_number().over(newest)).filter("_rank = 1").drop("_rank")
+
+
+def merge(existing: DataFrame | None, incoming: DataFrame, key: str, partition: str, columns: list[str]) -> DataFrame:
+    """The rows of the partitions ``incoming`` rewrites: existing rows of those partitions whose ``key`` is not in
+    ``incoming``, union ``incoming``; ``_new`` tells them apart. ``existing`` holds the touched partitions only."""
+    new = incoming.select(*columns, F.lit(True).alias("_new"))
+    if existing is None:
+        return new
+    kept = existing.join(incoming.select(key), key, "left_anti").select(*columns, F.lit(False).alias("_new"))
+    return new.unionByName(kept)
+
+
+# ----------------------------------------------------------------------------------------------- io
+
+
+def _root(uri: str) -> str:
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def _uris(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    jvm: Any = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path  # type: ignore[union-attr]
+
+
+def _exists(spark: SparkSession, uri: str) -> bool:
+    fs, path = _fs_path(spark, uri)
+    return bool(fs.exists(path))
+
+
+def _delete(spark: SparkSession, uri: str) -> None:
+    fs, path = _fs_path(spark, uri)
+    if fs.exists(path):
+        fs.delete(path, True)
+
+
+def _write_result(uri: str, result: dict[str, Any]) -> None:
+    body = json.dumps(result, indent=2, sort_keys=True)
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        import boto3
+
+        boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=body.encode())
+        return
+    path = Path(parsed.path if parsed.scheme == "file" else uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+
+
+def _first_line(spark: SparkSession, uri: str) -> str | None:
+    first = spark.sparkContext.textFile(uri).take(1)
+    return first[0] if first else None
+
+
+def _numbering(index: int, uri: str, fields: int) -> Callable[[tuple[str, int]], tuple[int, str, int, str, int]]:
+    def row(pair: tuple[str, int]) -> tuple[int, str, int, str, int]:
+        return index, uri, pair[1] + 1, pair[0].rstrip("\r"), fields
+
+    return row
+
+
+def _read_lines(spark: SparkSession, uris: list[str], fields: list[int]) -> DataFrame:
+    """The data lines (header and empty lines excluded) of ``uris`` with their exact 1-based line numbers.
+
+    ``textFile`` splits a file into Hadoop splits in offset order, so ``zipWithIndex`` numbers lines exactly
+    (the DataFrame reader may reorder a file's splits)."""
+    sc = spark.sparkContext
+    rdds = []
+    for index, (uri, count) in enumerate(zip(uris, fields, strict=True)):
+        numbered = sc.textFile(uri).zipWithIndex()
+        rdds.append(numbered.map(_numbering(index, uri, count)))
+    if not rdds:
+        return spark.createDataFrame([], LINES_SCHEMA)
+    lines = spark.createDataFrame(sc.union(rdds), LINES_SCHEMA)
+    return lines.filter((F.col("source_line") > 1) & (F.col("raw") != ""))
+
+
+def _read_table(spark: SparkSession, uri: str, schema: str) -> DataFrame | None:
+    if not _exists(spark, uri):
+        return None
+    return spark.read.schema(schema).parquet(uri)
+
+
+def _columns(schema: str) -> list[str]:
+    return [part.strip().split(" ", 1)[0] for part in schema.split(", ")]
+
+
+def _values(frame: DataFrame, column: str) -> list[str]:
+    return sorted(str(r[0]) for r in frame.select(column).distinct().collect() if r[0] is not None)
+
+
+class _Kind:
+    """What differs between invoices and payments."""
+
+    def __init__(self, name: str, table: str, schema: str, key: str, partition: str):
+        self.name, self.table, self.schema, self.key, self.partition = name, table, schema, key, partition
+        self.columns = _columns(schema)
+
+
+INVOICES = _Kind("invoices", "cards_invoices", INVOICE_SCHEMA, "id_fatura", "issue_month")
+PAYMENTS = _Kind("payments", "cards_payments", PAYMENT_SCHEMA, "id_pagamento", "payment_month")
+
+
+@dataclass
+class _Staged:
+    """One kind's run, materialised under the temp prefix: checked rows, merged partitions, their tallies."""
+
+    checked: DataFrame
+    merged: DataFrame
+    partitions: list[str]  # rewritten: the input's months and those where an input id was stored before
+    present: list[str] = field(default_factory=list)  # partitions that hold rows after the merge
+    months: list[str] = field(default_factory=list)  # partitions of the input rows
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _stage(spark: SparkSession, kind: _Kind, checked: DataFrame, table: str, temp: str) -> _Staged:
+    """Materialise the checked rows and the merged partitions under ``temp``."""
+    checked.write.mode("overwrite").parquet(f"{temp}{kind.name}_checked/")
+    checked = spark.read.parquet(f"{temp}{kind.name}_checked/")
+    winners = dedupe(checked.filter(F.col("reason").isNull()), kind.key)
+    existing = _read_table(spark, table, kind.schema)
+    touched = winners.select(kind.partition)
+    if existing is not None:
+        touched = touched.unionByName(
+            existing.join(winners.select(kind.key), kind.key, "left_semi").select(kind.partition)
+        )
+    partitions = _values(touched, kind.partition)
+    if existing is not None:
+        existing = existing.filter(F.col(kind.partition).isin(partitions))
+    merged = merge(existing, winners, kind.key, kind.partition, kind.columns)
+    merged.write.mode("overwrite").parquet(f"{temp}{kind.name}_merged/")
+    return _Staged(checked, spark.read.parquet(f"{temp}{kind.name}_merged/"), partitions)
+
+
+def _reconcile(kind: _Kind, lines: DataFrame, staged: _Staged) -> None:
+    """Fill ``staged.counts`` (and the partition lists); `ReconciliationError` when rows went missing."""
+    valid = F.col("reason").isNull()
+    tally = staged.checked.agg(
+        F.count(F.when(valid, F.lit(1))).alias("valid"),
+        F.count(F.when(~valid, F.lit(1))).alias("quarantined"),
+        F.countDistinct(F.when(valid, F.col(kind.key))).alias("distinct"),
+    ).collect()[0]
+    merged = staged.merged.agg(
+        F.count(F.when(F.col("_new"), F.lit(1))).alias("written"),
+        F.collect_set(kind.partition).alias("present"),
+        F.collect_set(F.when(F.col("_new"), F.col(kind.partition))).alias("months"),
+    ).collect()[0]
+    staged.present, staged.months = sorted(merged["present"]), sorted(merged["months"])
+    counts = staged.counts = {
+        "rows_in": lines.count(),
+        "valid": int(tally["valid"]),
+        "quarantined": int(tally["quarantined"]),
+        "duplicates": int(tally["valid"]) - int(tally["distinct"]),
+        "written": int(merged["written"]),
+    }
+    if counts["rows_in"] != counts["written"] + counts["quarantined"] + counts["duplicates"]:
+        raise ReconciliationError(
+            f"{kind.name}: {counts['rows_in']} raw rows != {counts['written']} written + "
+            f"{counts['quarantined']} quarantined + {counts['duplicates']} duplicates"
+        )
+
+
+def _write_quarantine(spark: SparkSession, staged: _Staged, uri: str) -> bool:
+    """The bad rows as JSON lines in one file, ordered; the folder is removed when there are none."""
+    if not staged.counts["quarantined"]:
+        _delete(spark, uri)
+        return False
+    bad = staged.checked.filter(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+    bad.orderBy("source_file", "source_line").coalesce(1).write.mode("overwrite").json(uri)
+    return True
+
+
+def _swap(spark: SparkSession, kind: _Kind, staged: _Staged, table: str) -> None:
+    """Rewrite the touched partitions of ``table`` from the materialised merge; drop those left empty."""
+    if not staged.partitions:
+        return
+    rows = staged.merged.select(*kind.columns)
+    rows.repartition(kind.partition).sortWithinPartitions(kind.key).write.mode("overwrite").partitionBy(
+        kind.partition
+    ).option("compression", "zstd").parquet(table)
+    for emptied in sorted(set(staged.partitions) - set(staged.present)):
+        _delete(spark, f"{table}{kind.partition}={emptied}/")
+
+
+def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
+    """The job: header checks, row checks, dedup, staged merge, reconciliation, quarantine, curated swap, result."""
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    curated, quarantine = _root(args["curated_root"]), _root(args["quarantine_root"])
+    invoice_files, payment_files = _uris(args.get("invoice_files")), _uris(args.get("payment_files"))
+    # Whole-file rejection first: nothing is written when one header is wrong.
+    invoice_fields = [check_header(uri, _first_line(spark, uri), INVOICE_HEADER, MINIMUM) for uri in invoice_files]
+    payment_fields = [check_header(uri, _first_line(spark, uri), PAYMENT_HEADER) for uri in payment_files]
+
+    run_tag = re.sub(r"[^A-Za-z0-9_-]", "_", args.get("run_id") or "run")
+    temp = f"{curated}_tmp_cards_curate_{run_tag}/"
+    _delete(spark, temp)
+    invoice_table, payment_table = curated + INVOICES.table + "/", curated + PAYMENTS.table + "/"
+
+    invoice_lines = _read_lines(spark, invoice_files, invoice_fields)
+    invoices = _stage(spark, INVOICES, validate_invoices(invoice_lines), invoice_table, temp)
+    # The invoices a payment may refer to: this batch's winners, else the curated ones (read before the swap).
+    batch = invoices.merged.filter("_new").select("id_fatura", "id_cliente")
+    known = batch
+    existing_invoices = _read_table(spark, invoice_table, INVOICE_SCHEMA)
+    if existing_invoices is not None:
+        curated_ids = existing_invoices.select("id_fatura", "id_cliente").join(batch, "id_fatura", "left_anti")
+        known = batch.unionByName(curated_ids)
+    payment_lines = _read_lines(spark, payment_files, payment_fields)
+    payments = _stage(spark, PAYMENTS, validate_payments(payment_lines, known), payment_table, temp)
+
+    try:
+        _reconcile(INVOICES, invoice_lines, invoices)
+        _reconcile(PAYMENTS, payment_lines, payments)
+    except ReconciliationError:
+        _delete(spark, temp)
+        raise
+
+    written = []
+    for kind, staged in ((INVOICES, invoices), (PAYMENTS, payments)):
+        uri = f"{quarantine}{kind.name}/"
+        if _write_quarantine(spark, staged, uri):
+            written.append(uri)
+    _swap(spark, INVOICES, invoices, invoice_table)
+    _swap(spark, PAYMENTS, payments, payment_table)
+    _delete(spark, temp)
+
+    result: dict[str, Any] = {
+        "run_id": args.get("run_id", ""),
+        "invoices": {**invoices.counts, "partitions": invoices.partitions},
+        "payments": {**payments.counts, "partitions": payments.partitions},
+        "months": invoices.months,
+        "quarantine": written,
+    }
+    if args.get("result_path"):
+        _write_result(args["result_path"], result)
+    return result
+
+
+def main() -> None:
+    import sys
+
+    from awsglue.context import GlueContext  # type: ignore[import-not-found]
+    from awsglue.job import Job  # type: ignore[import-not-found]
+    from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    from pyspark.context import SparkContext
+
+    # Glue refuses empty argument values, so the workflow omits an empty one: read what is there.
+    present = [name for name in ARGUMENTS if f"--{name}" in sys.argv]
+    options = getResolvedOptions(sys.argv, ["JOB_NAME", *present])
+    glue = GlueContext(SparkContext.getOrCreate())
+    spark = glue.spark_session
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    job = Job(glue)
+    job.init(options["JOB_NAME"], options)
+    run(spark, {name: options.get(name, "") for name in ARGUMENTS})
+    job.commit()
+
+
+if __name__ == "__main__":
+    main()
