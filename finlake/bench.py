@@ -21,12 +21,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from finlake.bench_cards import bench_cards
 from finlake.bench_cotahist import bench_cotahist
 from finlake.bench_stocks import bench_stocks_transform
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.workspace import Workspace
 from finlake.samples.bndes import header_labels
-from functions.bndes.parse import format_ptbr, parse_balance_sheet
+from functions.bndes.parse import parse_balance_sheet
+from functions.common.ptbr import format_ptbr
 from stacks.specs import BNDES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +136,7 @@ def main() -> None:
         "There is no baseline for this figure: it measures the local runtime, not a competing implementation.",
         "",
     ]
-    lines += ["", *bench_cotahist(), "", *bench_stocks_transform()]
+    lines += ["", *bench_cotahist(), "", *bench_stocks_transform(), "", *bench_cards()]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -11,6 +11,11 @@ Implements /shared/specs/cards_book.md (the contract) for each reference month R
 - per client with at least one invoice in u12m (`book`): 12 variables x 4 windows (u1m, u3m, u6m, u12m), an
   invoice being in uNm when its issue month is in [R-(N-1), R].
 
+All the refs are computed in one plan (`invoice_facts_many`, `book_many`): a small frame of the refs is joined to
+the invoices on the issue month (an invoice appears once per ref whose 12-month window holds it, at most 12 times),
+the payments are joined per (ref, invoice) and the running sum is partitioned by (ref, id_fatura); one groupBy
+(ref, id_cliente) then gives the 48 variables of every ref.
+
 Writes ``<refined_root>cards_book/ref=YYYY-MM/`` (Parquet, zstd; dynamic partition overwrite of the refs computed;
 a ref with no rows has its partition removed) and the result JSON at ``result_path``.
 
@@ -61,6 +66,14 @@ VARIABLES = (
     "dias_atraso_medio",
     "dias_atraso_max",
 )
+INVOICE_COLUMNS = (
+    "id_cliente",
+    "id_fatura",
+    "dt_emissao_fatura",
+    "dt_vencimento_fatura",
+    "valor_fatura",
+    "valor_pagamento_minimo",
+)
 COLUMNS = ("id_cliente", *(f"{v}_u{n}m" for n in WINDOWS for v in VARIABLES))
 
 
@@ -91,45 +104,54 @@ def months_back(ref: str, n: int) -> list[str]:
     return [shift(ref, -k) for k in range(n - 1, -1, -1)]
 
 
-def invoice_facts(invoices: DataFrame, payments: DataFrame, as_of: date) -> DataFrame:
-    """One row per invoice: the invoice columns + pago, pago_ate_vencimento, quitacao, vencida, em_dia,
-    dias_atraso, abaixo_minimo (the contract's per-invoice facts at ``as_of``).
+def _month_index(column: Column) -> Column:
+    """year * 12 + month of a date (consecutive months differ by 1)."""
+    return F.year(column) * 12 + F.month(column)
 
-    ``invoices``: id_cliente, id_fatura, dt_emissao_fatura, dt_vencimento_fatura, valor_fatura,
-    valor_pagamento_minimo (decimals). ``payments``: id_pagamento, id_fatura, dt_pagamento, valor_pagamento.
-    Payments after ``as_of`` or of invoices not in ``invoices`` are ignored."""
-    cutoff = F.lit(as_of)
-    inv = invoices.select(
-        "id_cliente",
-        "id_fatura",
-        "dt_emissao_fatura",
-        "dt_vencimento_fatura",
-        F.col("valor_fatura").cast(MONEY).alias("valor_fatura"),
-        F.col("valor_pagamento_minimo").cast(MONEY).alias("valor_pagamento_minimo"),
-    )
+
+def _ref_index(ref: str) -> int:
+    year, month = parse_ref(ref)
+    return year * 12 + month
+
+
+def refs_frame(spark: SparkSession, refs: list[str]) -> DataFrame:
+    """One row per reference month: ``ref``, ``_as_of`` (its last day), ``_first`` and ``_last`` (the month indexes
+    of R-11 and R, see `_month_index`)."""
+    rows = [(ref, as_of(ref), _ref_index(ref) - 11, _ref_index(ref)) for ref in refs]
+    return spark.createDataFrame(rows, "ref string, _as_of date, _first int, _last int")
+
+
+def _facts(inv: DataFrame, payments: DataFrame) -> DataFrame:
+    """The per-invoice facts of every (ref, invoice) of ``inv``: the invoice columns + ref, _as_of, _first (payments
+    dated before the month index ``_first`` or after ``_as_of`` do not exist for that ref)."""
+    keys = ["ref", "id_fatura"]
     paid = (
-        payments.filter(F.col("dt_pagamento") <= cutoff)
-        .select("id_pagamento", "id_fatura", "dt_pagamento", F.col("valor_pagamento").cast(MONEY).alias("_valor"))
-        .join(inv.select("id_fatura", "valor_fatura", "dt_vencimento_fatura"), "id_fatura")
+        payments.select(
+            "id_pagamento", "id_fatura", "dt_pagamento", F.col("valor_pagamento").cast(MONEY).alias("_valor")
+        )
+        .join(inv.select(*keys, "valor_fatura", "dt_vencimento_fatura", "_as_of", "_first"), "id_fatura")
+        .filter((F.col("dt_pagamento") <= F.col("_as_of")) & (_month_index(F.col("dt_pagamento")) >= F.col("_first")))
     )
-    running = Window.partitionBy("id_fatura").orderBy("dt_pagamento", "id_pagamento")
+    running = Window.partitionBy(*keys).orderBy("dt_pagamento", "id_pagamento")
     reached = F.sum("_valor").over(running.rowsBetween(Window.unboundedPreceding, 0)) >= (
         F.col("valor_fatura") - F.lit(TOLERANCE).cast(MONEY)
     )
     per_invoice = (
         paid.withColumn("_reached", reached)
-        .groupBy("id_fatura")
+        .groupBy(*keys)
         .agg(
             F.sum("_valor").alias("pago"),
             F.sum(F.when(F.col("dt_pagamento") <= F.col("dt_vencimento_fatura"), F.col("_valor"))).alias("_ate"),
             F.min(F.when(F.col("_reached"), F.col("dt_pagamento"))).alias("quitacao"),
         )
     )
-    facts = inv.join(per_invoice, "id_fatura", "left")
+    facts = inv.join(per_invoice, keys, "left")
+    cutoff = F.col("_as_of")
     vencida = F.col("dt_vencimento_fatura") <= cutoff
     late = F.datediff(F.coalesce(F.col("quitacao"), cutoff), F.col("dt_vencimento_fatura"))
     return facts.select(
-        *inv.columns,
+        "ref",
+        *INVOICE_COLUMNS,
         F.coalesce(F.col("pago"), F.lit(0)).cast(MONEY).alias("pago"),
         F.coalesce(F.col("_ate"), F.lit(0)).cast(MONEY).alias("pago_ate_vencimento"),
         "quitacao",
@@ -138,6 +160,41 @@ def invoice_facts(invoices: DataFrame, payments: DataFrame, as_of: date) -> Data
         F.when(vencida, F.greatest(F.lit(0), late)).cast("int").alias("dias_atraso"),
         F.when(vencida, F.coalesce(F.col("_ate"), F.lit(0)) < F.col("valor_pagamento_minimo")).alias("abaixo_minimo"),
     )
+
+
+def _invoice_columns(invoices: DataFrame) -> DataFrame:
+    return invoices.select(
+        "id_cliente",
+        "id_fatura",
+        "dt_emissao_fatura",
+        "dt_vencimento_fatura",
+        F.col("valor_fatura").cast(MONEY).alias("valor_fatura"),
+        F.col("valor_pagamento_minimo").cast(MONEY).alias("valor_pagamento_minimo"),
+    )
+
+
+def invoice_facts_many(invoices: DataFrame, payments: DataFrame, refs: DataFrame) -> DataFrame:
+    """The per-invoice facts of all the reference months of ``refs`` (a `refs_frame`) in one plan: one row per
+    (ref, invoice issued in [R-11, R]): ``ref`` + the columns of `invoice_facts` at the ref's ``as_of``, each
+    invoice counting only its payments dated in [R-11, as_of] (the payment partitions the job reads for R)."""
+    issued = _month_index(F.col("dt_emissao_fatura"))
+    inv = _invoice_columns(invoices).join(
+        F.broadcast(refs), (issued >= F.col("_first")) & (issued <= F.col("_last")), "inner"
+    )
+    return _facts(inv, payments)
+
+
+def invoice_facts(invoices: DataFrame, payments: DataFrame, as_of: date) -> DataFrame:
+    """One row per invoice: the invoice columns + pago, pago_ate_vencimento, quitacao, vencida, em_dia,
+    dias_atraso, abaixo_minimo (the contract's per-invoice facts at ``as_of``).
+
+    ``invoices``: id_cliente, id_fatura, dt_emissao_fatura, dt_vencimento_fatura, valor_fatura,
+    valor_pagamento_minimo (decimals). ``payments``: id_pagamento, id_fatura, dt_pagamento, valor_pagamento.
+    Payments after ``as_of`` or of invoices not in ``invoices`` are ignored."""
+    inv = _invoice_columns(invoices).select(
+        "*", F.lit("").alias("ref"), F.lit(as_of).alias("_as_of"), F.lit(0).alias("_first")
+    )
+    return _facts(inv, payments).drop("ref")
 
 
 def _window_columns(n: int, age: Column) -> list[Column]:
@@ -171,14 +228,22 @@ def _window_columns(n: int, age: Column) -> list[Column]:
     ]
 
 
+def book_many(facts: DataFrame) -> DataFrame:
+    """One row per (ref, client with an invoice issued in [R-11, R]): id_cliente, the 48 variables, ref.
+    ``facts``: per-invoice facts (`invoice_facts_many`) with their ``ref`` ('YYYY-MM')."""
+    reference = F.substring("ref", 1, 4).cast("int") * 12 + F.substring("ref", 6, 2).cast("int")
+    age = F.col("_age")  # 0 = issued in R
+    in_year = facts.withColumn("_age", reference - _month_index(F.col("dt_emissao_fatura"))).filter(
+        (age >= 0) & (age <= 11)
+    )
+    aggregates = [column for n in WINDOWS for column in _window_columns(n, age)]
+    return in_year.groupBy("ref", "id_cliente").agg(*aggregates).select(*COLUMNS, "ref")
+
+
 def book(facts: DataFrame, ref: str) -> DataFrame:
     """One row per client with an invoice issued in [R-11, R]: id_cliente, the 48 variables, ref."""
-    year, month = parse_ref(ref)
-    issued = F.year("dt_emissao_fatura") * 12 + F.month("dt_emissao_fatura")
-    age = F.lit(year * 12 + month) - issued  # 0 = issued in R
-    in_year = facts.filter((age >= 0) & (age <= 11))
-    aggregates = [column for n in WINDOWS for column in _window_columns(n, age)]
-    return in_year.groupBy("id_cliente").agg(*aggregates).select(*COLUMNS, F.lit(ref).alias("ref"))
+    parse_ref(ref)
+    return book_many(facts.withColumn("ref", F.lit(ref)))
 
 
 # ----------------------------------------------------------------------------------------------- io
@@ -243,7 +308,8 @@ def _read(spark: SparkSession, uri: str, schema: str, partition: str, months: li
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
-    """The job: for each ref, facts and book from the curated tables; one partition write; result JSON."""
+    """The job: facts and book of all the refs in one plan from the curated tables; one partition write;
+    result JSON."""
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     curated, refined = _root(args["curated_root"]), _root(args["refined_root"])
     refs = sorted({part.strip() for part in (args.get("refs") or "").split(",") if part.strip()})
@@ -257,18 +323,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
         needed = sorted({month for ref in refs for month in months_back(ref, 12)})
         invoices = _read(spark, curated + "cards_invoices/", INVOICE_SCHEMA, "issue_month", needed).cache()
         payments = _read(spark, curated + "cards_payments/", PAYMENT_SCHEMA, "payment_month", needed).cache()
-        books = []
-        for ref in refs:
-            window = months_back(ref, 12)
-            facts = invoice_facts(
-                invoices.filter(F.col("issue_month").isin(window)),
-                payments.filter(F.col("payment_month").isin(window)),
-                as_of(ref),
-            )
-            books.append(book(facts, ref))
-        result_rows = books[0]
-        for other in books[1:]:
-            result_rows = result_rows.unionByName(other)
+        facts = invoice_facts_many(invoices, payments, refs_frame(spark, refs))
+        result_rows = book_many(facts)
         result_rows = result_rows.cache()
         counts = {r["ref"]: int(r["n"]) for r in result_rows.groupBy("ref").agg(F.count("*").alias("n")).collect()}
         rows = {ref: counts.get(ref, 0) for ref in refs}

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from functions.bndes.ckan import DEFAULT_BASE_URL, DEFAULT_PACKAGE_ID, write_cassette_entry
+from functions.bndes.ckan import DEFAULT_BASE_URL, DEFAULT_PACKAGE_ID
+from functions.common.http import write_cassette_entry
 from functions.common.ptbr import format_ptbr, normalize_column
 
 STANDARDS = ("BRGAAP", "IFRS", "PRUDENCIAL")

@@ -27,20 +27,16 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from functions.bndes.parse import normalize_column
-from functions.common.http import (  # noqa: F401  (re-exported for callers of this module)
-    RETRY_STATUSES,
+from functions.common.http import (
     Http,
     HttpResponse,
-    ReplayHttp,
     SourceError,
     SourceFormatError,
-    SourceUnavailable,
-    Urllib3Http,
+    get_ok,
     looks_like_html,
     snippet,
-    write_cassette_entry,
 )
+from functions.common.ptbr import normalize_column
 
 DEFAULT_BASE_URL = "https://dadosabertos.bndes.gov.br"
 DEFAULT_PACKAGE_ID = "balanco-patrimonial"
@@ -198,12 +194,7 @@ class CkanClient:
     # ----------------------------------------------------------------------- internals
 
     def _get(self, url: str) -> HttpResponse:
-        response = self.http.get(url, timeout=self.timeout)
-        if response.status in RETRY_STATUSES:
-            raise SourceUnavailable(f"{url} answered HTTP {response.status}: {snippet(response.body)!r}")
-        if not 200 <= response.status < 300:
-            raise SourceError(f"expected HTTP 200 from {url}, got {response.status}: {snippet(response.body)!r}")
-        return response
+        return get_ok(self.http, url, timeout=self.timeout, error=SourceError)
 
     def _action(self, url: str) -> Any:
         """The ``result`` of a CKAN action envelope, after checking everything around it."""

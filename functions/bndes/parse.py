@@ -36,12 +36,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from functions.common.http import looks_like_html, snippet
-from functions.common.ptbr import (  # noqa: F401  (re-exported)
-    format_ptbr,
-    normalize_column,
-    parse_ptbr_date,
-    parse_ptbr_decimal,
-)
+from functions.common.ptbr import normalize_column, parse_ptbr_date, parse_ptbr_decimal
 
 DELIMITER = ";"
 MAX_QUARANTINE_SHARE = 0.10

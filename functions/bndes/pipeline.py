@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from functions.bndes.ckan import CkanClient, classify_standard
 from functions.bndes.parse import FileRejected, ParseResult, parse_balance_sheet
+from functions.common.catalog import register
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
 from functions.common.ptbr import normalize_column
@@ -292,32 +293,18 @@ def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     """Register the table and the partitions written; record what was ingested; write the summary."""
-    import awswrangler as wr  # heavy import, only where the catalog is written
-
-    path = table_prefix(lake)
-    wr.catalog.create_parquet_table(
+    register(
+        glue,
         database=lake.curated_database,
         table=TABLE,
-        path=path,
-        columns_types=GLUE_TYPES,
-        partitions_types={PARTITION_KEY: "date"},
-        compression="zstd",
+        path=table_prefix(lake),
+        columns=GLUE_TYPES,
+        partition=(PARTITION_KEY, "date"),
+        values=manifest.partitions_written,
         description="BNDES balance sheets (BRGAAP, IFRS, Prudential Conglomerate), long form, one row per "
         "account and reference date",
-        columns_comments=COLUMN_COMMENTS,
-        mode="update",  # type: ignore[arg-type]  # accepted by awswrangler 3.17, missing from its hint; keeps partitions
-        boto3_session=None,
+        comments=COLUMN_COMMENTS,
     )
-    existing = {
-        tuple(p["Values"])
-        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=lake.curated_database, TableName=TABLE)
-        for p in page["Partitions"]
-    }
-    missing = {f"{path}{PARTITION_KEY}={day}/": [day] for day in manifest.partitions_written if (day,) not in existing}
-    if missing:
-        wr.catalog.add_parquet_partitions(
-            database=lake.curated_database, table=TABLE, partitions_values=missing, compression="zstd"
-        )
     ingested = _read_state(lake, "ingested.json")
     columns = _read_state(lake, "columns.json")
     for source in manifest.sources:

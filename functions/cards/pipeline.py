@@ -15,6 +15,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+from functions.common.catalog import register
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
 from functions.common.naming import execution_input, execution_name
@@ -158,8 +159,6 @@ def _file_order(source: Source) -> tuple[str, str]:
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     """Register the tables and the partitions the two jobs wrote; reconcile; record the files."""
-    import awswrangler as wr  # heavy import, only where the catalog is written
-
     results = {
         "curate": json.loads(lake.get(_runs_uri(lake, manifest.run_id, "curate"))),
         "book": json.loads(lake.get(_runs_uri(lake, manifest.run_id, "book"))),
@@ -176,27 +175,13 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
         values = sorted(set(sections[section]["partitions"]))
         if not values:
             continue
-        sample = lake.list_uris(f"{path}{key}={values[0]}/")
-        columns, _ = wr.s3.read_parquet_metadata(path=[u for u in sample if u.endswith(".parquet")][:1])
-        wr.catalog.create_parquet_table(
-            database=database,
-            table=table,
-            path=path,
-            columns_types=columns,
-            partitions_types={key: "string"},
-            compression="zstd",
-            mode="update",  # type: ignore[arg-type]  # keeps the registered partitions
+        import awswrangler as wr  # heavy import, only where the catalog is written
+
+        sample = [u for u in lake.list_uris(f"{path}{key}={values[0]}/") if u.endswith(".parquet")]
+        columns, _ = wr.s3.read_parquet_metadata(path=sample[:1])
+        register(
+            glue, database=database, table=table, path=path, columns=columns, partition=(key, "string"), values=values
         )
-        existing = {
-            tuple(p["Values"])
-            for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
-            for p in page["Partitions"]
-        }
-        missing = {f"{path}{key}={v}/": [v] for v in values if (v,) not in existing}
-        if missing:
-            wr.catalog.add_parquet_partitions(
-                database=database, table=table, partitions_values=missing, compression="zstd"
-            )
         manifest.tables.append(f"{database}.{table}")
         manifest.partitions_written += [f"{table}/{key}={v}" for v in values]
     invoices, payments = sections["invoices"], sections["payments"]

@@ -165,6 +165,17 @@ def write_cassette_entry(
     return body_path
 
 
+def get_ok(http: Http, url: str, *, timeout: float, error: type[SourceError] = SourceError) -> HttpResponse:
+    """GET that accepts only a 2xx answer: 429/5xx (after the transport's retries) is
+    SourceUnavailable (try later), any other status is ``error`` (the source's own format error)."""
+    response = http.get(url, timeout=timeout)
+    if response.status in RETRY_STATUSES:
+        raise SourceUnavailable(f"{url} answered HTTP {response.status}: {snippet(response.body)!r}")
+    if not 200 <= response.status < 300:
+        raise error(f"expected HTTP 200 from {url}, got {response.status}: {snippet(response.body)!r}")
+    return response
+
+
 _overrides: dict[str, Http] = {}
 
 

@@ -34,11 +34,10 @@ from typing import Any
 import pyarrow as pa
 
 from functions.common.http import (
-    RETRY_STATUSES,
     Http,
     HttpResponse,
     SourceFormatError,
-    SourceUnavailable,
+    get_ok,
     looks_like_html,
     snippet,
 )
@@ -417,12 +416,7 @@ class B3PortfolioClient:
         return bodies, parse_portfolio_json(bodies)
 
     def _get(self, url: str) -> HttpResponse:
-        response = self.http.get(url, timeout=self.timeout)
-        if response.status in RETRY_STATUSES:
-            raise SourceUnavailable(f"{url} answered HTTP {response.status}: {snippet(response.body)!r}")
-        if not 200 <= response.status < 300:
-            raise PortfolioError(f"expected HTTP 200 from {url}, got {response.status}: {snippet(response.body)!r}")
-        return response
+        return get_ok(self.http, url, timeout=self.timeout, error=PortfolioError)
 
 
 # --------------------------------------------------------------------------- table

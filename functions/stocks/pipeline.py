@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from functions.common.catalog import register
 from functions.common.http import Http, SourceFormatError, SourceUnavailable, looks_like_html, snippet
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
@@ -422,38 +423,26 @@ def _stage(lake: Lake, manifest: Manifest, what: str, table: pa.Table) -> str:
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     """Register the five tables and the partitions the Glue job wrote; record what was ingested."""
-    import awswrangler as wr  # heavy import, only where the catalog is written
-
     result = json.loads(lake.get(result_uri(lake, manifest.run_id)))
     for table, spec in TABLES.items():
         database = lake.curated_database if spec["zone"] == "curated" else lake.refined_database
         bucket = lake.curated_bucket if spec["zone"] == "curated" else lake.refined_bucket
-        path = s3_uri(bucket, f"{table}/")
-        key, key_type = spec["partition"]
-        wr.catalog.create_parquet_table(
+        values = result.get(RESULT_PARTITIONS[table], [])
+        if not values:
+            continue
+        register(
+            glue,
             database=database,
             table=table,
-            path=path,
-            columns_types=spec["columns"],
-            partitions_types={key: key_type},
-            compression="zstd",
+            path=s3_uri(bucket, f"{table}/"),
+            columns=spec["columns"],
+            partition=spec["partition"],
+            values=values,
             description=spec["description"],
-            mode="update",  # type: ignore[arg-type]  # accepted by awswrangler 3.17, missing from its hint; keeps partitions
         )
-        existing = {
-            tuple(p["Values"])
-            for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
-            for p in page["Partitions"]
-        }
-        values = sorted(set(result.get(RESULT_PARTITIONS[table], [])))
-        missing = {f"{path}{key}={v}/": [v] for v in values if (v,) not in existing}
-        if missing:
-            wr.catalog.add_parquet_partitions(
-                database=database, table=table, partitions_values=missing, compression="zstd"
-            )
-        if values:
-            manifest.tables.append(f"{database}.{table}")
-            manifest.partitions_written += [f"{table}/{key}={v}" for v in values]
+        key = spec["partition"][0]
+        manifest.tables.append(f"{database}.{table}")
+        manifest.partitions_written += [f"{table}/{key}={v}" for v in sorted(set(values))]
     ingested = _read_state(lake, "ingested.json")
     for source in manifest.sources:
         if source.kind == "cotahist":

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from finlake.samples.bndes import write_bndes_cassette
 from functions.bndes import handlers
-from functions.bndes.ckan import SourceUnavailable
+from functions.common.http import SourceUnavailable
 from tests.conftest import load_event
 
 BUCKETS = {"RAW_BUCKET": "raw", "CURATED_BUCKET": "curated", "REFINED_BUCKET": "refined"}

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finlake.samples.bcb import daily_rate, sgs_json, write_bcb_cassette
-from functions.bndes.ckan import HttpResponse, ReplayHttp, SourceUnavailable
+from functions.common.http import HttpResponse, ReplayHttp, SourceUnavailable
 from functions.stocks.bcb import (
     SERIES,
     SERIES_INFO,

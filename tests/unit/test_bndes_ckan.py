@@ -10,20 +10,17 @@ from typing import Any
 import pytest
 
 from finlake.samples.bndes import PACKAGE_UUID, resource_id, write_bndes_cassette
-from functions.bndes.ckan import (
-    CkanClient,
+from functions.bndes.ckan import CkanClient, Resource, classify_standard, extract_year
+from functions.bndes.parse import parse_balance_sheet
+from functions.common.http import (
     HttpResponse,
     ReplayHttp,
-    Resource,
     SourceError,
     SourceFormatError,
     SourceUnavailable,
     Urllib3Http,
-    classify_standard,
-    extract_year,
     write_cassette_entry,
 )
-from functions.bndes.parse import parse_balance_sheet
 
 BASE = "https://dadosabertos.bndes.gov.br"
 PACKAGE_URL = f"{BASE}/api/3/action/package_show?id=balanco-patrimonial"

@@ -9,16 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finlake.samples.bndes import ACCOUNTS, sample_csv
-from functions.bndes.parse import (
-    FileRejected,
-    ParseResult,
-    format_ptbr,
-    looks_like_html,
-    normalize_column,
-    parse_balance_sheet,
-    parse_ptbr_date,
-    parse_ptbr_decimal,
-)
+from functions.bndes.parse import FileRejected, ParseResult, parse_balance_sheet
+from functions.common.http import looks_like_html
+from functions.common.ptbr import format_ptbr, normalize_column, parse_ptbr_date, parse_ptbr_decimal
 
 HEADER = "Data;Categoria;Caixa e equivalentes de caixa;Ativo total"
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.bndes.ckan import HttpResponse, SourceUnavailable
-from functions.bndes.parse import format_ptbr
+from functions.common.http import HttpResponse, SourceUnavailable
+from functions.common.ptbr import format_ptbr
 from functions.stocks.ibov import (
     PORTFOLIO_SCHEMA,
     SOURCE_CSV,

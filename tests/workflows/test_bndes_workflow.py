@@ -15,7 +15,8 @@ from finlake.local.workspace import Workspace
 from finlake.naming import execution_input, execution_name
 from finlake.query import run_query
 from finlake.samples.bndes import sample_csv, write_bndes_cassette
-from functions.bndes.ckan import DEFAULT_BASE_URL, write_cassette_entry
+from functions.bndes.ckan import DEFAULT_BASE_URL
+from functions.common.http import write_cassette_entry
 from stacks.specs import BNDES
 
 pytestmark = pytest.mark.slow
