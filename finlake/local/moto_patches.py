@@ -1,7 +1,7 @@
 """The moto adapters of the local runtime, in one place, pinned to moto 5.2.5.
 
-moto executes the Step Functions definition for real, but two of its integrations cannot run
-this project's code as they are:
+moto executes the Step Functions definition for real, but three things stop it from running
+this project's workflows as AWS would:
 
 1. **Lambda** (`LambdaFunction.invoke`): moto runs function code only inside Docker, and no Docker
    engine runs here. The adapter imports the function's handler (its ``Handler`` setting, e.g.
@@ -14,7 +14,6 @@ this project's code as they are:
    (``'NoneType' object has no attribute 'interrupt_all'``), and moto's Glue backend never runs
    the script. The adapter guards that call and lets the local runtime run the job's script on a
    local SparkSession when the job run starts, recording SUCCEEDED or FAILED with the error.
-
 3. **Fail with ErrorPath** (``"ErrorPath": "$.error.Error"``): when the caught error is a
    ``States.*`` name (e.g. ``States.TaskFailed`` from a Glue job run), moto's Fail state refuses to
    build it as a *custom* error name and the execution dies with a ValueError. AWS re-raises the
