@@ -75,12 +75,16 @@ def run(
 
 
 def _readable_cause(cause: str | None) -> str:
-    """A Lambda error's cause is its JSON error payload: show the message, not the stack trace."""
+    """A Lambda error's cause is its JSON error payload, a Glue task's the job run: show the message."""
     try:
         payload = json.loads(cause or "")
     except ValueError:
         return cause or ""
-    return str(payload.get("errorMessage", cause)) if isinstance(payload, dict) else str(cause)
+    if not isinstance(payload, dict):
+        return str(cause)
+    if "ErrorMessage" in payload:  # a Glue job run: its name and the first line of its error
+        return f"Glue job {payload.get('JobName')}: {str(payload['ErrorMessage']).splitlines()[0]}"
+    return str(payload.get("errorMessage", cause))
 
 
 def _lake_report(ws: Workspace) -> None:

@@ -75,6 +75,10 @@ class LocalGlueRunner:
         self.aws = aws
 
     def local_uri(self, value: str) -> str:
+        """``s3://bucket/key`` -> ``file://<workspace>/s3/bucket/key``; a comma-separated list of
+        S3 URIs (several input files) is mapped element by element."""
+        if "," in value and all(part.startswith("s3://") for part in value.split(",")):
+            return ",".join(self.local_uri(part) for part in value.split(","))
         if not value.startswith("s3://"):
             return value
         bucket, _, key = value[5:].partition("/")

@@ -190,7 +190,8 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     counts.rows_valid = invoices["valid"] + payments["valid"]
     counts.rows_quarantined = invoices["quarantined"] + payments["quarantined"]
     counts.rows_written = sum(results["book"].get("rows", {}).values())
-    manifest.quarantine = results["curate"].get("quarantine", [])
+    root = manifest.job_args["Validate"]["--quarantine_root"]  # the job's own list may hold its local paths
+    manifest.quarantine = [f"{root}{kind}/" for kind in ("invoices", "payments") if sections[kind]["quarantined"]]
     ingested = json.loads(lake.get(_state_uri(lake))) if lake.exists(_state_uri(lake)) else {}
     ingested |= {s.uri: s.md5 for s in manifest.sources}
     lake.put(_state_uri(lake), json.dumps(ingested, indent=1, sort_keys=True).encode())
