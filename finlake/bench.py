@@ -11,9 +11,7 @@ import io
 import os
 import platform
 import random
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from finlake import benchkit
 from finlake.bench_cards import bench_cards
 from finlake.bench_cotahist import bench_cotahist
 from finlake.bench_stocks import bench_stocks_transform
@@ -36,12 +35,7 @@ REPEATS = 5
 
 
 def median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return benchkit.median_seconds(fn, repeats)
 
 
 def wide_csv(rows: int, seed: int = 1) -> bytes:

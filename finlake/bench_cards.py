@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from finlake.samples.cards import CardsData, build, decimal_array, invoice_file_name, payment_file_name
+from glue.cards_book import VARIABLES, WINDOWS
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK_SCRIPT = ROOT / "glue" / "cards_book.py"
@@ -44,21 +45,6 @@ SIZES = (10_000, 100_000, 1_000_000)
 REPEAT_UP_TO = 100_000  # clients; bigger sizes are timed once
 REPEATS = 3
 SPARK_TIMEOUT_S = 15 * 60
-WINDOWS = (1, 3, 6, 12)
-VARIABLES = (
-    "qtd_faturas",
-    "vl_fatura_total",
-    "vl_fatura_medio",
-    "vl_fatura_max",
-    "vl_pago_total",
-    "pct_valor_pago",
-    "qtd_faturas_vencidas",
-    "pct_faturas_em_dia",
-    "pct_faturas_abaixo_minimo",
-    "qtd_faturas_em_atraso",
-    "dias_atraso_medio",
-    "dias_atraso_max",
-)
 BOOK_COLUMNS = tuple(f"{v}_u{n}m" for n in WINDOWS for v in VARIABLES)
 RTOL = 1e-6
 

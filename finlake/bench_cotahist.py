@@ -12,10 +12,8 @@ Run alone with ``python -m finlake.bench_cotahist [records]``.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
-import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from finlake.benchkit import median_seconds
 from finlake.samples.b3 import cotahist_yearly
 from functions.stocks.cotahist import FIELDS, parse_cotahist
 
@@ -33,12 +32,7 @@ MEMORY_GOAL = 3.0
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(fn, repeats)
 
 
 def _peak_bytes(fn: Callable[[], object]) -> tuple[int, int]:
