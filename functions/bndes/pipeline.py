@@ -80,19 +80,6 @@ COLUMN_COMMENTS = {
 }
 
 
-def _state_uri(lake: Lake, name: str) -> str:
-    return s3_uri(lake.curated_bucket, f"_state/{DOMAIN}/{name}")
-
-
-def _read_state(lake: Lake, name: str) -> dict[str, Any]:
-    uri = _state_uri(lake, name)
-    return json.loads(lake.get(uri)) if lake.exists(uri) else {}
-
-
-def _write_state(lake: Lake, name: str, data: dict[str, Any]) -> None:
-    lake.put(_state_uri(lake, name), json.dumps(data, indent=1, sort_keys=True).encode())
-
-
 def table_prefix(lake: Lake) -> str:
     return s3_uri(lake.curated_bucket, f"{TABLE}/")
 
@@ -109,7 +96,7 @@ def fetch(event: dict[str, Any], *, lake: Lake, ckan: CkanClient, now: datetime 
         partition={"dt": request.get("date") or today_in_sao_paulo()},
     )
     force = bool(request.get("force"))
-    ingested = _read_state(lake, "ingested.json")
+    ingested = lake.read_state(DOMAIN, "ingested.json")
     fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     if request.get("inputs"):
         candidates = [_input_source(lake, uri) for uri in request["inputs"]]
@@ -187,7 +174,7 @@ def _ckan_sources(
 
 def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
     """Parse every source; stage valid rows as Parquet, quarantine bad rows with the reason."""
-    known_columns = _read_state(lake, "columns.json")
+    known_columns = lake.read_state(DOMAIN, "columns.json")
     dt = manifest.partition["dt"]
     for source in manifest.sources:
         content = lake.get(source.uri)
@@ -305,12 +292,12 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
         "account and reference date",
         comments=COLUMN_COMMENTS,
     )
-    ingested = _read_state(lake, "ingested.json")
-    columns = _read_state(lake, "columns.json")
+    ingested = lake.read_state(DOMAIN, "ingested.json")
+    columns = lake.read_state(DOMAIN, "columns.json")
     for source in manifest.sources:
         ingested[source.resource_id] = source.md5
-    _write_state(lake, "ingested.json", ingested)
-    _write_state(lake, "columns.json", columns | manifest.columns)
+    lake.write_state(DOMAIN, "ingested.json", ingested)
+    lake.write_state(DOMAIN, "columns.json", columns | manifest.columns)
     manifest.summary = summarize(manifest)
     return manifest
 

@@ -49,10 +49,6 @@ def previous_month(today: date) -> str:
     return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
 
-def _state_uri(lake: Lake) -> str:
-    return s3_uri(lake.curated_bucket, f"_state/{DOMAIN}/ingested.json")
-
-
 def _runs_uri(lake: Lake, run_id: str, step: str) -> str:
     return s3_uri(lake.curated_bucket, f"_runs/{DOMAIN}/{run_id}/{step}.json")
 
@@ -104,7 +100,7 @@ def fetch(event: dict[str, Any], *, lake: Lake, today: date | None = None) -> Ma
     kinds = {s.kind for s in sources}
     if kinds != {"invoices", "payments"}:
         raise MissingFile(f"cards {month}: need an invoice file and a payment file, got only {sorted(kinds)}")
-    ingested = json.loads(lake.get(_state_uri(lake))) if lake.exists(_state_uri(lake)) else {}
+    ingested = lake.read_state(DOMAIN, "ingested.json")
     if not request.get("force") and all(ingested.get(s.uri) == s.md5 for s in sources):
         manifest.skipped = [s.name for s in sources]
         manifest.summary = f"cards {month}: these files were already processed with the same content"
@@ -192,9 +188,9 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     counts.rows_written = sum(results["book"].get("rows", {}).values())
     root = manifest.job_args["Validate"]["--quarantine_root"]  # the job's own list may hold its local paths
     manifest.quarantine = [f"{root}{kind}/" for kind in ("invoices", "payments") if sections[kind]["quarantined"]]
-    ingested = json.loads(lake.get(_state_uri(lake))) if lake.exists(_state_uri(lake)) else {}
+    ingested = lake.read_state(DOMAIN, "ingested.json")
     ingested |= {s.uri: s.md5 for s in manifest.sources}
-    lake.put(_state_uri(lake), json.dumps(ingested, indent=1, sort_keys=True).encode())
+    lake.write_state(DOMAIN, "ingested.json", ingested)
     manifest.summary = summarize(manifest, results)
     return manifest
 

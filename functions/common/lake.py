@@ -7,6 +7,7 @@ runtime); tests hand in one pointing at moto. Nothing here holds business logic.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,17 @@ class Lake:
     def put(self, uri: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
         bucket, key = split_uri(uri)
         self.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata or {})
+
+    def state_uri(self, domain: str, name: str) -> str:
+        """A domain's small state file (what was ingested, columns seen) in the curated bucket."""
+        return s3_uri(self.curated_bucket, f"_state/{domain}/{name}")
+
+    def read_state(self, domain: str, name: str) -> dict[str, Any]:
+        uri = self.state_uri(domain, name)
+        return dict(json.loads(self.get(uri))) if self.exists(uri) else {}
+
+    def write_state(self, domain: str, name: str, data: dict[str, Any]) -> None:
+        self.put(self.state_uri(domain, name), json.dumps(data, indent=1, sort_keys=True).encode())
 
     def copy(self, source_uri: str, target_uri: str) -> None:
         """Server-side copy (a rejected raw file is copied to quarantine; the raw object stays)."""

@@ -62,6 +62,10 @@ class Manifest:
     def partition_label(self) -> str:
         return "/".join(self.partition.values())
 
+    def log_fields(self) -> dict[str, Any]:
+        """What a step logs when it is done: counts and number of sources, never data."""
+        return {"counts": asdict(self.counts), "sources": len(self.sources)}
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["partition_label"] = self.partition_label

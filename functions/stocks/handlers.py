@@ -18,7 +18,7 @@ tracer = Tracer()
 
 
 def _done(manifest: Manifest) -> dict[str, Any]:
-    logger.info("step done", extra={"counts": manifest.counts.__dict__, "sources": len(manifest.sources)})
+    logger.info("step done", extra=manifest.log_fields())
     return manifest.to_dict()
 
 

@@ -157,15 +157,6 @@ class InputError(ValueError):
     """A file fed by hand is not one of the formats the stocks domain reads."""
 
 
-def _state_uri(lake: Lake, name: str) -> str:
-    return s3_uri(lake.curated_bucket, f"_state/{DOMAIN}/{name}")
-
-
-def _read_state(lake: Lake, name: str) -> dict[str, Any]:
-    uri = _state_uri(lake, name)
-    return json.loads(lake.get(uri)) if lake.exists(uri) else {}
-
-
 def _store_raw(lake: Lake, key: str, data: bytes, metadata: dict[str, str]) -> str:
     uri = s3_uri(lake.raw_bucket, key)
     if not lake.exists(uri):  # raw objects are written once, never replaced
@@ -188,7 +179,7 @@ def fetch(event: dict[str, Any], *, lake: Lake, http: Http, now: datetime | None
         partition = {"dt": day.isoformat()}
         first = last = day
     manifest = Manifest(run_id=event["execution_name"], domain=DOMAIN, partition=partition)
-    ingested = _read_state(lake, "ingested.json")
+    ingested = lake.read_state(DOMAIN, "ingested.json")
     if request.get("inputs"):
         sources = [_input_source(lake, uri) for uri in request["inputs"]]
         first, last = _span(sources, first, last)
@@ -443,11 +434,11 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
         key = spec["partition"][0]
         manifest.tables.append(f"{database}.{table}")
         manifest.partitions_written += [f"{table}/{key}={v}" for v in sorted(set(values))]
-    ingested = _read_state(lake, "ingested.json")
+    ingested = lake.read_state(DOMAIN, "ingested.json")
     for source in manifest.sources:
         if source.kind == "cotahist":
             ingested[source.name] = source.md5
-    lake.put(_state_uri(lake, "ingested.json"), json.dumps(ingested, indent=1, sort_keys=True).encode())
+    lake.write_state(DOMAIN, "ingested.json", ingested)
     for prefix in manifest.staged:
         lake.delete(lake.list_uris(prefix))
     manifest.staged = []
