@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make demo   - run all domains on the embedded AWS with sample data"
 	@echo "make test   - lint, type-check and run the whole test suite"
-	@echo "make synth  - synthesize the CDK app offline into cdk.out/"
+	@echo "make synth  - synthesize the CDK app into cdk.out/ (pip builds the bank layer: PyPI, first time)"
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml

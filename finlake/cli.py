@@ -44,6 +44,12 @@ def main(ctx: click.Context, home: Path | None) -> None:
     help="Local file fed to the Fetch step instead of the internet (repeatable).",
 )
 @click.option("--force", is_flag=True, help="Reprocess sources even if they are unchanged since the last run.")
+@click.option(
+    "--source",
+    type=click.Choice(["api", "mock"]),
+    default=None,
+    help="bank: fetch from the Nubank API through pynubank ('api') or its offline MockHttpClient ('mock').",
+)
 @click.pass_obj
 def run(
     ws: Workspace,
@@ -54,6 +60,7 @@ def run(
     year: str | None,
     inputs: tuple[Path, ...],
     force: bool,
+    source: str | None,
 ) -> None:
     """Run DOMAIN's workflow (or --all) on the embedded AWS and follow it state by state."""
     from finlake.local.runner import RunPlan, run_plans
@@ -64,7 +71,13 @@ def run(
     if run_all:
         plans = demo_plans(ws)
     else:
-        plans = [RunPlan(DOMAINS[str(domain)], date=date, month=month, year=year, inputs=list(inputs), force=force)]
+        if source and domain != "bank":
+            raise click.UsageError("--source is for the bank domain")
+        plans = [
+            RunPlan(
+                DOMAINS[str(domain)], date=date, month=month, year=year, inputs=list(inputs), force=force, source=source
+            )
+        ]
     results = run_plans(ws, plans, echo=click.echo)
     failed = [r for r in results if not r.succeeded]
     if run_all:
@@ -101,14 +114,14 @@ def _lake_report(ws: Workspace) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("domain", type=click.Choice(["cards"]))
+@click.argument("domain", type=click.Choice(["bank", "cards"]))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def generate(domain: str, args: tuple[str, ...]) -> None:
     """Write generated sample files, e.g. `finlake generate cards --clients 1000 --months 12 --out DIR`
-    (`finlake generate cards --help` for the options)."""
-    from finlake.samples import cards
+    or `finlake generate bank --end-month 2024-09 --months 3 --out DIR` (`--help` after the domain)."""
+    from finlake.samples import bank, cards
 
-    sys.exit(cards.main(list(args)))
+    sys.exit({"bank": bank.main, "cards": cards.main}[domain](list(args)))
 
 
 @main.command()

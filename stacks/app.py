@@ -25,9 +25,11 @@ def build_app(
     *,
     domains: Mapping[str, DomainSpec] = DOMAINS,
     outdir: str | None = None,
+    cdk_context: Mapping[str, Any] | None = None,
 ) -> App:
-    """The app with ``cdk.json`` context, its ``finlake`` settings overridden key by key by ``context``."""
-    merged = cdk_json_context()
+    """The app with ``cdk.json`` context, its ``finlake`` settings overridden key by key by ``context``
+    and other CDK context keys by ``cdk_context`` (e.g. ``{"aws:cdk:bundling-stacks": []}``)."""
+    merged = {**cdk_json_context(), **(cdk_context or {})}
     merged[CONTEXT_KEY] = {**merged.get(CONTEXT_KEY, {}), **(context or {})}
     app = App(context=merged, outdir=outdir)
     settings = Settings.from_context(app.node.try_get_context(CONTEXT_KEY))

@@ -9,26 +9,29 @@ import json
 import re
 from pathlib import Path
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import ArnFormat, BundlingOptions, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks import nag
+from stacks.bundling import PipLayerBundler
 from stacks.platform_stack import CURATED_DATABASE, REFINED_DATABASE, WORKGROUP, PlatformStack
 from stacks.settings import TIMEZONE, Settings
-from stacks.specs import ROOT, Access, DomainSpec, GlueStep, LambdaStep
+from stacks.specs import ROOT, Access, DomainSpec, GlueStep, LambdaStep, Secret
 from stacks.storage import bucket_name
 
 # Newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
@@ -116,13 +119,117 @@ class DomainPipeline(Construct):
             lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", pandas_arn),
             lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn),
         ]
-        self.functions = {step.step: self._function(step, code) for step in spec.lambdas}
+        self.secrets = self._secrets()
+        # The domain's own dependencies go last, so its pinned versions win over the managed layers'.
+        self.dependencies = self._dependencies_layer() if spec.requirements else None
+        step_layers = [*self.layers, self.dependencies] if self.dependencies else self.layers
+        self.functions = {step.step: self._function(step, code, step_layers) for step in spec.lambdas}
         self.jobs = {job.step: self._glue_job(job) for job in spec.glue_jobs}
         self.state_machine = self._state_machine()
         self.schedule = self._schedule()
         self.trigger = self._trigger(code) if spec.trigger else None
         self._alarms()
         CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+
+    # -- dependencies layer ------------------------------------------------------------------------
+
+    def _dependencies_layer(self) -> lambda_.LayerVersion:
+        """``spec.requirements`` installed by pip on the synthesizing machine (see stacks/bundling.py);
+        Docker with the runtime's build image only if local bundling declines."""
+        requirements = self.project_root / self.spec.requirements
+        if not requirements.is_file():
+            raise ValueError(f"{self.spec.name}: requirements file {self.spec.requirements} does not exist")
+        code = lambda_.Code.from_asset(
+            str(requirements.parent),
+            exclude=["*", f"!{requirements.name}"],  # the layer's hash depends on the requirements only
+            bundling=BundlingOptions(
+                image=RUNTIME.bundling_image,
+                local=PipLayerBundler(requirements),  # type: ignore[arg-type]  # jsii protocol, see bundling.py
+                command=["bash", "-c", f"pip install --no-cache-dir -r {requirements.name} -t /asset-output/python"],
+            ),
+        )
+        return lambda_.LayerVersion(
+            self,
+            "DependenciesLayer",
+            code=code,
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description=f"finlake {self.spec.name}: {self.spec.requirements}",
+        )
+
+    # -- secrets -----------------------------------------------------------------------------------
+
+    def _secrets(self) -> dict[str, secretsmanager.Secret]:
+        """The domain's secrets, KMS-encrypted with the lake key; an optional one only when its
+        setting is on. Values never reach the environment: functions get the secret's name."""
+        declared = {secret.key for secret in self.spec.secrets}
+        for step in self.spec.lambdas:
+            unknown = set(step.secrets) - declared
+            if unknown:
+                raise ValueError(f"{self.spec.name} {step.step} lists undeclared secrets {sorted(unknown)}")
+        # The lake key by reference: a grant on the platform's own Key object would put this stack's
+        # roles into the key policy (a cycle between the stacks). Decrypt is granted on the roles instead.
+        self.secrets_key = kms.Key.from_key_arn(self, "SecretsKey", self.platform.key.key_arn)
+        return {
+            secret.key: self._secret(secret)
+            for secret in self.spec.secrets
+            if not secret.optional_setting or self.settings.optional_enabled(secret.optional_setting)
+        }
+
+    def _secret(self, secret: Secret) -> secretsmanager.Secret:
+        name = self.spec.secret_name(secret.key)
+        if secret.generated:
+            description = f"finlake {self.spec.name}: {secret.description}. Generated at deploy; never set by hand."
+            generator = secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True)
+        else:
+            description = (
+                f"finlake {self.spec.name}: {secret.description}. Deployed with a placeholder; set it with "
+                f"aws secretsmanager put-secret-value --secret-id {name} --secret-string file://{secret.key}.json"
+            )
+            # A JSON placeholder, so a function reading it before the operator sets it reports missing fields.
+            generator = secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"placeholder": "set the real value with put-secret-value"}),
+                generate_string_key="placeholder_token",
+                exclude_punctuation=True,
+            )
+        construct = secretsmanager.Secret(
+            self,
+            f"{secret.key.title().replace('_', '')}Secret",
+            secret_name=name,
+            description=description,
+            encryption_key=self.secrets_key,
+            generate_secret_string=generator,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        nag.secret_without_rotation(construct, name, secret.description, generated=secret.generated)
+        return construct
+
+    def _secret_environment(self, step: LambdaStep) -> dict[str, str]:
+        """``<KEY>_SECRET`` (the name) of each secret the step reads, plus its optional setting's values."""
+        environment: dict[str, str] = {}
+        for secret in self.spec.secrets:
+            if secret.key in step.secrets and secret.key in self.secrets:
+                environment[secret.env_var] = self.spec.secret_name(secret.key)
+                if secret.optional_setting:
+                    environment |= self.settings.optional_environment(secret.optional_setting)
+        return environment
+
+    def _grant_secrets(self, role: iam.IRole, step: LambdaStep) -> None:
+        """Read access to the secrets the step lists, and decrypt with the lake key only through
+        Secrets Manager (``secret.grant_read`` cannot add that for a key of another stack)."""
+        readable = [self.secrets[key] for key in step.secrets if key in self.secrets]
+        for secret in readable:
+            secret.grant_read(role)
+        if readable:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[self.platform.key.key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}
+                    },
+                )
+            )
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -141,7 +248,7 @@ class DomainPipeline(Construct):
             "ATHENA_WORKGROUP": WORKGROUP,
         }
 
-    def _function(self, step: LambdaStep, code: lambda_.Code) -> lambda_.Function:
+    def _function(self, step: LambdaStep, code: lambda_.Code, layers: list[lambda_.ILayerVersion]) -> lambda_.Function:
         role = iam.Role(
             self,
             f"{step.step}Role",
@@ -160,12 +267,13 @@ class DomainPipeline(Construct):
             memory_size=step.memory_mb,
             timeout=Duration.seconds(step.timeout_s),
             tracing=lambda_.Tracing.ACTIVE,
-            layers=self.layers,
-            environment=self.environment,
+            layers=layers,
+            environment=self.environment | self._secret_environment(step),
             log_group=log_group,
             role=role,
         )
         self._grant(role, step.access)
+        self._grant_secrets(role, step)
         nag.lambda_role(role)
         return function
 

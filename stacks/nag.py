@@ -179,3 +179,19 @@ def bucket_notifications_handler(stack: Stack) -> None:
                 "deploy time) uses the AWS managed basic execution role for its own logs; CDK offers no way "
                 "to replace that role.",
             )
+
+
+def secret_without_rotation(secret: IConstruct, name: str, description: str, *, generated: bool) -> None:
+    """AwsSolutions-SMG4: a domain secret has no rotation Lambda, for a reason that depends on its kind."""
+    if generated:
+        reason = (
+            f"{name} ({description}) is a key CloudFormation generated once. Data already written depends on "
+            "it (keyed hashes are compared across runs), so rotating it means re-keying that data: a "
+            "deliberate operation done by hand, never on a schedule."
+        )
+    else:
+        reason = (
+            f"{name} ({description}) holds a credential issued and rotated by its owner outside AWS; no "
+            "rotation Lambda can obtain a new one. The operator puts each new value with put-secret-value."
+        )
+    acknowledge(secret, "AwsSolutions-SMG4", reason)

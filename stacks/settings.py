@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from stacks.specs import DomainSpec
 
@@ -24,6 +24,39 @@ class ScheduleSetting:
     expression: str | None = None  # None: the spec's default schedule
 
 
+class OptionalSetting(Protocol):
+    """A setting that switches optional resources (a secret, environment variables) on."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def environment(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class GoogleSheetsSetting:
+    """The optional Google Sheets sink of a monthly summary. Enabling it creates the
+    ``google_sheets`` secret of the domains that declare one (``Secret.optional_setting``)."""
+
+    enabled: bool = False
+    spreadsheet_id: str = ""
+    worksheet: str = "bank_monthly_summary"
+
+    def __post_init__(self) -> None:
+        if self.enabled and not self.spreadsheet_id:
+            raise ValueError(f"context {CONTEXT_KEY}.google_sheets.enabled needs a spreadsheet_id")
+        if self.enabled and not self.worksheet:
+            raise ValueError(f"context {CONTEXT_KEY}.google_sheets.worksheet must not be empty")
+
+    def environment(self) -> dict[str, str]:
+        """What the functions that read the sink's secret get besides the secret's name."""
+        return {"SHEETS_SPREADSHEET_ID": self.spreadsheet_id, "SHEETS_WORKSHEET": self.worksheet}
+
+
+# Settings that switch optional resources on, by the name a spec uses (``Secret.optional_setting``).
+OPTIONAL_SETTINGS = ("google_sheets",)
+
+
 @dataclass(frozen=True)
 class Settings:
     notification_emails: tuple[str, ...] = ()
@@ -33,6 +66,7 @@ class Settings:
     monthly_budget_usd: int = 50  # AWS Budgets alert thresholds: 80% and 100%
     pandas_layer_arn: str = ""  # template with "{region}"
     powertools_layer_arn: str = ""  # template with "{region}"
+    google_sheets: GoogleSheetsSetting = GoogleSheetsSetting()
 
     def __post_init__(self) -> None:
         for name in ("pandas_layer_arn", "powertools_layer_arn"):
@@ -51,11 +85,27 @@ class Settings:
             for name, value in raw.pop("schedules", {}).items()
         }
         emails = tuple(raw.pop("notification_emails", ()))
-        return cls(notification_emails=emails, schedules=schedules, **raw)
+        sheets = GoogleSheetsSetting(**raw.pop("google_sheets", {}))
+        return cls(notification_emails=emails, schedules=schedules, google_sheets=sheets, **raw)
 
     def schedule_for(self, spec: DomainSpec) -> ScheduleSetting:
         setting = self.schedules.get(spec.name, ScheduleSetting())
         return ScheduleSetting(enabled=setting.enabled, expression=setting.expression or spec.schedule)
+
+    def optional_enabled(self, name: str) -> bool:
+        """Whether the optional setting ``name`` (e.g. "google_sheets") is switched on."""
+        return self._optional(name).enabled
+
+    def optional_environment(self, name: str) -> dict[str, str]:
+        """Environment of the functions that use the optional setting ``name`` (empty when off)."""
+        setting = self._optional(name)
+        return setting.environment() if setting.enabled else {}
+
+    def _optional(self, name: str) -> OptionalSetting:
+        if name not in OPTIONAL_SETTINGS:
+            raise ValueError(f"unknown optional setting {name!r}; known: {', '.join(OPTIONAL_SETTINGS)}")
+        setting: OptionalSetting = getattr(self, name)
+        return setting
 
     def layer_arns(self, region: str) -> tuple[str, str]:
         """The AWS SDK for pandas and Powertools layer ARNs for ``region`` (may be a token)."""

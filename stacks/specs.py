@@ -53,6 +53,23 @@ class LambdaStep:
     memory_mb: int = 512
     timeout_s: int = 120
     description: str = ""
+    secrets: tuple[str, ...] = ()  # keys of the domain's `secrets` this step may read
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A Secrets Manager secret of a domain. Its name reaches the function as ``<KEY>_SECRET``
+    (e.g. ``NUBANK_SECRET``); its value only through Secrets Manager, never the environment."""
+
+    key: str  # e.g. "nubank"
+    description: str
+    generated: bool = False  # CDK generates the value (a random key); else the operator puts it
+    optional_setting: str = ""  # the context setting that enables it (absent: always created)
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable that carries the secret's name, e.g. ``NUBANK_SECRET``."""
+        return f"{self.key.upper()}_SECRET"
 
 
 @dataclass(frozen=True)
@@ -93,11 +110,17 @@ class DomainSpec:
     tables: tuple[str, ...] = ()  # Glue tables the domain writes, "database.table"
     reads_internet: bool = True  # whether Fetch calls public sources
     trigger: S3Trigger | None = None
+    secrets: tuple[Secret, ...] = ()
+    requirements: str = ""  # a requirements file beyond the managed layers, bundled as a layer
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def definition_path(self) -> Path:
         return STATEMACHINES_DIR / f"{self.name}.asl.json"
+
+    def secret_name(self, key: str) -> str:
+        """The Secrets Manager name of the domain's secret ``key``, e.g. ``finlake/bank/nubank``."""
+        return f"finlake/{self.name}/{key}"
 
     def substitution_keys(self) -> list[str]:
         keys = [f"{s.step}Function" for s in self.lambdas]
@@ -243,4 +266,73 @@ CARDS = DomainSpec(
     trigger=S3Trigger("functions.cards.handlers.trigger", "inbox/cards/"),
 )
 
-DOMAINS: dict[str, DomainSpec] = {spec.name: spec for spec in (BNDES, STOCKS, CARDS)}
+BANK = DomainSpec(
+    name="bank",
+    description="A person's Nubank card and NuConta (pynubank and the app's exports), categorised and summarised",
+    partition="month",
+    schedule="cron(0 8 * * ? *)",  # the daily API fetch; off by default (Nubank refuses pynubank since 2024-10)
+    lambdas=(
+        LambdaStep(
+            "Fetch",
+            "functions.bank.handlers.fetch",
+            Access(raw="rw", curated="r"),
+            512,
+            300,
+            "Snapshot the Nubank API (pynubank) or list the dropped exports into the raw zone",
+            secrets=("nubank",),
+        ),
+        LambdaStep(
+            "Validate",
+            "functions.bank.handlers.validate",
+            Access(raw="r", curated="rw"),
+            1024,
+            300,
+            "Parse exports and API snapshots exactly; scrub personal data; quarantine bad rows",
+            secrets=("bank_hmac",),
+        ),
+        LambdaStep(
+            "Transform",
+            "functions.bank.handlers.transform",
+            Access(raw="r", curated="rwd", refined="rwd"),
+            1024,
+            300,
+            "Deduplicate and categorise into transactions; monthly summary and future installments",
+        ),
+        LambdaStep(
+            "Catalog",
+            "functions.bank.handlers.catalog",
+            Access(curated="rw", refined="r", catalog=True),
+            512,
+            120,
+            "Register tables and partitions; the month's headline numbers",
+        ),
+        LambdaStep(
+            "Publish",
+            "functions.bank.handlers.publish",
+            Access(refined="r"),
+            512,
+            120,
+            "Push the monthly summary to a Google Sheet when the sink is enabled",
+            secrets=("google_sheets",),
+        ),
+    ),
+    timeout_min=30,
+    tables=(
+        "finlake_curated.bank_transactions",
+        "finlake_refined.bank_monthly_summary",
+        "finlake_refined.bank_installments",
+    ),
+    trigger=S3Trigger("functions.bank.handlers.trigger", "inbox/bank/"),
+    secrets=(
+        Secret("nubank", "Nubank login for pynubank: JSON {cpf, password, certificate_p12_base64}"),
+        Secret("bank_hmac", "Key of the keyed hashes (HMAC-SHA256) that replace account identifiers", generated=True),
+        Secret(
+            "google_sheets",
+            "Google service-account JSON for the monthly-summary sheet",
+            optional_setting="google_sheets",
+        ),
+    ),
+    requirements="functions/bank/requirements.txt",
+)
+
+DOMAINS: dict[str, DomainSpec] = {spec.name: spec for spec in (BNDES, STOCKS, CARDS, BANK)}

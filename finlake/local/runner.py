@@ -29,6 +29,7 @@ class RunPlan:
     year: str | None = None
     inputs: list[Path] = field(default_factory=list)
     force: bool = False
+    source: str | None = None  # bank: "api" or "mock" (pynubank's MockHttpClient)
 
     def partition(self) -> str:
         if self.spec.partition == "month" and self.month:
@@ -39,6 +40,8 @@ class RunPlan:
         request = execution_input(self.spec.name, date=self.date, month=self.month, inputs=input_uris, force=self.force)
         if self.year:
             request["year"] = self.year
+        if self.source:
+            request["source"] = self.source
         if self.inputs:  # the name follows the content, not just the file names
             request["inputs_md5"] = [
                 hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() for p in self.inputs

@@ -106,6 +106,7 @@ class EmbeddedAws:
         self.dlq_url = ""
         self.outbox_url = ""
         self.state_machines: dict[str, str] = {}
+        self._clients: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -143,7 +144,11 @@ class EmbeddedAws:
                     os.environ[key] = value
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        """One client per service for the session. Creating a client reads os.environ, which the
+        in-process Lambda adapter changes on moto's executor thread while this thread polls."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)
+        return self._clients[service]
 
     # -- resources -------------------------------------------------------------------------------
 
@@ -180,11 +185,18 @@ class EmbeddedAws:
             "Region": REGION,
         }
         lam = self.client("lambda")
+        secret_names = self._create_secrets(spec)
         for step in spec.lambdas:
             env = {
                 **self.lake_env(),
                 "DOMAIN": spec.name,
                 "POWERTOOLS_SERVICE_NAME": f"finlake-{spec.name}",
+                "FINLAKE_LOCAL": "true",
+                **{
+                    s.env_var: secret_names[s.key]
+                    for s in spec.secrets
+                    if s.key in step.secrets and s.key in secret_names
+                },
                 **self.function_env.get(f"{spec.name}.{step.step}", {}),
             }
             arn = lam.create_function(
@@ -226,6 +238,21 @@ class EmbeddedAws:
                 Environment={"Variables": {**self.lake_env(), "STATE_MACHINE_ARN": arn}},
             )
         return arn
+
+    def _create_secrets(self, spec: DomainSpec) -> dict[str, str]:
+        """The domain's secrets with local values; optional ones (e.g. the Google Sheets sink) stay
+        off in local mode. Returns key -> secret name, named as the stack names them."""
+        from finlake.local.sources import local_secret
+
+        manager = self.client("secretsmanager")
+        names = {}
+        for secret in spec.secrets:
+            if secret.optional_setting:
+                continue
+            name = spec.secret_name(secret.key)
+            manager.create_secret(Name=name, SecretString=local_secret(self.workspace, spec.name, secret.key))
+            names[secret.key] = name
+        return names
 
     def drop_file(self, spec: DomainSpec, path: Path) -> dict[str, Any]:
         """Upload a file under the domain's trigger prefix and deliver the S3 "Object Created" event

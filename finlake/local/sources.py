@@ -7,6 +7,9 @@ demo plan of each domain (`demo_plans`) says what `finlake run --all` runs.
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +33,24 @@ def bndes_env(ws: Workspace) -> dict[str, str]:
 
 
 SAMPLE_SOURCES = {"bndes": ("Fetch", bndes_env)}
+
+# An invented CPF with valid check digits: the tests scan every written object and log line for it.
+LOCAL_NUBANK_CPF = "529.982.247-25"
+
+
+def local_secret(ws: Workspace, domain: str, key: str) -> str:
+    """The value a domain's secret holds on the embedded AWS. The HMAC key is made once per
+    workspace (so keyed hashes stay stable between runs); the Nubank login is invented (pynubank's
+    MockHttpClient accepts any)."""
+    if (domain, key) == ("bank", "nubank"):
+        certificate = base64.b64encode(b"finlake local mode: not a real certificate").decode()
+        return json.dumps({"cpf": LOCAL_NUBANK_CPF, "password": "local-only", "certificate_p12_base64": certificate})
+    stored: dict[str, str] = ws.read_json("local-secrets.json", {})
+    name = f"{domain}/{key}"
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(48)
+        ws.write_json("local-secrets.json", stored)
+    return stored[name]
 
 
 def local_function_env(ws: Workspace, specs: list[DomainSpec]) -> dict[str, dict[str, str]]:
@@ -58,7 +79,26 @@ def demo_plans(ws: Workspace) -> list[RunPlan]:
     """What `finlake run --all` runs, domain by domain, with the project's own sample data."""
     from finlake.local.runner import RunPlan
 
-    return [RunPlan(DOMAINS["bndes"]), *stocks_demo(ws), cards_demo(ws)]
+    return [RunPlan(DOMAINS["bndes"]), *stocks_demo(ws), cards_demo(ws), *bank_demo(ws)]
+
+
+BANK_DEMO_END, BANK_DEMO_MONTHS = "2024-09", 3
+
+
+def bank_demo(ws: Workspace) -> list[RunPlan]:
+    """The Nubank API through pynubank's offline mock, then the app's exports (card CSV in both
+    formats, two overlapping NuConta CSVs, OFX of both accounts) in one run."""
+    from finlake.local.runner import RunPlan
+    from finlake.samples import bank
+
+    folder = ws.samples_dir / "bank"
+    if not folder.exists():
+        bank.write(folder, bank.demo_files(BANK_DEMO_END, BANK_DEMO_MONTHS))
+    exports = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".ofx"))
+    return [
+        RunPlan(DOMAINS["bank"], month=BANK_DEMO_END, source="mock"),
+        RunPlan(DOMAINS["bank"], month=BANK_DEMO_END, inputs=exports),
+    ]
 
 
 CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, CARDS_DEMO_END = 2_000, 12, "2024-09"

@@ -19,10 +19,14 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from stacks.app import build_app
-from stacks.specs import BNDES, ROOT, GlueStep
+from stacks.specs import BANK, BNDES, ROOT, GlueStep
 
 PLATFORM = "FinlakePlatform"
 PIPELINES = "FinlakePipelines"
+
+# CDK's switch for "bundle the assets of no stack": the dependency layers are synthesized from their
+# source folder without running pip, so the tests never reach the network.
+NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
 
 # A variant with other context values and a throwaway Glue step, to test those code paths.
 VARIANT_CONTEXT = {
@@ -30,9 +34,11 @@ VARIANT_CONTEXT = {
     "schedules": {"bndes": {"enabled": False, "expression": "cron(30 6 ? * MON *)"}},
     "athena_bytes_scanned_cutoff": 1073741824,
     "log_retention_days": 30,
+    "google_sheets": {"enabled": True, "spreadsheet_id": "abc123"},
 }
 VARIANT_GLUE_STEP = GlueStep("Indicators", "glue/__init__.py", workers=3, worker_type="G.2X", timeout_min=45)
-VARIANT_DOMAINS = {"bndes": dataclasses.replace(BNDES, glue_jobs=(VARIANT_GLUE_STEP,))}
+# bank: to synthesize its optional Google Sheets sink, switched on in VARIANT_CONTEXT.
+VARIANT_DOMAINS = {"bndes": dataclasses.replace(BNDES, glue_jobs=(VARIANT_GLUE_STEP,)), "bank": BANK}
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class Synthesized:
 
 
 def _synth(outdir: Path, **kwargs: Any) -> Synthesized:
-    app = build_app(outdir=str(outdir), **kwargs)
+    app = build_app(outdir=str(outdir), cdk_context=NO_BUNDLING, **kwargs)
     assembly = app.synth()
     templates = {s.stack_name: json.loads(Path(s.template_full_path).read_text()) for s in assembly.stacks}
     return Synthesized(app=app, outdir=outdir, templates=templates)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.specs import DOMAINS
+from stacks.specs import DOMAINS, DomainSpec, LambdaStep
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +25,24 @@ EXPECTED_ENV = {
     "ATHENA_WORKGROUP",
 }
 SECRET_LIKE = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
+
+
+def spec_of(step: LambdaStep) -> DomainSpec:
+    (spec,) = [spec for spec in DOMAINS.values() if step in spec.lambdas]
+    return spec
+
+
+def _secret_env(handler: str) -> dict[str, str]:
+    """``<KEY>_SECRET`` -> secret name, for the secrets the step of ``handler`` lists (default context)."""
+    for spec in DOMAINS.values():
+        for step in spec.lambdas:
+            if step.handler == handler:
+                return {
+                    s.env_var: spec.secret_name(s.key)
+                    for s in spec.secrets
+                    if s.key in step.secrets and not s.optional_setting
+                }
+    return {}
 
 
 def _functions(s) -> dict[str, dict]:
@@ -60,7 +78,7 @@ def test_one_function_per_lambda_step_with_the_spec_settings(synthesized, cdk_co
         assert props["MemorySize"] == step.memory_mb
         assert props["Timeout"] == step.timeout_s
         assert props["TracingConfig"] == {"Mode": "Active"}
-        assert len(props["Layers"]) == 2
+        assert len(props["Layers"]) == 2 + bool(spec_of(step).requirements)  # managed + the domain's own
         log_group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
         assert log_group["Properties"]["RetentionInDays"] == cdk_context["log_retention_days"] == 90
 
@@ -77,14 +95,16 @@ def test_function_environment_is_the_documented_set_and_has_no_secrets(synthesiz
     for handler, function in _functions(synthesized).items():
         env = function["Properties"]["Environment"]["Variables"]
         extra = {"STATE_MACHINE_ARN"} if handler.endswith(".trigger") else set()
-        assert set(env) == EXPECTED_ENV | extra, handler
+        secrets = _secret_env(handler)
+        assert set(env) == EXPECTED_ENV | extra | set(secrets), handler
+        assert {name: env[name] for name in secrets} == secrets  # names such as finlake/bank/nubank
         domain = handler.split(".")[1]
         assert env["POWERTOOLS_SERVICE_NAME"] == f"finlake-{domain}"
         assert env["DOMAIN"] == domain
         assert env["CURATED_DATABASE"] == "finlake_curated"
         assert env["ATHENA_WORKGROUP"] == "finlake"
         for name, value in env.items():
-            assert not SECRET_LIKE.search(name), name
+            assert name in secrets or not SECRET_LIKE.search(name), name
             assert not re.search(r"AKIA[0-9A-Z]{16}", json.dumps(value)), name
 
 
@@ -169,14 +189,15 @@ def _schedules(s) -> dict[str, dict]:
     return {x["Properties"]["Name"]: x for x in s.resources(PIPELINES, "AWS::Scheduler::Schedule").values()}
 
 
-def test_schedules_run_in_sao_paulo_time_from_the_spec(synthesized) -> None:
+def test_schedules_run_in_sao_paulo_time_from_the_spec(synthesized, cdk_context) -> None:
     schedules = _schedules(synthesized)
     assert set(schedules) == {f"finlake-{name}" for name in DOMAINS}
     for name, spec in DOMAINS.items():
         props = schedules[f"finlake-{name}"]["Properties"]
         assert props["ScheduleExpressionTimezone"] == "America/Sao_Paulo"
         assert props["ScheduleExpression"] == spec.schedule
-        assert props["State"] == "ENABLED"
+        enabled = cdk_context["schedules"].get(name, {}).get("enabled", True)
+        assert props["State"] == ("ENABLED" if enabled else "DISABLED")
         target = props["Target"]
         assert json.loads(target["Input"]) == {"domain": name, "trigger": "schedule"}
         assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
@@ -232,7 +253,7 @@ def test_glue_step_becomes_a_glue_5_job_with_the_security_configuration(variant)
     assert args["--enable-continuous-cloudwatch-log"] == "true"
     assert {"--RAW_BUCKET", "--CURATED_BUCKET", "--REFINED_BUCKET", "--CURATED_DATABASE"} <= set(args)
     assert "cdk-hnb659fds-assets" in json.dumps(props["Command"]["ScriptLocation"])
-    machine = next(iter(variant.resources(PIPELINES, "AWS::StepFunctions::StateMachine").values()))
+    machine = _machines(variant)["finlake-bndes"]
     assert "IndicatorsJob" in machine["Properties"]["DefinitionSubstitutions"]
 
 
@@ -244,13 +265,22 @@ def test_state_machine_may_run_only_its_glue_jobs(variant) -> None:
     assert f'{{"Ref": "{job_id}"}}' in json.dumps(glue["Resource"])
 
 
-def test_files_landing_in_the_inbox_trigger_the_cards_workflow(synthesized) -> None:
-    [rule] = [
-        r
-        for r in synthesized.resources(PIPELINES, "AWS::Events::Rule").values()
+def _trigger_rules(s) -> dict[str, dict]:
+    """The "Object Created" rules by the key prefix they match."""
+    rules = [
+        r["Properties"]["EventPattern"]
+        for r in s.resources(PIPELINES, "AWS::Events::Rule").values()
         if r["Properties"].get("EventPattern", {}).get("detail-type") == ["Object Created"]
     ]
-    pattern = rule["Properties"]["EventPattern"]
+    return {pattern["detail"]["object"]["key"][0]["prefix"]: pattern for pattern in rules}
+
+
+def test_one_trigger_rule_per_domain_with_a_trigger(synthesized) -> None:
+    assert set(_trigger_rules(synthesized)) == {spec.trigger.prefix for spec in DOMAINS.values() if spec.trigger}
+
+
+def test_files_landing_in_the_inbox_trigger_the_cards_workflow(synthesized) -> None:
+    pattern = _trigger_rules(synthesized)["inbox/cards/"]
     assert pattern["source"] == ["aws.s3"]
     assert pattern["detail"]["object"] == {"key": [{"prefix": "inbox/cards/"}]}
     assert "finlake-raw-" in json.dumps(pattern["detail"]["bucket"])

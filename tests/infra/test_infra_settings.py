@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from stacks.settings import ScheduleSetting, Settings
-from stacks.specs import BNDES, ROOT
+from stacks.settings import GoogleSheetsSetting, ScheduleSetting, Settings
+from stacks.specs import BANK, BNDES, ROOT
 
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]["finlake"]
 
@@ -38,3 +38,30 @@ def test_schedule_override_and_layer_region() -> None:
 def test_invalid_settings_are_rejected(override: dict) -> None:
     with pytest.raises(ValueError):
         Settings.from_context({**CONTEXT, **override})
+
+
+def test_google_sheets_is_off_by_default_and_maps_to_its_environment() -> None:
+    settings = Settings.from_context(CONTEXT)
+    assert settings.google_sheets == GoogleSheetsSetting()
+    assert settings.optional_enabled("google_sheets") is False
+    assert settings.optional_environment("google_sheets") == {}
+    on = Settings.from_context({**CONTEXT, "google_sheets": {"enabled": True, "spreadsheet_id": "abc123"}})
+    assert on.optional_enabled("google_sheets") is True
+    assert on.optional_environment("google_sheets") == {
+        "SHEETS_SPREADSHEET_ID": "abc123",
+        "SHEETS_WORKSHEET": "bank_monthly_summary",
+    }
+
+
+def test_google_sheets_enabled_needs_a_spreadsheet_id() -> None:
+    with pytest.raises(ValueError, match="spreadsheet_id"):
+        Settings.from_context({**CONTEXT, "google_sheets": {"enabled": True}})
+
+
+def test_an_unknown_optional_setting_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown optional setting"):
+        Settings.from_context(CONTEXT).optional_enabled("slack")
+
+
+def test_the_bank_schedule_is_off_by_default() -> None:
+    assert Settings.from_context(CONTEXT).schedule_for(BANK).enabled is False
