@@ -86,8 +86,9 @@ BANK_DEMO_END, BANK_DEMO_MONTHS = "2024-09", 3
 
 
 def bank_demo(ws: Workspace) -> list[RunPlan]:
-    """The Nubank API through pynubank's offline mock, then the app's exports (card CSV in both
-    formats, two overlapping NuConta CSVs, OFX of both accounts) in one run."""
+    """The Nubank API through pynubank's offline mock (a snapshot taken this month, so its credit
+    limit applies from this month on), then the app's exports (card CSV in both formats, two
+    overlapping NuConta CSVs, OFX of both accounts) in one run."""
     from finlake.local.runner import RunPlan
     from finlake.samples import bank
 
@@ -96,7 +97,7 @@ def bank_demo(ws: Workspace) -> list[RunPlan]:
         bank.write(folder, bank.demo_files(BANK_DEMO_END, BANK_DEMO_MONTHS))
     exports = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".ofx"))
     return [
-        RunPlan(DOMAINS["bank"], month=BANK_DEMO_END, source="mock"),
+        RunPlan(DOMAINS["bank"], source="mock"),
         RunPlan(DOMAINS["bank"], month=BANK_DEMO_END, inputs=exports),
     ]
 

@@ -248,6 +248,8 @@ def validate(manifest: Manifest, *, lake: Lake, hmac_key: bytes) -> Manifest:
             manifest.quarantine.append(reason)
             raise SourceRejected(f"{source.name} rejected: {exc} (raw file kept at {source.uri})") from None
         source.kind = parsed.kind
+        if parsed.kind == "api":
+            parsed.facts["as_of_month"] = manifest.partition["month"]  # the month the snapshot was taken
         table = parsed_table(parsed, safe_name(source.name), hmac_key)
         table = table.replace_schema_metadata(
             {"facts": json.dumps(parsed.facts, sort_keys=True), "raw_uri": source.uri}
@@ -362,14 +364,17 @@ TYPE_CATEGORIES = {
 def categorize(
     description: str, source_category: str | None, kind: str, rules: list[tuple[str, str]]
 ) -> tuple[str, str]:
-    """(category, how it was decided)."""
+    """(category, how it was decided). A keyword matches whole words of the folded description
+    ("99" matches "99 Pop", not "Loja 1999"); a source's category is spelt as the rules spell it
+    ("Eletronicos" -> "eletrônicos")."""
     if kind in ("bill_payment", "fee", "interest"):
         return TYPE_CATEGORIES[kind], "type"
     if source_category:
-        return source_category, "source"
+        spelling = {fold(category): category for _, category in rules}
+        return spelling.get(fold(source_category), source_category), "source"
     folded = fold(description)
     for keyword, category in rules:
-        if keyword in folded:
+        if re.search(rf"(?<![a-z0-9]){re.escape(keyword)}(?![a-z0-9])", folded):
             return category, "rule"
     return TYPE_CATEGORIES.get(kind, "outros"), "type"
 
@@ -427,8 +432,8 @@ def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
             }
         )
     transactions.sort(key=lambda t: (t["date"], t["account"], t["transaction_key"]))
-    credit_limit = next((Decimal(f["credit_limit"]) for f in reversed(facts) if f.get("credit_limit")), None)
-    months = summary.monthly_summary(transactions, credit_limit=credit_limit)
+    credit_limits = {f["as_of_month"]: Decimal(f["credit_limit"]) for f in facts if f.get("credit_limit")}
+    months = summary.monthly_summary(transactions, credit_limits=credit_limits)
     installments = summary.future_installments(transactions)
     staged_keys = {
         r["key"]
@@ -437,7 +442,7 @@ def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
     }
     # The month the email is about: the latest month of this run's own rows.
     focus = max((month_of(r["date"]) for r in unique if r["key"] in staged_keys), default=manifest.partition["month"])
-    head = summary.headline(transactions, installments, focus, credit_limit)
+    head = summary.headline(transactions, installments, focus, credit_limits)
     written = {
         "bank_transactions": _write_partitions(
             lake,

@@ -8,8 +8,8 @@ Definitions (the numbers a person checks against the app):
 - income: income, transfers in and positive interest (NuConta yield).
 - net = income - spend. Comparisons: the previous calendar month, and the mean of the three
   previous months (empty until three previous months are in the data).
-- card usage: the month's card spend against the credit limit of the latest API snapshot (the app
-  exports do not carry the limit).
+- card usage: the month's card spend against the credit limit of the latest API snapshot taken in
+  or before that month (a snapshot says nothing of earlier limits; the app exports carry none).
 - future installments: for each installment purchase ("Parcela k/N"), the installments after the
   latest one seen, one per month, that fall after the last month with card data.
 
@@ -89,8 +89,15 @@ def spend_and_income(txn: dict[str, Any]) -> tuple[Decimal, Decimal]:
     return ZERO, ZERO
 
 
-def monthly_summary(transactions: list[dict[str, Any]], *, credit_limit: Decimal | None) -> list[dict[str, Any]]:
-    """One row per month and category, plus one per month with category '_all'."""
+def limit_in(month: str, credit_limits: dict[str, Decimal]) -> Decimal | None:
+    """The credit limit known in ``month``: the latest snapshot's (by snapshot month) up to it."""
+    known = [m for m in credit_limits if m <= month]
+    return credit_limits[max(known)] if known else None
+
+
+def monthly_summary(transactions: list[dict[str, Any]], *, credit_limits: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """One row per month and category, plus one per month with category '_all'. ``credit_limits``
+    maps the month of each API snapshot to the limit it gave."""
     totals: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [ZERO, ZERO, 0])
     card: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for txn in transactions:
@@ -113,6 +120,7 @@ def monthly_summary(transactions: list[dict[str, Any]], *, credit_limit: Decimal
 
         prev = spent(_shift(month, -1)) if _shift(month, -1) >= first else None
         window = [_shift(month, -k) for k in (1, 2, 3)]
+        credit_limit = limit_in(month, credit_limits)
         avg = (sum((spent(m) for m in window), ZERO) / 3).quantize(CENT, ROUND_HALF_UP) if window[-1] >= first else None
         rows.append(
             {
@@ -171,10 +179,14 @@ def future_installments(transactions: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def headline(
-    transactions: list[dict[str, Any]], installments: list[dict[str, Any]], month: str, credit_limit: Decimal | None
+    transactions: list[dict[str, Any]],
+    installments: list[dict[str, Any]],
+    month: str,
+    credit_limits: dict[str, Decimal],
 ) -> dict[str, Any]:
     """The month's numbers for the end-of-run email."""
-    rows = [r for r in monthly_summary(transactions, credit_limit=credit_limit) if r["month"] == month]
+    rows = [r for r in monthly_summary(transactions, credit_limits=credit_limits) if r["month"] == month]
+    credit_limit = limit_in(month, credit_limits)
     total = next((r for r in rows if r["category"] == ALL), None)
     top = sorted(
         (r for r in rows if r["category"] != ALL and r["spend"] > 0), key=lambda r: (-r["spend"], r["category"])

@@ -248,7 +248,10 @@ def test_monthly_summary_by_hand():
         txn("2024-09-05", "5000.00", "income", "renda", "nuconta"),
         txn("2024-09-06", "-150.00", "transfer_out", "transferências", "nuconta"),
     ]
-    rows = {(r["month"], r["category"]): r for r in summary.monthly_summary(transactions, credit_limit=Decimal("1000"))}
+    rows = {
+        (r["month"], r["category"]): r
+        for r in summary.monthly_summary(transactions, credit_limits={"2024-07": Decimal("1000")})
+    }
     september = rows[("2024-09", "restaurante")]
     assert september["spend"] == Decimal("350.00")  # 400 - 50 refunded
     assert september["spend_prev_month"] == Decimal("300.00")
@@ -263,6 +266,7 @@ def test_monthly_summary_by_hand():
     )
     assert total["card_spend"] == Decimal("350.00") and total["card_limit_used_pct"] == Decimal("35.00")
     assert rows[("2024-06", "_all")]["spend_prev_month"] is None  # no data before June
+    assert rows[("2024-06", "_all")]["credit_limit"] is None  # the first snapshot is of July
     assert rows[("2024-08", "_all")]["spend_avg_3m"] is None  # only two months before August
 
 
@@ -286,8 +290,26 @@ def test_headline_lines_read_like_the_app():
         txn("2024-09-02", "-1234.56", "purchase", "restaurante"),
         txn("2024-09-05", "5000.00", "income", "renda", "nuconta"),
     ]
-    head = summary.headline(transactions, [], "2024-09", Decimal("5000.00"))
+    head = summary.headline(transactions, [], "2024-09", {"2024-08": Decimal("5000.00"), "2024-10": Decimal("1.00")})
     lines = summary.headline_lines(head)
     assert lines[0] == "Month 2024-09: spent R$ 1.234,56, income R$ 5.000,00, net R$ 3.765,44 (2 transactions)"
     assert "Top categories: restaurante R$ 1.234,56" in lines
     assert "Card: R$ 1.234,56 of the R$ 5.000,00 limit (24,7%)" in lines
+
+
+def test_keywords_match_whole_words_and_source_categories_take_the_rules_spelling():
+    rules = parse_rules("keyword,category\n99,transporte\neletro,eletrônicos\n")
+    assert categorize("99 Pop", None, "purchase", rules) == ("transporte", "rule")
+    assert categorize("Loja 1999", None, "purchase", rules) == ("outros", "type")
+    assert categorize("Loja Eletro - Parcela 9/10", None, "installment", rules) == ("eletrônicos", "rule")
+    assert categorize("Mercadopago", "Eletronicos", "purchase", rules) == ("eletrônicos", "source")
+
+
+def test_the_bundled_rules_parse():
+    from functions.bank.pipeline import RULES_FILE
+
+    rules = parse_rules(RULES_FILE.read_text("utf-8"))
+    assert len(rules) > 50
+    assert categorize("IFOOD *Restaurante Sabor", None, "purchase", rules) == ("restaurante", "rule")
+    assert categorize("Mercado Livre", None, "purchase", rules) == ("compras", "rule")
+    assert categorize("Mercado do Bairro", None, "purchase", rules) == ("supermercado", "rule")

@@ -61,7 +61,13 @@ def test_the_mock_api_runs_end_to_end_with_start_and_end_emails(ws: Workspace):
     assert "nubank-mock-" in start["message"] and "Nubank API snapshot" in start["message"]
     assert end["subject"] == "[finlake] bank 2024-09 succeeded"
     assert "Month 2022-06: spent R$ 1.700,00" in end["message"]  # the mock's two NuConta transfers
-    assert "Card: R$ 0,00 of the R$ 150,00 limit" in end["message"]  # credit_limit 15000 cents
+    assert "limit" not in end["message"]  # the snapshot (2024-09) tells the limit from then on, not in 2022
+    _, [(limit, used)] = run_query(
+        ws,
+        "SELECT credit_limit, card_spend FROM finlake_refined.bank_monthly_summary "
+        "WHERE month = '2021-04' AND category = '_all'",
+    )
+    assert (limit, str(used)) == (None, "401.02")  # 32.90 + 27.90 + 308.77 + 31.45
     _, rows = run_query(
         ws, "SELECT account, count(*), sum(amount) FROM finlake_curated.bank_transactions GROUP BY 1 ORDER BY 1"
     )
