@@ -129,7 +129,13 @@ class DomainPipeline(Construct):
         self.schedule = self._schedule()
         self.trigger = self._trigger(code) if spec.trigger else None
         self._alarms()
-        CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+        # Stable keys that `finlake --aws` reads (e.g. "BndesStateMachineArn"); see finlake/ops.
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            key=f"{spec.name.title()}StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+        )
 
     # -- dependencies layer ------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cw
@@ -68,6 +68,7 @@ class PlatformStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         nag.dead_letter_queue(self.dead_letter_queue)
+        self._outputs()
         alarm = cw.Alarm(
             self,
             "DeadLetterQueueNotEmpty",
@@ -117,6 +118,18 @@ class PlatformStack(Stack):
                 for threshold in (80, 100)
             ],
         )
+
+    def _outputs(self) -> None:
+        """What `finlake --aws` reads to find the deployment (keys are stable: see finlake/ops)."""
+        for key, value in {
+            "RawBucketName": self.raw_bucket.bucket_name,
+            "CuratedBucketName": self.curated_bucket.bucket_name,
+            "RefinedBucketName": self.refined_bucket.bucket_name,
+            "NotificationTopicArn": self.topic.topic_arn,
+            "DeadLetterQueueUrl": self.dead_letter_queue.queue_url,
+            "AthenaWorkgroup": WORKGROUP,
+        }.items():
+            CfnOutput(self, key, key=key, value=value)
 
     def _database(self, construct_id: str, name: str, bucket: s3.IBucket) -> glue.CfnDatabase:
         return glue.CfnDatabase(

@@ -119,6 +119,8 @@ class EmbeddedAws:
             "AWS_SESSION_TOKEN": "testing",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "finlake",
+            # Embedded-metric JSON would be printed with the run; FINLAKE_METRICS=1 shows it.
+            "POWERTOOLS_METRICS_DISABLED": "false" if os.environ.get("FINLAKE_METRICS") else "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("FINLAKE_LOG_LEVEL", "WARNING"),
         }
         self._saved_env = {k: os.environ.get(k) for k in env}

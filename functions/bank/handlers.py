@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -19,9 +19,12 @@ from functions.bank import pipeline
 from functions.bank.nubank_api import Credentials, take_snapshot
 from functions.common.lake import Lake
 from functions.common.manifest import Manifest
+from functions.common.telemetry import record_run
+from functions.common.workflow import start_named_execution
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 SECRET_MAX_AGE_S = 300
 
 
@@ -55,19 +58,10 @@ def _snapshot(source: str) -> dict[str, Any]:
     return take_snapshot(nubank_client(source), credentials)
 
 
-def _start(name: str, request: dict[str, Any]) -> bool:
-    sfn = boto3.client("stepfunctions")
-    try:
-        sfn.start_execution(stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(request))
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return False
-    return True
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def trigger(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = pipeline.trigger(event, lake=Lake.from_env(), start=_start)
+    result = pipeline.trigger(event, lake=Lake.from_env(), start=start_named_execution)
     logger.info("bank trigger", extra={k: v for k, v in result.items() if k != "reason"})
     return result
 
@@ -93,8 +87,10 @@ def transform(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path="run_id")
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def catalog(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     manifest = pipeline.catalog(Manifest.from_dict(event), lake=Lake.from_env(), glue=boto3.client("glue"))
+    record_run(metrics, manifest)
     return _done(manifest)
 
 

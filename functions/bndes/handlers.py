@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.bndes import pipeline
@@ -13,9 +13,11 @@ from functions.bndes.ckan import CkanClient
 from functions.common.http import default_http
 from functions.common.lake import Lake
 from functions.common.manifest import Manifest
+from functions.common.telemetry import record_run
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 
 
 def _done(manifest: Manifest) -> dict[str, Any]:
@@ -43,6 +45,8 @@ def transform(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path="run_id")
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def catalog(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     manifest = pipeline.catalog(Manifest.from_dict(event), lake=Lake.from_env(), glue=boto3.client("glue"))
+    record_run(metrics, manifest)
     return _done(manifest)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.cards import pipeline
 from functions.common.lake import Lake
 from functions.common.manifest import Manifest
+from functions.common.telemetry import record_run
+from functions.common.workflow import start_named_execution
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 
 
 def _done(manifest: Manifest) -> dict[str, Any]:
@@ -23,20 +24,10 @@ def _done(manifest: Manifest) -> dict[str, Any]:
     return manifest.to_dict()
 
 
-def _start(name: str, request: dict[str, Any]) -> bool:
-    """Start the cards state machine; False when an execution of that name already exists."""
-    sfn = boto3.client("stepfunctions")
-    try:
-        sfn.start_execution(stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(request))
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return False
-    return True
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def trigger(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = pipeline.trigger(event, lake=Lake.from_env(), start=_start)
+    result = pipeline.trigger(event, lake=Lake.from_env(), start=start_named_execution)
     logger.info("cards trigger", extra=result)
     return result
 
@@ -49,6 +40,8 @@ def fetch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path="run_id")
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def catalog(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     manifest = pipeline.catalog(Manifest.from_dict(event), lake=Lake.from_env(), glue=boto3.client("glue"))
+    record_run(metrics, manifest)
     return _done(manifest)

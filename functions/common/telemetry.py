@@ -1,0 +1,22 @@
+"""The run's custom metrics (CloudWatch embedded metric format, through Powertools Metrics).
+
+Each domain's Catalog step, the last data step of every run, records the run's counts once, so a
+dashboard sums them without double counting. Namespace ``finlake`` (``POWERTOOLS_METRICS_NAMESPACE``),
+dimension ``service`` = ``finlake-<domain>`` (``POWERTOOLS_SERVICE_NAME``, set by the stack).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions.common.manifest import Manifest
+
+RUN_METRICS = ("RowsIn", "RowsValid", "RowsQuarantined", "RowsWritten", "SourcesProcessed")
+
+
+def record_run(metrics: Metrics, manifest: Manifest) -> None:
+    counts = manifest.counts
+    values = (counts.rows_in, counts.rows_valid, counts.rows_quarantined, counts.rows_written, len(manifest.sources))
+    for name, value in zip(RUN_METRICS, values, strict=True):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
