@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv demo test test-fast lint typecheck synth cdk-synth bench clean
+.PHONY: help venv demo test test-fast lint typecheck synth cdk-synth cdk-diff cdk-deploy bench clean
 
 help:
 	@echo "make demo   - run all domains on the embedded AWS with sample data"
@@ -49,6 +49,13 @@ synth: $(STAMP)
 # The same synthesis through the pinned CDK CLI (2.1xxx; the 3.x CLI rejects this cloud-assembly schema).
 cdk-synth: $(STAMP)
 	npx --yes $(CDK_CLI) synth --app "$(BIN)/python app.py" --quiet
+
+# What CI/CD calls (.github/workflows/deploy.yml), with credentials from the environment (OIDC role).
+cdk-diff: $(STAMP)
+	npx --yes $(CDK_CLI) diff --app "$(BIN)/python app.py" --all
+
+cdk-deploy: $(STAMP)
+	npx --yes $(CDK_CLI) deploy --app "$(BIN)/python app.py" --all --require-approval never
 
 bench: $(STAMP)
 	$(BIN)/python -m finlake.bench
