@@ -62,6 +62,7 @@ def _snapshot(source: str) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def trigger(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = pipeline.trigger(event, lake=Lake.from_env(), start=start_named_execution)
+    logger.set_correlation_id(result.get("execution"))  # the run this file starts, if any
     logger.info("bank trigger", extra={k: v for k, v in result.items() if k != "reason"})
     return result
 
