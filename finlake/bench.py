@@ -22,6 +22,7 @@ import pandas as pd
 from finlake import benchkit
 from finlake.bench_cards import bench_cards
 from finlake.bench_cotahist import bench_cotahist
+from finlake.bench_ops import report as bench_ops
 from finlake.bench_stocks import bench_stocks_transform
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.workspace import Workspace
@@ -130,7 +131,7 @@ def main() -> None:
         "There is no baseline for this figure: it measures the local runtime, not a competing implementation.",
         "",
     ]
-    lines += ["", *bench_cotahist(), "", *bench_stocks_transform(), "", *bench_cards()]
+    lines += ["", *bench_cotahist(), "", *bench_stocks_transform(), "", *bench_cards(), "", *bench_ops()]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
