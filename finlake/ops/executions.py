@@ -1,0 +1,252 @@
+"""Start an execution with the deterministic name local runs use, or attach to the one that has it,
+and follow it state by state from its history (what the Step Functions console shows)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from finlake.naming import execution_input, execution_name
+from functions.common.manifest import today_in_sao_paulo
+from stacks.specs import DomainSpec
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+_RERUN = re.compile(r"-r(\d+)$")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to run: the same fields as `finlake.local.runner.RunPlan` without local files, so the
+    execution input, and therefore its name, is the one a local run of the same request gets."""
+
+    spec: DomainSpec
+    date: str | None = None
+    month: str | None = None
+    year: str | None = None
+    force: bool = False
+    source: str | None = None
+
+    def partition(self) -> str:
+        if self.spec.partition == "month" and self.month:
+            return self.month
+        return self.date or self.year or self.month or today_in_sao_paulo()
+
+    def input(self) -> dict[str, Any]:
+        request = execution_input(self.spec.name, date=self.date, month=self.month, force=self.force)
+        if self.year:
+            request["year"] = self.year
+        if self.source:
+            request["source"] = self.source
+        return request
+
+    def name(self) -> str:
+        return execution_name(self.spec.name, self.partition(), self.input())
+
+
+@dataclass
+class StateEvent:
+    kind: str  # "entered" | "exited" | "failed"
+    state: str
+    at: datetime
+    detail: str = ""
+
+
+@dataclass
+class Execution:
+    """A finished (or timed-out-while-following) execution, as `finlake` reports it."""
+
+    name: str
+    arn: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    attached: bool = False  # the name existed already: this reports that execution
+    states: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    @property
+    def seconds(self) -> float:
+        return ((self.stopped or self.started) - self.started).total_seconds()
+
+    @classmethod
+    def from_description(cls, description: dict[str, Any], **kwargs: Any) -> Execution:
+        output = description.get("output")
+        return cls(
+            name=description["name"],
+            arn=description["executionArn"],
+            status=description["status"],
+            started=description["startDate"],
+            stopped=description.get("stopDate"),
+            output=json.loads(output) if output else None,
+            error=description.get("error"),
+            cause=description.get("cause"),
+            **kwargs,
+        )
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """``arn:...:stateMachine:finlake-bndes`` + name -> ``arn:...:execution:finlake-bndes:<name>``."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+
+
+def base_name(name: str) -> str:
+    """The deterministic name a rerun ``<name>-r<N>`` stands for."""
+    return _RERUN.sub("", name)
+
+
+def rerun_name(name: str, attempt: int) -> str:
+    suffix = f"-r{attempt}"
+    return base_name(name)[: 80 - len(suffix)] + suffix
+
+
+def list_executions(sfn: Any, state_machine_arn: str) -> Iterator[dict[str, Any]]:
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        yield from page["executions"]
+
+
+def next_attempt(names: set[str], name: str) -> str:
+    """``name`` itself if unused, else the first unused ``<name>-r<N>`` (Step Functions keeps a
+    name taken for 90 days, so a failed run is rerun under a new one)."""
+    if name not in names:
+        return name
+    attempt = 1
+    while rerun_name(name, attempt) in names:
+        attempt += 1
+    return rerun_name(name, attempt)
+
+
+def next_attempt_name(sfn: Any, state_machine_arn: str, name: str) -> str:
+    return next_attempt({e["name"] for e in list_executions(sfn, state_machine_arn)}, name)
+
+
+def describe(sfn: Any, arn: str) -> dict[str, Any] | None:
+    try:
+        return dict(sfn.describe_execution(executionArn=arn))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"ExecutionDoesNotExist", "ResourceNotFound"}:
+            return None
+        raise
+
+
+def start_or_attach(sfn: Any, state_machine_arn: str, name: str, request: dict[str, Any]) -> tuple[str, bool]:
+    """Start ``name``; if Step Functions already has an execution of that name, return it instead.
+    Returns (execution ARN, whether it already existed)."""
+    arn = execution_arn(state_machine_arn, name)
+    if describe(sfn, arn) is not None:
+        return arn, True
+    try:
+        started = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(request))
+    except ClientError as exc:  # started by someone else between the two calls
+        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            return arn, True
+        raise
+    return str(started["executionArn"]), False
+
+
+def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def state_event(event: dict[str, Any]) -> StateEvent | None:
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        return StateEvent("entered", event["stateEnteredEventDetails"]["name"], event["timestamp"])
+    if kind.endswith("StateExited"):
+        return StateEvent("exited", event["stateExitedEventDetails"]["name"], event["timestamp"])
+    if kind in {"TaskFailed", "LambdaFunctionFailed", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}:
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        return StateEvent("failed", "", event["timestamp"], f"{details.get('error')}: {details.get('cause')}")
+    return None
+
+
+def follow(
+    sfn: Any,
+    arn: str,
+    *,
+    on_event: Callable[[StateEvent], None] | None = None,
+    poll_s: float = 2.0,
+    timeout_s: float = 4 * 3600,
+    attached: bool = False,
+) -> Execution:
+    """Poll the execution until it ends, passing each new state event to ``on_event`` once."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    states: list[str] = []
+    while True:
+        description = sfn.describe_execution(executionArn=arn)
+        for event in history(sfn, arn):
+            if event["id"] in seen:
+                continue
+            seen.add(event["id"])
+            item = state_event(event)
+            if item is None:
+                continue
+            if item.kind == "entered":
+                states.append(item.state)
+            if on_event:
+                on_event(item)
+        if description["status"] in TERMINAL:
+            return Execution.from_description(description, attached=attached, states=states)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{description['name']} still {description['status']} after {timeout_s:.0f} s")
+        time.sleep(poll_s)
+
+
+def run(
+    sfn: Any,
+    state_machine_arn: str,
+    name: str,
+    request: dict[str, Any],
+    *,
+    on_event: Callable[[StateEvent], None] | None = None,
+    poll_s: float = 2.0,
+) -> Execution:
+    arn, attached = start_or_attach(sfn, state_machine_arn, name, request)
+    return follow(sfn, arn, on_event=on_event, poll_s=poll_s, attached=attached)
+
+
+def readable_cause(cause: str | None) -> str:
+    """A Lambda error's cause is its JSON error payload, a Glue task's the job run: show the message."""
+    try:
+        payload = json.loads(cause or "")
+    except ValueError:
+        return cause or ""
+    if not isinstance(payload, dict):
+        return str(cause)
+    if "ErrorMessage" in payload:  # a Glue job run: its name and the first line of its error
+        return f"Glue job {payload.get('JobName')}: {str(payload['ErrorMessage']).splitlines()[0]}"
+    return str(payload.get("errorMessage", cause))
+
+
+def console_url(region: str, arn: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{arn}"
+
+
+def counts_text(output: dict[str, Any] | None) -> str:
+    counts = (output or {}).get("counts") or {}
+    if not counts:
+        return ""
+    return (
+        f"rows in {counts.get('rows_in', 0)}, valid {counts.get('rows_valid', 0)}, "
+        f"quarantined {counts.get('rows_quarantined', 0)}"
+    )

@@ -1,0 +1,37 @@
+"""Recent executions of a domain's state machine, with the rows they report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class RunSummary:
+    name: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    counts: dict[str, Any]
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.stopped - self.started).total_seconds() if self.stopped else None
+
+
+def recent_runs(sfn: Any, state_machine_arn: str, limit: int = 10) -> list[RunSummary]:
+    """The newest ``limit`` executions, newest first. Counts come from each execution's output
+    (``counts``), so a finished one costs one DescribeExecution."""
+    page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)
+    items = sorted(page["executions"], key=lambda e: e["startDate"], reverse=True)[:limit]
+    summaries = []
+    for item in items:
+        counts: dict[str, Any] = {}
+        if item["status"] == "SUCCEEDED":
+            output = sfn.describe_execution(executionArn=item["executionArn"]).get("output")
+            parsed = json.loads(output) if output else {}
+            counts = (parsed.get("counts") if isinstance(parsed, dict) else None) or {}
+        summaries.append(RunSummary(item["name"], item["status"], item["startDate"], item.get("stopDate"), counts))
+    return summaries
