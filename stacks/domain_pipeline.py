@@ -29,30 +29,21 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.bundling import PipLayerBundler
-from stacks.platform_stack import CURATED_DATABASE, REFINED_DATABASE, WORKGROUP, PlatformStack
+from stacks.observability import DomainDashboard
+from stacks.platform_stack import (
+    CURATED_DATABASE,
+    LAMBDA_CODE_EXCLUDE,
+    REFINED_DATABASE,
+    RUNTIME,
+    WORKGROUP,
+    PlatformStack,
+    retention,
+)
 from stacks.settings import TIMEZONE, Settings
 from stacks.specs import ROOT, Access, DomainSpec, GlueStep, LambdaStep, Secret
 from stacks.storage import bucket_name
 
-# Newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
-RUNTIME = lambda_.Runtime.PYTHON_3_14
 GLUE_VERSION = "5.0"
-# The asset is the project root with only the `functions` package in it, so handlers are
-# importable as `functions.<domain>.handlers.<step>`.
-# ("*" does not match dotfiles, hence ".*" and "**/.*".)
-LAMBDA_CODE_EXCLUDE = ["*", ".*", "!functions", "!functions/**", "**/.*", "**/__pycache__", "**/*.pyc"]
-
-RETENTION = {
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS,
-    90: logs.RetentionDays.THREE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-    731: logs.RetentionDays.TWO_YEARS,
-}
-
 
 CATALOG_ACTIONS = [
     "glue:GetDatabase",
@@ -70,12 +61,6 @@ CATALOG_ACTIONS = [
     "glue:DeletePartition",
     "glue:BatchDeletePartition",
 ]
-
-
-def retention(days: int) -> logs.RetentionDays:
-    if days not in RETENTION:
-        raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}, not {days}")
-    return RETENTION[days]
 
 
 def definition_keys(path: Path) -> set[str]:
@@ -129,6 +114,17 @@ class DomainPipeline(Construct):
         self.schedule = self._schedule()
         self.trigger = self._trigger(code) if spec.trigger else None
         self._alarms()
+        self._glue_failures()
+        self.dashboard = DomainDashboard(
+            self,
+            "Dashboard",
+            domain=spec.name,
+            description=spec.description,
+            state_machine=self.state_machine,
+            functions={**self.functions, **({"Trigger": self.trigger} if self.trigger else {})},
+            glue_jobs=[self._job_name(job) for job in spec.glue_jobs],
+            dead_letter_queue=platform.dead_letter_queue,
+        )
         # Stable keys that `finlake --aws` reads (e.g. "BndesStateMachineArn"); see finlake/ops.
         CfnOutput(
             self,
@@ -318,7 +314,7 @@ class DomainPipeline(Construct):
         cfn_job = glue.CfnJob(
             self,
             f"{job.step}Job",
-            name=f"finlake-{self.spec.name}-{job.step.lower()}",
+            name=self._job_name(job),
             description=job.description or f"finlake {self.spec.name} {job.step}",
             role=role.role_arn,
             command=glue.CfnJob.JobCommandProperty(
@@ -347,6 +343,9 @@ class DomainPipeline(Construct):
         nag.glue_role(role)
         nag.glue_job(cfn_job)
         return cfn_job
+
+    def _job_name(self, job: GlueStep) -> str:
+        return f"finlake-{self.spec.name}-{job.step.lower()}"
 
     def _grant(self, role: iam.IRole, access: Access) -> None:
         zones = {"raw": access.raw, "curated": access.curated, "refined": access.refined}
@@ -397,6 +396,7 @@ class DomainPipeline(Construct):
         subs = {f"{name}Function": fn.function_arn for name, fn in self.functions.items()}
         subs |= {f"{name}Job": job.ref for name, job in self.jobs.items()}
         subs |= {
+            "NotifyFunction": p.notifier.function.function_arn,
             "NotificationTopic": p.topic.topic_arn,
             "DeadLetterQueue": p.dead_letter_queue.queue_url,
             "Region": Stack.of(self).region,
@@ -428,7 +428,13 @@ class DomainPipeline(Construct):
         )
         for function in self.functions.values():
             function.grant_invoke(machine)
-        self.platform.topic.grant_publish(machine)
+        # NotifyFailure invokes the platform's notifier: that function's ARN only (no version wildcard).
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.platform.notifier.function.function_arn]
+            )
+        )
+        self.platform.topic.grant_publish(machine)  # NotifySuccess (and bank's NotifyStart)
         self.platform.dead_letter_queue.grant_send_messages(machine)
         if self.jobs:
             stack = Stack.of(self)
@@ -532,6 +538,9 @@ class DomainPipeline(Construct):
         )
         nag.trigger_role(role)
         self._alarm("TriggerErrors", function.metric_errors(period=Duration.minutes(5)), "the S3 trigger failed")
+        self._alarm(
+            "TriggerThrottles", function.metric_throttles(period=Duration.minutes(5)), "the S3 trigger was throttled"
+        )
         return function
 
     # -- alarms ----------------------------------------------------------------------------------
@@ -541,9 +550,58 @@ class DomainPipeline(Construct):
         machine = self.state_machine
         self._alarm("WorkflowFailed", machine.metric_failed(period=period), "a run failed")
         self._alarm("WorkflowTimedOut", machine.metric_timed_out(period=period), "a run timed out")
+        self._alarm("WorkflowAborted", machine.metric_aborted(period=period), "a run was stopped (aborted)")
         for name, function in self.functions.items():
             self._alarm(f"{name}Errors", function.metric_errors(period=period), f"{name} raised errors")
             self._alarm(f"{name}Throttles", function.metric_throttles(period=period), f"{name} was throttled")
+
+    def _glue_failures(self) -> None:
+        """Glue job runs that end FAILED, TIMEOUT or ERROR, whoever started them, email the topic
+        directly (EventBridge, input transformer). A run inside the workflow also gets the
+        workflow's NotifyFailure email, as a failing Lambda step also raises its Errors alarm."""
+        if not self.spec.glue_jobs:
+            return
+        names = [self._job_name(job) for job in self.spec.glue_jobs]
+        rule = events.Rule(
+            self,
+            "GlueJobFailed",
+            description=f"finlake {self.spec.name}: a Glue job run failed, timed out or errored",
+            event_pattern=events.EventPattern(
+                source=["aws.glue"],
+                detail_type=["Glue Job State Change"],
+                detail={"jobName": names, "state": ["FAILED", "TIMEOUT", "ERROR"]},
+            ),
+        )
+        job = events.EventField.from_path("$.detail.jobName")
+        run = events.EventField.from_path("$.detail.jobRunId")
+        region = Stack.of(self).region
+        message = events.RuleTargetInput.from_multiline_text(
+            "\n".join(
+                [
+                    f"finlake {self.spec.name}: Glue job {job} ended {events.EventField.from_path('$.detail.state')}.",
+                    f"Domain: {self.spec.name}",
+                    f"Job: {job}",
+                    f"Run: {run}",
+                    f"Cause: {events.EventField.from_path('$.detail.message')}",
+                    f"Console: https://{region}.console.aws.amazon.com/gluestudio/home?region={region}"
+                    f"#/job/{job}/run/{run}",
+                    f"If the run belonged to the finlake-{self.spec.name} workflow, its failure email follows.",
+                ]
+            )
+        )
+        # EventBridge publishes with a role of this rule only (sns:Publish on the topic, the lake key
+        # for the encrypted topic), so the topic policy does not open to every account's EventBridge.
+        role = iam.Role(
+            self,
+            "GlueJobFailedRole",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+            description=f"EventBridge: email the finlake {self.spec.name} Glue job failures",
+        )
+        self.platform.topic.grant_publish(role)
+        rule.add_target(targets.SnsTopic(self.platform.topic, message=message, role=role))
+        nag.events_topic_role(role)
 
     def _alarm(self, construct_id: str, metric: cw.Metric, what: str) -> None:
         alarm = cw.Alarm(

@@ -51,6 +51,18 @@ def dead_letter_queue(queue: IConstruct) -> None:
     )
 
 
+def notifier_role(role: IConstruct) -> None:
+    """The platform's notifier (functions/ops): reads the history of finlake executions."""
+    _iam5(
+        role,
+        ["Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:finlake-*:*"],
+        "states:GetExecutionHistory/DescribeExecution on the executions of the finlake-<domain> state "
+        "machines only: execution names are chosen at run time, and the platform stack is deployed "
+        "before the pipelines, so it cannot name their state machines.",
+    )
+    _kms(role)  # publishes to the encrypted topic, sends undeliverable events to the encrypted DLQ
+
+
 # -- domain pipelines ---------------------------------------------------------------------------------
 
 
@@ -164,6 +176,11 @@ def schedule_role(role: IConstruct) -> None:
 
 def trigger_role(role: IConstruct) -> None:
     """The S3 trigger sends events it could not handle to the KMS-encrypted dead-letter queue."""
+    _kms(role)
+
+
+def events_topic_role(role: IConstruct) -> None:
+    """The role EventBridge assumes to email a domain's Glue job failures to the encrypted topic."""
     _kms(role)
 
 

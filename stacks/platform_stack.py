@@ -1,4 +1,5 @@
-"""The shared platform: storage, Glue catalog, Athena workgroup, alerts topic and dead-letter queue."""
+"""The shared platform: storage, Glue catalog, Athena workgroup, alerts topic, dead-letter queue and
+the failure notifier."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -18,13 +21,40 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import nag
+from stacks.observability import Notifier
 from stacks.settings import Settings
+from stacks.specs import ROOT
 from stacks.storage import LakeStorage
 
 CURATED_DATABASE = "finlake_curated"
 REFINED_DATABASE = "finlake_refined"
 WORKGROUP = "finlake"
 GLUE_SECURITY_CONFIGURATION = "finlake"
+
+# Shared by every finlake function (the domain steps and the platform's notifier).
+# Newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# The asset is the project root with only the `functions` package in it, so handlers are
+# importable as `functions.<domain>.handlers.<step>`.
+# ("*" does not match dotfiles, hence ".*" and "**/.*".)
+LAMBDA_CODE_EXCLUDE = ["*", ".*", "!functions", "!functions/**", "**/.*", "**/__pycache__", "**/*.pyc"]
+
+RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+}
+
+
+def retention(days: int) -> logs.RetentionDays:
+    if days not in RETENTION:
+        raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}, not {days}")
+    return RETENTION[days]
 
 
 class PlatformStack(Stack):
@@ -68,6 +98,7 @@ class PlatformStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         nag.dead_letter_queue(self.dead_letter_queue)
+        self.notifier = self._notifier(settings)
         self._outputs()
         alarm = cw.Alarm(
             self,
@@ -82,6 +113,19 @@ class PlatformStack(Stack):
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+
+    def _notifier(self, settings: Settings) -> Notifier:
+        _, powertools_arn = settings.layer_arns(self.region)
+        return Notifier(
+            self,
+            "Notifier",
+            topic=self.topic,
+            dead_letter_queue=self.dead_letter_queue,
+            runtime=RUNTIME,
+            code=lambda_.Code.from_asset(str(ROOT), exclude=LAMBDA_CODE_EXCLUDE),
+            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn)],
+            log_retention=retention(settings.log_retention_days),
+        )
 
     def _budget(self, monthly_usd: int) -> budgets.CfnBudget:
         """A monthly cost budget with alerts at 80% and 100% of actual spend, to the topic."""
@@ -128,6 +172,7 @@ class PlatformStack(Stack):
             "NotificationTopicArn": self.topic.topic_arn,
             "DeadLetterQueueUrl": self.dead_letter_queue.queue_url,
             "AthenaWorkgroup": WORKGROUP,
+            "NotifyFunctionName": self.notifier.function.function_name,
         }.items():
             CfnOutput(self, key, key=key, value=value)
 

@@ -10,6 +10,8 @@ runtime on the embedded AWS:
 - ``${<Step>Function}``: the ARN of the Lambda function of step ``<Step>`` (e.g. ``${FetchFunction}``).
 - ``${<Step>Job}``: the name of the Glue job of step ``<Step>``.
 - ``${NotificationTopic}``: the SNS topic ARN; ``${DeadLetterQueue}``: the SQS DLQ URL.
+- ``${NotifyFunction}``: the ARN of the platform's notifier function (``finlake-notify``), which
+  the ``NotifyFailure`` state invokes to send a readable failure email.
 - ``${Region}``: the region, for console links.
 """
 
@@ -125,7 +127,7 @@ class DomainSpec:
     def substitution_keys(self) -> list[str]:
         keys = [f"{s.step}Function" for s in self.lambdas]
         keys += [f"{g.step}Job" for g in self.glue_jobs]
-        return [*keys, "NotificationTopic", "DeadLetterQueue", "Region"]
+        return [*keys, "NotifyFunction", "NotificationTopic", "DeadLetterQueue", "Region"]
 
 
 BNDES = DomainSpec(

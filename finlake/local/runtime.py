@@ -1,9 +1,9 @@
 """The embedded AWS: the deployed workflows run on moto, in this process.
 
 `EmbeddedAws` creates what the CDK app deploys (buckets, Glue databases, SNS topic, SQS
-dead-letter queue, Lambda functions, Glue jobs, state machines), loads the same state-machine
-definition from ``statemachines/`` with the same substitutions, and starts executions on moto's
-ASL interpreter. Lambda and Glue tasks run this project's handlers and scripts through the
+dead-letter queue, the notifier function, Lambda functions, Glue jobs, state machines), loads
+the same state-machine definition from ``statemachines/`` with the same substitutions, and starts
+executions on moto's ASL interpreter. Lambda and Glue tasks run this project's handlers and scripts through the
 adapters in `finlake.local.moto_patches`.
 """
 
@@ -41,6 +41,8 @@ DATABASES = {"CURATED_DATABASE": "finlake_curated", "REFINED_DATABASE": "finlake
 TOPIC = "finlake-notifications"
 DLQ = "finlake-failed-runs"
 OUTBOX = "finlake-email-outbox"  # subscribed to the topic: what the emails would say
+NOTIFIER = "finlake-notify"  # the platform's notifier function (readable failure emails)
+NOTIFY_HANDLER = "functions.ops.handlers.handler"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -105,6 +107,7 @@ class EmbeddedAws:
         self.topic_arn = ""
         self.dlq_url = ""
         self.outbox_url = ""
+        self.notify_function_arn = ""
         self.state_machines: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
 
@@ -173,6 +176,28 @@ class EmbeddedAws:
         self.role_arn = self.client("iam").create_role(
             RoleName="finlake-local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
         )["Role"]["Arn"]
+        self.notify_function_arn = self._create_notifier()
+
+    def _create_notifier(self) -> str:
+        """The platform's notifier, created once: every definition's NotifyFailure invokes it.
+        (The status-change rule has no local counterpart: moto emits no EventBridge events.)"""
+        return str(
+            self.client("lambda").create_function(
+                FunctionName=NOTIFIER,
+                Runtime="python3.12",
+                Role=self.role_arn,
+                Handler=NOTIFY_HANDLER,
+                Code={"ZipFile": _fake_zip()},
+                Timeout=30,
+                Environment={
+                    "Variables": {
+                        "TOPIC_ARN": self.topic_arn,
+                        "POWERTOOLS_SERVICE_NAME": NOTIFIER,
+                        "FINLAKE_LOCAL": "true",
+                    }
+                },
+            )["FunctionArn"]
+        )
 
     def lake_env(self) -> dict[str, str]:
         return {**BUCKETS, **DATABASES, "ATHENA_WORKGROUP": "finlake"}
@@ -182,6 +207,7 @@ class EmbeddedAws:
         if spec.name in self.state_machines:
             return self.state_machines[spec.name]
         substitutions = {
+            "NotifyFunction": self.notify_function_arn,
             "NotificationTopic": self.topic_arn,
             "DeadLetterQueue": self.dlq_url,
             "Region": REGION,

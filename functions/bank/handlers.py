@@ -24,7 +24,7 @@ from functions.common.workflow import start_named_execution
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace="finlake")  # also POWERTOOLS_METRICS_NAMESPACE in the stack
 SECRET_MAX_AGE_S = 300
 
 

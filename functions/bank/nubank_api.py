@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from functions.bank.model import Parsed, Txn, cents, infer_type, parse_amount
-from functions.common.http import SourceUnavailable
+from functions.common.http import SourceFormatError, SourceUnavailable
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 MAX_FEED_PAGES = 200
@@ -83,6 +83,10 @@ def take_snapshot(client: Any, credentials: Credentials) -> dict[str, Any]:
                 f"Nubank rejected the login: HTTP {exc.status_code} at {_host(exc.url)}. {EXPORT_HINT}"
             ) from None
         raise SourceUnavailable(f"Nubank login failed: HTTP {exc.status_code} at {_host(exc.url)}") from None
+    except requests.exceptions.InvalidJSONError as exc:  # before RequestException, its base class
+        raise SourceFormatError(
+            f"Nubank answered the login with a body that is not JSON (HTML? empty?): {exc}"
+        ) from None
     except requests.RequestException as exc:
         raise SourceUnavailable(f"cannot reach Nubank (offline?): {type(exc).__name__}") from None
     try:
@@ -106,6 +110,8 @@ def take_snapshot(client: Any, credentials: Credentials) -> dict[str, Any]:
         }
     except NuRequestException as exc:
         raise SourceUnavailable(f"Nubank answered HTTP {exc.status_code} at {_host(exc.url)}") from None
+    except requests.exceptions.InvalidJSONError as exc:
+        raise SourceFormatError(f"Nubank answered with a body that is not JSON (HTML? empty?): {exc}") from None
     except requests.RequestException as exc:
         raise SourceUnavailable(f"cannot reach Nubank (offline?): {type(exc).__name__}") from None
 

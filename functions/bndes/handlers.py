@@ -17,7 +17,7 @@ from functions.common.telemetry import record_run
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace="finlake")  # also POWERTOOLS_METRICS_NAMESPACE in the stack
 
 
 def _done(manifest: Manifest) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from functions.common.workflow import start_named_execution
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace="finlake")  # also POWERTOOLS_METRICS_NAMESPACE in the stack
 
 
 def _done(manifest: Manifest) -> dict[str, Any]:

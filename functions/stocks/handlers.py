@@ -16,7 +16,7 @@ from functions.stocks import pipeline
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace="finlake")  # also POWERTOOLS_METRICS_NAMESPACE in the stack
 
 
 def _done(manifest: Manifest) -> dict[str, Any]:

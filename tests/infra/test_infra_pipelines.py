@@ -229,9 +229,9 @@ def test_alarms_notify_the_topic(synthesized) -> None:
     n_functions = sum(len(spec.lambdas) for spec in DOMAINS.values())
     n_triggers = sum(1 for spec in DOMAINS.values() if spec.trigger)
     assert metrics == sorted(
-        ["ExecutionsFailed", "ExecutionsTimedOut"] * len(DOMAINS)
+        ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"] * len(DOMAINS)
         + ["Errors", "Throttles"] * n_functions
-        + ["Errors"] * n_triggers
+        + ["Errors", "Throttles"] * n_triggers
     )
     for alarm in alarms:
         (action,) = alarm["Properties"]["AlarmActions"]

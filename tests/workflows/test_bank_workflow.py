@@ -104,7 +104,10 @@ def test_a_rejected_login_fails_once_with_a_clear_email_and_a_dead_letter(ws: Wo
     ]  # entered once: a rejected login is not retried
     [email] = result.notifications
     assert email["subject"] == "[finlake] bank FAILED at Fetch"
-    assert "Nubank rejected the login: HTTP 403" in email["message"]
+    # the notifier's readable cause: the exception's message, not the Lambda error payload
+    assert "Cause: Nubank rejected the login: HTTP 403" in email["message"]
+    assert "stackTrace" not in email["message"] and "Traceback" not in email["message"]
+    assert "errorType" not in email["message"]
     assert dead_letter["input"] == {"domain": "bank", "source": "api"}
     assert not list((ws.s3_dir / BUCKETS["RAW_BUCKET"]).rglob("*.json"))  # nothing fetched, nothing written
 

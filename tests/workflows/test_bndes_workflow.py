@@ -123,10 +123,13 @@ def test_failing_fetch_notifies_and_dead_letters_the_original_input(tmp_path: Pa
         "Execution: bndes-2026-11-22-failing",
         "Failed state: Fetch",
         "Error: SourceFormatError",
+        "Partition: 2026-11-22",
+        "Cause: expected a CKAN JSON envelope from https://dadosabertos.bndes.gov.br/api/3/action/package_show",
         "html",
-        "console.aws.amazon.com",
+        "Console: https://us-east-1.console.aws.amazon.com/states/",
     ):
         assert text in email["message"]
+    assert "stackTrace" not in email["message"] and 'File "' not in email["message"]  # no stack trace
     [message] = dead
     assert message["input"] == request
     assert message["failed_state"] == "Fetch"

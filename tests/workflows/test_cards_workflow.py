@@ -111,6 +111,10 @@ def test_a_file_with_the_wrong_header_is_rejected_whole(ws: Workspace, tmp_path:
         "Fail",
     ]
     assert "HeaderMismatch" in result.cause and "tb_faturas_202409.csv" in result.cause
+    [email] = result.notifications  # a Glue job run's cause: the job and its error's first line
+    assert email["subject"] == "[finlake] cards FAILED at Validate"
+    assert "Cause: Glue job finlake-cards-validate: HeaderMismatch" in email["message"]
+    assert "JobRunState" not in email["message"]
     assert not list((ws.s3_dir / BUCKETS["CURATED_BUCKET"]).glob("cards_invoices/**/*.parquet"))
 
 
@@ -122,4 +126,6 @@ def test_a_missing_file_fails_fetch_with_an_email_naming_it(ws: Workspace, tmp_p
 
     assert result.status == "FAILED"
     assert result.error == "MissingFile"
-    assert "tb_pagamentos_202410.csv" in result.notifications[0]["message"]
+    [email] = result.notifications
+    assert email["subject"] == "[finlake] cards FAILED at Fetch"
+    assert "Partition: 2024-10" in email["message"] and "tb_pagamentos_202410.csv" in email["message"]

@@ -95,7 +95,11 @@ def test_a_truncated_file_fails_clearly_and_writes_nothing_to_curated(ws: Worksp
     assert (ws.s3_dir / CURATED / copy).read_bytes() == truncated.read_bytes()
     assert "truncated" in json.loads((ws.s3_dir / CURATED / rejected).read_text())["reason"]
     assert objects(ws, BUCKETS["RAW_BUCKET"], "inbox/stocks/") == ["inbox/stocks/COTAHIST_D12032025.TXT"]
-    assert "Failed state: Validate" in result.notifications[0]["message"]
+    [email] = result.notifications
+    assert email["subject"] == "[finlake] stocks FAILED at Validate"
+    assert "Failed state: Validate" in email["message"] and "Error: TruncatedFile" in email["message"]
+    assert "Cause: " in email["message"] and "COTAHIST_D12032025.TXT" in email["message"]
+    assert "stackTrace" not in email["message"]
 
 
 @pytest.mark.skipif(not FIXTURES.exists(), reason="../shared/fixtures is not beside the checkout")

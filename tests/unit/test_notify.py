@@ -1,0 +1,309 @@
+"""Readable failure emails (functions/ops): the formatting, and the status-change handler on moto."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.ops import handlers, notify
+
+EXECUTION_ARN = "arn:aws:states:sa-east-1:123456789012:execution:finlake-bank:bank-2024-10-1a2b3c4d"
+CONSOLE = (
+    "Console: https://sa-east-1.console.aws.amazon.com/states/home?region=sa-east-1"
+    f"#/v2/executions/details/{EXECUTION_ARN}"
+)
+# What Step Functions puts in Cause when a Lambda function raises (the function's error payload).
+LAMBDA_CAUSE = json.dumps(
+    {
+        "errorType": "NubankLoginRejected",
+        "errorMessage": "Nubank rejected the login: HTTP 403",
+        "stackTrace": [
+            '  File "/var/task/functions/bank/handlers.py", line 41, in fetch\n    return _done(fetch(event))\n',
+            '  File "/var/task/functions/bank/nubank_api.py", line 88, in login\n    raise NubankLoginRejected(...)\n',
+        ],
+    }
+)
+# What Step Functions puts in Cause when a glue:startJobRun.sync run fails (the job run).
+GLUE_CAUSE = json.dumps(
+    {
+        "AllocatedCapacity": 2,
+        "Arguments": {"--DOMAIN": "stocks", "--run_id": "stocks-2025-03-12-9f8e7d6c"},
+        "Attempt": 0,
+        "CompletedOn": 1741816023000,
+        "ErrorMessage": (
+            "AnalysisException: [PATH_NOT_FOUND] Path does not exist: "
+            "s3://finlake-curated-123456789012-sa-east-1/staging/stocks/2025-03-12/quotes.\n"
+            "  at org.apache.spark.sql.errors.QueryCompilationErrors$.dataPathNotExistError"
+        ),
+        "ExecutionTime": 75,
+        "GlueVersion": "5.0",
+        "Id": "jr_0a1b2c3d4e5f",
+        "JobName": "finlake-stocks-transform",
+        "JobRunState": "FAILED",
+        "NumberOfWorkers": 2,
+        "WorkerType": "G.1X",
+    }
+)
+
+
+def task_payload(error: str, cause: str, *, failed_state: str = "Fetch", state_input: Any = None) -> dict[str, Any]:
+    """The Payload of the NotifyFailure state, as Step Functions builds it."""
+    return {
+        "domain": "bank",
+        "execution_name": "bank-2024-10-1a2b3c4d",
+        "execution_arn": EXECUTION_ARN,
+        "failed_state": failed_state,
+        "error": {"Error": error, "Cause": cause},
+        "state_input": state_input if state_input is not None else {"domain": "bank", "month": "2024-10"},
+    }
+
+
+def email_for(payload: dict[str, Any]) -> notify.Email:
+    return notify.format_email(notify.failure_from_task(payload))
+
+
+def test_a_lambda_error_becomes_its_message_without_the_stack_trace():
+    email = email_for(task_payload("NubankLoginRejected", LAMBDA_CAUSE))
+
+    assert email.subject == "[finlake] bank FAILED at Fetch"
+    assert email.message.splitlines() == [
+        "finlake run failed.",
+        "",
+        "Domain: bank",
+        "Partition: 2024-10",
+        "Execution: bank-2024-10-1a2b3c4d",
+        "Failed state: Fetch",
+        "Error: NubankLoginRejected",
+        "Cause: Nubank rejected the login: HTTP 403",
+        CONSOLE,
+        "",
+        "The original input is in the dead-letter queue; redrive it once the cause is fixed.",
+    ]
+    assert "stackTrace" not in email.message and "handlers.py" not in email.message
+
+
+def test_a_glue_job_run_becomes_the_job_name_and_the_first_line_of_its_error():
+    manifest = {"run_id": "stocks-2025-03-12-9f8e7d6c", "partition_label": "2025-03-12", "sources": []}
+    payload = task_payload("States.TaskFailed", GLUE_CAUSE, failed_state="Transform", state_input=manifest)
+    payload["domain"] = "stocks"
+    email = email_for(payload)
+
+    assert email.subject == "[finlake] stocks FAILED at Transform"
+    assert (
+        "Cause: Glue job finlake-stocks-transform: AnalysisException: [PATH_NOT_FOUND] Path does not exist: "
+        "s3://finlake-curated-123456789012-sa-east-1/staging/stocks/2025-03-12/quotes.\n"
+    ) in email.message
+    assert "Partition: 2025-03-12" in email.message  # the manifest's label, once Fetch has built it
+    assert "QueryCompilationErrors" not in email.message and "AllocatedCapacity" not in email.message
+
+
+def test_a_glue_timeout_without_a_message_says_so():
+    run = {"JobName": "finlake-cards-transform", "JobRunState": "TIMEOUT", "Timeout": 45}
+    assert notify.readable_cause("States.TaskFailed", json.dumps(run)) == (
+        "Glue job finlake-cards-transform timed out after 45 minutes."
+    )
+
+
+def test_a_state_timeout_without_a_cause_names_the_state():
+    email = email_for(task_payload("States.Timeout", "", failed_state="Validate"))
+    assert "Error: States.Timeout" in email.message
+    assert "Cause: Validate did not finish within its time limit (TimeoutSeconds)." in email.message
+
+
+def test_a_plain_text_cause_is_kept_as_one_paragraph():
+    cause = "An error occurred while executing the state 'Catalog'.\n  The JSONPath '$.counts' could not be found."
+    assert notify.readable_cause("States.Runtime", cause) == (
+        "An error occurred while executing the state 'Catalog'. The JSONPath '$.counts' could not be found."
+    )
+    assert notify.readable_cause("States.Runtime", "{not json") == "{not json"
+    assert notify.readable_cause("Oops", None) == "No cause was reported."
+
+
+def test_a_huge_cause_is_cut_to_a_readable_length():
+    cause = json.dumps({"errorType": "ValueError", "errorMessage": "bad row " * 500})
+    text = notify.readable_cause("ValueError", cause)
+    assert len(text) == notify.MAX_CAUSE_CHARS and text.endswith("…")
+
+
+def test_no_partition_line_when_the_run_never_named_one():
+    email = email_for(task_payload("NubankLoginRejected", LAMBDA_CAUSE, state_input={"domain": "bank"}))
+    assert "Partition:" not in email.message
+    for label in ("Domain: ", "Execution: ", "Failed state: ", "Error: ", "Cause: ", "Console: "):
+        assert label in email.message
+
+
+# -- the status-change handler, on moto Step Functions + SNS -> SQS -----------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for key, value in {
+        "AWS_DEFAULT_REGION": "sa-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        topic = sns.create_topic(Name="finlake-notifications")["TopicArn"]
+        outbox = sqs.create_queue(QueueName="outbox")["QueueUrl"]
+        outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=outbox_arn)
+        monkeypatch.setenv("TOPIC_ARN", topic)
+        role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        yield {
+            "sfn": boto3.client("stepfunctions"),
+            "sns": sns,
+            "sqs": sqs,
+            "topic": topic,
+            "outbox": outbox,
+            "role": role,
+        }
+
+
+def emails(aws: dict[str, Any]) -> list[dict[str, str]]:
+    messages = aws["sqs"].receive_message(QueueUrl=aws["outbox"], MaxNumberOfMessages=10).get("Messages", [])
+    return [
+        {"subject": json.loads(m["Body"])["Subject"], "message": json.loads(m["Body"])["Message"]} for m in messages
+    ]
+
+
+def entered(sfn: Any, execution: str, state: str) -> bool:
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    return any(e.get("stateEnteredEventDetails", {}).get("name") == state for e in events)
+
+
+def run(aws: dict[str, Any], name: str, definition: dict[str, Any], request: dict[str, Any], *, stop: bool = False):
+    """Run ``definition`` as state machine ``name`` on moto; return the status-change event EventBridge sends."""
+    sfn = aws["sfn"]
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=aws["role"])
+    execution = sfn.start_execution(
+        stateMachineArn=machine["stateMachineArn"], name=f"{request['domain']}-run", input=json.dumps(request)
+    )["executionArn"]
+    deadline = time.monotonic() + 10
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        if stop and entered(sfn, execution, "Transform"):  # stop it while Transform runs
+            sfn.stop_execution(executionArn=execution)
+            stop = False
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2025-03-12T21:05:09Z",
+        "region": "sa-east-1",
+        "resources": [execution],
+        "detail": {
+            "executionArn": execution,
+            "stateMachineArn": machine["stateMachineArn"],
+            "name": described["name"],
+            "status": described["status"],
+            "startDate": 1741813509000,
+            "stopDate": 1741813529000,
+            "input": described["input"],
+            "inputDetails": {"included": True},
+            "output": None,
+            "error": described.get("error"),
+            "cause": described.get("cause"),
+        },
+    }
+
+
+def status_change(aws: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    executions = handlers.StepFunctionsExecutions(aws["sfn"])
+    return handlers.handle_status_change(event, executions, handlers.TopicPublisher(aws["sns"], aws["topic"]))
+
+
+CAUGHT = {  # the skeleton of every finlake definition's failure path
+    "StartAt": "Fetch",
+    "States": {
+        "Fetch": {"Type": "Pass", "Next": "FetchFailed"},
+        "FetchFailed": {"Type": "Pass", "Result": "Fetch", "ResultPath": "$.failed_state", "Next": "NotifyFailure"},
+        "NotifyFailure": {"Type": "Pass", "ResultPath": None, "Next": "Fail"},
+        "Fail": {"Type": "Fail", "Error": "NubankLoginRejected", "Cause": LAMBDA_CAUSE},
+    },
+}
+SLOW_TRANSFORM = {
+    "StartAt": "Fetch",
+    "TimeoutSeconds": 1,
+    "States": {
+        "Fetch": {"Type": "Pass", "Next": "Transform"},
+        "Transform": {"Type": "Wait", "Seconds": 30, "End": True},
+    },
+}
+
+
+def test_a_failure_notify_failure_already_emailed_sends_nothing(aws):
+    event = run(aws, "finlake-bank", CAUGHT, {"domain": "bank", "month": "2024-10"})
+    assert event["detail"]["status"] == "FAILED"
+
+    assert status_change(aws, event) == {"sent": False, "reason": "NotifyFailure already ran"}
+    assert emails(aws) == []
+
+
+def test_a_run_that_timed_out_gets_a_readable_email(aws):
+    event = run(aws, "finlake-stocks", SLOW_TRANSFORM, {"domain": "stocks", "date": "2025-03-12"})
+    assert event["detail"]["status"] == "TIMED_OUT"
+
+    result = status_change(aws, event)
+
+    [email] = emails(aws)
+    assert result["sent"] is True and email["subject"] == result["subject"] == "[finlake] stocks TIMED OUT at Transform"
+    lines = email["message"].splitlines()
+    assert lines[0] == "finlake run timed out."
+    assert "Domain: stocks" in lines and "Partition: 2025-03-12" in lines and "Execution: stocks-run" in lines
+    assert "Failed state: Transform" in lines and "Error: States.Timeout" in lines
+    assert (
+        "Cause: The run did not finish within the state machine's time limit (TimeoutSeconds); "
+        "Step Functions stopped it while Transform was running."
+    ) in lines
+    assert "dead-letter queue" in lines[-1] and "did not run" in lines[-1]
+
+
+def test_a_stopped_run_gets_a_readable_email_through_the_lambda_entry_point(aws, lambda_context):
+    definition = {**SLOW_TRANSFORM, "TimeoutSeconds": 60}
+    event = run(aws, "finlake-cards", definition, {"domain": "cards", "month": "2024-09"}, stop=True)
+    assert event["detail"]["status"] == "ABORTED"
+
+    result = handlers.handler(event, lambda_context)
+
+    [email] = emails(aws)
+    assert result["sent"] is True and email["subject"] == "[finlake] cards ABORTED at Transform"
+    assert "Error: ExecutionAborted" in email["message"]
+    assert "Cause: The run was stopped (StopExecution) while Transform was running." in email["message"]
+
+
+def test_other_state_machines_are_ignored(aws):
+    event = run(aws, "someone-else", CAUGHT, {"domain": "bank"})
+    assert status_change(aws, event) == {"sent": False, "reason": "not a finlake state machine"}
+    assert emails(aws) == []
+
+
+def test_the_lambda_entry_point_formats_the_notify_failure_payload(aws, lambda_context):
+    result = handlers.handler(task_payload("NubankLoginRejected", LAMBDA_CAUSE), lambda_context)
+
+    [email] = emails(aws)
+    assert result["sent"] is True and email["subject"] == "[finlake] bank FAILED at Fetch"
+    assert "Cause: Nubank rejected the login: HTTP 403" in email["message"]
+    assert "stackTrace" not in email["message"]
+
+
+def test_history_facts_take_the_last_state_and_error():
+    events = [
+        {"type": "ExecutionStarted", "executionStartedEventDetails": {"input": "{}"}},
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Validate"}},
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "States.TaskFailed", "cause": GLUE_CAUSE}},
+        {"type": "ExecutionFailed", "executionFailedEventDetails": {"error": "States.Runtime", "cause": "bad path"}},
+    ]
+    facts = notify.read_history(events)
+    assert facts == notify.HistoryFacts(last_state="Validate", error="States.Runtime", cause="bad path", notified=False)
