@@ -27,6 +27,8 @@ from moto import mock_aws
 from finlake.local import moto_patches
 from finlake.local.glue import LocalGlueRunner
 from finlake.local.workspace import Workspace
+from finlake.ops.executions import StateEvent
+from finlake.ops.executions import state_event as _state_event
 from stacks.specs import DomainSpec
 
 REGION = "us-east-1"
@@ -44,14 +46,6 @@ OUTBOX = "finlake-email-outbox"  # subscribed to the topic: what the emails woul
 NOTIFIER = "finlake-notify"  # the platform's notifier function (readable failure emails)
 NOTIFY_HANDLER = "functions.ops.handlers.handler"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-
-
-@dataclass
-class StateEvent:
-    kind: str  # "entered" | "exited" | "failed"
-    state: str
-    at: datetime
-    detail: str = ""
 
 
 @dataclass
@@ -494,18 +488,6 @@ def render_definition(path: Path, substitutions: dict[str, str]) -> str:
         missing = sorted({part.split("}")[0] for part in text.split("${")[1:]})
         raise ValueError(f"{path.name}: no value for substitutions {missing}")
     return text
-
-
-def _state_event(event: dict[str, Any]) -> StateEvent | None:
-    kind = event["type"]
-    if kind.endswith("StateEntered"):
-        return StateEvent("entered", event["stateEnteredEventDetails"]["name"], event["timestamp"])
-    if kind.endswith("StateExited"):
-        return StateEvent("exited", event["stateExitedEventDetails"]["name"], event["timestamp"])
-    if kind in {"TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"}:
-        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        return StateEvent("failed", "", event["timestamp"], f"{details.get('error')}: {details.get('cause')}")
-    return None
 
 
 def _state_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
