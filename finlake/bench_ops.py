@@ -28,12 +28,15 @@ from stacks.specs import DOMAINS
 
 IMPORT_REPEATS = 5
 RUN_REPEATS = 3
+# VmHWM (Linux), not ru_maxrss: the latter keeps the high-water mark of the parent image across
+# fork+exec, so every child would report the benchmark process's own size.
 _PROBE = """
-import resource, sys, time
+import sys, time
 start = time.perf_counter()
 __import__(sys.argv[1])
 elapsed = time.perf_counter() - start
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(elapsed, int(hwm.split()[1]) / 1024)
 """
 
 
@@ -128,7 +131,7 @@ def report() -> list[str]:
         "## Lambda handlers: cold import and memory",
         "",
         f"Each handler module imported in a fresh `python` process, median of {IMPORT_REPEATS}; peak RSS is the",
-        "process's maximum resident memory after the import (`ru_maxrss`), the floor of every invocation.",
+        "process's maximum resident memory after the import (`VmHWM`), the floor of every invocation.",
         "Baseline: a process importing only boto3.",
         "",
         "| module | import (s) | vs boto3 alone | peak RSS (MB) | configured memory (MB) |",
