@@ -492,15 +492,20 @@ def _by(items: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> di
     return groups
 
 
+def partition_files(lake: Lake, prefix: str) -> dict[str, str]:
+    """A table's partition value -> its data file, for ``<prefix><key>=<value>/data.parquet``."""
+    return {
+        uri[len(prefix) :].split("/")[0].split("=", 1)[1]: uri
+        for uri in lake.list_uris(prefix)
+        if uri.endswith("/data.parquet")
+    }
+
+
 def _write_partitions(
     lake: Lake, bucket: str, table: str, key: str, groups: dict[str, list[dict[str, Any]]], schema: pa.Schema
 ) -> dict[str, list[str]]:
     prefix = s3_uri(bucket, f"{table}/")
-    existing = {
-        u[len(prefix) :].split("/")[0].split("=", 1)[1]: u
-        for u in lake.list_uris(prefix)
-        if u.endswith("/data.parquet")
-    }
+    existing = partition_files(lake, prefix)
     changed = []
     for value in sorted(groups):
         uri = f"{prefix}{key}={value}/data.parquet"
@@ -599,10 +604,8 @@ def publish(
         return manifest
     from functions.bank.sheets import publish_summary
 
-    prefix = s3_uri(lake.refined_bucket, "bank_monthly_summary/")
     rows = []
-    for uri in sorted(u for u in lake.list_uris(prefix) if u.endswith("/data.parquet")):
-        month = uri[len(prefix) :].split("/")[0].split("=", 1)[1]
+    for month, uri in sorted(partition_files(lake, s3_uri(lake.refined_bucket, "bank_monthly_summary/")).items()):
         rows += [{"month": month, **r} for r in pq.read_table(io.BytesIO(lake.get(uri))).to_pylist()]
     columns = ["month", *summary.SUMMARY_SCHEMA.names]
     done = publish_summary(
