@@ -39,7 +39,8 @@ def _done(manifest: Manifest) -> dict[str, Any]:
 
 
 def nubank_client(source: str) -> Any:
-    """pynubank's real HTTP client, or its offline mock (local mode only: it serves invented data)."""
+    """pynubank's HTTP client with retries and timeouts (functions/bank/nubank_http.py), or its
+    offline mock (local mode only: it serves invented data)."""
     if source == "mock":
         if os.environ.get("FINLAKE_LOCAL") != "true":
             raise ValueError("source 'mock' (pynubank's MockHttpClient) only runs in local mode")
@@ -48,9 +49,9 @@ def nubank_client(source: str) -> Any:
         return MockHttpClient()
     if source != "api":
         raise ValueError(f"unknown bank source {source!r} (expected 'api' or 'mock')")
-    from pynubank.utils.http import HttpClient
+    from functions.bank.nubank_http import RetryingHttpClient
 
-    return HttpClient()
+    return RetryingHttpClient()
 
 
 def _snapshot(source: str) -> dict[str, Any]:

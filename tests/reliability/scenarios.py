@@ -46,11 +46,10 @@ SCENARIOS = [
     Scenario(
         "source-transient",
         "bank",
-        "Nubank answers 503 to the pynubank login once",
-        "No retry (pynubank has none, the definition retries only Lambda service errors): FAILED "
-        "`SourceUnavailable` at Fetch, email, dead letter, raw untouched; "
-        "the dead letter's input redrives to SUCCEEDED",
-        T + "test_bank.py::test_a_503_at_login_fails_the_run_once_and_the_dead_letter_input_redrives",
+        "Nubank answers 503 twice to the pynubank login",
+        "Retried inside Fetch by the live client (`RetryingHttpClient`: urllib3 retries behind pynubank); "
+        "SUCCEEDED with Fetch entered once, 3 logins, one snapshot in raw, no dead letter",
+        T + "test_bank.py::test_503s_at_login_are_retried_by_the_client_and_the_run_succeeds_once",
     ),
     Scenario("source-transient", "cards", "N/A: files dropped in the raw inbox, no HTTP source", "N/A", ""),
     Scenario(
@@ -72,9 +71,9 @@ SCENARIOS = [
         "source-down",
         "bank",
         "Nubank answers 502 for good",
-        "Each run (and its redrive) fails once with one login attempt: no retry storm; "
-        "a dead letter per run; raw empty",
-        T + "test_bank.py::test_a_source_down_for_good_fails_every_run_without_retrying",
+        "FAILED `SourceUnavailable` (HTTP 502) after 1 + 3 logins; Fetch entered once; email; dead letter "
+        "with the input; its redrive fails the same way (no retry storm); raw empty",
+        T + "test_bank.py::test_a_source_down_for_good_fails_every_run_after_bounded_retries",
     ),
     Scenario(
         "source-html-empty",
@@ -264,8 +263,6 @@ SCENARIOS = [
 ]
 
 KNOWN_GAPS = [
-    "**bank**: a 5xx from Nubank is not retried; the run fails and must be redriven from the dead letter "
-    "(pynubank has no retry, and the definitions retry only Lambda service errors).",
     "**stocks**: a daily run of a day already loaded reprocesses it (the IBOV portfolio in force is fetched and "
     "never skipped), so it costs a Glue run. It is idempotent: no duplicate rows.",
     "**bndes, bank (CSV)**: a file cut exactly inside the last field of its last line loads the shortened value "
@@ -298,8 +295,10 @@ How faults are injected:
   honoured) talks to an `http.server` on 127.0.0.1 through the transport seam `use_transport(domain, ...)`,
   which rewrites the fetchers' constant `https://` URLs to the local server. The server answers from the
   project's own generated sources, unless a scripted fault (429, 5xx, HTML, empty body) matches first.
-- **Nubank**: `functions.bank.handlers.nubank_client` returns pynubank's `MockHttpClient`, made to fail the
-  way pynubank's `HttpClient` does.
+- **Nubank**: `functions.bank.handlers.nubank_client` returns the live `RetryingHttpClient` (real session,
+  PKCS#12 adapter with a generated certificate, urllib3 retries, backoff 10 ms) with its `https://` URLs
+  sent to an `http.server` on 127.0.0.1, which answers what pynubank's `MockHttpClient` would unless a
+  scripted login fault (5xx, HTML, empty body) comes first.
 - **S3 / KMS**: `functions.common.lake.Lake.put` or `get` raises botocore's `ClientError` (`AccessDenied`,
   `KMS.DisabledException`) for the chosen bucket. **Glue**: `awswrangler.catalog.add_parquet_partitions` raises
   `InternalServiceException` once.

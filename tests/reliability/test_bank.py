@@ -1,27 +1,41 @@
 """Bank under faults and bad input, through the deployed definition on the embedded AWS.
 
-The Nubank API is reached through pynubank; its client is chosen by
-``functions.bank.handlers.nubank_client(source)``, monkeypatched here with pynubank's own
-`MockHttpClient` made to fail the way pynubank's `HttpClient` does (`NuRequestException` for a
-non-200 status, `requests`' `JSONDecodeError` for a 200 that is not JSON).
+The Nubank API is reached through pynubank with the live client the Lambda uses,
+`functions.bank.nubank_http.RetryingHttpClient` (its session, PKCS#12 adapter with a generated
+certificate, urllib3 retries; backoff shortened to 10 ms), whose `https://` requests are sent to a
+local `http.server`. That server answers what pynubank's own `MockHttpClient` would, unless a
+scripted fault for the login comes first.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import awswrangler
 import pytest
-import requests
-from pynubank import MockHttpClient, NuRequestException
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+from cryptography.x509.oid import NameOID
+from pynubank import MockHttpClient
+from requests import Response
 
+from finlake.local import sources
 from finlake.local.runtime import EmbeddedAws
 from finlake.local.workspace import Workspace
 from finlake.query import run_query
 from finlake.samples import bank as samples
 from functions.bank import handlers
+from functions.bank.nubank_http import RetryingHttpClient
 from functions.common.lake import Lake
 from stacks.specs import BANK
 from tests.reliability.faults import (
@@ -41,36 +55,111 @@ pytestmark = pytest.mark.slow
 
 FAILED_AT_FETCH = ["Fetch", "FetchFailed", "NotifyFailure", "SendToDeadLetterQueue", "Fail"]
 API_REQUEST = {"domain": "bank", "source": "api", "month": "2024-09"}
+LOGIN = "/api/token"
 
 
-class FlakyNubank(MockHttpClient):
-    """pynubank's mock, whose login answers ``status`` (or a non-JSON 200) the first ``failures`` times."""
+class LocalNubank:
+    """Nubank on 127.0.0.1: each request gets what pynubank's `MockHttpClient` answers for its
+    original URL, except the logins, which first get the scripted ``faults`` (status, body)."""
 
-    logins = 0
+    def __init__(self) -> None:
+        self.mock = MockHttpClient()
+        self.faults: list[tuple[int, str]] = []
+        self.logins = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
 
-    def __init__(self, failures: int, status: int = 503, body: str = "") -> None:
-        super().__init__()
-        self.failures, self.status, self.body = failures, status, body
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
 
-    def post(self, url: str, json: dict) -> dict:
-        if url.endswith("/api/token"):
-            FlakyNubank.logins += 1
-            if FlakyNubank.logins <= self.failures:
-                if self.status == 200:  # what HttpClient's response.json() raises on HTML or an empty body
-                    raise requests.exceptions.JSONDecodeError("Expecting value", self.body, 0)
-                response = requests.Response()
-                response.status_code, response.url = self.status, url
-                raise NuRequestException(response)
-        return super().post(url, json)
+    def fail_logins(self, status: int, times: int, body: str = "") -> None:
+        self.faults = [(status, body)] * times
+
+    def answer(self, method: str, url: str, body: bytes) -> tuple[int, bytes]:
+        if url.endswith(LOGIN):
+            self.logins += 1
+            if self.faults:
+                status, text = self.faults.pop(0)
+                return status, text.encode()
+        result = self.mock.get(url) if method == "GET" else self.mock.post(url, json.loads(body or b"{}"))
+        return 200, json.dumps(result).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        nubank = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self, method: str) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, payload = nubank.answer(method, "https://" + self.path.lstrip("/"), body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._reply("GET")
+
+            def do_POST(self) -> None:
+                self._reply("POST")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+class ThroughLocalNubank(RetryingHttpClient):  # type: ignore[misc]
+    """The live client, unchanged but for where its ``https://`` URLs go."""
+
+    def __init__(self, nubank: LocalNubank) -> None:
+        super().__init__(backoff=0.01)
+        self.base = nubank.url
+
+    def raw_get(self, url: str) -> Response:
+        return super().raw_get(f"{self.base}/{url.removeprefix('https://')}")
+
+    def raw_post(self, url: str, json: dict[str, Any]) -> Response:
+        return super().raw_post(f"{self.base}/{url.removeprefix('https://')}", json)
+
+
+def generated_p12() -> bytes:
+    """A self-signed PKCS#12 with no password, as the Lambda's PKCS#12 adapter loads Nubank's."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "finlake reliability test")])
+    since = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(since)
+        .not_valid_after(since + datetime.timedelta(days=36500))
+        .sign(key, hashes.SHA256())
+    )
+    return pkcs12.serialize_key_and_certificates(b"finlake", key, certificate, None, NoEncryption())
 
 
 @pytest.fixture
-def nubank(monkeypatch: pytest.MonkeyPatch):
-    def install(failures: int, status: int = 503, body: str = "") -> None:
-        FlakyNubank.logins = 0
-        monkeypatch.setattr(handlers, "nubank_client", lambda source: FlakyNubank(failures, status, body))
+def nubank(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalNubank]:
+    server = LocalNubank()
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    login = {
+        "cpf": sources.LOCAL_NUBANK_CPF,
+        "password": "local-only",
+        "certificate_p12_base64": base64.b64encode(generated_p12()).decode(),
+    }
+    local_secret = sources.local_secret
 
-    return install
+    def secret(ws: Workspace, domain: str, key: str) -> str:
+        return json.dumps(login) if (domain, key) == ("bank", "nubank") else local_secret(ws, domain, key)
+
+    monkeypatch.setattr(sources, "local_secret", secret)
+    monkeypatch.setattr(handlers, "nubank_client", lambda source: ThroughLocalNubank(server))
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
 
 
 def write(folder: Path, name: str, data: bytes) -> Path:
@@ -85,48 +174,44 @@ def run_files(aws: EmbeddedAws, paths: list[Path], name: str, **extra: object):
     return aws.run(BANK, request, name)
 
 
-# -- 1. the source: a 503 at login, a 200 that is not JSON ------------------------------------------------
+# -- 1. the source: 503s at login, a source down for good, a 200 that is not JSON ---------------------------
 
 
-def test_a_503_at_login_fails_the_run_once_and_the_dead_letter_input_redrives(ws: Workspace, nubank):
-    """pynubank does not retry and neither does the definition (SourceUnavailable is not in Fetch's
-    Retry): a transient 503 costs one failed run, an email and a dead letter; a redrive succeeds."""
-    nubank(failures=1)
+def test_503s_at_login_are_retried_by_the_client_and_the_run_succeeds_once(ws: Workspace, nubank: LocalNubank):
+    nubank.fail_logins(503, times=2)
 
     with EmbeddedAws(ws) as aws:
-        failed = aws.run(BANK, API_REQUEST, "bank-api-503")
-        attempts = task_attempts(aws, BANK, failed.name, "Fetch")
-        aws.save_workspace()
-        raw_after_failure = raw_bytes(ws)
-        message, recovered = redrive(aws, BANK)
+        result = aws.run(BANK, API_REQUEST, "bank-api-503")
+        attempts = task_attempts(aws, BANK, result.name, "Fetch")
+        dead = aws.dead_letters()
 
-    assert failed.status == "FAILED"
-    assert failed.error == "SourceUnavailable" and "HTTP 503" in failed.cause
-    assert states(failed) == FAILED_AT_FETCH and attempts == 1
-    assert [n["subject"] for n in failed.notifications] == ["[finlake] bank FAILED at Fetch"]
-    assert message["input"] == API_REQUEST and message["failed_state"] == "Fetch"
-    assert raw_after_failure == {}
-    assert recovered.succeeded, recovered.cause
-    assert FlakyNubank.logins == 2
+    assert result.succeeded, result.cause
+    assert nubank.logins == 3 and attempts == 1  # retried inside Fetch, not by the state machine
+    assert dead == []
+    assert [key.rsplit("/", 1)[0] for key in raw_bytes(ws)] == ["bank/nubank-api/2024-09"]  # one snapshot
 
 
-def test_a_source_down_for_good_fails_every_run_without_retrying(ws: Workspace, nubank):
-    nubank(failures=10**6, status=502)
+def test_a_source_down_for_good_fails_every_run_after_bounded_retries(ws: Workspace, nubank: LocalNubank):
+    nubank.fail_logins(502, times=10**6)
 
     with EmbeddedAws(ws) as aws:
         failed = aws.run(BANK, API_REQUEST, "bank-api-down")
-        _, again = redrive(aws, BANK)
+        attempts = task_attempts(aws, BANK, failed.name, "Fetch")
+        message, again = redrive(aws, BANK)
         dead = aws.dead_letters()
 
     assert [failed.status, again.status] == ["FAILED", "FAILED"]
     assert failed.error == "SourceUnavailable" and "HTTP 502" in failed.cause
-    assert FlakyNubank.logins == 2  # one login per run: no retry storm
+    assert states(failed) == FAILED_AT_FETCH and attempts == 1
+    assert [n["subject"] for n in failed.notifications] == ["[finlake] bank FAILED at Fetch"]
+    assert message["input"] == API_REQUEST and message["failed_state"] == "Fetch"
+    assert nubank.logins == 2 * 4  # 1 + 3 retries per run: no retry storm
     assert len(dead) == 2 and raw_bytes(ws) == {}
 
 
 @pytest.mark.parametrize("body", ["<html><body>Manutenção</body></html>", ""], ids=["html", "empty"])
-def test_an_html_or_empty_200_is_a_format_error(ws: Workspace, nubank, body: str):
-    nubank(failures=1, status=200, body=body)
+def test_an_html_or_empty_200_is_a_format_error(ws: Workspace, nubank: LocalNubank, body: str):
+    nubank.fail_logins(200, times=1, body=body)
 
     with EmbeddedAws(ws) as aws:
         failed = aws.run(BANK, API_REQUEST, "bank-api-html")
@@ -135,6 +220,7 @@ def test_an_html_or_empty_200_is_a_format_error(ws: Workspace, nubank, body: str
     assert failed.status == "FAILED"
     assert failed.error == "SourceFormatError" and "not JSON" in failed.cause
     assert states(failed) == FAILED_AT_FETCH and dead["failed_state"] == "Fetch"
+    assert nubank.logins == 1  # a 200 is not retried
     assert raw_bytes(ws) == {}
 
 
@@ -290,9 +376,8 @@ def test_an_export_with_an_unknown_header_or_truncated_ofx_is_rejected_naming_th
 
 
 def test_access_denied_writing_raw_fails_once_and_the_dead_letter_input_redrives(
-    ws: Workspace, nubank, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, nubank: LocalNubank, monkeypatch: pytest.MonkeyPatch
 ):
-    nubank(failures=0)
     fault = Fault(Lake.put, lambda: client_error(*ACCESS_DENIED[:1], "PutObject", ACCESS_DENIED[1]))
 
     with EmbeddedAws(ws) as aws:

@@ -1,0 +1,71 @@
+"""pynubank's ``HttpClient`` with timeouts and retries of transient failures.
+
+pynubank calls ``requests_pkcs12.get/post``, which build a new session per request with no retry
+and no timeout: one 503 from Nubank failed the whole run, and a hung connection held the Lambda
+until its timeout. This client keeps pynubank's headers, certificate and error handling
+(``NuRequestException`` for a non-200) and sends each request through a session whose adapter
+(``Pkcs12Adapter`` with the certificate, else requests' own) retries with urllib3's ``Retry``, the
+policy the other sources use (functions/common/http.py):
+
+- 429, 500, 502, 503 and 504 answers and connection or read errors, up to ``retries`` times, with
+  exponential backoff (0, 2, 4 s by default) and ``Retry-After`` honoured;
+- POSTs too: the login is the request most likely to meet a 5xx, and repeating it is harmless;
+- when the retries run out, the last answer is returned, so pynubank raises its
+  ``NuRequestException`` with the real status (``take_snapshot`` reports it as SourceUnavailable).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynubank.utils.http import HttpClient
+from requests import Response, Session
+from requests.adapters import HTTPAdapter
+from requests_pkcs12 import Pkcs12Adapter
+from urllib3.util import Retry
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def retry_policy(retries: int, backoff: float) -> Retry:
+    return Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        status_forcelist=TRANSIENT_STATUSES,
+        allowed_methods=None,  # every method, POST included
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+class RetryingHttpClient(HttpClient):  # type: ignore[misc]  # pynubank has no type hints (Any)
+    def __init__(self, *, retries: int = 3, backoff: float = 1.0, timeout_s: float = 30.0) -> None:
+        super().__init__()
+        self.retry = retry_policy(retries, backoff)
+        self.timeout_s = timeout_s
+
+    def _session(self) -> Session:
+        adapter: HTTPAdapter
+        if self._cert:
+            adapter = Pkcs12Adapter(pkcs12_data=self._cert, pkcs12_password="", max_retries=self.retry)
+        else:
+            adapter = HTTPAdapter(max_retries=self.retry)
+        session = Session()
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def raw_get(self, url: str) -> Response:
+        with self._session() as session:
+            return session.get(url, headers=self._headers, timeout=self.timeout_s)
+
+    def raw_post(self, url: str, json: dict[str, Any]) -> Response:
+        with self._session() as session:
+            return session.post(url, json=json, headers=self._headers, timeout=self.timeout_s)
+
+    def post(self, url: str, json: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = self._handle_response(self.raw_post(url, json))
+        return response
