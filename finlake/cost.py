@@ -261,6 +261,7 @@ class Schedule:
     expression: str
     enabled: bool
     target: str | None  # logical id of the state machine it starts
+    starter: str | None = None  # the function the schedule invokes to start it (ScheduleStart)
 
     @property
     def runs_per_month(self) -> Decimal:
@@ -420,17 +421,31 @@ def read_deployment(templates: Templates, loader: DefinitionLoader | None = None
         dep.glue_jobs[lid] = _glue_job(lid, props)
     for lid, props in by_type.get("AWS::StepFunctions::StateMachine", {}).items():
         dep.workflows.append(_workflow(lid, props, loader))
+    functions = by_type.get("AWS::Lambda::Function", {})
+    machines = by_type.get("AWS::StepFunctions::StateMachine", {})
+
+    def machine_started_by(fn: str | None) -> str | None:
+        """The state machine a function starts: the one its environment names (the S3 triggers,
+        the schedules' ScheduleStart functions)."""
+        env = functions.get(fn or "", {}).get("Environment", {}).get("Variables", {})
+        return next((_ref(v) for v in env.values() if _ref(v) in machines), None)
+
     for lid, props in by_type.get("AWS::Scheduler::Schedule", {}).items():
         target = _ref(props.get("Target", {}).get("Arn"))
+        starter = target if target in functions else None
         dep.schedules.append(
-            Schedule(lid, props["ScheduleExpression"], props.get("State", "ENABLED") == "ENABLED", target)
+            Schedule(
+                lid,
+                props["ScheduleExpression"],
+                props.get("State", "ENABLED") == "ENABLED",
+                machine_started_by(starter) if starter else target,
+                starter,
+            )
         )
     for props in by_type.get("AWS::Events::Rule", {}).values():
         for target in props.get("Targets", []):
             fn = _ref(target.get("Arn"))
-            env = by_type.get("AWS::Lambda::Function", {}).get(fn or "", {}).get("Environment", {}).get("Variables", {})
-            machines = by_type.get("AWS::StepFunctions::StateMachine", {})
-            machine = next((_ref(v) for v in env.values() if _ref(v) in machines), None)
+            machine = machine_started_by(fn)
             if fn and machine:
                 dep.triggers[fn] = machine
     dep.alarm_metrics = sum(_alarm_metrics(p) for p in by_type.get("AWS::CloudWatch::Alarm", {}).values())
@@ -610,11 +625,15 @@ def _workflow_usage(usage: Usage, a: Mapping[str, Any], dep: Deployment, wf: Wor
     usage.add("xray_traces", (full + short) if wf.traced else Decimal(0))
     usage.add("metric_hours", full * D(a["custom_metrics_per_full_run"]))
     usage.add("glue_catalog_requests", full * D(a["glue_catalog_requests_per_full_run"]))
-    for fn_id, machine in dep.triggers.items():
-        if machine == wf.logical_id:
-            fn = dep.functions[fn_id]
-            _invoke_lambda(usage, a, fn, spec["trigger_invocations"], D(a["trigger_lambda_seconds"]))
-            usage.add("xray_traces", spec["trigger_invocations"] if fn.traced else Decimal(0))
+    starts = [
+        (dep.functions[fn], D(spec["trigger_invocations"])) for fn, m in dep.triggers.items() if m == wf.logical_id
+    ]
+    starts += [
+        (dep.functions[s.starter], s.runs_per_month) for s in dep.schedules if s.starter and s.target == wf.logical_id
+    ]
+    for fn, invocations in starts:
+        _invoke_lambda(usage, a, fn, invocations, D(a["trigger_lambda_seconds"]))
+        usage.add("xray_traces", invocations if fn.traced else Decimal(0))
     return WorkflowRuns(wf.domain, scheduled, full, short, len(wf.full_path), len(wf.short_path))
 
 

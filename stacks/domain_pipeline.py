@@ -44,6 +44,7 @@ from stacks.specs import ROOT, Access, DomainSpec, GlueStep, LambdaStep, Secret
 from stacks.storage import bucket_name
 
 GLUE_VERSION = "5.0"
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # Scheduler context attribute, ISO 8601 UTC
 
 CATALOG_ACTIONS = [
     "glue:GetDatabase",
@@ -100,10 +101,8 @@ class DomainPipeline(Construct):
 
         code = lambda_.Code.from_asset(str(project_root), exclude=LAMBDA_CODE_EXCLUDE)
         pandas_arn, powertools_arn = settings.layer_arns(Stack.of(self).region)
-        self.layers = [
-            lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", pandas_arn),
-            lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn),
-        ]
+        self.powertools = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn)
+        self.layers = [lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", pandas_arn), self.powertools]
         self.secrets = self._secrets()
         # The domain's own dependencies go last, so its pinned versions win over the managed layers'.
         self.dependencies = self._dependencies_layer() if spec.requirements else None
@@ -111,7 +110,8 @@ class DomainPipeline(Construct):
         self.functions = {step.step: self._function(step, code, step_layers) for step in spec.lambdas}
         self.jobs = {job.step: self._glue_job(job) for job in spec.glue_jobs}
         self.state_machine = self._state_machine()
-        self.schedule = self._schedule()
+        self.schedule_start = self._schedule_start(code)
+        self.schedule = self._schedule(self.schedule_start)
         self.trigger = self._trigger(code) if spec.trigger else None
         self._alarms()
         self._glue_failures()
@@ -121,7 +121,11 @@ class DomainPipeline(Construct):
             domain=spec.name,
             description=spec.description,
             state_machine=self.state_machine,
-            functions={**self.functions, **({"Trigger": self.trigger} if self.trigger else {})},
+            functions={
+                **self.functions,
+                "ScheduleStart": self.schedule_start,
+                **({"Trigger": self.trigger} if self.trigger else {}),
+            },
             glue_jobs=[self._job_name(job) for job in spec.glue_jobs],
             dead_letter_queue=platform.dead_letter_queue,
         )
@@ -450,7 +454,10 @@ class DomainPipeline(Construct):
         nag.state_machine_role(machine, self.functions.values())
         return machine
 
-    def _schedule(self) -> scheduler.CfnSchedule:
+    def _schedule(self, starter: lambda_.Function) -> scheduler.CfnSchedule:
+        """EventBridge Scheduler invokes the domain's ``ScheduleStart`` function with the time it
+        fired; the function starts the workflow under the partition's deterministic name (see
+        functions/common/schedule.py: Scheduler's own Step Functions target cannot name executions)."""
         stack = Stack.of(self)
         setting = self.settings.schedule_for(self.spec)
         role = iam.Role(
@@ -459,11 +466,12 @@ class DomainPipeline(Construct):
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
             ),
-            description=f"EventBridge Scheduler: start finlake-{self.spec.name}",
+            description=f"EventBridge Scheduler: invoke finlake-{self.spec.name}'s ScheduleStart",
         )
-        self.state_machine.grant_start_execution(role)
+        starter.grant_invoke(role)
         self.platform.dead_letter_queue.grant_send_messages(role)
         nag.schedule_role(role)
+        schedule_input = {"domain": self.spec.name, "period": self.spec.period, "scheduled_time": SCHEDULED_TIME}
         return scheduler.CfnSchedule(
             self,
             "Schedule",
@@ -474,9 +482,9 @@ class DomainPipeline(Construct):
             state="ENABLED" if setting.enabled else "DISABLED",
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
             target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.state_machine.state_machine_arn,
+                arn=starter.function_arn,
                 role_arn=role.role_arn,
-                input=json.dumps({"domain": self.spec.name, "trigger": "schedule"}),
+                input=json.dumps(schedule_input),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
                 ),
@@ -486,37 +494,37 @@ class DomainPipeline(Construct):
             ),
         )
 
+    def _schedule_start(self, code: lambda_.Code) -> lambda_.Function:
+        return self._starter(
+            "ScheduleStart",
+            what="the scheduled start",
+            description=f"finlake {self.spec.name}: start the scheduled run under its deterministic name",
+            handler="functions.common.schedule.handler",
+            code=code,
+            memory_mb=256,
+            timeout_s=30,
+            layers=[self.powertools],  # it needs boto3 and the logger only
+            environment={"POWERTOOLS_SERVICE_NAME": f"finlake-{self.spec.name}", "DOMAIN": self.spec.name},
+        )
+
     def _trigger(self, code: lambda_.Code) -> lambda_.Function:
         """Files landing under the trigger's prefix of the raw bucket (S3 -> EventBridge) invoke a
         function that starts the workflow when a partition is complete."""
         trigger = self.spec.trigger
         assert trigger is not None
-        role = iam.Role(
-            self,
-            "TriggerRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"finlake {self.spec.name} S3 trigger",
-        )
-        log_group = logs.LogGroup(self, "TriggerLogs", retention=self.log_retention)
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            self,
-            "TriggerFunction",
+        function = self._starter(
+            "Trigger",
+            what="the S3 trigger",
             description=f"finlake {self.spec.name}: start the workflow when files land in {trigger.prefix}",
-            runtime=RUNTIME,
             handler=trigger.handler,
             code=code,
-            memory_size=trigger.memory_mb,
-            timeout=Duration.seconds(trigger.timeout_s),
-            tracing=lambda_.Tracing.ACTIVE,
+            memory_mb=trigger.memory_mb,
+            timeout_s=trigger.timeout_s,
             layers=self.layers,
-            environment={**self.environment, "STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
-            log_group=log_group,
-            role=role,
+            environment=self.environment,
         )
-        self._grant(role, Access(raw="r"))
-        self.state_machine.grant_start_execution(role)
-        nag.lambda_role(role)
+        assert function.role is not None
+        self._grant(function.role, Access(raw="r"))
         rule = events.Rule(
             self,
             "FilesLanded",
@@ -531,16 +539,58 @@ class DomainPipeline(Construct):
             ),
         )
         rule.add_target(targets.LambdaFunction(function, retry_attempts=3))
-        # An event the trigger could not handle after Lambda's own retries lands in the DLQ (a Lambda
-        # destination: granted on the function's role, so the platform stack does not depend on this one).
+        return function
+
+    def _starter(
+        self,
+        name: str,
+        *,
+        what: str,
+        description: str,
+        handler: str,
+        code: lambda_.Code,
+        memory_mb: int,
+        timeout_s: int,
+        layers: list[lambda_.ILayerVersion],
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        """A function that starts the workflow (the S3 trigger, the scheduled start): its own role and
+        log group, ``states:StartExecution`` on this machine only, errors and throttles alarmed.
+        Both are invoked asynchronously, so an event still failing after Lambda's two retries lands
+        in the DLQ (a Lambda destination: granted on the function's role, so the platform stack
+        does not depend on this one)."""
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"finlake {self.spec.name} {what}",
+        )
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=self.log_retention)
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            f"{name}Function",
+            description=description,
+            runtime=RUNTIME,
+            handler=handler,
+            code=code,
+            memory_size=memory_mb,
+            timeout=Duration.seconds(timeout_s),
+            tracing=lambda_.Tracing.ACTIVE,
+            layers=layers,
+            environment={**environment, "STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+            log_group=log_group,
+            role=role,
+        )
+        self.state_machine.grant_start_execution(role)
+        nag.lambda_role(role)
         function.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.platform.dead_letter_queue), retry_attempts=2
         )
         nag.trigger_role(role)
-        self._alarm("TriggerErrors", function.metric_errors(period=Duration.minutes(5)), "the S3 trigger failed")
-        self._alarm(
-            "TriggerThrottles", function.metric_throttles(period=Duration.minutes(5)), "the S3 trigger was throttled"
-        )
+        period = Duration.minutes(5)
+        self._alarm(f"{name}Errors", function.metric_errors(period=period), f"{what} failed")
+        self._alarm(f"{name}Throttles", function.metric_throttles(period=period), f"{what} was throttled")
         return function
 
     # -- alarms ----------------------------------------------------------------------------------

@@ -175,7 +175,8 @@ def schedule_role(role: IConstruct) -> None:
 
 
 def trigger_role(role: IConstruct) -> None:
-    """The S3 trigger sends events it could not handle to the KMS-encrypted dead-letter queue."""
+    """The functions that start a workflow (S3 trigger, scheduled start) send events they could not
+    handle to the KMS-encrypted dead-letter queue."""
     _kms(role)
 
 

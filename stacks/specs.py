@@ -106,6 +106,9 @@ class DomainSpec:
     description: str
     partition: str  # "date" (YYYY-MM-DD) or "month" (YYYY-MM)
     schedule: str  # EventBridge Scheduler expression, evaluated in America/Sao_Paulo
+    # The partition of a run given no date or month (a scheduled run, a bare `finlake run`): "day",
+    # "month" or "previous_month" (functions.common.naming.PERIODS); empty: the day or the month.
+    run_period: str = ""
     lambdas: tuple[LambdaStep, ...] = ()
     glue_jobs: tuple[GlueStep, ...] = ()
     timeout_min: int = 60  # state-machine timeout
@@ -115,6 +118,10 @@ class DomainSpec:
     secrets: tuple[Secret, ...] = ()
     requirements: str = ""  # a requirements file beyond the managed layers, bundled as a layer
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def period(self) -> str:
+        return self.run_period or ("day" if self.partition == "date" else "month")
 
     @property
     def definition_path(self) -> Path:
@@ -228,6 +235,7 @@ CARDS = DomainSpec(
     description="Monthly credit-card invoice and payment files into the 48-variable customer book",
     partition="month",
     schedule="cron(0 9 5 * ? *)",  # fallback: the 5th of each month reports a missing file
+    run_period="previous_month",
     lambdas=(
         LambdaStep(
             "Fetch",

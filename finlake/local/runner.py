@@ -11,7 +11,7 @@ from typing import Any
 from finlake.local.runtime import EmbeddedAws, RunResult, StateEvent
 from finlake.local.sources import local_function_env, sample_transport
 from finlake.local.workspace import Workspace
-from finlake.naming import execution_input, execution_name
+from finlake.naming import execution_input, execution_name, pinned
 from functions.common.http import use_transport
 from functions.common.manifest import today_in_sao_paulo
 from stacks.specs import DomainSpec
@@ -30,6 +30,10 @@ class RunPlan:
     inputs: list[Path] = field(default_factory=list)
     force: bool = False
     source: str | None = None  # bank: "api" or "mock" (pynubank's MockHttpClient)
+
+    def __post_init__(self) -> None:
+        if not self.inputs:  # files say what they are for (the S3 triggers' rule)
+            self.date, self.month = pinned(self.spec, self.date, self.month, self.year)
 
     def partition(self) -> str:
         if self.spec.partition == "month" and self.month:

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from finlake.naming import execution_input, execution_name
+from finlake.naming import execution_input, execution_name, pinned
 from functions.common.manifest import today_in_sao_paulo
 from stacks.specs import DomainSpec
 
@@ -32,6 +32,11 @@ class Request:
     year: str | None = None
     force: bool = False
     source: str | None = None
+
+    def __post_init__(self) -> None:
+        date, month = pinned(self.spec, self.date, self.month, self.year)
+        object.__setattr__(self, "date", date)
+        object.__setattr__(self, "month", month)
 
     def partition(self) -> str:
         if self.spec.partition == "month" and self.month:

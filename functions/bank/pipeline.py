@@ -30,7 +30,7 @@ import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from functions.bank.privacy import keyed_hash, scrub
 from functions.common.catalog import register
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import SAO_PAULO, Manifest, Source
-from functions.common.naming import execution_input, execution_name
+from functions.common.naming import default_partition, execution_input, execution_name, month_of
 
 DOMAIN = "bank"
 INBOX = "inbox/bank/"
@@ -118,14 +118,6 @@ class SourceRejected(FileRejected):
     """An export was rejected; the message names the file and where its copy is."""
 
 
-def month_of(day: date) -> str:
-    return day.strftime("%Y-%m")
-
-
-def current_month(now: datetime | None = None) -> str:
-    return month_of((now or datetime.now(SAO_PAULO)).astimezone(SAO_PAULO).date())
-
-
 def _runs_uri(lake: Lake, run_id: str, step: str) -> str:
     return s3_uri(lake.curated_bucket, f"_runs/{DOMAIN}/{run_id}/{step}.json")
 
@@ -161,7 +153,7 @@ def trigger(event: dict[str, Any], *, lake: Lake, start: Callable[[str, dict[str
     if not key.startswith(INBOX) or not key.lower().endswith(EXPORT_SUFFIXES):
         return {"started": False, "reason": f"{key!r} is not a bank export (.csv, .ofx) under {INBOX}"}
     uri = s3_uri(lake.raw_bucket, key)
-    month = current_month()
+    month = default_partition("month")["month"]
     request = execution_input(DOMAIN, month=month, inputs=[uri], trigger="s3")
     request["inputs_md5"] = [md5_hex(lake.get(uri))]
     name = execution_name(DOMAIN, month, request)
@@ -178,7 +170,9 @@ def fetch(event: dict[str, Any], *, lake: Lake, take_snapshot: SnapshotTaker, no
     already processed with the same content."""
     request = event.get("input") or {}
     manifest = Manifest(
-        run_id=event["execution_name"], domain=DOMAIN, partition={"month": request.get("month") or current_month(now)}
+        run_id=event["execution_name"],
+        domain=DOMAIN,
+        partition={"month": request.get("month") or default_partition("month", now)["month"]},
     )
     ingested = lake.read_state(DOMAIN, "ingested.json")
     if request.get("inputs"):

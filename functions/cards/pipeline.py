@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from functions.common.catalog import register
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
-from functions.common.naming import execution_input, execution_name
+from functions.common.naming import execution_input, execution_name, partition_for
 
 DOMAIN = "cards"
 INBOX = "inbox/cards/"
@@ -43,10 +43,6 @@ class InputError(ValueError):
 def monthly_names(month: str) -> list[str]:
     compact = month.replace("-", "")
     return [f"tb_faturas_{compact}.csv", f"tb_pagamentos_{compact}.csv"]
-
-
-def previous_month(today: date) -> str:
-    return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
 
 def _runs_uri(lake: Lake, run_id: str, step: str) -> str:
@@ -87,7 +83,8 @@ def fetch(event: dict[str, Any], *, lake: Lake, today: date | None = None) -> Ma
     """List the month's files (both must be there), skip content already processed, and prepare
     the arguments of the two Glue steps."""
     request = event.get("input") or {}
-    month = request.get("month") or previous_month(today or date.fromisoformat(today_in_sao_paulo()))
+    today = today or date.fromisoformat(today_in_sao_paulo())
+    month = request.get("month") or partition_for("previous_month", today)["month"]
     manifest = Manifest(run_id=event["execution_name"], domain=DOMAIN, partition={"month": month})
     uris = request.get("inputs") or [s3_uri(lake.raw_bucket, INBOX + name) for name in monthly_names(month)]
     missing = [posixpath.basename(u) for u in uris if not lake.exists(u)]

@@ -215,6 +215,6 @@ def test_bank_has_its_workflow_trigger_schedule_and_alarms(synthesized) -> None:
     descriptions = [
         a["Properties"]["AlarmDescription"] for a in synthesized.resources(PIPELINES, "AWS::CloudWatch::Alarm").values()
     ]
-    # failed, timed out, aborted; errors and throttles per step and for the S3 trigger
-    assert sum(d.startswith("finlake bank:") for d in descriptions) == 3 + 2 * len(BANK.lambdas) + 2
+    # failed, timed out, aborted; errors and throttles per step, for the S3 trigger and the scheduled start
+    assert sum(d.startswith("finlake bank:") for d in descriptions) == 3 + 2 * len(BANK.lambdas) + 2 + 2
     assert "bank" in DOMAINS

@@ -133,7 +133,7 @@ def test_every_domain_has_the_full_alarm_set_on_the_topic(synthesized) -> None:
     alarms = _alarms_by_domain(synthesized)
     assert set(alarms) == set(DOMAINS)
     for name, spec in DOMAINS.items():
-        functions = len(spec.lambdas) + bool(spec.trigger)
+        functions = len(spec.lambdas) + bool(spec.trigger) + 1  # steps, S3 trigger, the scheduled start
         expected = ["ExecutionsAborted", "ExecutionsFailed", "ExecutionsTimedOut"] + ["Errors", "Throttles"] * functions
         assert sorted(alarms[name]) == sorted(expected), name
     platform_alarms = {
@@ -207,7 +207,8 @@ def test_one_dashboard_per_domain_with_runs_rows_steps_and_the_dlq(synthesized) 
         assert {m[1] for m in custom} == set(RUN_METRICS)
         assert all(m[2:4] == ["service", f"finlake-{name}"] and m[4]["stat"] == "Sum" for m in custom)
         labels = {m[-1]["label"] for m in metrics if m[0] == "AWS/Lambda" and m[1] == "Errors"}
-        assert labels == {s.step for s in spec.lambdas} | ({"Trigger"} if spec.trigger else set())
+        starters = {"ScheduleStart"} | ({"Trigger"} if spec.trigger else set())
+        assert labels == {s.step for s in spec.lambdas} | starters
         assert {m[-1]["label"] for m in metrics if m[1] == "Duration"} == labels
         assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in names
         glue = [m for m in metrics if m[0] == "Glue"]

@@ -45,9 +45,22 @@ def _secret_env(handler: str) -> dict[str, str]:
     return {}
 
 
+SCHEDULE_START = "functions.common.schedule.handler"
+
+
 def _functions(s) -> dict[str, dict]:
-    """Lambda functions by handler."""
-    return {f["Properties"]["Handler"]: f for f in s.resources(PIPELINES, "AWS::Lambda::Function").values()}
+    """Lambda functions by handler (the steps and the S3 triggers; not the schedules' starters)."""
+    functions = s.resources(PIPELINES, "AWS::Lambda::Function").values()
+    return {f["Properties"]["Handler"]: f for f in functions if f["Properties"]["Handler"] != SCHEDULE_START}
+
+
+def _schedule_starts(s) -> dict[str, tuple[str, dict]]:
+    """Each domain's ScheduleStart function (logical id, resource) by domain."""
+    return {
+        f["Properties"]["Environment"]["Variables"]["DOMAIN"]: (lid, f)
+        for lid, f in s.resources(PIPELINES, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == SCHEDULE_START
+    }
 
 
 def _statements(s, role_prefix: str) -> list[dict]:
@@ -191,7 +204,8 @@ def _schedules(s) -> dict[str, dict]:
 
 def test_schedules_run_in_sao_paulo_time_from_the_spec(synthesized, cdk_context) -> None:
     schedules = _schedules(synthesized)
-    assert set(schedules) == {f"finlake-{name}" for name in DOMAINS}
+    starts = _schedule_starts(synthesized)
+    assert set(schedules) == {f"finlake-{name}" for name in DOMAINS} and set(starts) == set(DOMAINS)
     for name, spec in DOMAINS.items():
         props = schedules[f"finlake-{name}"]["Properties"]
         assert props["ScheduleExpressionTimezone"] == "America/Sao_Paulo"
@@ -199,24 +213,50 @@ def test_schedules_run_in_sao_paulo_time_from_the_spec(synthesized, cdk_context)
         enabled = cdk_context["schedules"].get(name, {}).get("enabled", True)
         assert props["State"] == ("ENABLED" if enabled else "DISABLED")
         target = props["Target"]
-        assert json.loads(target["Input"]) == {"domain": name, "trigger": "schedule"}
+        # Scheduler invokes the domain's ScheduleStart with the time it fired, which names the run
+        assert target["Arn"] == {"Fn::GetAtt": [starts[name][0], "Arn"]}
+        assert json.loads(target["Input"]) == {
+            "domain": name,
+            "period": spec.period,
+            "scheduled_time": "<aws.scheduler.scheduled-time>",
+        }
         assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
         assert "DeadLetterConfig" in target
+    assert DOMAINS["cards"].period == "previous_month"  # the 5th's fallback run is for the month before
 
 
-def test_schedule_can_be_disabled_and_rescheduled_from_context(variant) -> None:
-    props = _schedules(variant)["finlake-bndes"]["Properties"]
-    assert props["State"] == "DISABLED"
-    assert props["ScheduleExpression"] == "cron(30 6 ? * MON *)"
-
-
-def test_schedule_role_may_only_start_its_state_machine(synthesized) -> None:
-    statements = _statements(synthesized, "BndesScheduleRole")
+def test_schedule_start_may_only_start_its_own_state_machine(synthesized) -> None:
+    lid, function = _schedule_starts(synthesized)["bndes"]
+    props = function["Properties"]
+    env = props["Environment"]["Variables"]
+    assert set(env) == {"POWERTOOLS_SERVICE_NAME", "DOMAIN", "STATE_MACHINE_ARN"}
+    assert env["STATE_MACHINE_ARN"] == {"Ref": next(iter(_machine_ids(synthesized)))}
+    assert len(props["Layers"]) == 1 and "Powertools" in json.dumps(props["Layers"])
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    statements = _statements(synthesized, "BndesScheduleStartRole")
     (start,) = [s for s in statements if "states:StartExecution" in _actions(s)]
     assert _actions(start) == ["states:StartExecution"]
     assert start["Resource"] == {"Ref": next(iter(_machine_ids(synthesized)))}
-    other = {a for s in statements if s is not start for a in _actions(s)}
+    others = {a for s in statements if s is not start for a in _actions(s)}
+    assert all(a.startswith(("sqs:", "kms:", "logs:", "xray:")) for a in others)  # DLQ destination, own logs
+    (config,) = [
+        c["Properties"]
+        for c in synthesized.resources(PIPELINES, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": lid}
+    ]
+    assert "OnFailure" in config["DestinationConfig"]  # a start that keeps failing lands in the DLQ
+
+
+def test_schedule_role_may_only_invoke_its_schedule_start(synthesized) -> None:
+    lid, _ = _schedule_starts(synthesized)["bndes"]
+    statements = _statements(synthesized, "BndesScheduleRole")
+    (invoke,) = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
+    assert _actions(invoke) == ["lambda:InvokeFunction"]
+    assert {"Fn::GetAtt": [lid, "Arn"]} in invoke["Resource"]
+    assert all(json.dumps(r).count(lid) for r in invoke["Resource"])  # the function and its versions only
+    other = {a for s in statements if s is not invoke for a in _actions(s)}
     assert all(a.startswith(("sqs:", "kms:")) for a in other)  # the dead-letter queue only
+    assert not any("states:" in json.dumps(s) for s in statements)
 
 
 def _machine_ids(s) -> list[str]:
@@ -232,6 +272,7 @@ def test_alarms_notify_the_topic(synthesized) -> None:
         ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"] * len(DOMAINS)
         + ["Errors", "Throttles"] * n_functions
         + ["Errors", "Throttles"] * n_triggers
+        + ["Errors", "Throttles"] * len(DOMAINS)  # the schedules' starters
     )
     for alarm in alarms:
         (action,) = alarm["Properties"]["AlarmActions"]

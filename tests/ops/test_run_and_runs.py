@@ -11,6 +11,7 @@ from finlake.local.runtime import EmbeddedAws
 from finlake.ops.backfill import backfill_aws, partitions
 from finlake.ops.discovery import Aws
 from finlake.ops.executions import Request, execution_arn
+from functions.common import schedule
 from stacks.specs import BNDES, CARDS, STOCKS
 
 pytestmark = pytest.mark.slow
@@ -64,6 +65,31 @@ def test_run_starts_the_deterministic_execution_follows_it_and_prints_counts(dep
     assert everything.exit_code == 0, everything.output
     assert "stocks: not deployed (no output StocksStateMachineArn in FinlakePipelines)" in everything.output
     assert "cards:\n  no executions" in everything.output
+
+
+def test_the_scheduled_run_and_finlake_run_of_its_day_are_one_execution(
+    deployed: EmbeddedAws, cli, monkeypatch, lambda_context
+):
+    """The schedule's ScheduleStart function (the real handler, on the embedded AWS) names the run as
+    `finlake run --date` does, so the operator attaches to it instead of starting a second one."""
+    monkeypatch.setenv("STATE_MACHINE_ARN", deployed.state_machines["bndes"])
+    fired = {"domain": "bndes", "period": "day", "scheduled_time": "2026-11-23T10:00:00Z"}  # 07:00 in Sao Paulo
+    name = Request(BNDES, date="2026-11-23").name()
+
+    started = schedule.handler(fired, lambda_context)
+    result = cli("run", "bndes", "--date", "2026-11-23")
+    redelivered = schedule.handler(fired, lambda_context)
+
+    assert started["started"] is True and started["execution"] == name
+    assert result.exit_code == 0, result.output
+    assert f"execution {name}" in result.output and "already started at" in result.output
+    assert "SUCCEEDED" in result.output
+    assert redelivered["started"] is False
+    [execution] = deployed.executions(BNDES)
+    assert execution["name"] == name
+    assert json.loads(
+        deployed.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
+    ) == {"domain": "bndes", "trigger": "schedule", "date": "2026-11-23"}
 
 
 def test_backfill_skips_a_partition_already_done_and_runs_the_weekdays(deployed: EmbeddedAws, ops: Aws, cli):
