@@ -468,7 +468,8 @@ class DomainPipeline(Construct):
             ),
             description=f"EventBridge Scheduler: invoke finlake-{self.spec.name}'s ScheduleStart",
         )
-        starter.grant_invoke(role)
+        # the unqualified function only (grant_invoke would add its versions, "<arn>:*")
+        role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[starter.function_arn]))
         self.platform.dead_letter_queue.grant_send_messages(role)
         nag.schedule_role(role)
         schedule_input = {"domain": self.spec.name, "period": self.spec.period, "scheduled_time": SCHEDULED_TIME}

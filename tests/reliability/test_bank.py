@@ -14,6 +14,7 @@ import datetime
 import json
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -81,7 +82,8 @@ class LocalNubank:
             if self.faults:
                 status, text = self.faults.pop(0)
                 return status, text.encode()
-        result = self.mock.get(url) if method == "GET" else self.mock.post(url, json.loads(body or b"{}"))
+        # pynubank builds GraphQL bodies as OrderedDicts and its mock matches them by str()
+        result = self.mock.get(url) if method == "GET" else self.mock.post(url, OrderedDict(json.loads(body or b"{}")))
         return 200, json.dumps(result).encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
