@@ -4,8 +4,8 @@ pynubank calls ``requests_pkcs12.get/post``, which build a new session per reque
 and no timeout: one 503 from Nubank failed the whole run, and a hung connection held the Lambda
 until its timeout. This client keeps pynubank's headers, certificate and error handling
 (``NuRequestException`` for a non-200) and sends each request through a session whose adapter
-(``Pkcs12Adapter`` with the certificate, else requests' own) retries with urllib3's ``Retry``, the
-policy the other sources use (functions/common/http.py):
+(``Pkcs12Adapter`` with the certificate, else requests' own) retries with the policy the other
+sources use (``functions.common.http.retry_policy``):
 
 - 429, 500, 502, 503 and 504 answers and connection or read errors, up to ``retries`` times, with
   exponential backoff (0, 2, 4 s by default) and ``Retry-After`` honoured;
@@ -22,29 +22,14 @@ from pynubank.utils.http import HttpClient
 from requests import Response, Session
 from requests.adapters import HTTPAdapter
 from requests_pkcs12 import Pkcs12Adapter
-from urllib3.util import Retry
 
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-def retry_policy(retries: int, backoff: float) -> Retry:
-    return Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=backoff,
-        status_forcelist=TRANSIENT_STATUSES,
-        allowed_methods=None,  # every method, POST included
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
+from functions.common.http import retry_policy
 
 
 class RetryingHttpClient(HttpClient):  # type: ignore[misc]  # pynubank has no type hints (Any)
     def __init__(self, *, retries: int = 3, backoff: float = 1.0, timeout_s: float = 30.0) -> None:
         super().__init__()
-        self.retry = retry_policy(retries, backoff)
+        self.retry = retry_policy(retries, backoff, methods=None)  # POST too: the login
         self.timeout_s = timeout_s
 
     def _session(self) -> Session:

@@ -82,18 +82,25 @@ class Http(Protocol):
 # --------------------------------------------------------------------------- transports
 
 
+def retry_policy(retries: int, backoff: float, *, methods: frozenset[str] | None) -> Retry:
+    """urllib3 retries of 429/5xx answers and connection errors, ``retries`` at most, exponential
+    backoff, Retry-After honoured; when they run out the last answer is returned, not raised.
+    ``methods``: the verbs retried (None: every verb, POST included)."""
+    return Retry(
+        total=retries,
+        backoff_factor=backoff,
+        status_forcelist=RETRY_STATUSES,
+        respect_retry_after_header=True,
+        allowed_methods=methods,
+        raise_on_status=False,
+    )
+
+
 class Urllib3Http:
     """Live HTTP with retries on 429/5xx (honouring Retry-After) and exponential backoff."""
 
     def __init__(self, retries: int = 5, backoff: float = 1.0, *, connect_timeout: float = 10.0) -> None:
-        self.retry = Retry(
-            total=retries,
-            backoff_factor=backoff,
-            status_forcelist=RETRY_STATUSES,
-            respect_retry_after_header=True,
-            allowed_methods=frozenset({"GET"}),
-            raise_on_status=False,
-        )
+        self.retry = retry_policy(retries, backoff, methods=frozenset({"GET"}))
         self.connect_timeout = connect_timeout
         self._pool = urllib3.PoolManager(retries=self.retry, headers={"User-Agent": "finlake/0.1"})
 
