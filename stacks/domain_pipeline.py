@@ -10,15 +10,12 @@ import re
 from pathlib import Path
 
 from aws_cdk import ArnFormat, BundlingOptions, CfnOutput, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
@@ -29,7 +26,7 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.bundling import PipLayerBundler
-from stacks.observability import DomainDashboard
+from stacks.observability import STARTER_MAX_EVENT_AGE, DomainSection, NotifierDestination
 from stacks.platform_stack import (
     CURATED_DATABASE,
     LAMBDA_CODE_EXCLUDE,
@@ -113,11 +110,10 @@ class DomainPipeline(Construct):
         self.schedule_start = self._schedule_start(code)
         self.schedule = self._schedule(self.schedule_start)
         self.trigger = self._trigger(code) if spec.trigger else None
-        self._alarms()
-        self._glue_failures()
-        self.dashboard = DomainDashboard(
-            self,
-            "Dashboard",
+        # No alarms here: a failed step, run or Glue job reaches the platform's notifier through the
+        # definition's Catch and the EventBridge rules, a failed start through its on-failure
+        # destination (stacks/observability.py).
+        self.dashboard_section = DomainSection(
             domain=spec.name,
             description=spec.description,
             state_machine=self.state_machine,
@@ -127,7 +123,6 @@ class DomainPipeline(Construct):
                 **({"Trigger": self.trigger} if self.trigger else {}),
             },
             glue_jobs=[self._job_name(job) for job in spec.glue_jobs],
-            dead_letter_queue=platform.dead_letter_queue,
         )
         # Stable keys that `finlake --aws` reads (e.g. "BndesStateMachineArn"); see finlake/ops.
         CfnOutput(
@@ -556,10 +551,10 @@ class DomainPipeline(Construct):
         environment: dict[str, str],
     ) -> lambda_.Function:
         """A function that starts the workflow (the S3 trigger, the scheduled start): its own role and
-        log group, ``states:StartExecution`` on this machine only, errors and throttles alarmed.
-        Both are invoked asynchronously, so an event still failing after Lambda's two retries lands
-        in the DLQ (a Lambda destination: granted on the function's role, so the platform stack
-        does not depend on this one)."""
+        log group, ``states:StartExecution`` on this machine only. Both are invoked asynchronously:
+        an event still failing after Lambda's two retries, or throttled for ``STARTER_MAX_EVENT_AGE``,
+        goes to the platform's notifier (on-failure destination, granted on this function's role so
+        the platform stack does not depend on this one), which emails and keeps it in the DLQ."""
         role = iam.Role(
             self,
             f"{name}Role",
@@ -586,83 +581,8 @@ class DomainPipeline(Construct):
         self.state_machine.grant_start_execution(role)
         nag.lambda_role(role)
         function.configure_async_invoke(
-            on_failure=destinations.SqsDestination(self.platform.dead_letter_queue), retry_attempts=2
+            on_failure=NotifierDestination(self.platform.notifier.function),
+            retry_attempts=2,
+            max_event_age=STARTER_MAX_EVENT_AGE,
         )
-        nag.trigger_role(role)
-        period = Duration.minutes(5)
-        self._alarm(f"{name}Errors", function.metric_errors(period=period), f"{what} failed")
-        self._alarm(f"{name}Throttles", function.metric_throttles(period=period), f"{what} was throttled")
         return function
-
-    # -- alarms ----------------------------------------------------------------------------------
-
-    def _alarms(self) -> None:
-        period = Duration.minutes(5)
-        machine = self.state_machine
-        self._alarm("WorkflowFailed", machine.metric_failed(period=period), "a run failed")
-        self._alarm("WorkflowTimedOut", machine.metric_timed_out(period=period), "a run timed out")
-        self._alarm("WorkflowAborted", machine.metric_aborted(period=period), "a run was stopped (aborted)")
-        for name, function in self.functions.items():
-            self._alarm(f"{name}Errors", function.metric_errors(period=period), f"{name} raised errors")
-            self._alarm(f"{name}Throttles", function.metric_throttles(period=period), f"{name} was throttled")
-
-    def _glue_failures(self) -> None:
-        """Glue job runs that end FAILED, TIMEOUT or ERROR, whoever started them, email the topic
-        directly (EventBridge, input transformer). A run inside the workflow also gets the
-        workflow's NotifyFailure email, as a failing Lambda step also raises its Errors alarm."""
-        if not self.spec.glue_jobs:
-            return
-        names = [self._job_name(job) for job in self.spec.glue_jobs]
-        rule = events.Rule(
-            self,
-            "GlueJobFailed",
-            description=f"finlake {self.spec.name}: a Glue job run failed, timed out or errored",
-            event_pattern=events.EventPattern(
-                source=["aws.glue"],
-                detail_type=["Glue Job State Change"],
-                detail={"jobName": names, "state": ["FAILED", "TIMEOUT", "ERROR"]},
-            ),
-        )
-        job = events.EventField.from_path("$.detail.jobName")
-        run = events.EventField.from_path("$.detail.jobRunId")
-        region = Stack.of(self).region
-        message = events.RuleTargetInput.from_multiline_text(
-            "\n".join(
-                [
-                    f"finlake {self.spec.name}: Glue job {job} ended {events.EventField.from_path('$.detail.state')}.",
-                    f"Domain: {self.spec.name}",
-                    f"Job: {job}",
-                    f"Run: {run}",
-                    f"Cause: {events.EventField.from_path('$.detail.message')}",
-                    f"Console: https://{region}.console.aws.amazon.com/gluestudio/home?region={region}"
-                    f"#/job/{job}/run/{run}",
-                    f"If the run belonged to the finlake-{self.spec.name} workflow, its failure email follows.",
-                ]
-            )
-        )
-        # EventBridge publishes with a role of this rule only (sns:Publish on the topic, the lake key
-        # for the encrypted topic), so the topic policy does not open to every account's EventBridge.
-        role = iam.Role(
-            self,
-            "GlueJobFailedRole",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
-            ),
-            description=f"EventBridge: email the finlake {self.spec.name} Glue job failures",
-        )
-        self.platform.topic.grant_publish(role)
-        rule.add_target(targets.SnsTopic(self.platform.topic, message=message, role=role))
-        nag.events_topic_role(role)
-
-    def _alarm(self, construct_id: str, metric: cw.Metric, what: str) -> None:
-        alarm = cw.Alarm(
-            self,
-            construct_id,
-            alarm_description=f"finlake {self.spec.name}: {what}",
-            metric=metric,
-            threshold=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(cw_actions.SnsAction(self.platform.topic))

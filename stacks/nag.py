@@ -52,7 +52,8 @@ def dead_letter_queue(queue: IConstruct) -> None:
 
 
 def notifier_role(role: IConstruct) -> None:
-    """The platform's notifier (functions/ops): reads the history of finlake executions."""
+    """The platform's notifier (functions/ops): reads the history of finlake executions and the
+    arguments of finlake Glue job runs."""
     _iam5(
         role,
         ["Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:finlake-*:*"],
@@ -60,7 +61,13 @@ def notifier_role(role: IConstruct) -> None:
         "machines only: execution names are chosen at run time, and the platform stack is deployed "
         "before the pipelines, so it cannot name their state machines.",
     )
-    _kms(role)  # publishes to the encrypted topic, sends undeliverable events to the encrypted DLQ
+    _iam5(
+        role,
+        ["Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:job/finlake-*"],
+        "glue:GetJobRun on the finlake-<domain>-<step> Glue jobs only: the platform stack is deployed "
+        "before the pipelines that define the jobs, so it cannot name them one by one.",
+    )
+    _kms(role)  # publishes to the encrypted topic, sends records to the encrypted DLQ
 
 
 # -- domain pipelines ---------------------------------------------------------------------------------
@@ -171,17 +178,6 @@ def state_machine_role(machine: IConstruct, functions: Iterable[lambda_.Function
 
 
 def schedule_role(role: IConstruct) -> None:
-    _kms(role)
-
-
-def trigger_role(role: IConstruct) -> None:
-    """The functions that start a workflow (S3 trigger, scheduled start) send events they could not
-    handle to the KMS-encrypted dead-letter queue."""
-    _kms(role)
-
-
-def events_topic_role(role: IConstruct) -> None:
-    """The role EventBridge assumes to email a domain's Glue job failures to the encrypted topic."""
     _kms(role)
 
 

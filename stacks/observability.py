@@ -1,17 +1,28 @@
-"""Observability: the platform's failure notifier and one CloudWatch dashboard per domain.
+"""Observability: the platform's failure notifier, its rules and alarms, and the optional dashboard.
 
-- ``Notifier`` (platform stack): the ``finlake-notify`` function (``functions/ops``) that every
-  workflow's ``NotifyFailure`` state invokes, and the EventBridge rule that sends it the FAILED,
-  TIMED_OUT and ABORTED status changes of the finlake state machines (a ``Catch`` never sees a
-  run's own timeout or a StopExecution). Both paths publish one readable email to the topic.
-- ``DomainDashboard`` (pipelines stack): runs, durations, the Catalog step's row counts, Lambda
-  errors and durations per step, Glue job durations and the dead-letter queue, for one domain.
+Every way a run or a component can fail reaches a person through the notification topic
+(``tests/infra/test_failure_inventory.py`` proves it from the synthesized templates):
+
+- ``Notifier`` (platform stack): the ``finlake-notify`` function (``functions/ops``). Every
+  workflow's ``NotifyFailure`` state invokes it; two EventBridge rules (free: AWS service events)
+  send it the FAILED, TIMED_OUT and ABORTED status changes of the finlake state machines (a
+  ``Catch`` never sees a run's own timeout or a StopExecution) and the FAILED, TIMEOUT and ERROR
+  state changes of the finlake Glue jobs; Lambda sends it the invocation record of a starter
+  (S3 trigger, ScheduleStart) whose asynchronous invocation failed for good. All of them end in
+  one readable email.
+- Alarms only where no event exists, only a metric sees it: messages in the dead-letter queue
+  (failed runs, and schedules Scheduler could not deliver) and the notifier's own errors. Their
+  names start with ``ALARM_PREFIX``, which the topic policy's ``aws:SourceArn`` condition names.
+- ``PlatformDashboard`` (pipelines stack, context ``dashboard``: off by default, 3 USD a month):
+  one dashboard with a section per domain.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+import jsii
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -31,8 +42,16 @@ from stacks import nag
 NOTIFIER_NAME = "finlake-notify"
 NOTIFIER_HANDLER = "functions.ops.handlers.handler"
 STATE_MACHINE_PREFIX = "finlake-"  # every domain's state machine is "finlake-<domain>"
+GLUE_JOB_PREFIX = "finlake-"  # every Glue job is "finlake-<domain>-<step>"
 STATUS_CHANGE = "Step Functions Execution Status Change"
 UNHANDLED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
+GLUE_STATE_CHANGE = "Glue Job State Change"
+GLUE_FAILED_STATES = ["FAILED", "TIMEOUT", "ERROR"]
+# CloudWatch puts the alarm name in the email subject: 'ALARM: "<name>" in <Region>' (SNS cuts
+# subjects at 100 characters). The topic policy lets alarms named ALARM_PREFIX* publish.
+ALARM_PREFIX = "finlake "
+# A starter's event still failing (or throttled) after this long goes to the notifier.
+STARTER_MAX_EVENT_AGE = Duration.hours(1)
 # The run counts the Catalog step records (functions/common/telemetry.py RUN_METRICS).
 RUN_METRICS = ("RowsIn", "RowsValid", "RowsQuarantined", "RowsWritten", "SourcesProcessed")
 METRICS_NAMESPACE = "finlake"
@@ -41,8 +60,51 @@ GLUE_NAMESPACE = "Glue"
 GLUE_ELAPSED = "glue.driver.aggregate.elapsedTime"  # milliseconds
 
 
+def alarm_to_topic(
+    scope: Construct, construct_id: str, *, name: str, description: str, metric: cw.IMetric, topic: sns.ITopic
+) -> cw.Alarm:
+    """An alarm at the first datapoint >= 1 in a 5-minute period, to the topic; missing data is OK.
+
+    ``name`` follows ``ALARM_PREFIX`` and reads as the email subject; ``description`` (the email's
+    "Alarm Description") says what happened and what to do."""
+    if not name.startswith(ALARM_PREFIX) or len(f'ALARM: "{name}" in South America (Sao Paulo)') > 100:
+        raise ValueError(f"alarm name {name!r}: start with {ALARM_PREFIX!r} and keep the subject under 100 characters")
+    alarm = cw.Alarm(
+        scope,
+        construct_id,
+        alarm_name=name,
+        alarm_description=description,
+        metric=metric,
+        threshold=1,
+        comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cw_actions.SnsAction(topic))
+    return alarm
+
+
+@jsii.implements(lambda_.IDestination)
+class NotifierDestination:
+    """The notifier as a function's on-failure destination. Like ``destinations.LambdaDestination``,
+    but the function's role may invoke the notifier's unqualified ARN only (``grant_invoke`` would add
+    its versions, ``<arn>:*``). Lambda sends the invocation record with the execution role's
+    permissions: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"""
+
+    def __init__(self, notifier: lambda_.IFunction) -> None:
+        self.notifier = notifier
+
+    def bind(
+        self, _scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
+    ) -> lambda_.DestinationConfig:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.notifier.function_arn])
+        )
+        return lambda_.DestinationConfig(destination=self.notifier.function_arn)
+
+
 class Notifier(Construct):
-    """The ``finlake-notify`` function and the status-change rule that invokes it."""
+    """The ``finlake-notify`` function, the two EventBridge rules that invoke it and its own alarm."""
 
     def __init__(
         self,
@@ -70,7 +132,7 @@ class Notifier(Construct):
             self,
             "Function",
             function_name=NOTIFIER_NAME,
-            description="finlake: readable failure emails (NotifyFailure states and execution status changes)",
+            description="finlake: readable failure emails (workflows, Glue jobs, run starts)",
             runtime=runtime,
             handler=NOTIFIER_HANDLER,
             code=code,
@@ -80,12 +142,14 @@ class Notifier(Construct):
             layers=list(layers),
             environment={
                 "TOPIC_ARN": topic.topic_arn,
+                "DEAD_LETTER_QUEUE_URL": dead_letter_queue.queue_url,
                 "POWERTOOLS_SERVICE_NAME": NOTIFIER_NAME,
             },
             log_group=log_group,
             role=self.role,
         )
-        topic.grant_publish(self.role)
+        topic.grant_publish(self.role)  # sns:Publish, and kms:GenerateDataKey*/Decrypt on the topic's key
+        dead_letter_queue.grant_send_messages(self.role)  # keeps a starter's invocation record
         # The execution history of the finlake state machines only ("finlake-<domain>:<execution>").
         self.executions_arn = stack.format_arn(
             service="states",
@@ -99,76 +163,117 @@ class Notifier(Construct):
                 resources=[self.executions_arn],
             )
         )
-        self.rule = events.Rule(
-            self,
+        # A Glue run's arguments tell whether a workflow started it (its own email covers it).
+        self.jobs_arn = stack.format_arn(service="glue", resource="job", resource_name=f"{GLUE_JOB_PREFIX}*")
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=["glue:GetJobRun"], resources=[self.jobs_arn]))
+        self.rule = self._rule(
             "ExecutionStatusChange",
-            description="finlake: a workflow run FAILED, TIMED_OUT or was ABORTED -> readable email",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=[STATUS_CHANGE],
-                detail={
-                    "status": UNHANDLED_STATUSES,
-                    "stateMachineArn": [
-                        {
-                            "prefix": stack.format_arn(
-                                service="states",
-                                resource="stateMachine",
-                                resource_name=STATE_MACHINE_PREFIX,
-                                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                            )
-                        }
-                    ],
-                },
-            ),
+            "finlake: a workflow run FAILED, TIMED_OUT or was ABORTED -> readable email",
+            source="aws.states",
+            detail_type=STATUS_CHANGE,
+            detail={
+                "status": UNHANDLED_STATUSES,
+                "stateMachineArn": [
+                    {
+                        "prefix": stack.format_arn(
+                            service="states",
+                            resource="stateMachine",
+                            resource_name=STATE_MACHINE_PREFIX,
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                ],
+            },
         )
-        self.rule.add_target(targets.LambdaFunction(self.function, retry_attempts=2))
+        self.glue_rule = self._rule(
+            "GlueJobStateChange",
+            "finlake: a Glue job run FAILED, timed out or ended in ERROR -> readable email",
+            source="aws.glue",
+            detail_type=GLUE_STATE_CHANGE,
+            detail={"jobName": [{"prefix": GLUE_JOB_PREFIX}], "state": GLUE_FAILED_STATES},
+        )
         # An event the notifier could not handle after Lambda's own retries lands in the DLQ.
         self.function.configure_async_invoke(
             on_failure=destinations.SqsDestination(dead_letter_queue), retry_attempts=2
         )
         nag.lambda_role(self.role)
         nag.notifier_role(self.role)
-        # If the notifier itself breaks, the alarm still reaches the topic (CloudWatch publishes it).
-        alarm = cw.Alarm(
+        # If the notifier itself breaks, this alarm still reaches the topic (CloudWatch publishes it).
+        self.alarm = alarm_to_topic(
             self,
             "Errors",
-            alarm_description="finlake notifier: failure emails could not be sent",
-            metric=self.function.metric_errors(period=Duration.minutes(5)),
-            threshold=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            name=f"{ALARM_PREFIX}notifier failed: failure emails may be missing",
+            description=(
+                "The finlake-notify function raised errors, so readable failure emails may not have been sent. "
+                "Read its log group (the function's Monitor tab), then `finlake --aws runs` for failed runs "
+                "and `finlake --aws redrive` for the dead-letter queue."
+            ),
+            metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            topic=topic,
         )
-        alarm.add_alarm_action(cw_actions.SnsAction(topic))
+
+    def _rule(
+        self, construct_id: str, description: str, *, source: str, detail_type: str, detail: dict[str, object]
+    ) -> events.Rule:
+        rule = events.Rule(
+            self,
+            construct_id,
+            description=description,
+            event_pattern=events.EventPattern(source=[source], detail_type=[detail_type], detail=detail),
+        )
+        rule.add_target(targets.LambdaFunction(self.function, retry_attempts=2))
+        return rule
 
 
-class DomainDashboard(Construct):
-    """The ``finlake-<domain>`` CloudWatch dashboard."""
+@dataclass(frozen=True)
+class DomainSection:
+    """What one domain's section of the dashboard shows."""
+
+    domain: str
+    description: str
+    state_machine: sfn.StateMachine
+    functions: Mapping[str, lambda_.IFunction]  # step -> function, the starters included
+    glue_jobs: Sequence[str] = ()
+
+
+class PlatformDashboard(Construct):
+    """The ``finlake`` CloudWatch dashboard: the dead-letter queue, then one section per domain
+    (runs, durations, the Catalog step's row counts, Lambda errors and durations per step, Glue
+    job durations). Deployed only with the ``dashboard`` context setting (3 USD a month)."""
 
     PERIOD = Duration.hours(1)
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        domain: str,
-        description: str,
-        state_machine: sfn.StateMachine,
-        functions: Mapping[str, lambda_.IFunction],
-        glue_jobs: Sequence[str] = (),
-        dead_letter_queue: sqs.IQueue,
+        self, scope: Construct, construct_id: str, *, sections: Sequence[DomainSection], dead_letter_queue: sqs.IQueue
     ) -> None:
         super().__init__(scope, construct_id)
-        period = self.PERIOD
-        machine = state_machine
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"finlake-{domain}")
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name="finlake")
         self.dashboard.add_widgets(
-            cw.TextWidget(markdown=f"# finlake {domain}\n{description}", width=24, height=2),
+            cw.TextWidget(
+                markdown="# finlake\nFailures email the topic; this dashboard shows the trends.", width=16, height=3
+            ),
+            cw.GraphWidget(
+                title="Dead-letter queue (failed runs)",
+                left=[
+                    dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=Duration.minutes(5), statistic="Maximum", label="messages"
+                    )
+                ],
+                width=8,
+                height=3,
+            ),
+        )
+        for section in sections:
+            self._section(section)
+
+    def _section(self, section: DomainSection) -> None:
+        period, machine, domain = self.PERIOD, section.state_machine, section.domain
+        self.dashboard.add_widgets(
+            cw.TextWidget(markdown=f"## {domain}\n{section.description}", width=24, height=2),
         )
         self.dashboard.add_widgets(
             cw.GraphWidget(
-                title="Executions",
+                title=f"{domain}: executions",
                 left=[
                     machine.metric_started(period=period, label="started"),
                     machine.metric_succeeded(period=period, label="succeeded"),
@@ -176,72 +281,49 @@ class DomainDashboard(Construct):
                     machine.metric_timed_out(period=period, label="timed out"),
                     machine.metric_aborted(period=period, label="aborted"),
                 ],
-                width=12,
+                width=8,
             ),
             cw.GraphWidget(
-                title="Execution duration (ms)",
+                title=f"{domain}: execution duration (ms)",
                 left=[
                     machine.metric_time(period=period, statistic="p50", label="p50"),
                     machine.metric_time(period=period, statistic="Maximum", label="max"),
                 ],
-                width=12,
+                width=8,
             ),
-        )
-        self.run_metrics = [
-            cw.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=name,
-                dimensions_map={"service": f"finlake-{domain}"},
-                statistic="Sum",
-                period=period,
-                label=name,
-            )
-            for name in RUN_METRICS
-        ]
-        self.dashboard.add_widgets(
-            cw.GraphWidget(title="Rows per run (Catalog step)", left=self.run_metrics[:4], width=12),
-            cw.SingleValueWidget(
-                title="Last 24 h: rows and sources",
-                metrics=[
+            cw.GraphWidget(
+                title=f"{domain}: rows per run (Catalog step)",
+                left=[
                     cw.Metric(
-                        namespace=m.namespace,
-                        metric_name=m.metric_name,
+                        namespace=METRICS_NAMESPACE,
+                        metric_name=name,
                         dimensions_map={"service": f"finlake-{domain}"},
                         statistic="Sum",
-                        period=Duration.days(1),
-                        label=m.metric_name,
+                        period=period,
+                        label=name,
                     )
-                    for m in self.run_metrics
+                    for name in RUN_METRICS
                 ],
-                width=12,
+                width=8,
             ),
         )
-        steps = dict(functions)
-        self.dashboard.add_widgets(
+        steps = dict(section.functions)
+        row: list[cw.IWidget] = [
             cw.GraphWidget(
-                title="Lambda errors per step",
+                title=f"{domain}: Lambda errors per step",
                 left=[fn.metric_errors(period=period, label=step) for step, fn in steps.items()],
                 width=8,
             ),
             cw.GraphWidget(
-                title="Lambda duration per step, max (ms)",
+                title=f"{domain}: Lambda duration per step, max (ms)",
                 left=[fn.metric_duration(period=period, statistic="Maximum", label=step) for step, fn in steps.items()],
                 width=8,
             ),
-            cw.GraphWidget(
-                title="Dead-letter queue (all domains)",
-                left=[
-                    dead_letter_queue.metric_approximate_number_of_messages_visible(
-                        period=Duration.minutes(5), statistic="Maximum", label="messages"
-                    )
-                ],
-                width=8,
-            ),
-        )
-        if glue_jobs:
-            self.dashboard.add_widgets(
+        ]
+        if section.glue_jobs:
+            row.append(
                 cw.GraphWidget(
-                    title="Glue job duration, max (ms)",
+                    title=f"{domain}: Glue job duration, max (ms)",
                     left=[
                         cw.Metric(
                             namespace=GLUE_NAMESPACE,
@@ -251,8 +333,9 @@ class DomainDashboard(Construct):
                             period=period,
                             label=job,
                         )
-                        for job in glue_jobs
+                        for job in section.glue_jobs
                     ],
-                    width=24,
-                ),
+                    width=8,
+                )
             )
+        self.dashboard.add_widgets(*row)

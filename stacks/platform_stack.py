@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_budgets as budgets
-from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -21,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import nag
-from stacks.observability import Notifier
+from stacks.observability import ALARM_PREFIX, Notifier, alarm_to_topic
 from stacks.settings import Settings
 from stacks.specs import ROOT
 from stacks.storage import LakeStorage
@@ -84,6 +82,9 @@ class PlatformStack(Stack):
         )
         for email in settings.notification_emails:
             self.topic.add_subscription(subs.EmailSubscription(email))
+        # enforce_ssl writes a topic policy, which replaces SNS's default one: every AWS service that
+        # publishes needs its own Allow (the key policy allows the same principals, stacks/storage.py).
+        self.topic_policy = self._allow_alarms_and_budgets_to_publish()
         self.budget = self._budget(settings.monthly_budget_usd)
         nag.bucket_notifications_handler(self)
 
@@ -100,19 +101,22 @@ class PlatformStack(Stack):
         nag.dead_letter_queue(self.dead_letter_queue)
         self.notifier = self._notifier(settings)
         self._outputs()
-        alarm = cw.Alarm(
+        # Only a metric sees a message arrive: failed runs (SendToDeadLetterQueue), starters' records
+        # (via the notifier), schedules Scheduler could not deliver, the notifier's own failures.
+        self.dead_letter_alarm = alarm_to_topic(
             self,
             "DeadLetterQueueNotEmpty",
-            alarm_description="A finlake run failed and its input is waiting in the dead-letter queue.",
+            name=f"{ALARM_PREFIX}dead-letter queue holds failed runs",
+            description=(
+                "A finlake run, run start or scheduled start failed and its input waits in the dead-letter queue "
+                "(14 days). The readable failure email says why, unless the scheduler itself could not start "
+                "the run. List and rerun them with `finlake --aws redrive` (add --apply to rerun)."
+            ),
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"
             ),
-            threshold=0,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            topic=self.topic,
         )
-        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
 
     def _notifier(self, settings: Settings) -> Notifier:
         _, powertools_arn = settings.layer_arns(self.region)
@@ -127,22 +131,54 @@ class PlatformStack(Stack):
             log_retention=retention(settings.log_retention_days),
         )
 
-    def _budget(self, monthly_usd: int) -> budgets.CfnBudget:
-        """A monthly cost budget with alerts at 80% and 100% of actual spend, to the topic."""
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowBudgetsToPublish",
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
-            )
+    def _allow_alarms_and_budgets_to_publish(self) -> sns.TopicPolicy:
+        """The topic policy's Allow statements for the services that publish to the topic.
+
+        - CloudWatch alarms (``cloudwatch.amazonaws.com``), only alarms of this account and region
+          named ``ALARM_PREFIX*``. Without it an alarm changes state and sends nothing ("CloudWatch
+          Alarms does not have authorization to access the SNS topic":
+          https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger).
+        - AWS Budgets (``budgets.amazonaws.com``), only budgets of this account
+          (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html).
+        """
+        alarms = self.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{ALARM_PREFIX}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        return budgets.CfnBudget(
+        statements = {
+            "AllowCloudWatchAlarmsToPublish": ("cloudwatch.amazonaws.com", alarms),
+            "AllowBudgetsToPublish": ("budgets.amazonaws.com", f"arn:{self.partition}:budgets::{self.account}:*"),
+        }
+        for sid, (service, source_arn) in statements.items():
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": self.account},
+                        "ArnLike": {"aws:SourceArn": source_arn},
+                    },
+                )
+            )
+        policy = self.topic.node.find_child("Policy")
+        assert isinstance(policy, sns.TopicPolicy)
+        return policy
+
+    def _budget(self, monthly_usd: int) -> budgets.CfnBudget:
+        """A monthly cost budget with alerts at 80% and 100% of actual spend, to the topic.
+
+        Budgets are global to the account, so the name carries the region: the platform deployed in
+        two regions of one account makes two budgets, not a name clash. AWS Budgets checks that it
+        may publish when the notification is created, so the budget waits for the topic policy."""
+        budget = budgets.CfnBudget(
             self,
             "MonthlyBudget",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name="finlake-monthly",
+                budget_name=f"finlake-monthly-{self.region}",
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_usd, unit="USD"),
@@ -162,6 +198,8 @@ class PlatformStack(Stack):
                 for threshold in (80, 100)
             ],
         )
+        budget.node.add_dependency(self.topic_policy)
+        return budget
 
     def _outputs(self) -> None:
         """What `finlake --aws` reads to find the deployment (keys are stable: see finlake/ops)."""

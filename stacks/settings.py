@@ -67,6 +67,7 @@ class Settings:
     pandas_layer_arn: str = ""  # template with "{region}"
     powertools_layer_arn: str = ""  # template with "{region}"
     google_sheets: GoogleSheetsSetting = GoogleSheetsSetting()
+    dashboard: bool = False  # the "finlake" CloudWatch dashboard (3 USD a month); failures email either way
 
     def __post_init__(self) -> None:
         for name in ("pandas_layer_arn", "powertools_layer_arn"):

@@ -35,6 +35,7 @@ VARIANT_CONTEXT = {
     "athena_bytes_scanned_cutoff": 1073741824,
     "log_retention_days": 30,
     "google_sheets": {"enabled": True, "spreadsheet_id": "abc123"},
+    "dashboard": True,
 }
 VARIANT_GLUE_STEP = GlueStep("Indicators", "glue/__init__.py", workers=3, worker_type="G.2X", timeout_min=45)
 # bank: to synthesize its optional Google Sheets sink, switched on in VARIANT_CONTEXT.

@@ -237,14 +237,18 @@ def test_schedule_start_may_only_start_its_own_state_machine(synthesized) -> Non
     (start,) = [s for s in statements if "states:StartExecution" in _actions(s)]
     assert _actions(start) == ["states:StartExecution"]
     assert start["Resource"] == {"Ref": next(iter(_machine_ids(synthesized)))}
-    others = {a for s in statements if s is not start for a in _actions(s)}
-    assert all(a.startswith(("sqs:", "kms:", "logs:", "xray:")) for a in others)  # DLQ destination, own logs
+    (invoke,) = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
+    assert "NotifierFunction" in json.dumps(invoke["Resource"]) and ":*" not in json.dumps(invoke["Resource"])
+    others = {a for s in statements if s not in (start, invoke) for a in _actions(s)}
+    assert all(a.startswith(("logs:", "xray:")) for a in others)  # its own logs and traces
     (config,) = [
         c["Properties"]
         for c in synthesized.resources(PIPELINES, "AWS::Lambda::EventInvokeConfig").values()
         if c["Properties"]["FunctionName"] == {"Ref": lid}
     ]
-    assert "OnFailure" in config["DestinationConfig"]  # a start that keeps failing lands in the DLQ
+    # a start that keeps failing (or is throttled for an hour) goes to the notifier: email, then the DLQ
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == invoke["Resource"]
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (2, 3600)
 
 
 def test_schedule_role_may_only_invoke_its_schedule_start(synthesized) -> None:
@@ -262,20 +266,10 @@ def _machine_ids(s) -> list[str]:
     return list(s.resources(PIPELINES, "AWS::StepFunctions::StateMachine"))
 
 
-def test_alarms_notify_the_topic(synthesized) -> None:
-    alarms = synthesized.resources(PIPELINES, "AWS::CloudWatch::Alarm").values()
-    metrics = sorted(a["Properties"]["MetricName"] for a in alarms)
-    n_functions = sum(len(spec.lambdas) for spec in DOMAINS.values())
-    n_triggers = sum(1 for spec in DOMAINS.values() if spec.trigger)
-    assert metrics == sorted(
-        ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"] * len(DOMAINS)
-        + ["Errors", "Throttles"] * n_functions
-        + ["Errors", "Throttles"] * n_triggers
-        + ["Errors", "Throttles"] * len(DOMAINS)  # the schedules' starters
-    )
-    for alarm in alarms:
-        (action,) = alarm["Properties"]["AlarmActions"]
-        assert "Fn::ImportValue" in action and "Notifications" in action["Fn::ImportValue"]
+def test_the_pipelines_have_no_alarms_and_no_dashboard_by_default(synthesized) -> None:
+    """Failures reach the notifier by events (test_failure_inventory.py); alarms cost 0.10 USD a metric."""
+    assert not synthesized.resources(PIPELINES, "AWS::CloudWatch::Alarm")
+    assert not synthesized.resources(PIPELINES, "AWS::CloudWatch::Dashboard")
 
 
 def test_glue_step_becomes_a_glue_5_job_with_the_security_configuration(variant) -> None:

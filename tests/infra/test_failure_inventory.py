@@ -1,0 +1,136 @@
+"""Every failure path of the synthesized app ends in an email a person receives (failure_inventory.py).
+
+The model is the templates themselves: policies, permissions, destinations and rules as deployed,
+evaluated with the IAM rules in iam_model.py. moto enforces none of them, so only this test sees a
+topic policy that shuts out CloudWatch, a key policy that shuts out Budgets, or a function whose
+failed events go nowhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from finlake.cost import assets_loader
+from stacks.specs import DOMAINS
+from tests.infra.failure_inventory import Path, inventory
+from tests.infra.iam_model import Deployment
+
+pytestmark = pytest.mark.slow
+
+
+def _paths(synthesized: Any, templates: dict[str, Any] | None = None) -> list[Path]:
+    return inventory(Deployment(templates or synthesized.templates), assets_loader(synthesized.outdir))
+
+
+def _broken(paths: list[Path]) -> list[str]:
+    return [f"{p}\n    " + "\n    ".join(p.problems) for p in paths if p.problems]
+
+
+def test_every_failure_path_reaches_a_person(synthesized) -> None:
+    broken = _broken(_paths(synthesized))
+    assert not broken, "failure paths that reach nobody:\n" + "\n".join(broken)
+
+
+def test_the_inventory_covers_every_source_of_failure(synthesized) -> None:
+    """The count per kind, worked out from the specs by hand, so a source the walk skips shows up."""
+    paths = _paths(synthesized)
+    kinds = Counter(p.kind for p in paths)
+    tasks_with_catch = 0
+    for spec in DOMAINS.values():
+        states = json.loads(spec.definition_path.read_text())["States"]
+        tasks_with_catch += sum(len(s.get("Catch", [])) for s in states.values())
+    triggers = sum(1 for spec in DOMAINS.values() if spec.trigger)
+    glue_jobs = sum(len(spec.glue_jobs) for spec in DOMAINS.values())
+    assert kinds == {
+        "step": tasks_with_catch,
+        "execution": 3 * len(DOMAINS),  # FAILED, TIMED_OUT, ABORTED
+        "async": len(DOMAINS) + triggers + 1,  # ScheduleStart, S3 triggers, the notifier itself
+        "schedule": len(DOMAINS),
+        "glue": 3 * glue_jobs,  # FAILED, TIMEOUT, ERROR
+        "queue": 1,  # the dead-letter queue
+        "alarm": 2,  # the dead-letter queue, the notifier's errors
+        "budget": 2,  # 80% and 100%
+    }
+    routes = {p.source: " -> ".join(p.route) for p in paths}
+    assert "NotifierFunction" in routes["finlake-stocks Transform States.ALL"]
+    assert "queue DeadLetterQueue" in routes["finlake-stocks NotifyFailure States.ALL"]
+    assert "the execution fails" in routes["finlake-stocks SendToDeadLetterQueue States.ALL"]
+    assert "cloudwatch.amazonaws.com publishes" in routes["finlake-bndes"]  # Scheduler -> DLQ -> alarm
+
+
+# What only an alarm reports: the alarms, the dead-letter queue and what ends there (NotifyFailure's
+# own failure, the notifier's failed events, schedules Scheduler could not deliver).
+ALARMED = {"alarm", "queue", "step", "async", "schedule"}
+
+
+def _without_statement(templates: dict[str, Any], sid: str) -> dict[str, Any]:
+    changed = copy.deepcopy(templates)
+    for template in changed.values():
+        for resource in template["Resources"].values():
+            for key in ("PolicyDocument", "KeyPolicy"):
+                document = resource.get("Properties", {}).get(key)
+                if document:
+                    document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != sid]
+    return changed
+
+
+def _problems(paths: list[Path], kind: str) -> list[str]:
+    return [problem for p in paths if p.kind == kind for problem in p.problems]
+
+
+@pytest.mark.parametrize(
+    ("sid", "kinds"),
+    [
+        ("AllowCloudWatchAlarmsToPublish", ALARMED),  # the topic policy (the defect of the original code)
+        ("AllowCloudWatchAlarmsToPublishToEncryptedTopic", ALARMED),  # the key policy
+        ("AllowBudgetsToPublish", {"budget"}),
+        ("AllowBudgetsToPublishToEncryptedTopic", {"budget"}),
+    ],
+)
+def test_a_missing_allow_in_the_topic_or_key_policy_is_caught(synthesized, sid: str, kinds: set[str]) -> None:
+    paths = _paths(synthesized, _without_statement(synthesized.templates, sid))
+    assert {p.kind for p in paths if p.problems} == kinds
+    assert all("no key policy" in m or "no resource policy" in m for kind in kinds for m in _problems(paths, kind))
+
+
+def test_an_alarm_the_topic_policy_does_not_name_is_caught(synthesized) -> None:
+    templates = copy.deepcopy(synthesized.templates)
+    for resource in templates["FinlakePlatform"]["Resources"].values():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            del resource["Properties"]["AlarmName"]  # CloudFormation would generate "FinlakePlatform-..."
+    assert len(_problems(_paths(synthesized, templates), "alarm")) == 2
+
+
+def test_a_new_async_function_without_a_destination_is_caught(synthesized) -> None:
+    templates = copy.deepcopy(synthesized.templates)
+    resources = templates["FinlakePipelines"]["Resources"]
+    (config,) = [
+        k for k, r in resources.items() if r["Type"] == "AWS::Lambda::EventInvokeConfig" and "CardsTrigger" in k
+    ]
+    del resources[config]
+    problems = _problems(_paths(synthesized, templates), "async")
+    assert problems == ["on-failure destination: none: a failed event is dropped"]
+
+
+def test_a_glue_job_no_rule_matches_is_caught(synthesized) -> None:
+    templates = copy.deepcopy(synthesized.templates)
+    job = next(r for r in templates["FinlakePipelines"]["Resources"].values() if r["Type"] == "AWS::Glue::Job")
+    job["Properties"]["Name"] = "reports-nightly"
+    problems = _problems(_paths(synthesized, templates), "glue")
+    assert len(problems) == 3 and all("no enabled rule matches" in p for p in problems)
+
+
+def test_a_notifier_that_may_not_use_the_key_is_caught(synthesized) -> None:
+    templates = copy.deepcopy(synthesized.templates)
+    for resource in templates["FinlakePlatform"]["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy" and "Notifier" in json.dumps(resource["Properties"]["Roles"]):
+            statements = resource["Properties"]["PolicyDocument"]["Statement"]
+            statements[:] = [s for s in statements if "kms:Decrypt" not in json.dumps(s)]
+    paths = _paths(synthesized, templates)
+    assert {p.kind for p in paths if p.problems} >= {"step", "execution", "glue", "async"}
+    assert not _problems(paths, "alarm")  # CloudWatch publishes with its own grant
