@@ -170,11 +170,11 @@ class Inventory:
             for p in self.d.lambda_permissions(function_arn)
             if p.get("Principal") == "events.amazonaws.com"
             and p.get("Action") == "lambda:InvokeFunction"
-            and p.get("SourceArn", rule_arn) == rule_arn
+            and p.get("SourceArn") == rule_arn  # without it, any account's rule could invoke it
         ]
         return path.hop(
             f"rule {rule.logical_id} invokes {function_arn.rsplit(':', 1)[-1]}",
-            "" if ok else "no AWS::Lambda::Permission lets this rule invoke the function",
+            "" if ok else "no AWS::Lambda::Permission (with this rule as SourceArn) lets this rule invoke the function",
         )
 
     def send_to_queue(self, path: Path, role_arn: str, queue_arn: str, what: str) -> None:

@@ -134,3 +134,18 @@ def test_a_notifier_that_may_not_use_the_key_is_caught(synthesized) -> None:
     paths = _paths(synthesized, templates)
     assert {p.kind for p in paths if p.problems} >= {"step", "execution", "glue", "async"}
     assert not _problems(paths, "alarm")  # CloudWatch publishes with its own grant
+
+
+def test_every_service_principal_the_topic_and_key_trust_is_held_to_this_account(synthesized) -> None:
+    """The confused-deputy guard: an Allow for an AWS service in the topic or key policy carries
+    aws:SourceAccount (or an encryption-context condition), so another account's alarm, budget or
+    log group cannot use them (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
+    d = Deployment(synthesized.templates)
+    (topic,) = d.of_type("AWS::SNS::Topic")
+    statements = d.resource_statements("AWS::SNS::Topic", d.ref(topic))
+    statements += d.key_statements(d.arn(next(iter(d.of_type("AWS::KMS::Key")))))
+    services = [s for s in statements if s["Effect"] == "Allow" and "Service" in s.get("Principal", {})]
+    assert {s["Principal"]["Service"] for s in services} >= {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    for statement in services:
+        keys = {key for pairs in statement.get("Condition", {}).values() for key in pairs}
+        assert keys & {"aws:SourceAccount", "aws:SourceArn", "kms:EncryptionContext:aws:logs:arn"}, statement

@@ -455,9 +455,9 @@ def test_a_glue_run_whose_arguments_cannot_be_read_still_emails(glue):
     assert "Cause: Glue job finlake-stocks-transform did not finish within its timeout." in email["message"]
 
 
-def test_other_glue_jobs_are_ignored(glue):
+def test_other_glue_jobs_are_ignored_through_the_lambda_entry_point(glue, lambda_context):
     event = {**GLUE_EVENT, "detail": {**GLUE_EVENT["detail"], "jobName": "someone-elses-job"}}
-    assert glue_event(glue, event) == {"sent": False, "reason": "not a finlake Glue job"}
+    assert handlers.handler(event, lambda_context) == {"sent": False, "reason": "not a finlake Glue job"}
 
 
 # -- runs that could not start (Lambda's invocation record) -----------------------------------------
