@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from aws_cdk import ArnFormat, BundlingOptions, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -28,7 +28,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks import nag
-from stacks.bundling import PipLayerBundler
+from stacks.layers import common_layer, managed_layer, pip_layer
 from stacks.observability import DomainDashboard
 from stacks.platform_stack import (
     CURATED_DATABASE,
@@ -100,14 +100,15 @@ class DomainPipeline(Construct):
         }
 
         code = lambda_.Code.from_asset(str(project_root), exclude=LAMBDA_CODE_EXCLUDE)
-        pandas_arn, powertools_arn = settings.layer_arns(Stack.of(self).region)
-        self.powertools = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn)
-        self.layers = [lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", pandas_arn), self.powertools]
+        # Layers in Lambda's merge order (stacks/layers.py); the domain's own layer holds only what the
+        # runtime and the earlier layers do not (tests/infra/test_lambda_packaging.py).
+        self.powertools = managed_layer(self, "powertools")
+        self.common = common_layer(self)
+        self.layers: list[lambda_.ILayerVersion] = [managed_layer(self, "pandas"), self.powertools, self.common]
         self.secrets = self._secrets()
-        # The domain's own dependencies go last, so its pinned versions win over the managed layers'.
         self.dependencies = self._dependencies_layer() if spec.requirements else None
-        step_layers = [*self.layers, self.dependencies] if self.dependencies else self.layers
-        self.functions = {step.step: self._function(step, code, step_layers) for step in spec.lambdas}
+        self.step_layers = [*self.layers, self.dependencies] if self.dependencies else list(self.layers)
+        self.functions = {step.step: self._function(step, code, self.step_layers) for step in spec.lambdas}
         self.jobs = {job.step: self._glue_job(job) for job in spec.glue_jobs}
         self.state_machine = self._state_machine()
         self.schedule_start = self._schedule_start(code)
@@ -140,28 +141,11 @@ class DomainPipeline(Construct):
     # -- dependencies layer ------------------------------------------------------------------------
 
     def _dependencies_layer(self) -> lambda_.LayerVersion:
-        """``spec.requirements`` installed by pip on the synthesizing machine (see stacks/bundling.py);
-        Docker with the runtime's build image only if local bundling declines."""
+        """``spec.requirements`` (the whole pinned closure) installed by pip on the synthesizing machine."""
         requirements = self.project_root / self.spec.requirements
         if not requirements.is_file():
             raise ValueError(f"{self.spec.name}: requirements file {self.spec.requirements} does not exist")
-        code = lambda_.Code.from_asset(
-            str(requirements.parent),
-            exclude=["*", f"!{requirements.name}"],  # the layer's hash depends on the requirements only
-            bundling=BundlingOptions(
-                image=RUNTIME.bundling_image,
-                local=PipLayerBundler(requirements),  # type: ignore[arg-type]  # jsii protocol, see bundling.py
-                command=["bash", "-c", f"pip install --no-cache-dir -r {requirements.name} -t /asset-output/python"],
-            ),
-        )
-        return lambda_.LayerVersion(
-            self,
-            "DependenciesLayer",
-            code=code,
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[lambda_.Architecture.X86_64],
-            description=f"finlake {self.spec.name}: {self.spec.requirements}",
-        )
+        return pip_layer(self, "DependenciesLayer", requirements, f"finlake {self.spec.name}: {self.spec.requirements}")
 
     # -- secrets -----------------------------------------------------------------------------------
 
@@ -175,6 +159,8 @@ class DomainPipeline(Construct):
                 raise ValueError(f"{self.spec.name} {step.step} lists undeclared secrets {sorted(unknown)}")
         # The lake key by reference: a grant on the platform's own Key object would put this stack's
         # roles into the key policy (a cycle between the stacks). Decrypt is granted on the roles instead.
+        # It also encrypts the log groups: the key policy lets CloudWatch Logs use it for this account's
+        # log groups (stacks/storage.py), so nothing needs granting to the writers.
         self.secrets_key = kms.Key.from_key_arn(self, "SecretsKey", self.platform.key.key_arn)
         return {
             secret.key: self._secret(secret)
@@ -261,7 +247,9 @@ class DomainPipeline(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"finlake {self.spec.name} {step.step} function",
         )
-        log_group = logs.LogGroup(self, f"{step.step}Logs", retention=self.log_retention)
+        log_group = logs.LogGroup(
+            self, f"{step.step}Logs", retention=self.log_retention, encryption_key=self.secrets_key
+        )
         log_group.grant_write(role)
         function = lambda_.Function(
             self,
@@ -329,13 +317,15 @@ class DomainPipeline(Construct):
             number_of_workers=job.workers,
             timeout=job.timeout_min,
             max_retries=0,
-            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            # An overlapping run (a schedule during a backfill, two operators) waits in Glue's queue
+            # instead of failing with ConcurrentRunsExceededException; the task timeout covers the
+            # wait (stacks/specs.py GLUE_RUNS_AHEAD).
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=job.max_concurrent_runs),
+            job_run_queuing_enabled=True,
             security_configuration=p.glue_security_configuration.ref,
             default_arguments={
                 "--job-language": "python",
                 "--enable-metrics": "true",
-                "--enable-continuous-cloudwatch-log": "true",
-                "--enable-glue-datacatalog": "true",
                 "--DOMAIN": self.spec.name,
                 "--RAW_BUCKET": self.buckets["raw"].bucket_name,
                 "--CURATED_BUCKET": self.buckets["curated"].bucket_name,
@@ -417,8 +407,13 @@ class DomainPipeline(Construct):
 
     def _state_machine(self) -> sfn.StateMachine:
         name = f"finlake-{self.spec.name}"
+        # Execution data (manifests, counts, the bank's month totals) is logged: encrypted with the lake key.
         log_group = logs.LogGroup(
-            self, "WorkflowLogs", log_group_name=f"/aws/vendedlogs/states/{name}", retention=self.log_retention
+            self,
+            "WorkflowLogs",
+            log_group_name=f"/aws/vendedlogs/states/{name}",
+            retention=self.log_retention,
+            encryption_key=self.secrets_key,
         )
         machine = sfn.StateMachine(
             self,
@@ -504,7 +499,7 @@ class DomainPipeline(Construct):
             code=code,
             memory_mb=256,
             timeout_s=30,
-            layers=[self.powertools],  # it needs boto3 and the logger only
+            layers=[self.powertools, self.common],  # boto3, the logger and tzdata only
             environment={"POWERTOOLS_SERVICE_NAME": f"finlake-{self.spec.name}", "DOMAIN": self.spec.name},
         )
 
@@ -521,7 +516,7 @@ class DomainPipeline(Construct):
             code=code,
             memory_mb=trigger.memory_mb,
             timeout_s=trigger.timeout_s,
-            layers=self.layers,
+            layers=self.step_layers,  # the trigger imports the domain's handlers module, as the steps do
             environment=self.environment,
         )
         assert function.role is not None
@@ -566,7 +561,7 @@ class DomainPipeline(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"finlake {self.spec.name} {what}",
         )
-        log_group = logs.LogGroup(self, f"{name}Logs", retention=self.log_retention)
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=self.log_retention, encryption_key=self.secrets_key)
         log_group.grant_write(role)
         function = lambda_.Function(
             self,

@@ -21,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import nag
+from stacks.layers import RUNTIME, managed_layer
 from stacks.observability import Notifier
 from stacks.settings import Settings
 from stacks.specs import ROOT
@@ -31,9 +32,8 @@ REFINED_DATABASE = "finlake_refined"
 WORKGROUP = "finlake"
 GLUE_SECURITY_CONFIGURATION = "finlake"
 
-# Shared by every finlake function (the domain steps and the platform's notifier).
-# Newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+# RUNTIME (stacks/layers.py) is shared by every finlake function (the domain steps and the platform's
+# notifier): the newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
 # The asset is the project root with only the `functions` package in it, so handlers are
 # importable as `functions.<domain>.handlers.<step>`.
 # ("*" does not match dotfiles, hence ".*" and "**/.*".)
@@ -115,7 +115,6 @@ class PlatformStack(Stack):
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
 
     def _notifier(self, settings: Settings) -> Notifier:
-        _, powertools_arn = settings.layer_arns(self.region)
         return Notifier(
             self,
             "Notifier",
@@ -123,7 +122,7 @@ class PlatformStack(Stack):
             dead_letter_queue=self.dead_letter_queue,
             runtime=RUNTIME,
             code=lambda_.Code.from_asset(str(ROOT), exclude=LAMBDA_CODE_EXCLUDE),
-            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn)],
+            layers=[managed_layer(self, "powertools")],
             log_retention=retention(settings.log_retention_days),
         )
 
