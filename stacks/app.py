@@ -117,10 +117,18 @@ def build_app(
     app = App(context={**defaults, **(cdk_context or {})}, outdir=outdir)
     settings_context = finlake_context(app.node.get_all_context(), defaults.get(CONTEXT_KEY, {}))
     settings = Settings.from_context({**settings_context, **(context or {})})
-    platform = PlatformStack(app, "FinlakePlatform", settings=settings, description="finlake shared platform")
+    # Construct ids stay fixed; the stack names follow the prefix (FinlakePlatform for "finlake").
+    platform = PlatformStack(
+        app,
+        "FinlakePlatform",
+        stack_name=settings.names.stack("Platform"),
+        settings=settings,
+        description="finlake shared platform",
+    )
     PipelinesStack(
         app,
         "FinlakePipelines",
+        stack_name=settings.names.stack("Pipelines"),
         platform=platform,
         settings=settings,
         domains=domains,

@@ -31,11 +31,8 @@ from stacks import nag
 from stacks.layers import common_layer, managed_layer, pip_layer
 from stacks.observability import DomainDashboard
 from stacks.platform_stack import (
-    CURATED_DATABASE,
     LAMBDA_CODE_EXCLUDE,
-    REFINED_DATABASE,
     RUNTIME,
-    WORKGROUP,
     PlatformStack,
     retention,
 )
@@ -86,6 +83,8 @@ class DomainPipeline(Construct):
         self.spec = spec
         self.platform = platform
         self.settings = settings
+        self.names = settings.names
+        self.databases = (self.names.database("curated"), self.names.database("refined"))
         self.project_root = project_root
         self.log_retention = retention(settings.log_retention_days)
         # Zones by their deterministic names (no cross-stack exports, stable IAM resources).
@@ -93,7 +92,7 @@ class DomainPipeline(Construct):
             zone: s3.Bucket.from_bucket_attributes(
                 self,
                 f"{zone.title().replace('-', '')}Bucket",
-                bucket_name=bucket_name(self, zone),
+                bucket_name=bucket_name(self, zone, self.names),
                 encryption_key=platform.key,
             )
             for zone in ("raw", "curated", "refined", "athena-results")
@@ -129,6 +128,7 @@ class DomainPipeline(Construct):
             },
             glue_jobs=[self._job_name(job) for job in spec.glue_jobs],
             dead_letter_queue=platform.dead_letter_queue,
+            names=self.names,
         )
         # Stable keys that `finlake --aws` reads (e.g. "BndesStateMachineArn"); see finlake/ops.
         CfnOutput(
@@ -169,7 +169,7 @@ class DomainPipeline(Construct):
         }
 
     def _secret(self, secret: Secret) -> secretsmanager.Secret:
-        name = self.spec.secret_name(secret.key)
+        name = self.names.secret(self.spec.name, secret.key)
         if secret.generated:
             description = f"finlake {self.spec.name}: {secret.description}. Generated at deploy; never set by hand."
             generator = secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True)
@@ -201,7 +201,7 @@ class DomainPipeline(Construct):
         environment: dict[str, str] = {}
         for secret in self.spec.secrets:
             if secret.key in step.secrets and secret.key in self.secrets:
-                environment[secret.env_var] = self.spec.secret_name(secret.key)
+                environment[secret.env_var] = self.names.secret(self.spec.name, secret.key)
                 if secret.optional_setting:
                     environment |= self.settings.optional_environment(secret.optional_setting)
         return environment
@@ -229,15 +229,15 @@ class DomainPipeline(Construct):
     def environment(self) -> dict[str, str]:
         b = self.buckets
         return {
-            "POWERTOOLS_SERVICE_NAME": f"finlake-{self.spec.name}",
+            "POWERTOOLS_SERVICE_NAME": self.names.service(self.spec.name),
             "POWERTOOLS_METRICS_NAMESPACE": "finlake",
             "DOMAIN": self.spec.name,
             "RAW_BUCKET": b["raw"].bucket_name,
             "CURATED_BUCKET": b["curated"].bucket_name,
             "REFINED_BUCKET": b["refined"].bucket_name,
-            "CURATED_DATABASE": CURATED_DATABASE,
-            "REFINED_DATABASE": REFINED_DATABASE,
-            "ATHENA_WORKGROUP": WORKGROUP,
+            "CURATED_DATABASE": self.databases[0],
+            "REFINED_DATABASE": self.databases[1],
+            "ATHENA_WORKGROUP": self.names.workgroup,
         }
 
     def _function(self, step: LambdaStep, code: lambda_.Code, layers: list[lambda_.ILayerVersion]) -> lambda_.Function:
@@ -330,8 +330,8 @@ class DomainPipeline(Construct):
                 "--RAW_BUCKET": self.buckets["raw"].bucket_name,
                 "--CURATED_BUCKET": self.buckets["curated"].bucket_name,
                 "--REFINED_BUCKET": self.buckets["refined"].bucket_name,
-                "--CURATED_DATABASE": CURATED_DATABASE,
-                "--REFINED_DATABASE": REFINED_DATABASE,
+                "--CURATED_DATABASE": self.databases[0],
+                "--REFINED_DATABASE": self.databases[1],
             },
         )
         nag.glue_role(role)
@@ -339,7 +339,7 @@ class DomainPipeline(Construct):
         return cfn_job
 
     def _job_name(self, job: GlueStep) -> str:
-        return f"finlake-{self.spec.name}-{job.step.lower()}"
+        return self.names.glue_job(self.spec.name, job.step)
 
     def _grant(self, role: iam.IRole, access: Access) -> None:
         zones = {"raw": access.raw, "curated": access.curated, "refined": access.refined}
@@ -354,7 +354,7 @@ class DomainPipeline(Construct):
                 bucket.grant_put(role)
         if access.catalog:
             role.add_to_principal_policy(self._catalog_statement())
-            nag.catalog_grant(role, (CURATED_DATABASE, REFINED_DATABASE))
+            nag.catalog_grant(role, self.databases)
         if access.athena:
             zones["athena-results"] = "rwd"
             self.buckets["athena-results"].grant_read_write(role)
@@ -368,17 +368,19 @@ class DomainPipeline(Construct):
                         "athena:GetWorkGroup",
                     ],
                     resources=[
-                        Stack.of(self).format_arn(service="athena", resource="workgroup", resource_name=WORKGROUP)
+                        Stack.of(self).format_arn(
+                            service="athena", resource="workgroup", resource_name=self.names.workgroup
+                        )
                     ],
                 )
             )
-        nag.zone_grants(role, zones)
+        nag.zone_grants(role, zones, self.names)
 
     def _catalog_statement(self) -> iam.PolicyStatement:
         """Glue Data Catalog access scoped to the two lake databases and their tables."""
         stack = Stack.of(self)
         resources = [stack.format_arn(service="glue", resource="catalog")]
-        for database in (CURATED_DATABASE, REFINED_DATABASE):
+        for database in self.databases:
             resources.append(stack.format_arn(service="glue", resource="database", resource_name=database))
             resources.append(stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*"))
         return iam.PolicyStatement(actions=CATALOG_ACTIONS, resources=resources)
@@ -406,12 +408,12 @@ class DomainPipeline(Construct):
         return subs
 
     def _state_machine(self) -> sfn.StateMachine:
-        name = f"finlake-{self.spec.name}"
+        name = self.names.state_machine(self.spec.name)
         # Execution data (manifests, counts, the bank's month totals) is logged: encrypted with the lake key.
         log_group = logs.LogGroup(
             self,
             "WorkflowLogs",
-            log_group_name=f"/aws/vendedlogs/states/{name}",
+            log_group_name=self.names.state_machine_logs(self.spec.name),
             retention=self.log_retention,
             encryption_key=self.secrets_key,
         )
@@ -461,7 +463,7 @@ class DomainPipeline(Construct):
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
             ),
-            description=f"EventBridge Scheduler: invoke finlake-{self.spec.name}'s ScheduleStart",
+            description=f"EventBridge Scheduler: invoke {self.names.state_machine(self.spec.name)}'s ScheduleStart",
         )
         # the unqualified function only (grant_invoke would add its versions, "<arn>:*")
         role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[starter.function_arn]))
@@ -471,7 +473,7 @@ class DomainPipeline(Construct):
         return scheduler.CfnSchedule(
             self,
             "Schedule",
-            name=f"finlake-{self.spec.name}",
+            name=self.names.schedule(self.spec.name),
             description=f"Start the finlake {self.spec.name} workflow",
             schedule_expression=setting.expression or self.spec.schedule,
             schedule_expression_timezone=TIMEZONE,
@@ -500,7 +502,7 @@ class DomainPipeline(Construct):
             memory_mb=256,
             timeout_s=30,
             layers=[self.powertools, self.common],  # boto3, the logger and tzdata only
-            environment={"POWERTOOLS_SERVICE_NAME": f"finlake-{self.spec.name}", "DOMAIN": self.spec.name},
+            environment={"POWERTOOLS_SERVICE_NAME": self.names.service(self.spec.name), "DOMAIN": self.spec.name},
         )
 
     def _trigger(self, code: lambda_.Code) -> lambda_.Function:
@@ -631,7 +633,8 @@ class DomainPipeline(Construct):
                     f"Cause: {events.EventField.from_path('$.detail.message')}",
                     f"Console: https://{region}.console.aws.amazon.com/gluestudio/home?region={region}"
                     f"#/job/{job}/run/{run}",
-                    f"If the run belonged to the finlake-{self.spec.name} workflow, its failure email follows.",
+                    f"If the run belonged to the {self.names.state_machine(self.spec.name)} workflow, "
+                    "its failure email follows.",
                 ]
             )
         )

@@ -18,6 +18,7 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
@@ -27,10 +28,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks import nag
+from stacks.names import DEFAULT_NAMES, Names
 
-NOTIFIER_NAME = "finlake-notify"
+NOTIFIER_NAME = DEFAULT_NAMES.notifier
 NOTIFIER_HANDLER = "functions.ops.handlers.handler"
-STATE_MACHINE_PREFIX = "finlake-"  # every domain's state machine is "finlake-<domain>"
+STATE_MACHINE_PREFIX = DEFAULT_NAMES.state_machine_prefix  # every domain's state machine is "<prefix>-<domain>"
 STATUS_CHANGE = "Step Functions Execution Status Change"
 UNHANDLED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
 # The run counts the Catalog step records (functions/common/telemetry.py RUN_METRICS).
@@ -55,21 +57,24 @@ class Notifier(Construct):
         code: lambda_.Code,
         layers: Sequence[lambda_.ILayerVersion],
         log_retention: logs.RetentionDays,
+        log_key: kms.IKey,
+        names: Names,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        machines = names.state_machine_prefix
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="finlake notifier: readable failure emails",
         )
-        log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        log_group = logs.LogGroup(self, "Logs", retention=log_retention, encryption_key=log_key)
         log_group.grant_write(self.role)
         self.function = lambda_.Function(
             self,
             "Function",
-            function_name=NOTIFIER_NAME,
+            function_name=names.notifier,
             description="finlake: readable failure emails (NotifyFailure states and execution status changes)",
             runtime=runtime,
             handler=NOTIFIER_HANDLER,
@@ -80,17 +85,18 @@ class Notifier(Construct):
             layers=list(layers),
             environment={
                 "TOPIC_ARN": topic.topic_arn,
-                "POWERTOOLS_SERVICE_NAME": NOTIFIER_NAME,
+                "POWERTOOLS_SERVICE_NAME": names.notifier,
+                "STATE_MACHINE_PREFIX": machines,  # functions/ops/notify.py: which runs are finlake's
             },
             log_group=log_group,
             role=self.role,
         )
         topic.grant_publish(self.role)
-        # The execution history of the finlake state machines only ("finlake-<domain>:<execution>").
+        # The execution history of the finlake state machines only ("<prefix>-<domain>:<execution>").
         self.executions_arn = stack.format_arn(
             service="states",
             resource="execution",
-            resource_name=f"{STATE_MACHINE_PREFIX}*:*",
+            resource_name=f"{machines}*:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         self.role.add_to_principal_policy(
@@ -113,7 +119,7 @@ class Notifier(Construct):
                             "prefix": stack.format_arn(
                                 service="states",
                                 resource="stateMachine",
-                                resource_name=STATE_MACHINE_PREFIX,
+                                resource_name=machines,
                                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
                             )
                         }
@@ -127,7 +133,7 @@ class Notifier(Construct):
             on_failure=destinations.SqsDestination(dead_letter_queue), retry_attempts=2
         )
         nag.lambda_role(self.role)
-        nag.notifier_role(self.role)
+        nag.notifier_role(self.role, names)
         # If the notifier itself breaks, the alarm still reaches the topic (CloudWatch publishes it).
         alarm = cw.Alarm(
             self,
@@ -158,11 +164,13 @@ class DomainDashboard(Construct):
         functions: Mapping[str, lambda_.IFunction],
         glue_jobs: Sequence[str] = (),
         dead_letter_queue: sqs.IQueue,
+        names: Names,
     ) -> None:
         super().__init__(scope, construct_id)
         period = self.PERIOD
+        service = names.service(domain)
         machine = state_machine
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"finlake-{domain}")
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=names.dashboard(domain))
         self.dashboard.add_widgets(
             cw.TextWidget(markdown=f"# finlake {domain}\n{description}", width=24, height=2),
         )
@@ -191,7 +199,7 @@ class DomainDashboard(Construct):
             cw.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name=name,
-                dimensions_map={"service": f"finlake-{domain}"},
+                dimensions_map={"service": service},
                 statistic="Sum",
                 period=period,
                 label=name,
@@ -206,7 +214,7 @@ class DomainDashboard(Construct):
                     cw.Metric(
                         namespace=m.namespace,
                         metric_name=m.metric_name,
-                        dimensions_map={"service": f"finlake-{domain}"},
+                        dimensions_map={"service": service},
                         statistic="Sum",
                         period=Duration.days(1),
                         label=m.metric_name,

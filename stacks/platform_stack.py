@@ -22,15 +22,17 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.layers import RUNTIME, managed_layer
+from stacks.names import DEFAULT_NAMES
 from stacks.observability import Notifier
 from stacks.settings import Settings
 from stacks.specs import ROOT
 from stacks.storage import LakeStorage
 
-CURATED_DATABASE = "finlake_curated"
-REFINED_DATABASE = "finlake_refined"
-WORKGROUP = "finlake"
-GLUE_SECURITY_CONFIGURATION = "finlake"
+# The default deployment's names (the local runtime uses them); a stack takes its own from settings.names.
+CURATED_DATABASE = DEFAULT_NAMES.database("curated")
+REFINED_DATABASE = DEFAULT_NAMES.database("refined")
+WORKGROUP = DEFAULT_NAMES.workgroup
+GLUE_SECURITY_CONFIGURATION = DEFAULT_NAMES.glue_security_configuration
 
 # RUNTIME (stacks/layers.py) is shared by every finlake function (the domain steps and the platform's
 # notifier): the newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
@@ -62,7 +64,8 @@ class PlatformStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.storage = LakeStorage(self, "Storage")
+        self.names = names = settings.names
+        self.storage = LakeStorage(self, "Storage", names=names)
         self.key = self.storage.key
         self.raw_bucket = self.storage.raw_bucket
         self.curated_bucket = self.storage.curated_bucket
@@ -70,8 +73,8 @@ class PlatformStack(Stack):
         self.results_bucket = self.storage.results_bucket
         self.logs_bucket = self.storage.logs_bucket
 
-        self.curated_database = self._database("CuratedDatabase", CURATED_DATABASE, self.curated_bucket)
-        self.refined_database = self._database("RefinedDatabase", REFINED_DATABASE, self.refined_bucket)
+        self.curated_database = self._database("CuratedDatabase", "curated", self.curated_bucket)
+        self.refined_database = self._database("RefinedDatabase", "refined", self.refined_bucket)
         self.glue_security_configuration = self._glue_security_configuration()
         self.workgroup = self._workgroup(settings.athena_bytes_scanned_cutoff)
 
@@ -124,6 +127,8 @@ class PlatformStack(Stack):
             code=lambda_.Code.from_asset(str(ROOT), exclude=LAMBDA_CODE_EXCLUDE),
             layers=[managed_layer(self, "powertools")],
             log_retention=retention(settings.log_retention_days),
+            log_key=self.key,
+            names=self.names,
         )
 
     def _budget(self, monthly_usd: int) -> budgets.CfnBudget:
@@ -141,7 +146,7 @@ class PlatformStack(Stack):
             self,
             "MonthlyBudget",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name="finlake-monthly",
+                budget_name=self.names.budget(self.region),
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_usd, unit="USD"),
@@ -170,19 +175,20 @@ class PlatformStack(Stack):
             "RefinedBucketName": self.refined_bucket.bucket_name,
             "NotificationTopicArn": self.topic.topic_arn,
             "DeadLetterQueueUrl": self.dead_letter_queue.queue_url,
-            "AthenaWorkgroup": WORKGROUP,
+            "AthenaWorkgroup": self.names.workgroup,
             "NotifyFunctionName": self.notifier.function.function_name,
         }.items():
             CfnOutput(self, key, key=key, value=value)
 
-    def _database(self, construct_id: str, name: str, bucket: s3.IBucket) -> glue.CfnDatabase:
+    def _database(self, construct_id: str, zone: str, bucket: s3.IBucket) -> glue.CfnDatabase:
+        name = self.names.database(zone)
         return glue.CfnDatabase(
             self,
             construct_id,
             catalog_id=self.account,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=name,
-                description=f"finlake {name.removeprefix('finlake_')} zone",
+                description=f"finlake {zone} zone",
                 location_uri=f"s3://{bucket.bucket_name}/",
             ),
         )
@@ -192,7 +198,7 @@ class PlatformStack(Stack):
         return glue.CfnSecurityConfiguration(
             self,
             "GlueSecurityConfiguration",
-            name=GLUE_SECURITY_CONFIGURATION,
+            name=self.names.glue_security_configuration,
             encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
                 s3_encryptions=[
                     glue.CfnSecurityConfiguration.S3EncryptionProperty(
@@ -212,7 +218,7 @@ class PlatformStack(Stack):
         return athena.CfnWorkGroup(
             self,
             "Workgroup",
-            name=WORKGROUP,
+            name=self.names.workgroup,
             description="finlake queries; settings enforced on every client",
             state="ENABLED",
             recursive_delete_option=False,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
+from stacks.names import DEFAULT_PREFIX, Names
 from stacks.specs import DomainSpec
 
 CONTEXT_KEY = "finlake"
@@ -66,8 +67,11 @@ class Settings:
     athena_bytes_scanned_cutoff: int = 10 * 1024**3  # 10 GiB per query
     monthly_budget_usd: int = 50  # AWS Budgets alert thresholds: 80% and 100%
     google_sheets: GoogleSheetsSetting = GoogleSheetsSetting()
+    # Every fixed resource name starts with it (stacks/names.py); another prefix is another deployment.
+    prefix: str = DEFAULT_PREFIX
 
     def __post_init__(self) -> None:
+        Names(self.prefix)  # refuses a prefix that cannot name every resource
         if self.monthly_budget_usd <= 0:
             raise ValueError("monthly_budget_usd must be positive")
         if self.athena_bytes_scanned_cutoff < 10 * 1024**2:
@@ -89,6 +93,10 @@ class Settings:
         emails = tuple(raw.pop("notification_emails", ()))
         sheets = GoogleSheetsSetting(**raw.pop("google_sheets", {}))
         return cls(notification_emails=emails, schedules=schedules, google_sheets=sheets, **raw)
+
+    @property
+    def names(self) -> Names:
+        return Names(self.prefix)
 
     def schedule_for(self, spec: DomainSpec) -> ScheduleSetting:
         setting = self.schedules.get(spec.name, ScheduleSetting())

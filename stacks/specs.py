@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stacks.names import DEFAULT_NAMES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # How much longer a workflow step waits than the work it starts may take (the deployed definitions
@@ -156,7 +158,7 @@ class DomainSpec:
 
     def secret_name(self, key: str) -> str:
         """The Secrets Manager name of the domain's secret ``key``, e.g. ``finlake/bank/nubank``."""
-        return f"finlake/{self.name}/{key}"
+        return DEFAULT_NAMES.secret(self.name, key)
 
     def substitution_keys(self) -> list[str]:
         keys = [f"{s.step}Function" for s in self.lambdas]

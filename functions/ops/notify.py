@@ -16,13 +16,15 @@ unhandled-error payload (``errorType``, ``errorMessage``, ``stackTrace``), a Glu
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 NOTIFY_STATE = "NotifyFailure"
-STATE_MACHINE_PREFIX = "finlake-"
+# "<prefix>-" of the deployment's state machines (stacks/names.py), set by the stack on the notifier.
+STATE_MACHINE_PREFIX = os.environ.get("STATE_MACHINE_PREFIX", "finlake-")
 MAX_CAUSE_CHARS = 1000
 HEADLINES = {
     "FAILED": "finlake run failed.",

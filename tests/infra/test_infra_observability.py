@@ -60,8 +60,9 @@ def test_one_notifier_function_at_platform_level(synthesized) -> None:
     assert props["Runtime"] == "python3.14"
     assert props["TracingConfig"] == {"Mode": "Active"}
     env = props["Environment"]["Variables"]
-    assert set(env) == {"TOPIC_ARN", "POWERTOOLS_SERVICE_NAME"}
+    assert set(env) == {"TOPIC_ARN", "POWERTOOLS_SERVICE_NAME", "STATE_MACHINE_PREFIX"}
     assert env["POWERTOOLS_SERVICE_NAME"] == "finlake-notify"
+    assert env["STATE_MACHINE_PREFIX"] == "finlake-"  # functions/ops/notify.py: which runs are finlake's
     (topic_id,) = synthesized.resources(PLATFORM, "AWS::SNS::Topic")
     assert env["TOPIC_ARN"] == {"Ref": topic_id}
     functions = synthesized.resources(PIPELINES, "AWS::Lambda::Function").values()
