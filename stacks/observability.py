@@ -3,7 +3,7 @@
 Every way a run or a component can fail reaches a person through the notification topic
 (``tests/infra/test_failure_inventory.py`` proves it from the synthesized templates):
 
-- ``Notifier`` (platform stack): the ``finlake-notify`` function (``functions/ops``). Every
+- ``Notifier`` (platform stack): the ``<prefix>-notify`` function (``functions/ops``). Every
   workflow's ``NotifyFailure`` state invokes it; two EventBridge rules (free: AWS service events)
   send it the FAILED, TIMED_OUT and ABORTED status changes of the finlake state machines (a
   ``Catch`` never sees a run's own timeout or a StopExecution) and the FAILED, TIMEOUT and ERROR
@@ -12,7 +12,8 @@ Every way a run or a component can fail reaches a person through the notificatio
   one readable email.
 - Alarms only where no event exists, only a metric sees it: messages in the dead-letter queue
   (failed runs, and schedules Scheduler could not deliver) and the notifier's own errors. Their
-  names start with ``ALARM_PREFIX``, which the topic policy's ``aws:SourceArn`` condition names.
+  names start with ``Names.alarm_prefix`` (``<prefix> ``), which the topic policy's
+  ``aws:SourceArn`` condition names.
 - ``PlatformDashboard`` (pipelines stack, context ``dashboard``: off by default, 3 USD a month):
   one dashboard with a section per domain.
 """
@@ -29,6 +30,7 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
@@ -38,18 +40,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks import nag
+from stacks.names import DEFAULT_NAMES, NOTIFIER_ALARM, Names
 
-NOTIFIER_NAME = "finlake-notify"
 NOTIFIER_HANDLER = "functions.ops.handlers.handler"
-STATE_MACHINE_PREFIX = "finlake-"  # every domain's state machine is "finlake-<domain>"
-GLUE_JOB_PREFIX = "finlake-"  # every Glue job is "finlake-<domain>-<step>"
+# Every name (the notifier, the state machines' and Glue jobs' prefixes, the alarms) comes from the
+# deployment's Names (stacks/names.py, settings.names).
 STATUS_CHANGE = "Step Functions Execution Status Change"
 UNHANDLED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
 GLUE_STATE_CHANGE = "Glue Job State Change"
 GLUE_FAILED_STATES = ["FAILED", "TIMEOUT", "ERROR"]
-# CloudWatch puts the alarm name in the email subject: 'ALARM: "<name>" in <Region>' (SNS cuts
-# subjects at 100 characters). The topic policy lets alarms named ALARM_PREFIX* publish.
-ALARM_PREFIX = "finlake "
 # A starter's event still failing (or throttled) after this long goes to the notifier.
 STARTER_MAX_EVENT_AGE = Duration.hours(1)
 # The run counts the Catalog step records (functions/common/telemetry.py RUN_METRICS).
@@ -61,14 +60,24 @@ GLUE_ELAPSED = "glue.driver.aggregate.elapsedTime"  # milliseconds
 
 
 def alarm_to_topic(
-    scope: Construct, construct_id: str, *, name: str, description: str, metric: cw.IMetric, topic: sns.ITopic
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    description: str,
+    metric: cw.IMetric,
+    topic: sns.ITopic,
+    names: Names = DEFAULT_NAMES,
 ) -> cw.Alarm:
     """An alarm at the first datapoint >= 1 in a 5-minute period, to the topic; missing data is OK.
 
-    ``name`` follows ``ALARM_PREFIX`` and reads as the email subject; ``description`` (the email's
-    "Alarm Description") says what happened and what to do."""
-    if not name.startswith(ALARM_PREFIX) or len(f'ALARM: "{name}" in South America (Sao Paulo)') > 100:
-        raise ValueError(f"alarm name {name!r}: start with {ALARM_PREFIX!r} and keep the subject under 100 characters")
+    ``name`` starts with ``names.alarm_prefix`` (the topic policy lets only those alarms publish)
+    and reads as the email subject (CloudWatch's is 'ALARM: "<name>" in <Region>', and SNS cuts
+    subjects at 100 characters); ``description`` (the email's "Alarm Description") says what
+    happened and what to do."""
+    prefix = names.alarm_prefix
+    if not name.startswith(prefix) or len(f'ALARM: "{name}" in South America (Sao Paulo)') > 100:
+        raise ValueError(f"alarm name {name!r}: start with {prefix!r} and keep the subject under 100 characters")
     alarm = cw.Alarm(
         scope,
         construct_id,
@@ -104,7 +113,7 @@ class NotifierDestination:
 
 
 class Notifier(Construct):
-    """The ``finlake-notify`` function, the two EventBridge rules that invoke it and its own alarm."""
+    """The ``<prefix>-notify`` function, the two EventBridge rules that invoke it and its own alarm."""
 
     def __init__(
         self,
@@ -117,21 +126,24 @@ class Notifier(Construct):
         code: lambda_.Code,
         layers: Sequence[lambda_.ILayerVersion],
         log_retention: logs.RetentionDays,
+        log_key: kms.IKey,
+        names: Names,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        machines, jobs = names.state_machine_prefix, names.glue_job_prefix
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="finlake notifier: readable failure emails",
         )
-        log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        log_group = logs.LogGroup(self, "Logs", retention=log_retention, encryption_key=log_key)
         log_group.grant_write(self.role)
         self.function = lambda_.Function(
             self,
             "Function",
-            function_name=NOTIFIER_NAME,
+            function_name=names.notifier,
             description="finlake: readable failure emails (workflows, Glue jobs, run starts)",
             runtime=runtime,
             handler=NOTIFIER_HANDLER,
@@ -143,18 +155,21 @@ class Notifier(Construct):
             environment={
                 "TOPIC_ARN": topic.topic_arn,
                 "DEAD_LETTER_QUEUE_URL": dead_letter_queue.queue_url,
-                "POWERTOOLS_SERVICE_NAME": NOTIFIER_NAME,
+                "POWERTOOLS_SERVICE_NAME": names.notifier,
+                # functions/ops/notify.py: which runs and Glue jobs are this deployment's
+                "STATE_MACHINE_PREFIX": machines,
+                "GLUE_JOB_PREFIX": jobs,
             },
             log_group=log_group,
             role=self.role,
         )
         topic.grant_publish(self.role)  # sns:Publish, and kms:GenerateDataKey*/Decrypt on the topic's key
         dead_letter_queue.grant_send_messages(self.role)  # keeps a starter's invocation record
-        # The execution history of the finlake state machines only ("finlake-<domain>:<execution>").
+        # The execution history of the deployment's state machines only ("<prefix>-<domain>:<execution>").
         self.executions_arn = stack.format_arn(
             service="states",
             resource="execution",
-            resource_name=f"{STATE_MACHINE_PREFIX}*:*",
+            resource_name=f"{machines}*:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         self.role.add_to_principal_policy(
@@ -164,7 +179,7 @@ class Notifier(Construct):
             )
         )
         # A Glue run's arguments tell whether a workflow started it (its own email covers it).
-        self.jobs_arn = stack.format_arn(service="glue", resource="job", resource_name=f"{GLUE_JOB_PREFIX}*")
+        self.jobs_arn = stack.format_arn(service="glue", resource="job", resource_name=f"{jobs}*")
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=["glue:GetJobRun"], resources=[self.jobs_arn]))
         self.rule = self._rule(
             "ExecutionStatusChange",
@@ -178,7 +193,7 @@ class Notifier(Construct):
                         "prefix": stack.format_arn(
                             service="states",
                             resource="stateMachine",
-                            resource_name=STATE_MACHINE_PREFIX,
+                            resource_name=machines,
                             arn_format=ArnFormat.COLON_RESOURCE_NAME,
                         )
                     }
@@ -190,26 +205,27 @@ class Notifier(Construct):
             "finlake: a Glue job run FAILED, timed out or ended in ERROR -> readable email",
             source="aws.glue",
             detail_type=GLUE_STATE_CHANGE,
-            detail={"jobName": [{"prefix": GLUE_JOB_PREFIX}], "state": GLUE_FAILED_STATES},
+            detail={"jobName": [{"prefix": jobs}], "state": GLUE_FAILED_STATES},
         )
         # An event the notifier could not handle after Lambda's own retries lands in the DLQ.
         self.function.configure_async_invoke(
             on_failure=destinations.SqsDestination(dead_letter_queue), retry_attempts=2
         )
         nag.lambda_role(self.role)
-        nag.notifier_role(self.role)
+        nag.notifier_role(self.role, names)
         # If the notifier itself breaks, this alarm still reaches the topic (CloudWatch publishes it).
         self.alarm = alarm_to_topic(
             self,
             "Errors",
-            name=f"{ALARM_PREFIX}notifier failed: failure emails may be missing",
+            name=names.alarm(NOTIFIER_ALARM),
             description=(
-                "The finlake-notify function raised errors, so readable failure emails may not have been sent. "
+                f"The {names.notifier} function raised errors, so readable failure emails may not have been sent. "
                 "Read its log group (the function's Monitor tab), then `finlake --aws runs` for failed runs "
                 "and `finlake --aws redrive` for the dead-letter queue."
             ),
             metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
             topic=topic,
+            names=names,
         )
 
     def _rule(
@@ -237,20 +253,30 @@ class DomainSection:
 
 
 class PlatformDashboard(Construct):
-    """The ``finlake`` CloudWatch dashboard: the dead-letter queue, then one section per domain
-    (runs, durations, the Catalog step's row counts, Lambda errors and durations per step, Glue
-    job durations). Deployed only with the ``dashboard`` context setting (3 USD a month)."""
+    """The ``<prefix>`` CloudWatch dashboard (``finlake`` by default): the dead-letter queue, then one
+    section per domain (runs, durations, the Catalog step's row counts, Lambda errors and durations
+    per step, Glue job durations). Deployed only with the ``dashboard`` context setting (3 USD a
+    month)."""
 
     PERIOD = Duration.hours(1)
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, sections: Sequence[DomainSection], dead_letter_queue: sqs.IQueue
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        sections: Sequence[DomainSection],
+        dead_letter_queue: sqs.IQueue,
+        names: Names = DEFAULT_NAMES,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name="finlake")
+        self.names = names
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=names.dashboard)
         self.dashboard.add_widgets(
             cw.TextWidget(
-                markdown="# finlake\nFailures email the topic; this dashboard shows the trends.", width=16, height=3
+                markdown=f"# {names.prefix}\nFailures email the topic; this dashboard shows the trends.",
+                width=16,
+                height=3,
             ),
             cw.GraphWidget(
                 title="Dead-letter queue (failed runs)",
@@ -297,7 +323,7 @@ class PlatformDashboard(Construct):
                     cw.Metric(
                         namespace=METRICS_NAMESPACE,
                         metric_name=name,
-                        dimensions_map={"service": f"finlake-{domain}"},
+                        dimensions_map={"service": self.names.service(domain)},
                         statistic="Sum",
                         period=period,
                         label=name,

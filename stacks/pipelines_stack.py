@@ -38,6 +38,7 @@ class PipelinesStack(Stack):
                 "Dashboard",
                 sections=[p.dashboard_section for p in self.pipelines.values()],
                 dead_letter_queue=platform.dead_letter_queue,
+                names=settings.names,
             )
             if settings.dashboard
             else None

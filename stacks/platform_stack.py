@@ -19,19 +19,21 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import nag
-from stacks.observability import ALARM_PREFIX, Notifier, alarm_to_topic
+from stacks.layers import RUNTIME, managed_layer
+from stacks.names import DEAD_LETTER_ALARM, DEFAULT_NAMES
+from stacks.observability import Notifier, alarm_to_topic
 from stacks.settings import Settings
 from stacks.specs import ROOT
 from stacks.storage import LakeStorage
 
-CURATED_DATABASE = "finlake_curated"
-REFINED_DATABASE = "finlake_refined"
-WORKGROUP = "finlake"
-GLUE_SECURITY_CONFIGURATION = "finlake"
+# The default deployment's names (the local runtime uses them); a stack takes its own from settings.names.
+CURATED_DATABASE = DEFAULT_NAMES.database("curated")
+REFINED_DATABASE = DEFAULT_NAMES.database("refined")
+WORKGROUP = DEFAULT_NAMES.workgroup
+GLUE_SECURITY_CONFIGURATION = DEFAULT_NAMES.glue_security_configuration
 
-# Shared by every finlake function (the domain steps and the platform's notifier).
-# Newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+# RUNTIME (stacks/layers.py) is shared by every finlake function (the domain steps and the platform's
+# notifier): the newest Python runtime cdk-nag's AwsSolutions-L1 accepts; both managed layers are published for it.
 # The asset is the project root with only the `functions` package in it, so handlers are
 # importable as `functions.<domain>.handlers.<step>`.
 # ("*" does not match dotfiles, hence ".*" and "**/.*".)
@@ -60,7 +62,8 @@ class PlatformStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.storage = LakeStorage(self, "Storage")
+        self.names = names = settings.names
+        self.storage = LakeStorage(self, "Storage", names=names)
         self.key = self.storage.key
         self.raw_bucket = self.storage.raw_bucket
         self.curated_bucket = self.storage.curated_bucket
@@ -68,8 +71,8 @@ class PlatformStack(Stack):
         self.results_bucket = self.storage.results_bucket
         self.logs_bucket = self.storage.logs_bucket
 
-        self.curated_database = self._database("CuratedDatabase", CURATED_DATABASE, self.curated_bucket)
-        self.refined_database = self._database("RefinedDatabase", REFINED_DATABASE, self.refined_bucket)
+        self.curated_database = self._database("CuratedDatabase", "curated", self.curated_bucket)
+        self.refined_database = self._database("RefinedDatabase", "refined", self.refined_bucket)
         self.glue_security_configuration = self._glue_security_configuration()
         self.workgroup = self._workgroup(settings.athena_bytes_scanned_cutoff)
 
@@ -106,7 +109,7 @@ class PlatformStack(Stack):
         self.dead_letter_alarm = alarm_to_topic(
             self,
             "DeadLetterQueueNotEmpty",
-            name=f"{ALARM_PREFIX}dead-letter queue holds failed runs",
+            name=names.alarm(DEAD_LETTER_ALARM),
             description=(
                 "A finlake run, run start or scheduled start failed and its input waits in the dead-letter queue "
                 "(14 days). The readable failure email says why, unless the scheduler itself could not start "
@@ -116,10 +119,10 @@ class PlatformStack(Stack):
                 period=Duration.minutes(5), statistic="Maximum"
             ),
             topic=self.topic,
+            names=names,
         )
 
     def _notifier(self, settings: Settings) -> Notifier:
-        _, powertools_arn = settings.layer_arns(self.region)
         return Notifier(
             self,
             "Notifier",
@@ -127,16 +130,18 @@ class PlatformStack(Stack):
             dead_letter_queue=self.dead_letter_queue,
             runtime=RUNTIME,
             code=lambda_.Code.from_asset(str(ROOT), exclude=LAMBDA_CODE_EXCLUDE),
-            layers=[lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn)],
+            layers=[managed_layer(self, "powertools")],
             log_retention=retention(settings.log_retention_days),
+            log_key=self.key,
+            names=self.names,
         )
 
     def _allow_alarms_and_budgets_to_publish(self) -> sns.TopicPolicy:
         """The topic policy's Allow statements for the services that publish to the topic.
 
         - CloudWatch alarms (``cloudwatch.amazonaws.com``), only alarms of this account and region
-          named ``ALARM_PREFIX*``. Without it an alarm changes state and sends nothing ("CloudWatch
-          Alarms does not have authorization to access the SNS topic":
+          named ``<prefix> *`` (``Names.alarm_prefix``). Without it an alarm changes state and sends
+          nothing ("CloudWatch Alarms does not have authorization to access the SNS topic":
           https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger).
         - AWS Budgets (``budgets.amazonaws.com``), only budgets of this account
           (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html).
@@ -144,7 +149,7 @@ class PlatformStack(Stack):
         alarms = self.format_arn(
             service="cloudwatch",
             resource="alarm",
-            resource_name=f"{ALARM_PREFIX}*",
+            resource_name=f"{self.names.alarm_prefix}*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         statements = {
@@ -178,7 +183,7 @@ class PlatformStack(Stack):
             self,
             "MonthlyBudget",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=f"finlake-monthly-{self.region}",
+                budget_name=self.names.budget(self.region),
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_usd, unit="USD"),
@@ -209,19 +214,20 @@ class PlatformStack(Stack):
             "RefinedBucketName": self.refined_bucket.bucket_name,
             "NotificationTopicArn": self.topic.topic_arn,
             "DeadLetterQueueUrl": self.dead_letter_queue.queue_url,
-            "AthenaWorkgroup": WORKGROUP,
+            "AthenaWorkgroup": self.names.workgroup,
             "NotifyFunctionName": self.notifier.function.function_name,
         }.items():
             CfnOutput(self, key, key=key, value=value)
 
-    def _database(self, construct_id: str, name: str, bucket: s3.IBucket) -> glue.CfnDatabase:
+    def _database(self, construct_id: str, zone: str, bucket: s3.IBucket) -> glue.CfnDatabase:
+        name = self.names.database(zone)
         return glue.CfnDatabase(
             self,
             construct_id,
             catalog_id=self.account,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=name,
-                description=f"finlake {name.removeprefix('finlake_')} zone",
+                description=f"finlake {zone} zone",
                 location_uri=f"s3://{bucket.bucket_name}/",
             ),
         )
@@ -231,7 +237,7 @@ class PlatformStack(Stack):
         return glue.CfnSecurityConfiguration(
             self,
             "GlueSecurityConfiguration",
-            name=GLUE_SECURITY_CONFIGURATION,
+            name=self.names.glue_security_configuration,
             encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
                 s3_encryptions=[
                     glue.CfnSecurityConfiguration.S3EncryptionProperty(
@@ -251,7 +257,7 @@ class PlatformStack(Stack):
         return athena.CfnWorkGroup(
             self,
             "Workgroup",
-            name=WORKGROUP,
+            name=self.names.workgroup,
             description="finlake queries; settings enforced on every client",
             state="ENABLED",
             recursive_delete_option=False,

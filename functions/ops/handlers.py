@@ -1,4 +1,4 @@
-"""The platform's notifier function (``finlake-notify``): readable failure emails to the topic.
+"""The platform's notifier function (``<prefix>-notify``): readable failure emails to the topic.
 
 One function, one entry point (``handler``), four kinds of event, one email format
 (``functions/ops/notify.py``):
@@ -15,8 +15,9 @@ One function, one entry point (``handler``), four kinds of event, one email form
   invocation failed for good (its on-failure destination, ``invocation_failed``): it emails, then
   puts the record on the dead-letter queue, where it used to go directly.
 
-The topic comes from ``TOPIC_ARN``, the queue from ``DEAD_LETTER_QUEUE_URL``; the execution name is
-the logs' correlation id.
+The topic comes from ``TOPIC_ARN``, the queue from ``DEAD_LETTER_QUEUE_URL``, which state machines
+and Glue jobs are the deployment's from ``STATE_MACHINE_PREFIX`` and ``GLUE_JOB_PREFIX``
+(``<prefix>-``, stacks/names.py); the execution name is the logs' correlation id.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def handle_status_change(event: dict[str, Any], executions: Executions, publishe
 def handle_glue_event(event: dict[str, Any], runs: JobRuns, publisher: Publisher) -> dict[str, Any]:
     detail = event.get("detail") or {}
     job, run = str(detail.get("jobName") or ""), str(detail.get("jobRunId") or "")
-    if not job.startswith(notify.STATE_MACHINE_PREFIX):
+    if not notify.is_finlake_job(job):
         logger.warning("not a finlake Glue job", extra={"job": job})
         return {"sent": False, "reason": "not a finlake Glue job"}
     try:

@@ -24,6 +24,7 @@ unhandled-error payload (``errorType``, ``errorMessage``, ``stackTrace``), a Glu
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ from datetime import datetime
 from typing import Any
 
 NOTIFY_STATE = "NotifyFailure"
-STATE_MACHINE_PREFIX = "finlake-"
+# "<prefix>-" of the deployment's state machines and Glue jobs (stacks/names.py), set by the stack
+# on the notifier; the defaults are the default deployment's.
+STATE_MACHINE_PREFIX = os.environ.get("STATE_MACHINE_PREFIX", "finlake-")
+GLUE_JOB_PREFIX = os.environ.get("GLUE_JOB_PREFIX", "finlake-")
 MAX_CAUSE_CHARS = 1000
 HEADLINES = {
     "FAILED": "finlake run failed.",
@@ -279,10 +283,16 @@ GLUE_NEXT_STEP = (
 WORKFLOW_RUN_ARGUMENT = "--run_id"  # every workflow's Fetch passes its execution name as --run_id
 
 
+def is_finlake_job(job_name: str) -> bool:
+    """Whether the job is one of this deployment's (``GLUE_JOB_PREFIX<domain>-<step>``)."""
+    return job_name.startswith(GLUE_JOB_PREFIX)
+
+
 def job_domain(job_name: str) -> str:
-    """``finlake-<domain>-<step>`` -> ``<domain>`` (stacks/domain_pipeline.py names the jobs)."""
-    parts = job_name.split("-")
-    return parts[1] if len(parts) >= 3 and parts[0] == STATE_MACHINE_PREFIX.rstrip("-") else "unknown"
+    """``<prefix>-<domain>-<step>`` -> ``<domain>`` (stacks/names.py names the jobs; a prefix has no
+    hyphen, a domain none either), "unknown" for another job."""
+    parts = job_name.removeprefix(GLUE_JOB_PREFIX).split("-") if is_finlake_job(job_name) else []
+    return parts[0] if len(parts) >= 2 else "unknown"
 
 
 def glue_console_url(region: str, job_name: str, run_id: str) -> str:

@@ -36,26 +36,67 @@ def test_every_failure_path_reaches_a_person(synthesized) -> None:
     assert not broken, "failure paths that reach nobody:\n" + "\n".join(broken)
 
 
-def test_the_inventory_covers_every_source_of_failure(synthesized) -> None:
-    """The count per kind, worked out from the specs by hand, so a source the walk skips shows up."""
-    paths = _paths(synthesized)
-    kinds = Counter(p.kind for p in paths)
+# The one problem of every path of a deployment without an email subscription (the smoke's).
+UNSUBSCRIBED = "the topic has no email subscription"
+
+
+def test_every_failure_path_reaches_a_person_under_another_prefix(prefixed) -> None:
+    """The app as `make aws-smoke` deploys it (``finlake.prefix``): the alarms are named
+    "smoketest1 ...", the machines and jobs "smoketest1-...", and every path still reaches the topic.
+    The smoke subscribes no email (it reads the topic through a queue it subscribes at run time), so
+    that one missing link is expected, and nothing else."""
+    paths = _paths(prefixed)
+    assert Counter(p.kind for p in paths) == _expected_kinds()
+    broken = [f"{p}: {m}" for p in paths for m in p.problems if not m.endswith(UNSUBSCRIBED)]
+    assert not broken, "failure paths that reach nobody:\n" + "\n".join(broken)
+    route = next(p.route for p in paths if p.source == "smoketest1-stocks Transform States.ALL")
+    assert "NotifierFunction" in " -> ".join(route)
+
+
+def test_a_topic_policy_that_names_another_prefix_s_alarms_is_caught(prefixed) -> None:
+    """The Allow for CloudWatch names the default deployment's alarms ("finlake *"), not this one's."""
+    templates = copy.deepcopy(prefixed.templates)
+    (policy,) = [
+        r for r in templates["Smoketest1Platform"]["Resources"].values() if r["Type"] == "AWS::SNS::TopicPolicy"
+    ]
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        arn_like = statement.get("Condition", {}).get("ArnLike", {})
+        if "aws:SourceArn" in arn_like:
+            arn_like["aws:SourceArn"] = json.loads(
+                json.dumps(arn_like["aws:SourceArn"]).replace("smoketest1 *", "finlake *")
+            )
+    assert "finlake *" in json.dumps(policy)
+    problems = [m for m in _problems(_paths(prefixed, templates), "alarm") if not m.endswith(UNSUBSCRIBED)]
+    assert len(problems) == 2 and all("no resource policy" in m for m in problems), problems
+
+
+def _expected_kinds() -> Counter[str]:
+    """The count per kind, worked out from the specs by hand."""
     tasks_with_catch = 0
     for spec in DOMAINS.values():
         states = json.loads(spec.definition_path.read_text())["States"]
         tasks_with_catch += sum(len(s.get("Catch", [])) for s in states.values())
     triggers = sum(1 for spec in DOMAINS.values() if spec.trigger)
     glue_jobs = sum(len(spec.glue_jobs) for spec in DOMAINS.values())
-    assert kinds == {
-        "step": tasks_with_catch,
-        "execution": 3 * len(DOMAINS),  # FAILED, TIMED_OUT, ABORTED
-        "async": len(DOMAINS) + triggers + 1,  # ScheduleStart, S3 triggers, the notifier itself
-        "schedule": len(DOMAINS),
-        "glue": 3 * glue_jobs,  # FAILED, TIMEOUT, ERROR
-        "queue": 1,  # the dead-letter queue
-        "alarm": 2,  # the dead-letter queue, the notifier's errors
-        "budget": 2,  # 80% and 100%
-    }
+    return Counter(
+        {
+            "step": tasks_with_catch,
+            "execution": 3 * len(DOMAINS),  # FAILED, TIMED_OUT, ABORTED
+            "async": len(DOMAINS) + triggers + 1,  # ScheduleStart, S3 triggers, the notifier itself
+            "schedule": len(DOMAINS),
+            "glue": 3 * glue_jobs,  # FAILED, TIMEOUT, ERROR
+            "queue": 1,  # the dead-letter queue
+            "alarm": 2,  # the dead-letter queue, the notifier's errors
+            "budget": 2,  # 80% and 100%
+        }
+    )
+
+
+def test_the_inventory_covers_every_source_of_failure(synthesized) -> None:
+    """The count per kind, worked out from the specs by hand, so a source the walk skips shows up."""
+    paths = _paths(synthesized)
+    kinds = Counter(p.kind for p in paths)
+    assert kinds == _expected_kinds()
     routes = {p.source: " -> ".join(p.route) for p in paths}
     assert "NotifierFunction" in routes["finlake-stocks Transform States.ALL"]
     assert "queue DeadLetterQueue" in routes["finlake-stocks NotifyFailure States.ALL"]

@@ -60,21 +60,27 @@ def _key_export(s) -> str:
 # -- the dependencies layer -------------------------------------------------------------------------
 
 
+def _bank_layer(synthesized) -> tuple[str, dict]:
+    layers = synthesized.resources(PIPELINES, "AWS::Lambda::LayerVersion")
+    assert len(layers) == 2  # the stack's common layer and the bank's; no other domain has one
+    (layer_id,) = [k for k in layers if k.startswith("BankDependenciesLayer")]
+    return layer_id, layers[layer_id]
+
+
 def test_bank_steps_have_the_managed_layers_and_the_dependencies_layer(synthesized) -> None:
-    (layer_id, layer) = next(iter(synthesized.resources(PIPELINES, "AWS::Lambda::LayerVersion").items()))
-    assert len(synthesized.resources(PIPELINES, "AWS::Lambda::LayerVersion")) == 1  # no other domain has one
-    assert layer_id.startswith("BankDependenciesLayer")
+    layer_id, layer = _bank_layer(synthesized)
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
     functions = _functions(synthesized)
     for handler in _bank_handlers().values():
         layers = functions[handler]["Properties"]["Layers"]
-        assert len(layers) == 3, handler
-        assert "AWSSDKPandas-Python314" in json.dumps(layers[0])
-        assert "AWSLambdaPowertoolsPythonV3-python314" in json.dumps(layers[1])
-        assert layers[2] == {"Ref": layer_id}
-    # The S3 trigger only starts runs: it does not get the dependencies.
-    assert {"Ref": layer_id} not in functions[BANK.trigger.handler]["Properties"]["Layers"]  # type: ignore[union-attr]
+        assert len(layers) == 4, handler
+        assert "PandasLayerArns" in json.dumps(layers[0])
+        assert "/aws/service/powertools/python/x86_64/python3.14/" in json.dumps(layers[1])
+        assert "FinlakeCommonLayer" in json.dumps(layers[2])
+        assert layers[3] == {"Ref": layer_id}
+    # The S3 trigger imports functions.bank.handlers (-> pipeline -> ofxtools): it needs the layer too.
+    assert functions[BANK.trigger.handler]["Properties"]["Layers"][3] == {"Ref": layer_id}  # type: ignore[union-attr]
     for handler, function in functions.items():
         if not handler.startswith("functions.bank."):
             assert {"Ref": layer_id} not in function["Properties"]["Layers"], handler
@@ -83,7 +89,7 @@ def test_bank_steps_have_the_managed_layers_and_the_dependencies_layer(synthesiz
 def test_tests_synthesize_the_layer_without_bundling(synthesized) -> None:
     """``aws:cdk:bundling-stacks = []`` (conftest): the layer's asset is its source folder, pip never ran."""
     assets = json.loads((synthesized.outdir / f"{PIPELINES}.assets.json").read_text())["files"]
-    (layer,) = synthesized.resources(PIPELINES, "AWS::Lambda::LayerVersion").values()
+    _, layer = _bank_layer(synthesized)
     asset_hash = layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")
     assert assets[asset_hash]["source"]["path"].endswith("functions/bank")
     assert not (synthesized.outdir / f"asset.{asset_hash}").exists()
@@ -98,7 +104,8 @@ def test_secrets_are_named_kms_encrypted_and_retained(synthesized) -> None:
     key_export = _key_export(synthesized)
     for _, secret in secrets.values():
         assert secret["Properties"]["KmsKeyId"] == {"Fn::ImportValue": key_export}
-        assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+        assert secret["DeletionPolicy"] == "RetainExceptOnCreate"  # kept, except after a failed first create
+        assert secret["UpdateReplacePolicy"] == "Retain"
     hmac = secrets["finlake/bank/bank_hmac"][1]["Properties"]
     assert hmac["GenerateSecretString"] == {"PasswordLength": 64, "ExcludePunctuation": True}
     nubank = secrets["finlake/bank/nubank"][1]["Properties"]

@@ -9,6 +9,7 @@ import pytest
 
 from functions.common.telemetry import RUN_METRICS
 from stacks import observability
+from stacks.names import DEFAULT_NAMES
 from stacks.specs import DOMAINS
 from tests.infra.conftest import VARIANT_DOMAINS
 
@@ -61,8 +62,16 @@ def test_one_notifier_function_at_platform_level(synthesized) -> None:
     assert props["Runtime"] == "python3.14"
     assert props["TracingConfig"] == {"Mode": "Active"}
     env = props["Environment"]["Variables"]
-    assert set(env) == {"TOPIC_ARN", "DEAD_LETTER_QUEUE_URL", "POWERTOOLS_SERVICE_NAME"}
+    assert set(env) == {
+        "TOPIC_ARN",
+        "DEAD_LETTER_QUEUE_URL",
+        "POWERTOOLS_SERVICE_NAME",
+        "STATE_MACHINE_PREFIX",
+        "GLUE_JOB_PREFIX",
+    }
     assert env["POWERTOOLS_SERVICE_NAME"] == "finlake-notify"
+    # functions/ops/notify.py: which runs and Glue jobs are this deployment's
+    assert env["STATE_MACHINE_PREFIX"] == "finlake-" and env["GLUE_JOB_PREFIX"] == "finlake-"
     (topic_id,) = synthesized.resources(PLATFORM, "AWS::SNS::Topic")
     (queue_id,) = synthesized.resources(PLATFORM, "AWS::SQS::Queue")
     assert env["TOPIC_ARN"] == {"Ref": topic_id}
@@ -180,7 +189,7 @@ def test_only_two_alarms_each_with_a_readable_subject(synthesized) -> None:
     assert {a["MetricName"] for a in alarms} == {"ApproximateNumberOfMessagesVisible", "Errors"}  # DLQ, notifier
     for alarm in alarms:
         subject = f'ALARM: "{alarm["AlarmName"]}" in South America (Sao Paulo)'
-        assert alarm["AlarmName"].startswith(observability.ALARM_PREFIX) and len(subject) <= 100, subject
+        assert alarm["AlarmName"].startswith(DEFAULT_NAMES.alarm_prefix) and len(subject) <= 100, subject
         assert "finlake --aws" in alarm["AlarmDescription"]  # what to do next
         (action,) = alarm["AlarmActions"]
         assert "Notifications" in json.dumps(action)
@@ -194,7 +203,7 @@ def test_alarm_names_are_checked_when_built() -> None:
     stack = Stack(App(), "Check")
     metric = cw.Metric(namespace="N", metric_name="M")
     topic = sns.Topic(stack, "T")
-    for name in ("DeadLetters", observability.ALARM_PREFIX + "x" * 80):
+    for name in ("DeadLetters", DEFAULT_NAMES.alarm_prefix + "x" * 80):
         with pytest.raises(ValueError, match="alarm name"):
             observability.alarm_to_topic(stack, name[:10], name=name, description="d", metric=metric, topic=topic)
 

@@ -91,17 +91,17 @@ def test_one_function_per_lambda_step_with_the_spec_settings(synthesized, cdk_co
         assert props["MemorySize"] == step.memory_mb
         assert props["Timeout"] == step.timeout_s
         assert props["TracingConfig"] == {"Mode": "Active"}
-        assert len(props["Layers"]) == 2 + bool(spec_of(step).requirements)  # managed + the domain's own
+        assert len(props["Layers"]) == 3 + bool(spec_of(step).requirements)  # managed, common, the domain's own
         log_group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
         assert log_group["Properties"]["RetentionInDays"] == cdk_context["log_retention_days"] == 90
 
 
-def test_layers_are_the_managed_layers_from_context(synthesized) -> None:
+def test_layers_are_the_managed_layers_then_the_common_layer(synthesized) -> None:
     layers = next(iter(_functions(synthesized).values()))["Properties"]["Layers"]
     rendered = [json.dumps(layer) for layer in layers]
-    assert "336392948345:layer:AWSSDKPandas-Python314" in rendered[0]
-    assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64" in rendered[1]
-    assert all('"Ref": "AWS::Region"' in r for r in rendered)
+    assert rendered[0] == json.dumps({"Fn::FindInMap": ["PandasLayerArns", {"Ref": "AWS::Region"}, "arn"]})
+    assert "/aws/service/powertools/python/x86_64/python3.14/3.37.0" in rendered[1]
+    assert "FinlakeCommonLayer" in rendered[2]
 
 
 def test_function_environment_is_the_documented_set_and_has_no_secrets(synthesized) -> None:
@@ -231,7 +231,8 @@ def test_schedule_start_may_only_start_its_own_state_machine(synthesized) -> Non
     env = props["Environment"]["Variables"]
     assert set(env) == {"POWERTOOLS_SERVICE_NAME", "DOMAIN", "STATE_MACHINE_ARN"}
     assert env["STATE_MACHINE_ARN"] == {"Ref": next(iter(_machine_ids(synthesized)))}
-    assert len(props["Layers"]) == 1 and "Powertools" in json.dumps(props["Layers"])
+    assert len(props["Layers"]) == 2 and "powertools" in json.dumps(props["Layers"][0])
+    assert "FinlakeCommonLayer" in json.dumps(props["Layers"][1])  # tzdata for ZoneInfo
     assert props["TracingConfig"] == {"Mode": "Active"}
     statements = _statements(synthesized, "BndesScheduleStartRole")
     (start,) = [s for s in statements if "states:StartExecution" in _actions(s)]
@@ -284,7 +285,7 @@ def test_glue_step_becomes_a_glue_5_job_with_the_security_configuration(variant)
     assert "Fn::ImportValue" in props["SecurityConfiguration"]
     args = props["DefaultArguments"]
     assert args["--enable-metrics"] == "true"
-    assert args["--enable-continuous-cloudwatch-log"] == "true"
+    assert props["JobRunQueuingEnabled"] is True
     assert {"--RAW_BUCKET", "--CURATED_BUCKET", "--REFINED_BUCKET", "--CURATED_DATABASE"} <= set(args)
     assert "cdk-hnb659fds-assets" in json.dumps(props["Command"]["ScriptLocation"])
     machine = _machines(variant)["finlake-bndes"]

@@ -30,7 +30,7 @@ def test_one_customer_managed_key_with_rotation_retained(synthesized) -> None:
     assert len(keys) == 1
     (key,) = keys.values()
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_zone_buckets_are_kms_encrypted_with_the_key_and_bucket_keys(synthesized) -> None:
@@ -58,7 +58,7 @@ def test_every_bucket_is_versioned_private_retained_and_logged(synthesized) -> N
             "IgnorePublicAcls": True,
             "RestrictPublicBuckets": True,
         }, zone
-        assert bucket["DeletionPolicy"] == "Retain", zone
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate", zone
         assert bucket["UpdateReplacePolicy"] == "Retain", zone
         rules = props["LifecycleConfiguration"]["Rules"]
         assert any(r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 90 for r in rules), zone

@@ -4,6 +4,7 @@ the handlers on moto."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections.abc import Iterator
@@ -458,6 +459,31 @@ def test_a_glue_run_whose_arguments_cannot_be_read_still_emails(glue):
 def test_other_glue_jobs_are_ignored_through_the_lambda_entry_point(glue, lambda_context):
     event = {**GLUE_EVENT, "detail": {**GLUE_EVENT["detail"], "jobName": "someone-elses-job"}}
     assert handlers.handler(event, lambda_context) == {"sent": False, "reason": "not a finlake Glue job"}
+
+
+@pytest.fixture
+def other_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The notifier of a deployment under another prefix: the environment its stack sets
+    (stacks/observability.py), read when the module loads."""
+    monkeypatch.setenv("STATE_MACHINE_PREFIX", "smoketest1-")
+    monkeypatch.setenv("GLUE_JOB_PREFIX", "smoketest1-")
+    importlib.reload(notify)
+    yield
+    monkeypatch.delenv("STATE_MACHINE_PREFIX")
+    monkeypatch.delenv("GLUE_JOB_PREFIX")
+    importlib.reload(notify)
+
+
+def test_another_deployment_s_notifier_takes_only_its_own_jobs_and_runs(other_prefix):
+    assert notify.is_finlake_job("smoketest1-stocks-transform") and not notify.is_finlake_job(
+        "finlake-stocks-transform"
+    )
+    assert notify.job_domain("smoketest1-stocks-transform") == "stocks"
+    assert notify.job_domain("finlake-stocks-transform") == "unknown"
+    assert notify.is_finlake_machine("arn:aws:states:sa-east-1:1:stateMachine:smoketest1-bndes")
+    assert not notify.is_finlake_machine("arn:aws:states:sa-east-1:1:stateMachine:finlake-bndes")
+    ignored = handlers.handle_glue_event(GLUE_EVENT, runs=None, publisher=None)
+    assert ignored == {"sent": False, "reason": "not a finlake Glue job"}  # the default deployment's job
 
 
 # -- runs that could not start (Lambda's invocation record) -----------------------------------------
