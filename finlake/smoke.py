@@ -13,8 +13,12 @@ policy, no packaging, no task timeout; see docs/decisions/0009-deploy-contracts.
   series from the Banco Central (the real publisher);
 - each success publishes its email to the topic (``[finlake] <domain> <partition> succeeded``);
 - a forced failure (cards asked for a month without files) ends ``FAILED`` with the readable
-  failure email and a message in the dead-letter queue, and the dead-letter queue's alarm reaches
-  the topic (the topic and key policies let CloudWatch publish);
+  failure email and a message in the dead-letter queue, and the dead-letter queue's alarm
+  (``<prefix> dead-letter queue holds failed runs``) reaches the topic: the topic policy lets
+  CloudWatch alarms named ``<prefix> *`` publish, and the key policy lets CloudWatch use the key;
+- no run failed to start: a trigger that could not start its run sends its invocation record to
+  the notifier, which emails ``[finlake] <domain> FAILED at Trigger`` (then keeps the record in the
+  dead-letter queue); such an email fails its own row, which says why the run never appeared;
 - the teardown leaves nothing: both stacks deleted, then what CloudFormation keeps (buckets emptied
   of every version and deleted, secrets deleted without recovery, log groups, the dead-letter queue,
   the KMS key scheduled for deletion after the 7-day minimum), also when a step fails or is
@@ -58,7 +62,7 @@ from typing import Any, Protocol
 
 from functions.common.manifest import today_in_sao_paulo
 from functions.common.naming import default_partition, execution_input, execution_name
-from stacks.names import Names
+from stacks.names import DEAD_LETTER_ALARM, Names
 from stacks.specs import DOMAINS, ROOT
 
 CDK_CLI = "aws-cdk@2.1148.1"  # the Makefile's CDK_CLI
@@ -76,6 +80,7 @@ RUN_TIMEOUT_S = 60 * 60  # every run, Glue jobs included
 NOTIFICATION_TIMEOUT_S = 20 * 60  # after the runs: the alarm evaluates 5-minute periods
 STACK_TIMEOUT_S = 60 * 60
 BRIEF_CHARS = 400  # a parameter's value in the dry-run plan is cut there
+STARTERS = ("Trigger", "ScheduleStart")  # the failed state of a start failure email (functions/ops/notify.py)
 
 
 class SmokeError(RuntimeError):
@@ -410,6 +415,7 @@ class Smoke:
             *(f"{run.domain} success email" for run in runs),
             "forced failure email",
             "dead-letter queue alarm notification",
+            "no run failed to start",
             "teardown: nothing left",
         ]
 
@@ -577,7 +583,7 @@ class Smoke:
         inbox = Inbox(
             domains=[run.domain for run in runs],
             forced_failure=self.executions["forced failure run FAILED"].rsplit(":", 1)[-1],
-            dead_letter_queue=deployment.dead_letter_queue_url.rsplit("/", 1)[-1],
+            alarm_name=self.names.alarm(DEAD_LETTER_ALARM),
         )
 
         def done(response: dict[str, Any] | None) -> bool:
@@ -608,6 +614,10 @@ class Smoke:
                 self._pass(check, subject or "(dry run)")
             else:
                 self._fail(check, "no such message reached the topic")
+        if inbox.start_failures:
+            self._fail("no run failed to start", "; ".join(inbox.start_failures))
+        else:
+            self._pass("no run failed to start", "(dry run)" if dry else "no start failure email")
 
     # -- teardown ---------------------------------------------------------------------------------
 
@@ -756,8 +766,11 @@ class Inbox:
 
     domains: list[str]
     forced_failure: str  # execution name
-    dead_letter_queue: str  # queue name
+    alarm_name: str  # the dead-letter queue's alarm, Names.alarm(DEAD_LETTER_ALARM)
     subjects: dict[str, str] = field(default_factory=dict)  # check -> subject of the message that met it
+    # Subjects of the notifier's emails for a starter that could not start a run (S3 trigger,
+    # ScheduleStart): functions/ops/notify.py failure_from_invocation_record.
+    start_failures: list[str] = field(default_factory=list)
 
     def checks(self) -> list[str]:
         return [
@@ -769,7 +782,7 @@ class Inbox:
     def describe(self) -> str:
         return (
             f"the topic has sent: a success email for each of {', '.join(self.domains)}; the failure email of "
-            f"{self.forced_failure}; an ALARM of the {self.dead_letter_queue} queue's depth"
+            f"{self.forced_failure}; the ALARM of {self.alarm_name!r}"
         )
 
     def add(self, messages: Sequence[Mapping[str, Any]]) -> None:
@@ -785,16 +798,19 @@ class Inbox:
         for domain in self.domains:
             if subject.startswith(f"[finlake] {domain} ") and subject.endswith(" succeeded"):
                 yield f"{domain} success email"
+            if subject in (f"[finlake] {domain} FAILED at {starter}" for starter in STARTERS):
+                self.start_failures.append(subject)
         if self.forced_failure in body and not subject.endswith(" succeeded"):
             yield "forced failure email"
-        if subject.startswith("ALARM"):
+        # CloudWatch's subject is 'ALARM: "<alarm name>" in <Region>' (cut at 100 characters); the
+        # JSON message names the alarm in full.
+        if subject.startswith(f'ALARM: "{self.alarm_name}'):
             try:
                 alarm = json.loads(body)
             except ValueError:
                 return
-            trigger = alarm.get("Trigger", {}) if isinstance(alarm, dict) else {}
-            queues = {d.get("value") for d in trigger.get("Dimensions", []) if d.get("name") == "QueueName"}
-            if alarm.get("NewStateValue") == "ALARM" and self.dead_letter_queue in queues:
+            named = isinstance(alarm, dict) and alarm.get("AlarmName") == self.alarm_name
+            if named and alarm.get("NewStateValue") == "ALARM":
                 yield "dead-letter queue alarm notification"
 
     def complete(self) -> bool:

@@ -12,9 +12,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from finlake.smoke import DryRunCalls, Inbox, Smoke, SmokeError, main, sample_runs
-from functions.ops.notify import Failure, format_email
-from stacks.names import Names
+from functions.ops.notify import Failure, failure_from_invocation_record, format_email
+from stacks.names import DEAD_LETTER_ALARM, NOTIFIER_ALARM, Names
 from stacks.specs import DOMAINS, ROOT
+
+EVENTS = ROOT / "tests" / "events"
 
 PREFIX = "smoketest1"
 
@@ -67,7 +69,8 @@ def test_the_plan_subscribes_a_queue_and_waits_for_every_email_and_the_alarm(pla
     wait = plan[index(plan, r"^sqs ReceiveMessage .* until ")]
     assert create < policy < subscribe < first_run
     assert "success email for each of stocks, bndes, cards, bank" in wait
-    assert "the failure email of smoke-forced-failure-smoketest1" in wait and "ALARM of the" in wait
+    assert "the failure email of smoke-forced-failure-smoketest1" in wait
+    assert "the ALARM of 'smoketest1 dead-letter queue holds failed runs'" in wait
 
 
 def test_the_plan_tears_down_everything_it_made(plan) -> None:
@@ -186,11 +189,12 @@ def success_subject(domain: str, partition: str) -> str:
     return pattern[1].replace("{}", domain, 1).replace("{}", partition, 1)
 
 
-def alarm_notification(queue: str, state: str = "ALARM") -> tuple[str, str]:
+def alarm_notification(name: str, queue: str = "Dlq-123", state: str = "ALARM") -> tuple[str, str]:
     """What CloudWatch publishes for an alarm on an SQS metric (subject and JSON message), as in
-    the CloudWatch User Guide's "Alarm events and Amazon SNS" example."""
+    the CloudWatch User Guide's "Alarm events and Amazon SNS" example; ``name`` is the alarm's name
+    (stacks/platform_stack.py names it ``Names.alarm(DEAD_LETTER_ALARM)``)."""
     message = {
-        "AlarmName": "FinlakePlatform-DeadLetterQueueNotEmpty-1A2B3C",
+        "AlarmName": name,
         "AlarmDescription": "A finlake run failed and its input is waiting in the dead-letter queue.",
         "AWSAccountId": "123456789012",
         "NewStateValue": state,
@@ -214,7 +218,10 @@ def alarm_notification(queue: str, state: str = "ALARM") -> tuple[str, str]:
 
 
 def test_the_inbox_recognizes_each_email_the_deployment_sends() -> None:
-    inbox = Inbox(domains=list(DOMAINS), forced_failure="smoke-forced-failure-x", dead_letter_queue="Dlq-123")
+    names = Names(PREFIX)
+    inbox = Inbox(
+        domains=list(DOMAINS), forced_failure="smoke-forced-failure-x", alarm_name=names.alarm(DEAD_LETTER_ALARM)
+    )
     failure = format_email(
         Failure(
             domain="cards",
@@ -233,12 +240,35 @@ def test_the_inbox_recognizes_each_email_the_deployment_sends() -> None:
     messages.append(sqs_message(failure.subject, failure.message))
     inbox.add(messages)
     assert not inbox.complete()  # the alarm has not come yet
-    inbox.add([sqs_message(*alarm_notification("Other-queue"))])
-    inbox.add([sqs_message(*alarm_notification("Dlq-123", state="OK"))])
+    inbox.add([sqs_message(*alarm_notification(names.alarm(NOTIFIER_ALARM)))])  # the other alarm
+    inbox.add([sqs_message(*alarm_notification(Names().alarm(DEAD_LETTER_ALARM)))])  # the default deployment's
+    inbox.add([sqs_message(*alarm_notification(names.alarm(DEAD_LETTER_ALARM), state="OK"))])
     assert not inbox.complete()
-    inbox.add([sqs_message(*alarm_notification("Dlq-123"))])
+    inbox.add([sqs_message(*alarm_notification(names.alarm(DEAD_LETTER_ALARM)))])
     assert inbox.complete()
     assert inbox.results()["forced failure email"] == "[finlake] cards FAILED at Fetch"
+    assert inbox.results()["dead-letter queue alarm notification"] == (
+        'ALARM: "smoketest1 dead-letter queue holds failed runs" in South America (Sao Paulo)'
+    )
+    assert inbox.start_failures == []
+
+
+def test_a_trigger_that_could_not_start_its_run_is_a_failed_row() -> None:
+    """A starter's failure reaches the notifier (its on-failure destination), which emails before it
+    keeps the record in the dead-letter queue: the smoke names that email instead of only waiting in
+    vain for the run."""
+    record = json.loads((EVENTS / "lambda_record_s3_trigger.json").read_text())
+    email = format_email(failure_from_invocation_record(record))
+    inbox = Inbox(domains=list(DOMAINS), forced_failure="smoke-forced-failure-x", alarm_name="x dead-letter")
+    inbox.add([sqs_message(email.subject, email.message)])
+    assert inbox.start_failures == ["[finlake] bank FAILED at Trigger"]
+    assert not any(inbox.results().values())  # neither the forced failure's email nor a success
+
+
+def test_the_smoke_has_a_row_for_runs_that_could_not_start() -> None:
+    ok, smoke = run_smoke(DryRunCalls(echo=lambda line: None))
+    assert ok and smoke.rows["no run failed to start"].ok is True
+    assert list(smoke.rows).index("no run failed to start") == len(smoke.rows) - 2  # before the teardown
 
 
 def test_the_sample_inputs_are_what_each_domain_reads() -> None:

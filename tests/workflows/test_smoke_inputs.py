@@ -18,6 +18,7 @@ from finlake.local.workspace import Workspace
 from finlake.smoke import FORCED_FAILURE_MONTH, Inbox, sample_runs
 from functions.common.http import use_transport
 from functions.common.naming import execution_input
+from stacks.names import DEAD_LETTER_ALARM, Names
 from stacks.specs import DOMAINS
 
 pytestmark = pytest.mark.slow
@@ -61,10 +62,15 @@ def test_the_smoke_inputs_succeed_under_the_names_the_smoke_waits_for(tmp_path: 
     assert {d: r["status"] for d, r in results.items()} == dict.fromkeys(DOMAINS, "SUCCEEDED"), results
     assert forced.status == "FAILED"
     assert [m["execution_name"] for m in dead_letters] == ["smoke-forced-failure-x"]
-    inbox = Inbox(domains=[r.domain for r in runs], forced_failure="smoke-forced-failure-x", dead_letter_queue="q")
+    inbox = Inbox(
+        domains=[r.domain for r in runs],
+        forced_failure="smoke-forced-failure-x",
+        alarm_name=Names().alarm(DEAD_LETTER_ALARM),
+    )
     inbox.add([{"Body": json.dumps({"Subject": m["subject"], "Message": m["message"]})} for m in messages])
     assert {check: bool(subject) for check, subject in inbox.results().items()} == {
         **{f"{d} success email": True for d in DOMAINS},
         "forced failure email": True,
         "dead-letter queue alarm notification": False,  # CloudWatch alarms are AWS's alone
     }
+    assert inbox.start_failures == []  # the triggers started cards and bank
