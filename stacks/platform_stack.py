@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import nag
-from stacks.layers import RUNTIME, managed_layer
+from stacks.layers import RUNTIME, common_layer, managed_layer
 from stacks.names import DEAD_LETTER_ALARM, DEFAULT_NAMES
 from stacks.observability import Notifier, alarm_to_topic
 from stacks.settings import Settings
@@ -130,7 +130,8 @@ class PlatformStack(Stack):
             dead_letter_queue=self.dead_letter_queue,
             runtime=RUNTIME,
             code=lambda_.Code.from_asset(str(ROOT), exclude=LAMBDA_CODE_EXCLUDE),
-            layers=[managed_layer(self, "powertools")],
+            # tzdata (the common layer): a ScheduleStart failure's email names the Sao Paulo partition
+            layers=[managed_layer(self, "powertools"), common_layer(self)],
             log_retention=retention(settings.log_retention_days),
             log_key=self.key,
             names=self.names,

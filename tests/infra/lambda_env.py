@@ -20,6 +20,8 @@ How each part is modelled here, and what that does not model:
   binaries), and the bundler's pruning of tests and docs;
 - the runtime: boto3 and its dependencies from .venv; the standard library of the interpreter that
   runs the tests (3.11, not 3.14), and no system time-zone database (``zoneinfo.reset_tzpath([])``).
+  The project modules a loaded module imports inside a function (at call time, e.g. the notifier's
+  ``functions.common.naming``) are imported too.
 
 The import runs in ``python -I -S`` (no site-packages, no environment, no current directory) with an
 explicit ``sys.path``: the code asset, then the merged /opt/python.
@@ -258,7 +260,7 @@ def materialize(layers: list[Layer], root: Path) -> Path:
 
 
 BOOT = """
-import importlib, json, sys, zoneinfo
+import importlib, json, re, sys, zoneinfo
 zoneinfo.reset_tzpath(to=[])  # no system time-zone database: only what the function ships
 task, opt, handler = sys.argv[1:4]
 sys.path[:0] = [task, opt]
@@ -266,7 +268,19 @@ module, _, name = handler.rpartition(".")
 loaded = importlib.import_module(module)
 if not callable(getattr(loaded, name, None)):
     raise SystemExit(f"{module} has no callable {name}")
-sources = [m.__file__ for m in list(sys.modules.values()) if (getattr(m, "__file__", None) or "").startswith(task)]
+def ours():
+    return [m.__file__ for m in list(sys.modules.values()) if (getattr(m, "__file__", None) or "").startswith(task)]
+# The project's modules a loaded one imports inside a function (at call time) must import too.
+done = set()
+while True:
+    named = {n for f in ours() if f.endswith(".py") for n in re.findall(
+        r"^[ \\t]+(?:from|import)[ \\t]+(functions(?:[.]\\w+)+)", open(f, encoding="utf-8").read(), re.M)}
+    if not named - done:
+        break
+    for lazy in sorted(named - done):
+        importlib.import_module(lazy)
+    done |= named
+sources = ours()
 if any("ZoneInfo(" in open(f, encoding="utf-8").read() for f in sources if f.endswith(".py")):
     zoneinfo.ZoneInfo("America/Sao_Paulo")  # code that names a zone must find it in what it ships
 outside = sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)

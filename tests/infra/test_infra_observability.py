@@ -61,6 +61,8 @@ def test_one_notifier_function_at_platform_level(synthesized) -> None:
     assert props["Handler"] == "functions.ops.handlers.handler"
     assert props["Runtime"] == "python3.14"
     assert props["TracingConfig"] == {"Mode": "Active"}
+    # Powertools, then tzdata: a ScheduleStart failure's email computes the Sao Paulo partition
+    assert len(props["Layers"]) == 2 and "FinlakeCommonLayer" in json.dumps(props["Layers"][1])
     env = props["Environment"]["Variables"]
     assert set(env) == {
         "TOPIC_ARN",
