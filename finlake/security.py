@@ -38,8 +38,9 @@ SECURITY_BIN = ROOT / ".venv-security" / "bin"
 CHECKOV_SKIPS = ROOT / "security" / "checkov-skips.json"
 PIP_AUDIT_IGNORES = ROOT / "security" / "pip-audit-ignores.json"
 NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
-# Every optional resource on, so checkov sees it too (the Google Sheets secret of the bank domain).
-ALL_OPTIONS = {"google_sheets": {"enabled": True, "spreadsheet_id": "checkov"}}
+# Every optional resource on, so checkov sees it too (the Google Sheets secret of the bank domain,
+# the dashboard).
+ALL_OPTIONS = {"google_sheets": {"enabled": True, "spreadsheet_id": "checkov"}, "dashboard": True}
 # A release with a published advisory that will stay published (requests 2.31.0: GHSA-9wx4-h78v-vm56,
 # CVE-2024-35195): the service "answers" only when it reports it.
 PROBE_PACKAGE, PROBE_VERSION = "requests", "2.31.0"
