@@ -94,16 +94,9 @@ def charset_of(content_type: str | None) -> str | None:
 
 def decode(data: bytes, *, declared: str | None = None, where: str = "the file") -> Decoded:
     """Decode ``data`` by the rules of the module doc; UndecodableText names ``where`` and why."""
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            encoding = name.replace("_sig", "")
-            note = ""
-            if codec_name(declared) not in (None, encoding):
-                note = f"declared {declared}, but the bytes start with a {LABELS[encoding]} byte-order mark"
-            try:
-                return Decoded(data.decode(name), encoding, "bom", declared, note)
-            except UnicodeDecodeError as exc:
-                raise UndecodableText(f"{where}: starts with a {LABELS.get(name, name)} BOM but is not: {exc}") from exc
+    by_bom = _by_bom(data, declared, where)
+    if by_bom is not None:
+        return by_bom
     wanted = codec_name(declared)
     note = ""
     if declared and wanted is None:
@@ -126,6 +119,20 @@ def decode(data: bytes, *, declared: str | None = None, where: str = "the file")
     elif wanted == "utf_8":
         note = f"declared {declared}, but the bytes are not valid UTF-8"
     return _checked(_detect(data, where, declared, note), data)
+
+
+def _by_bom(data: bytes, declared: str | None, where: str) -> Decoded | None:
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            encoding = name.replace("_sig", "")
+            note = ""
+            if codec_name(declared) not in (None, encoding):
+                note = f"declared {declared}, but the bytes start with a {LABELS[encoding]} byte-order mark"
+            try:
+                return Decoded(data.decode(name), encoding, "bom", declared, note)
+            except UnicodeDecodeError as exc:
+                raise UndecodableText(f"{where}: starts with a {LABELS.get(name, name)} BOM but is not: {exc}") from exc
+    return None
 
 
 def _detect(data: bytes, where: str, declared: str | None, note: str) -> Decoded:

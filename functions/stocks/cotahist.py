@@ -32,8 +32,9 @@ bad header, TOTREG mismatch, more than 1% bad records) or :class:`TruncatedFile`
 as with the current year's file); a bad record goes to quarantine with its line number, a reason
 and its raw text: wrong length, a type other than 01, a non-digit in a numeric field, an invalid
 date, FATCOT 0, an inexact per-share price, or a control character in a text field (a stray CR,
-LF or NUL, DEL, or a C1 byte 0x80-0x9F: not latin-1 text, so it is not decoded into mojibake). Lines are counted by LF; on the fast path a stray LF inside a record cannot move the
-record grid, so such a record is quarantined rather than split.
+LF or NUL, DEL, or a C1 byte 0x80-0x9F: not latin-1 text, so it is not decoded into mojibake).
+Lines are counted by LF; on the fast path a stray LF inside a record cannot move the record grid,
+so such a record is quarantined rather than split.
 
 Kept invariant: ``records_in == table.num_rows + len(quarantined)``, where ``records_in``
 counts the lines between header and trailer (all are expected to be type 01).
