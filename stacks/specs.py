@@ -178,6 +178,7 @@ BNDES = DomainSpec(
     ),
     timeout_min=30,
     tables=("finlake_curated.bndes_balance_sheet",),
+    requirements="functions/common/requirements.txt",  # charset-normalizer: text encodings
 )
 
 STOCKS = DomainSpec(
@@ -228,6 +229,7 @@ STOCKS = DomainSpec(
         "finlake_refined.stock_indicators",
         "finlake_refined.sector_performance",
     ),
+    requirements="functions/common/requirements.txt",  # charset-normalizer: text encodings
 )
 
 CARDS = DomainSpec(
@@ -274,6 +276,7 @@ CARDS = DomainSpec(
     tables=("finlake_curated.cards_invoices", "finlake_curated.cards_payments", "finlake_refined.cards_book"),
     reads_internet=False,
     trigger=S3Trigger("functions.cards.handlers.trigger", "inbox/cards/"),
+    requirements="functions/common/requirements.txt",  # charset-normalizer: the files' encodings, in Fetch
 )
 
 BANK = DomainSpec(

@@ -60,10 +60,15 @@ def _key_export(s) -> str:
 # -- the dependencies layer -------------------------------------------------------------------------
 
 
+def _bank_layer(synthesized) -> tuple[str, dict]:
+    layers = synthesized.resources(PIPELINES, "AWS::Lambda::LayerVersion")
+    # bank's own, and the text-encoding layer (charset-normalizer) of bndes, stocks and cards
+    assert sorted(k.split("DependenciesLayer")[0] for k in layers) == ["Bank", "Bndes", "Cards", "Stocks"]
+    return next((k, v) for k, v in layers.items() if k.startswith("BankDependenciesLayer"))
+
+
 def test_bank_steps_have_the_managed_layers_and_the_dependencies_layer(synthesized) -> None:
-    (layer_id, layer) = next(iter(synthesized.resources(PIPELINES, "AWS::Lambda::LayerVersion").items()))
-    assert len(synthesized.resources(PIPELINES, "AWS::Lambda::LayerVersion")) == 1  # no other domain has one
-    assert layer_id.startswith("BankDependenciesLayer")
+    (layer_id, layer) = _bank_layer(synthesized)
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
     functions = _functions(synthesized)
@@ -83,7 +88,7 @@ def test_bank_steps_have_the_managed_layers_and_the_dependencies_layer(synthesiz
 def test_tests_synthesize_the_layer_without_bundling(synthesized) -> None:
     """``aws:cdk:bundling-stacks = []`` (conftest): the layer's asset is its source folder, pip never ran."""
     assets = json.loads((synthesized.outdir / f"{PIPELINES}.assets.json").read_text())["files"]
-    (layer,) = synthesized.resources(PIPELINES, "AWS::Lambda::LayerVersion").values()
+    _, layer = _bank_layer(synthesized)
     asset_hash = layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")
     assert assets[asset_hash]["source"]["path"].endswith("functions/bank")
     assert not (synthesized.outdir / f"asset.{asset_hash}").exists()

@@ -101,7 +101,7 @@ def test_layers_are_the_managed_layers_from_context(synthesized) -> None:
     rendered = [json.dumps(layer) for layer in layers]
     assert "336392948345:layer:AWSSDKPandas-Python314" in rendered[0]
     assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64" in rendered[1]
-    assert all('"Ref": "AWS::Region"' in r for r in rendered)
+    assert all('"Ref": "AWS::Region"' in r for r in rendered[:2])  # a third is the domain's own layer
 
 
 def test_function_environment_is_the_documented_set_and_has_no_secrets(synthesized) -> None:
