@@ -416,7 +416,7 @@ def test_later_delivery_renames_are_mapped_and_prefixed_ids_quarantined(spark: A
         "id_fatura is not a positive integer: 'FAT-101'",
         "FAT-101,1,2024-10-01,2024-10-06,1671.07,250.66",
     )
-    assert [r["reason"] for r in quarantine(tmp_path, "payments")][0] == (
+    assert next(r["reason"] for r in quarantine(tmp_path, "payments")) == (
         "id_pagamento is not a positive integer: 'PAG-2024-1'"
     )
 
