@@ -346,37 +346,37 @@ def _first_line(spark: SparkSession, uri: str, encoding: str = "utf_8") -> str |
 Line = tuple[int, str, int, str, int, str, str | None]
 
 
-def _decoded_lines(data: bytes, encoding: str) -> list[tuple[str, str | None]]:
-    """(text, why it is undecodable or None) per physical line, decoded strictly with ``encoding``; a BOM is
-    dropped. Lines are split on LF bytes, so one bad byte spoils only its line (UTF-16/32 are decoded whole)."""
-    if encoding.startswith(("utf_16", "utf_32")):
-        return [(line, None) for line in data.decode(encoding).split("\n")]
-    out = []
-    for number, raw in enumerate(data.split(b"\n")):
-        if number == 0:
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
-        try:
-            out.append((raw.decode(encoding).rstrip("\r"), None))
-        except UnicodeDecodeError as exc:
-            why = f"not valid {encoding} text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
-            out.append((raw.decode(encoding, "backslashreplace").rstrip("\r"), why))
-    if out and out[-1][0] == "":
-        out.pop()  # the final newline does not open another line
-    return out
-
-
 def _numbering(index: int, uri: str, layout: Layout, encoding: str) -> Callable[[tuple[str, bytes]], list[Line]]:
-    """One file's lines, numbered from 1, with their fields put in the contract's order ("norm")."""
+    """One file's lines, numbered from 1, decoded strictly with ``encoding`` (a BOM dropped; lines are split on
+    LF bytes, so one bad byte spoils only its line; UTF-16/32 are decoded whole), with their fields put in the
+    contract's order ("norm"). Self-contained: Spark pickles it by value into the workers (the local runner
+    loads this script under a module name the workers cannot import)."""
+    identity, width, positions = layout.identity, layout.fields, layout.positions
 
     def lines(pair: tuple[str, bytes]) -> list[Line]:
+        data = pair[1]
+        decoded: list[tuple[str, str | None]] = []
+        if encoding.startswith(("utf_16", "utf_32")):
+            decoded = [(line.rstrip("\r"), None) for line in data.decode(encoding).split("\n")]
+        else:
+            for number, raw in enumerate(data.split(b"\n")):
+                if number == 0:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
+                try:
+                    decoded.append((raw.decode(encoding).rstrip("\r"), None))
+                except UnicodeDecodeError as exc:
+                    why = f"not valid {encoding} text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+                    decoded.append((raw.decode(encoding, "backslashreplace").rstrip("\r"), why))
+        if decoded and decoded[-1][0] == "":
+            decoded.pop()  # the final newline does not open another line
         out = []
-        for number, (text, undecodable) in enumerate(_decoded_lines(pair[1], encoding), start=1):
+        for number, (text, undecodable) in enumerate(decoded, start=1):
             norm = text
-            if not layout.identity:
+            if not identity:
                 fields = text.split(",")
-                if len(fields) == layout.fields:
-                    norm = ",".join(fields[i] for i in layout.positions)
-            out.append((index, uri, number, text, len(layout.positions), norm, undecodable))
+                if len(fields) == width:
+                    norm = ",".join(fields[i] for i in positions)
+            out.append((index, uri, number, text, len(positions), norm, undecodable))
         return out
 
     return lines

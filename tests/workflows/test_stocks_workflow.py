@@ -109,8 +109,26 @@ def test_the_real_b3_daily_file_and_portfolio_load_as_is(ws: Workspace):
     [result] = run_plans(ws, [RunPlan(STOCKS, date="2021-06-25", inputs=inputs)], echo=quiet)
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.output["counts"]["rows_in"] == 7518
-    assert result.output["counts"]["rows_valid"] == 7518
+    counts = result.output["counts"]
+    # every record is an instrument of its own: 7,518 in = 7,518 curated + 0 quarantined + 0 duplicates
+    assert (counts["rows_in"], counts["rows_curated"], counts["rows_quarantined"], counts["rows_duplicates"]) == (
+        7518,
+        7518,
+        0,
+        0,
+    )
+    _, [(curated,)] = run_query(ws, "SELECT count(*) FROM finlake_curated.b3_quotes WHERE dt_ref = DATE '2021-06-25'")
+    assert curated == 7518
+    # 133 forward tickers (TPMERC 030) trade at several terms the same day: one row per term, none lost
+    _, terms = run_query(
+        ws,
+        "SELECT term_days, close FROM finlake_curated.b3_quotes WHERE ticker = 'AERI3T' ORDER BY term_days",
+    )
+    assert [t for t, _ in terms] == ["031", "045", "060", "090", "180"]
+    _, [(forwards,)] = run_query(
+        ws, "SELECT count(*) FROM finlake_curated.b3_quotes WHERE market_type = '030' AND dt_ref = DATE '2021-06-25'"
+    )
+    assert forwards == 653
     _, rows = run_query(
         ws,
         "SELECT open, high, low, close, trades FROM finlake_curated.b3_quotes "
