@@ -159,7 +159,7 @@ def sgs_error_page() -> bytes:
         '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
         '<html xmlns="http://www.w3.org/1999/xhtml" lang="pt-br"><head><title>Requisição inválida!</title></head>'
         "<body><h1>Requisição inválida!</h1><p>Tente novamente mais tarde.</p></body></html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def sgs_json(name: str, start: date, end: date, *, seed: int = 7) -> bytes:

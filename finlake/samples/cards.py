@@ -552,9 +552,7 @@ def generate(
     return files
 
 
-def write(
-    out_dir: Path, files: dict[str, tuple[bytes, bytes]], *, date_stamped_from: str | None = None
-) -> list[Path]:
+def write(out_dir: Path, files: dict[str, tuple[bytes, bytes]], *, date_stamped_from: str | None = None) -> list[Path]:
     """Write every month's two files into ``out_dir`` (created if needed); returns the paths. Months from
     ``date_stamped_from`` (YYYY-MM) on are named as the date-stamped deliveries (:func:`date_stamped_names`)."""
     out_dir = Path(out_dir)

@@ -43,8 +43,6 @@ from zoneinfo import ZoneInfo
 from ofxtools.models.base import Aggregate
 from ofxtools.Parser import OFXTree
 
-from functions.common.text import UndecodableText, decode
-
 from functions.bank.model import (
     CENT,
     BadRow,
@@ -56,6 +54,7 @@ from functions.bank.model import (
     parse_amount,
     parse_installment,
 )
+from functions.common.text import UndecodableText, decode
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 

@@ -56,10 +56,12 @@ _BASE64 = re.compile(rb"^[A-Za-z0-9+/\r\n]+={0,2}\s*$")
 def looks_like_html(body: bytes, content_type: str | None = None) -> bool:
     """True for an HTML or XHTML page (an error or login page served instead of data), also behind
     an XML prolog (``<?xml version="1.0" encoding="pt-br"?><!DOCTYPE html ...>``) or comments."""
-    if content_type and any(kind in content_type.lower() for kind in ("text/html", "application/xhtml")):
-        return True
     head = _PROLOG.sub(b"", body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n\x0b\x0c"), count=1).lower()
-    return head.startswith((b"<html", b"<!doctype html", b"<!doctype"))
+    if head.startswith((b"<html", b"<!doctype html", b"<!doctype")):
+        return True
+    # The label alone does not decide (a JSON list served as text/html is the data): markup under it does.
+    labelled = bool(content_type) and any(k in str(content_type).lower() for k in ("text/html", "application/xhtml"))
+    return labelled and head.startswith(b"<")
 
 
 def page_title(body: bytes) -> str:
@@ -246,14 +248,15 @@ RETRY_PAUSES_S = (1.0, 3.0)  # pauses between the attempts of get_file: three at
 
 
 def body_problem(body: bytes, content_type: str | None, expect: str) -> str | None:
-    """Why ``body`` is not the ``expect`` file ("zip", "json" or "text"), or None.
+    """Why ``body`` is not the ``expect`` file ("zip", "json" or "text"), or None. The bytes decide, not the
+    Content-Type (SGS serves its error page as application/json, and a server may label data text/html).
 
     Recognised: an empty body, an HTML/XHTML page (its title quoted), a JSON error object, a ZIP
     that is not complete; for "zip", anything that is not a ZIP; for "json", a body that does not
     start like JSON."""
     if not body.strip(b"\xef\xbb\xbf \t\r\n"):
         return "an empty body"
-    if looks_like_html(body, content_type):
+    if looks_like_html(body):  # the bytes decide: a JSON list served as text/html is the data
         title = page_title(body)
         return f"an error page (HTML{': ' + repr(title) if title else ''}): {snippet(body)!r}"
     if (error := json_error(body)) is not None and expect != "json-object":

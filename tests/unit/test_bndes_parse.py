@@ -107,7 +107,10 @@ def test_parse_ptbr_date_rejects_garbage(raw: str) -> None:
 def test_looks_like_html() -> None:
     assert looks_like_html(b"\xef\xbb\xbf  \n<!DOCTYPE html><html>")
     assert looks_like_html(b"<HTML><body>")
-    assert looks_like_html(b"data;x\n", "text/html; charset=utf-8")
+    # the bytes decide: data labelled text/html is data; markup labelled text/html is a page
+    assert not looks_like_html(b"data;x\n", "text/html; charset=utf-8")
+    assert looks_like_html(b"<body>Manutencao</body>", "text/html; charset=utf-8")
+    assert looks_like_html(b'<?xml version="1.0" encoding="pt-br"?>\n<!DOCTYPE html PUBLIC "x">\n<html>')
     assert not looks_like_html(b"data;x\n<html>", "text/csv")
 
 

@@ -60,7 +60,9 @@ class RealWorldMarket(SampleMarketHttp):
     def get(self, url: str, *, timeout: float) -> HttpResponse:
         if url == B3_2026:
             self.requested.append(url)
-            return HttpResponse(200, {"Content-Type": "application/zip"}, self.zips.pop(0) if self.zips[1:] else self.zips[0])
+            return HttpResponse(
+                200, {"Content-Type": "application/zip"}, self.zips.pop(0) if self.zips[1:] else self.zips[0]
+            )
         if self.sgs_meta and "bcdata.sgs.12/" in url:
             self.requested.append(url)
             meta = json.loads((REALWORLD / "bcb" / self.sgs_meta).read_text())
@@ -155,9 +157,7 @@ def test_a_download_cut_every_time_fails_naming_the_url_and_stores_nothing(
 
 
 def test_a_truncated_zip_fed_by_hand_is_an_incomplete_download_not_a_bad_b3_file(ws: Workspace) -> None:
-    [result] = run_plans(
-        ws, [RunPlan(STOCKS, inputs=[REALWORLD / "b3" / "COTAHIST_A2026_truncated.ZIP"])], echo=quiet
-    )
+    [result] = run_plans(ws, [RunPlan(STOCKS, inputs=[REALWORLD / "b3" / "COTAHIST_A2026_truncated.ZIP"])], echo=quiet)
 
     assert result.status == "FAILED"
     assert result.error == "IncompleteDownload"
@@ -197,7 +197,9 @@ def test_bndes_resource_declared_windows_1252_is_decoded_and_loaded(
 ) -> None:
     """The package_show answer declares the resource "encoding": "Windows-1252"; the CSV is cp1252."""
     cassette = tmp_path / "cassette"
-    package = json.loads((REALWORLD / "bndes" / "package_show_balanco-patrimonial_encoding_windows1252.json").read_bytes())
+    package = json.loads(
+        (REALWORLD / "bndes" / "package_show_balanco-patrimonial_encoding_windows1252.json").read_bytes()
+    )
     [resource] = package["result"]["resources"]
     write_cassette_entry(
         cassette,
@@ -240,7 +242,9 @@ def test_bndes_resource_declared_windows_1252_is_decoded_and_loaded(
 
 def test_an_inbox_card_file_no_month_can_take_is_reported_and_quarantined(ws: Workspace, tmp_path: Path) -> None:
     stray = tmp_path / "faturas setembro (1).csv"
-    stray.write_text("id_cliente,id_fatura,dt_emissao_fatura,dt_vencimento_fatura,valor_fatura\n1,1,2024-09-01,2024-09-06,1.00\n")
+    stray.write_text(
+        "id_cliente,id_fatura,dt_emissao_fatura,dt_vencimento_fatura,valor_fatura\n1,1,2024-09-01,2024-09-06,1.00\n"
+    )
     with EmbeddedAws(ws) as aws:
         said = aws.drop_file(CARDS, stray)
         [execution] = aws.executions(CARDS)
