@@ -339,8 +339,12 @@ def _write_result(uri: str, result: dict[str, Any]) -> None:
 
 
 def _first_line(spark: SparkSession, uri: str, encoding: str = "utf_8") -> str | None:
-    first = spark.sparkContext.textFile(uri).take(1)  # the header: ASCII names, whatever the encoding
-    return first[0] if first else None
+    """The header, decoded with the file's encoding (a UTF-16 file's too); None for an empty file."""
+    found = spark.sparkContext.binaryFiles(uri).take(1)
+    if not found or not found[0][1]:
+        return None
+    text = found[0][1].decode(encoding or "utf_8", "replace")
+    return text.split("\n", 1)[0].rstrip("\r").lstrip("\ufeff")
 
 
 Line = tuple[int, str, int, str, int, str, str | None]

@@ -222,7 +222,7 @@ def _source(lake: Lake, uri: str) -> Source | None:
     try:
         decoded = decode(data, where=name)
     except UndecodableText as exc:
-        raise InputError(f"{name}: {exc}") from exc
+        raise InputError(str(exc)) from exc
     header = decoded.text[:400].lstrip("\ufeff").splitlines()[0].strip().lower() if decoded.text.strip() else ""
     placed = place(name)
     if placed is not None:

@@ -131,7 +131,16 @@ def _by_bom(data: bytes, declared: str | None, where: str) -> Decoded | None:
             try:
                 return Decoded(data.decode(name), encoding, "bom", declared, note)
             except UnicodeDecodeError as exc:
-                raise UndecodableText(f"{where}: starts with a {LABELS.get(name, name)} BOM but is not: {exc}") from exc
+                if encoding != "utf_8":
+                    raise UndecodableText(f"{where}: starts with a {LABELS[encoding]} BOM but is not: {exc}") from exc
+            # UTF-8 by its BOM, with lines that are not: those lines are the caller's to quarantine
+            bad = []
+            for number, raw in enumerate(data.split(b"\n"), start=1):
+                try:
+                    raw.decode("utf_8_sig" if number == 1 else "utf_8")
+                except UnicodeDecodeError as exc:
+                    bad.append((number, f"byte 0x{raw[exc.start]:02x} is not UTF-8 (the file starts with its BOM)"))
+            return Decoded(data.decode(name, "replace"), encoding, "bom", declared, note, bad)
     return None
 
 

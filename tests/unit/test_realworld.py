@@ -276,3 +276,12 @@ def test_a_file_that_is_not_text_is_rejected_with_the_reason() -> None:
         parse_balance_sheet(
             b"data;x\n" + bytes(range(0x80, 0x100)) * 4, resource_name="n", resource_id="r", standard="BRGAAP"
         )
+
+
+def test_a_utf16_export_with_its_bom_is_read_by_the_bom() -> None:
+    from functions.bank.exports import parse_card_csv
+
+    text = "date,title,amount\n2024-09-02,Padaria São João,12.50\n"
+    parsed = parse_card_csv(b"\xff\xfe" + text.encode("utf-16-le"), "Nubank_2024-10-01.csv")
+    assert [(r.description, r.amount) for r in parsed.rows] == [("Padaria São João", Decimal("-12.50"))]
+    assert parsed.facts["encoding"] == "utf_16"

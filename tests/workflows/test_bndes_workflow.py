@@ -69,7 +69,7 @@ def test_success_path_writes_table_registers_partitions_and_notifies(aws: Embedd
     assert result.name in email["message"]
 
     # A value a person can check: the first data line of the BRGAAP 2023 file, Ativo total.
-    csv_line = sample_csv("BRGAAP", 2023).decode().splitlines()[1].split(";")
+    csv_line = sample_csv("BRGAAP", 2023, encoding="utf-8").decode().splitlines()[1].split(";")
     aws.save_workspace()
     _, rows = run_query(
         workspace,
@@ -167,7 +167,7 @@ def test_unchanged_sources_end_the_run_through_nothing_new(aws: EmbeddedAws):
 
 def test_input_file_with_bad_rows_quarantines_them_with_the_reason(tmp_path: Path, aws: EmbeddedAws):
     # five years of IFRS quarters in one file (20 data rows), one with a bad number
-    files = [sample_csv("IFRS", year).decode().splitlines() for year in range(2020, 2025)]
+    files = [sample_csv("IFRS", year, encoding="utf-8").decode().splitlines() for year in range(2020, 2025)]
     lines = files[0] + [line for f in files[1:] for line in f[1:]]
     fields = lines[2].split(";")
     fields[3] = "abc"
@@ -215,7 +215,7 @@ def test_rejected_file_fails_the_run_and_keeps_raw_and_curated_untouched(tmp_pat
 def test_a_later_run_adds_partitions_and_keeps_the_registered_ones(tmp_path: Path, aws: EmbeddedAws):
     assert start(aws).succeeded
     before = partitions(aws)
-    lines = sample_csv("IFRS", 2026).decode().splitlines()[:2]  # header + the 31/03/2026 row
+    lines = sample_csv("IFRS", 2026, encoding="utf-8").decode().splitlines()[:2]  # header + the 31/03/2026 row
     path = tmp_path / "balanco-ifrs-2026-parcial.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
