@@ -43,8 +43,9 @@ Files
     ``COTAHIST_AYYYY.TXT`` content of all trading days of a year; both CRLF, latin-1, header 00
     (generation date = the day, or the year's last trading day) and trailer 99. TOTREG counts header
     and trailer in the daily file (as the real 25/06/2021 one does) and the records only in the
-    yearly file (as B3's yearly files do now). ``records_target`` keeps the first ``ceil(target / days)`` records of each
-    day (spot stocks first), over at most ``target`` days, for small test files.
+    yearly file (as B3's yearly files do now). ``records_target`` keeps the first
+    ``ceil(target / days)`` records of each day (spot stocks first), over at most ``target`` days,
+    for small test files.
     :func:`cotahist_zip` wraps content in a ZIP with a given member name.
 
 IBOV portfolio (:func:`ibov_portfolio`, ``_csv``, ``_json``)

@@ -169,14 +169,14 @@ def fetch(event: dict[str, Any], *, lake: Lake, today: date | None = None) -> Ma
         return manifest
     manifest.sources = sorted(sources, key=_file_order)
     manifest.new_data = True
-    files = {kind: ",".join(s.uri for s in manifest.sources if s.kind == kind) for kind in kinds}
+    joined = {kind: ",".join(s.uri for s in manifest.sources if s.kind == kind) for kind in kinds}
     encodings = {kind: ",".join(s.encoding for s in manifest.sources if s.kind == kind) for kind in kinds}
     curate_result = _runs_uri(lake, manifest.run_id, "curate")
     manifest.job_args = {
         "Validate": {
             "--run_id": manifest.run_id,
-            "--invoice_files": files["invoices"],
-            "--payment_files": files["payments"],
+            "--invoice_files": joined["invoices"],
+            "--payment_files": joined["payments"],
             "--invoice_encodings": encodings["invoices"],
             "--payment_encodings": encodings["payments"],
             "--curated_root": s3_uri(lake.curated_bucket, ""),

@@ -326,7 +326,7 @@ def get_file(
             return response
         if unwrapped is not None:
             return HttpResponse(response.status, {**response.headers, "X-Finlake-Unwrapped": "base64"}, unwrapped)
-        problem = found
+        problem = found or ""
     attempts = len(pauses) + 1
     kind = IncompleteDownload if problem.startswith("incomplete download") else NotTheFile
     raise kind(

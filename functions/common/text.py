@@ -28,8 +28,13 @@ from dataclasses import dataclass, field
 # Python codec names, tried by the detector: UTF first, then the Windows and ISO Western encodings.
 CANDIDATES = ("utf_8", "utf_16", "utf_32", "cp1252", "latin_1")
 MAX_CHAOS = 0.2  # charset-normalizer's "mess" ratio above which a decoding is refused (its default)
-_BOMS = ((codecs.BOM_UTF32_LE, "utf_32"), (codecs.BOM_UTF32_BE, "utf_32"), (codecs.BOM_UTF8, "utf_8_sig"))
-_BOMS += ((codecs.BOM_UTF16_LE, "utf_16"), (codecs.BOM_UTF16_BE, "utf_16"))
+_BOMS: tuple[tuple[bytes, str], ...] = (  # UTF-32 before UTF-16: its little-endian BOM starts like UTF-16's
+    (codecs.BOM_UTF32_LE, "utf_32"),
+    (codecs.BOM_UTF32_BE, "utf_32"),
+    (codecs.BOM_UTF8, "utf_8_sig"),
+    (codecs.BOM_UTF16_LE, "utf_16"),
+    (codecs.BOM_UTF16_BE, "utf_16"),
+)
 _WHATWG_WINDOWS_1252 = {"latin_1", "iso8859_1", "ascii", "cp1252"}
 _C1 = re.compile("[\u0080-\u009f]")
 _SINGLE_BYTE = {"cp1252", "latin_1", "iso8859_15"}

@@ -81,8 +81,7 @@ SCENARIOS = [
         "HTML or empty 200 body for package_show or a CSV, every time",
         "recognised in Fetch, retried (3 requests), then FAILED `NotTheFile` (source unavailable) naming the URL; "
         "email; dead letter; raw empty",
-        T
-        + "test_bndes.py::test_an_html_or_empty_200_body_is_retried_then_the_source_is_unavailable_and_nothing_is_stored",
+        T + "test_bndes.py::test_an_html_or_empty_200_body_is_retried_then_unavailable_and_nothing_is_stored",
     ),
     Scenario(
         "source-html-empty",

@@ -129,7 +129,7 @@ def test_a_source_down_for_good_fails_once_with_email_and_dead_letter(source: So
     ],
     ids=["html-package", "empty-package", "html-csv", "empty-csv"],
 )
-def test_an_html_or_empty_200_body_is_retried_then_the_source_is_unavailable_and_nothing_is_stored(
+def test_an_html_or_empty_200_body_is_retried_then_unavailable_and_nothing_is_stored(
     source: SourceServer, ws: Workspace, match: str, answer: Answer, expected: str
 ):
     source.down(match, answer)

@@ -143,7 +143,7 @@ def test_truncated_streaming_zip_is_an_incomplete_download() -> None:
     assert (zip_problem(truncated) or "").startswith("incomplete download: a ZIP without its central directory")
     url = "https://bvmf.bmfbovespa.com.br/InstDados/SerHist/COTAHIST_A2026.ZIP"
     http = FakeHttp(HttpResponse(200, {"Content-Type": "application/zip"}, truncated))
-    with pytest.raises(IncompleteDownload, match="COTAHIST_A2026.ZIP answered HTTP 200 with incomplete download"):
+    with pytest.raises(IncompleteDownload, match=r"COTAHIST_A2026\.ZIP answered HTTP 200 with incomplete download"):
         get_file(http, url, timeout=1, expect="zip")
     assert len(http.urls) == 3
     complete = HttpResponse(200, {}, read("b3", "COTAHIST_A2026.ZIP"))
