@@ -436,12 +436,21 @@ def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
         for uri in manifest.staged
         for r in pq.read_table(io.BytesIO(lake.get(uri)), columns=["key"]).to_pylist()
     }
-    # This run's rows: each is in the lake as its transaction's row, or dropped as a duplicate of one.
+    # This run's rows: each is in the lake as its transaction's row, or dropped as a duplicate of one by the
+    # key (its id key, or its content key when it has no id); anything else is a row lost, and fails the run.
     kept = {id(row) for row in unique}
+    kept_keys = {row["key"] for row in unique}
+    kept_content = {row["content_key"] for row in unique if row["has_id"]}
     run_rows = [row for row in rows if row["_parsed"] in manifest.staged]
-    manifest.counts.rows_curated = sum(1 for row in run_rows if id(row) in kept)
-    manifest.counts.rows_duplicates = len(run_rows) - manifest.counts.rows_curated
-    manifest.counts.check("bank", DUPLICATE_KEY)
+    counts = manifest.counts
+    counts.rows_curated = sum(1 for row in run_rows if id(row) in kept)
+    counts.rows_duplicates = sum(
+        1
+        for row in run_rows
+        if id(row) not in kept
+        and (row["key"] in kept_keys or (not row["has_id"] and row["content_key"] in kept_content))
+    )
+    counts.check("bank", DUPLICATE_KEY)
     # The month the email is about: the latest month of this run's own rows.
     focus = max((month_of(r["date"]) for r in unique if r["key"] in staged_keys), default=manifest.partition["month"])
     head = summary.headline(transactions, installments, focus, credit_limits)

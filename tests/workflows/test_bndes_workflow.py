@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from finlake.local.runner import RunPlan, run_plans
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
 from finlake.naming import execution_input, execution_name
@@ -223,3 +224,53 @@ def test_a_later_run_adds_partitions_and_keeps_the_registered_ones(tmp_path: Pat
 
     assert result.succeeded, result.cause
     assert partitions(aws) == sorted([*before, "2026-03-31"])
+
+
+def test_every_source_row_is_accounted_for_and_a_lost_row_fails_the_run(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Five years with two categories per date (multi-row), a repeated row (a duplicate by the documented key),
+    two rows contradicting each other, a bad number and a placeholder: the equation and the values."""
+    years = [sample_csv("BRGAAP", year, encoding="utf-8").decode().splitlines() for year in range(2019, 2024)]
+    header, rows = years[0][0], [row for lines in years for row in lines[1:]]  # 40 rows
+    accounts = len(header.split(";")) - 2
+    fields = rows[3].split(";")
+    rows[3] = ";".join([*fields[:3], "abc", *fields[4:]])  # a bad number
+    conflicting = ";".join([*rows[2].split(";")[:2], "1,00", *rows[2].split(";")[3:]])
+    placeholder = "31/03/2030;Individual" + ";" * (len(fields) - 2)
+    path = tmp_path / "balanco-brgaap-2019-2023.csv"
+    path.write_text("\n".join([header, *rows, rows[0], conflicting, placeholder]) + "\n")
+
+    [result] = run_plans(workspace, [RunPlan(BNDES, date="2026-11-23", inputs=[path])], echo=_quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    counts = result.output["counts"]
+    # 43 rows in = 38 curated + 4 quarantined (1 bad, 2 contradicting, 1 placeholder) + 1 duplicate
+    assert (counts["rows_in"], counts["rows_curated"], counts["rows_quarantined"], counts["rows_duplicates"]) == (
+        43,
+        38,
+        4,
+        1,
+    )
+    assert (
+        "Source rows: rows in 43 = 38 curated + 4 quarantined + 1 duplicates dropped"
+        in (result.notifications[-1]["message"])
+    )
+    _, [(values, categories)] = run_query(
+        workspace,
+        "SELECT count(*), count(DISTINCT attributes) FROM finlake_curated.bndes_balance_sheet "
+        "WHERE reference_date = DATE '2019-03-31'",
+    )
+    assert (values, categories) == (2 * accounts, 2)  # Individual and Consolidado; the repeat added nothing
+
+    import functions.bndes.parse as parse
+
+    real = parse._deduplicate
+    monkeypatch.setattr(parse, "_deduplicate", lambda outputs: (lambda k, d, c: (k[1:], d, c))(*real(outputs)))
+    [lost] = run_plans(workspace, [RunPlan(BNDES, date="2026-11-24", inputs=[path], force=True)], echo=_quiet)
+    assert lost.status == "FAILED" and lost.error == "RowAccountingError"
+    assert "BNDES: 43 rows in, but 37 curated + 4 quarantined + 1 duplicates = 42" in lost.cause
+
+
+def _quiet(*args: object, **kwargs: object) -> None:
+    return None

@@ -158,3 +158,42 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
     assert len(rows) == len(b3.trading_days(date(2024, 1, 1), date(2024, 1, 31)))
     record = dict(zip(columns, rows[-1], strict=True))
     assert record["ma_5"] is not None and record["ma_21"] is not None and record["ma_63"] is None
+
+
+def test_every_quote_record_is_accounted_for_with_duplicates_bad_records_and_forward_terms(
+    ws: Workspace, tmp_path: Path
+):
+    from decimal import Decimal
+
+    from functions.stocks.cotahist import format_header, format_record, format_trailer
+
+    day = date(2025, 3, 12)
+    records = b3.cotahist_daily(day).split(b"\r\n")[1:-2]  # the quote records of the generated day
+    bad = records[5][:56] + b"ABCDEFGHIJKLM" + records[5][69:]  # letters in PREABE
+    forwards = [
+        format_record(
+            {"ticker": "PETR4T", "dt_ref": day, "market_type": "030", "term_days": term, "close": Decimal(price)}
+        )
+        for term, price in (("030", "37.10"), ("060", "37.55"))
+    ]
+    body = [*records[:5], bad, *records[6:], records[0], *forwards]  # records[0] twice: a duplicate instrument
+    content = b"\r\n".join([format_header(day), *body, format_trailer(len(body) + 2, generated=day)]) + b"\r\n"
+    path = tmp_path / "COTAHIST_D12032025.TXT"
+    path.write_bytes(content)
+
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2025-03-12", inputs=[path])], echo=quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    counts = result.output["counts"]
+    assert (counts["rows_in"], counts["rows_curated"], counts["rows_quarantined"], counts["rows_duplicates"]) == (
+        len(body),
+        len(body) - 2,
+        1,
+        1,
+    )
+    assert (
+        f"Quote records: rows in {len(body)} = {len(body) - 2} curated + 1 quarantined + 1 duplicates dropped"
+        in (result.notifications[-1]["message"])
+    )
+    _, rows = run_query(ws, "SELECT term_days, close FROM finlake_curated.b3_quotes WHERE ticker = 'PETR4T' ORDER BY 1")
+    assert [(t, float(c)) for t, c in rows] == [("030", 37.10), ("060", 37.55)]
