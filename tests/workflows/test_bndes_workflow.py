@@ -109,7 +109,7 @@ def test_failing_fetch_notifies_and_dead_letters_the_original_input(tmp_path: Pa
         raw = lake_snapshot(aws, BUCKETS["RAW_BUCKET"], "")
 
     assert result.status == "FAILED"
-    assert result.error == "SourceFormatError"
+    assert result.error == "NotTheFile"  # the maintenance page, retried in Fetch, then the source is unavailable
     assert [s["state"] for s in result.states] == [
         "Fetch",
         "FetchFailed",
@@ -123,10 +123,11 @@ def test_failing_fetch_notifies_and_dead_letters_the_original_input(tmp_path: Pa
         "Domain: bndes",
         "Execution: bndes-2026-11-22-failing",
         "Failed state: Fetch",
-        "Error: SourceFormatError",
+        "Error: NotTheFile",
         "Partition: 2026-11-22",
-        "Cause: expected a CKAN JSON envelope from https://dadosabertos.bndes.gov.br/api/3/action/package_show",
-        "html",
+        "Cause: https://dadosabertos.bndes.gov.br/api/3/action/package_show?id=balanco-patrimonial answered HTTP 200 "
+        "with an error page (HTML)",
+        "Manutencao programada",
         "Console: https://us-east-1.console.aws.amazon.com/states/",
     ):
         assert text in email["message"]
@@ -195,7 +196,7 @@ def test_input_file_with_bad_rows_quarantines_them_with_the_reason(tmp_path: Pat
 
 def test_rejected_file_fails_the_run_and_keeps_raw_and_curated_untouched(tmp_path: Path, aws: EmbeddedAws):
     path = tmp_path / "balanco-brgaap-2024.csv"
-    path.write_text("data,conta,valor\n31/12/2024,ativo,1\n", encoding="utf-8")
+    path.write_text("data\tconta\tvalor\n31/12/2024\tativo\t1\n", encoding="utf-8")  # tabs: not ; nor ,
     uri = aws.put_input("bndes", path)
 
     result = start(aws, inputs=[uri])
