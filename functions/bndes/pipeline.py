@@ -182,6 +182,7 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
     """Parse every source; stage valid rows as Parquet, quarantine bad rows with the reason."""
     known_columns = lake.read_state(DOMAIN, "columns.json")
     dt = manifest.partition["dt"]
+    read_as: dict[str, int] = defaultdict(int)
     for source in manifest.sources:
         content = lake.get(source.uri)
         try:
@@ -216,6 +217,8 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
         counts.rows_empty += result.rows_empty
         counts.rows_duplicates += result.rows_duplicates
         counts.rows_curated += result.rows_valid
+        how = "declared" if source.encoding else "detected"
+        read_as[f"{result.encoding} ({how})" if result.encoding != "UTF-8" else "UTF-8"] += 1
         if result.encoding_note:
             manifest.warnings.append(f"{source.name}: {result.encoding_note}")
         if result.number_format != "pt-BR":
@@ -228,6 +231,8 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
         if result.missing_columns:
             manifest.warnings.append(f"{source.name}: missing columns {result.missing_columns}")
     manifest.counts.check("BNDES", DUPLICATE_KEY)
+    if read_as:
+        manifest.notes.append("Read as: " + ", ".join(f"{label} {n}" for label, n in sorted(read_as.items())))
     return manifest
 
 
@@ -332,5 +337,6 @@ def summarize(manifest: Manifest) -> str:
     ]
     if manifest.quarantine:
         lines.append("Quarantine: " + ", ".join(manifest.quarantine))
+    lines += [f"Note: {n}" for n in manifest.notes]
     lines += [f"Warning: {w}" for w in manifest.warnings]
     return "\n".join(lines)

@@ -302,7 +302,8 @@ def get_file(
     "no file that day") is returned as is; 429/5xx after the transport's retries raise
     SourceUnavailable, other statuses ``error``. A body that is not the file is retried after each
     of ``pauses``; then SourceUnavailable names the URL and the problem. A base64 body of the file
-    is unwrapped (``X-Finlake-Unwrapped: base64`` is added to the headers). ``fine(body)`` True: an
+    is unwrapped (``X-Finlake-Unwrapped: base64`` is added to the headers); an answer that came after
+    retries carries ``X-Finlake-Retried`` (how many, and what came before), for the run's email. ``fine(body)`` True: an
     answer the source documents that would otherwise look like an error (SGS's "no value")."""
     pauses = RETRY_PAUSES_S if pauses is None else pauses
     sleep = sleep or time.sleep
@@ -322,10 +323,14 @@ def get_file(
             return response
         found = body_problem(response.body, content_type, expect)
         unwrapped = unwrap_base64(response.body, content_type, expect)
+        retried = {"X-Finlake-Retried": f"{attempt} time(s) after {problem}"} if attempt else {}
         if found is None and unwrapped is None:
-            return response
+            return (
+                HttpResponse(response.status, {**response.headers, **retried}, response.body) if retried else response
+            )
         if unwrapped is not None:
-            return HttpResponse(response.status, {**response.headers, "X-Finlake-Unwrapped": "base64"}, unwrapped)
+            headers = {**response.headers, **retried, "X-Finlake-Unwrapped": "base64"}
+            return HttpResponse(response.status, headers, unwrapped)
         problem = found or ""
     attempts = len(pauses) + 1
     kind = IncompleteDownload if problem.startswith("incomplete download") else NotTheFile

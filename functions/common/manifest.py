@@ -90,6 +90,7 @@ class Manifest:
     job_args: dict[str, dict[str, str]] = field(default_factory=dict)  # Glue step -> its "--name" arguments
     columns: dict[str, list[str]] = field(default_factory=dict)  # source columns seen, per kind of file
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth telling, not wrong: a retried answer, encodings read
     summary: str = ""
 
     @property

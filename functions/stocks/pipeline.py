@@ -322,6 +322,8 @@ def _series_sources(
             except SourceError as exc:  # down, an error page after retries, an answer SGS does not document
                 manifest.warnings.append(f"BCB series {name} not fetched, using what curated holds: {exc}")
                 break
+            if retried := response.header("x-finlake-retried"):
+                manifest.notes.append(f"BCB series {name}: the answer came after a retry ({snippet(retried, 160)})")
             md5 = md5_hex(response.body)
             window = "_".join(d.replace("/", "") for d in re.findall(r"data(?:Inicial|Final)=([0-9/]+)", url))
             key = f"{DOMAIN}/bcb/{name}/{window}/{md5}.json"
@@ -502,5 +504,6 @@ def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
     ]
     if manifest.quarantine:
         lines.append("Quarantine: " + ", ".join(manifest.quarantine))
+    lines += [f"Note: {n}" for n in manifest.notes]
     lines += [f"Warning: {w}" for w in manifest.warnings]
     return "\n".join(lines)

@@ -133,6 +133,8 @@ def test_an_sgs_error_page_once_is_retried_and_the_series_loads(
 
     assert result.status == "SUCCEEDED", result.cause
     assert not [w for w in result.output["warnings"] if "BCB" in w]
+    [note] = [n for n in result.output["notes"] if n.startswith("BCB series cdi_daily")]
+    assert "the answer came after a retry (1 time(s) after an error page (HTML: 'Requisição inválida!')" in note
     assert objects(ws, RAW, "stocks/bcb/cdi_daily/")
     _, [(points,)] = run_query(ws, "SELECT count(*) FROM finlake_curated.bcb_series WHERE series = 'cdi_daily'")
     assert points > 400
