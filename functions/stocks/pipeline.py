@@ -408,7 +408,7 @@ def _validate_cotahist(lake: Lake, manifest: Manifest, source: Source) -> pa.Tab
     counts.rows_valid += parsed.table.num_rows
     counts.rows_quarantined += len(parsed.quarantined)
     if parsed.trailer_convention == "records":
-        manifest.warnings.append(f"{name}: trailer TOTREG {parsed.trailer_total:,} counts the records only")
+        manifest.notes.append(f"{name}: trailer TOTREG {parsed.trailer_total:,} counts the records only")
     if parsed.quarantined:
         uri = _quarantine_uri(lake, manifest, f"{source.name}.jsonl")
         lines = [

@@ -96,7 +96,7 @@ def test_truncated_download_is_retried_and_an_sgs_error_page_only_warns(ws: Work
         0,
     )
     warnings = result.output["warnings"]
-    assert any("trailer TOTREG 16 counts the records only" in w for w in warnings)
+    assert "COTAHIST_A2026.TXT: trailer TOTREG 16 counts the records only" in result.output["notes"]
     [sgs] = [w for w in warnings if w.startswith("BCB series cdi_daily not fetched")]
     assert "Requisição inválida!" in sgs and "bcdata.sgs.12/dados" in sgs
     assert objects(ws, RAW, "stocks/bcb/cdi_daily/") == []  # the error page is never stored as raw data
