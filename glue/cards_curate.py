@@ -6,9 +6,18 @@ Reads the raw files named in ``invoice_files`` / ``payment_files`` (comma-separa
   optionally followed by ``,valor_pagamento_minimo``;
 - ``tb_pagamentos_YYYYMM.csv``: ``id_pagamento,id_fatura,id_cliente,dt_pagamento,valor_pagamento``.
 
-UTF-8 (a BOM is tolerated), comma-separated, no quoting, LF or CRLF; a file may hold many months. Empty lines
-are ignored (they are not data rows). A file whose header does not match is rejected whole
-(`HeaderMismatch`) before anything is written.
+Comma-separated, no quoting, LF or CRLF; a file may hold many months. Empty lines are ignored (they are not
+data rows). Each file is decoded with the encoding its Fetch decided (``invoice_encodings`` /
+``payment_encodings``, aligned with the files; UTF-8 when absent; a BOM is dropped), line by line and strictly:
+a line that is not valid in it is quarantined ("not valid <encoding> text"), never turned into mojibake.
+
+Header drift (the contract of the files, docs/decisions/0013-card-files.md): columns are found by NAME, in any
+order, and the publisher's known renames are mapped explicitly (:data:`RENAMES`: ``data_emissao`` ->
+``dt_emissao_fatura``, ``data_vencimento`` -> ``dt_vencimento_fatura``, ``data_pagamento`` -> ``dt_pagamento``,
+as in the later deliveries ``tb_faturas_YYYYMMDD_...``). Any other header (a missing, unknown or repeated
+column) rejects the file whole (`HeaderMismatch`, naming the expected and the found columns) before anything is
+written. Ids stay what the contract says, positive integers: a prefixed id (``FAT-101``) is quarantined with
+its reason, not guessed into a number.
 
 Row checks, in this order; the first failing one is the row's ``reason``: quotes in the line, field count,
 ids (positive integers), dates (ISO yyyy-mm-dd, a real day), amounts (non-negative decimals with at most two
@@ -46,12 +55,27 @@ from urllib.parse import urlparse
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-ARGUMENTS = ("run_id", "invoice_files", "payment_files", "curated_root", "quarantine_root", "result_path")
+ARGUMENTS = (
+    "run_id",
+    "invoice_files",
+    "payment_files",
+    "invoice_encodings",
+    "payment_encodings",
+    "curated_root",
+    "quarantine_root",
+    "result_path",
+)
 
 INVOICE_HEADER = ("id_cliente", "id_fatura", "dt_emissao_fatura", "dt_vencimento_fatura", "valor_fatura")
 MINIMUM = "valor_pagamento_minimo"
 PAYMENT_HEADER = ("id_pagamento", "id_fatura", "id_cliente", "dt_pagamento", "valor_pagamento")
 MINIMUM_RATE = Decimal("0.15")
+# The publisher's known column renames (later deliveries), mapped to the contract's names. Nothing else is guessed.
+RENAMES = {
+    "data_emissao": "dt_emissao_fatura",
+    "data_vencimento": "dt_vencimento_fatura",
+    "data_pagamento": "dt_pagamento",
+}
 
 INVOICE_SCHEMA = (
     "id_cliente bigint, id_fatura bigint, dt_emissao_fatura date, dt_vencimento_fatura date, "
@@ -62,8 +86,11 @@ PAYMENT_SCHEMA = (
     "id_pagamento bigint, id_fatura bigint, id_cliente bigint, dt_pagamento date, valor_pagamento decimal(18,2), "
     "source_file string, source_line int, payment_month string"
 )
-# One row per raw line: file_index (0 = oldest file), the URI, the 1-based line, the text, the expected field count.
-LINES_SCHEMA = "file_index int, source_file string, source_line int, raw string, fields int"
+# One row per raw line: file_index (0 = oldest file), the URI, the 1-based line, the text as found, the expected
+# field count, the line with its fields in the contract's order ("norm"), and why it could not be decoded (or null).
+LINES_SCHEMA = (
+    "file_index int, source_file string, source_line int, raw string, fields int, norm string, undecodable string"
+)
 QUARANTINE_COLUMNS = ("source_file", "source_line", "reason", "raw")
 
 _ID = r"^[1-9][0-9]{0,17}$"
@@ -83,16 +110,39 @@ class ReconciliationError(RuntimeError):
 # --------------------------------------------------------------------------------------------- pure
 
 
-def check_header(source: str, line: str | None, expected: tuple[str, ...], optional: str | None = None) -> int:
-    """The number of fields of the file's rows, or `HeaderMismatch` naming the file, expected and found columns."""
+@dataclass(frozen=True)
+class Layout:
+    """Where the contract's columns are in one file: ``positions[i]`` is the source field of the contract's
+    i-th column (expected ones, then the optional one if present); ``fields`` the file's field count."""
+
+    fields: int
+    positions: tuple[int, ...]
+    renamed: tuple[str, ...] = ()
+
+    @property
+    def identity(self) -> bool:
+        return self.positions == tuple(range(self.fields))
+
+
+def header_layout(source: str, line: str | None, expected: tuple[str, ...], optional: str | None = None) -> Layout:
+    """The file's :class:`Layout`, or `HeaderMismatch` naming the file, the expected and the found columns."""
     found = (line or "").lstrip("\ufeff").rstrip("\r")
     columns = tuple(found.split(",")) if found else ()
-    if columns == expected:
-        return len(expected)
-    if optional is not None and columns == (*expected, optional):
-        return len(expected) + 1
-    wanted = ",".join(expected) + (f"[,{optional}]" if optional else "")
-    raise HeaderMismatch(f"{source}: header mismatch: expected {wanted!r}, found {','.join(columns)!r}")
+    mapped = tuple(RENAMES.get(column.strip().lower(), column.strip().lower()) for column in columns)
+    wanted = (*expected, optional) if optional is not None and optional in mapped else expected
+    if len(set(mapped)) == len(mapped) and set(mapped) == set(wanted):
+        renamed = tuple(f"{c}->{RENAMES[c.strip().lower()]}" for c in columns if c.strip().lower() in RENAMES)
+        return Layout(len(columns), tuple(mapped.index(name) for name in wanted), renamed)
+    listed = ",".join(expected) + (f"[,{optional}]" if optional else "")
+    raise HeaderMismatch(
+        f"{source}: header mismatch: expected {listed!r} (in any order; known renames: "
+        f"{', '.join(f'{k}->{v}' for k, v in RENAMES.items())}), found {','.join(columns)!r}"
+    )
+
+
+def check_header(source: str, line: str | None, expected: tuple[str, ...], optional: str | None = None) -> int:
+    """The number of fields of the file's rows, or `HeaderMismatch` (see :func:`header_layout`)."""
+    return header_layout(source, line, expected, optional).fields
 
 
 def _quoted(text: Column) -> Column:
@@ -123,8 +173,9 @@ def _parse(lines: DataFrame, columns: list[tuple[str, str]], gate: dict[str, Col
 
     ``gate`` maps a field name to the condition under which it is present (an optional column)."""
     gate = gate or {}
-    split = lines.withColumn("_fields", F.split("raw", ",", -1))
+    split = lines.withColumn("_fields", F.split("norm", ",", -1))
     checks = [
+        F.col("undecodable"),
         F.when(F.col("raw").contains('"'), F.lit("quotes are not allowed")),
         F.when(
             F.size("_fields") != F.col("fields"),
@@ -146,7 +197,7 @@ def _parse(lines: DataFrame, columns: list[tuple[str, str]], gate: dict[str, Col
         )
         checks.append(F.col(f"_reason_{index}"))
     drops = [f"_reason_{i}" for i in range(len(columns))]
-    return split.withColumn("reason", F.coalesce(*checks)).drop("_fields", *drops)
+    return split.withColumn("reason", F.coalesce(*checks)).drop("_fields", "norm", "undecodable", *drops)
 
 
 def validate_invoices(lines: DataFrame) -> DataFrame:
@@ -287,32 +338,76 @@ def _write_result(uri: str, result: dict[str, Any]) -> None:
     path.write_text(body)
 
 
-def _first_line(spark: SparkSession, uri: str) -> str | None:
-    first = spark.sparkContext.textFile(uri).take(1)
-    return first[0] if first else None
+def _first_line(spark: SparkSession, uri: str, encoding: str = "utf_8") -> str | None:
+    """The header, decoded with the file's encoding (a UTF-16 file's too); None for an empty file."""
+    found = spark.sparkContext.binaryFiles(uri).take(1)
+    if not found or not found[0][1]:
+        return None
+    text = found[0][1].decode(encoding or "utf_8", "replace")
+    return text.split("\n", 1)[0].rstrip("\r").lstrip("\ufeff")
 
 
-def _numbering(index: int, uri: str, fields: int) -> Callable[[tuple[str, int]], tuple[int, str, int, str, int]]:
-    def row(pair: tuple[str, int]) -> tuple[int, str, int, str, int]:
-        return index, uri, pair[1] + 1, pair[0].rstrip("\r"), fields
-
-    return row
+Line = tuple[int, str, int, str, int, str, str | None]
 
 
-def _read_lines(spark: SparkSession, uris: list[str], fields: list[int]) -> DataFrame:
+def _numbering(index: int, uri: str, layout: Layout, encoding: str) -> Callable[[tuple[str, bytes]], list[Line]]:
+    """One file's lines, numbered from 1, decoded strictly with ``encoding`` (a BOM dropped; lines are split on
+    LF bytes, so one bad byte spoils only its line; UTF-16/32 are decoded whole), with their fields put in the
+    contract's order ("norm"). Self-contained: Spark pickles it by value into the workers (the local runner
+    loads this script under a module name the workers cannot import)."""
+    identity, width, positions = layout.identity, layout.fields, layout.positions
+
+    def lines(pair: tuple[str, bytes]) -> list[Line]:
+        data = pair[1]
+        decoded: list[tuple[str, str | None]] = []
+        if encoding.startswith(("utf_16", "utf_32")):
+            decoded = [(line.rstrip("\r"), None) for line in data.decode(encoding).split("\n")]
+        else:
+            for number, raw in enumerate(data.split(b"\n")):
+                if number == 0:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
+                try:
+                    decoded.append((raw.decode(encoding).rstrip("\r"), None))
+                except UnicodeDecodeError as exc:
+                    why = f"not valid {encoding} text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+                    decoded.append((raw.decode(encoding, "backslashreplace").rstrip("\r"), why))
+        if decoded and decoded[-1][0] == "":
+            decoded.pop()  # the final newline does not open another line
+        out = []
+        for number, (text, undecodable) in enumerate(decoded, start=1):
+            norm = text
+            if not identity:
+                fields = text.split(",")
+                if len(fields) == width:
+                    norm = ",".join(fields[i] for i in positions)
+            out.append((index, uri, number, text, len(positions), norm, undecodable))
+        return out
+
+    return lines
+
+
+def _read_lines(
+    spark: SparkSession, uris: list[str], layouts: list[Layout], encodings: list[str] | None = None
+) -> DataFrame:
     """The data lines (header and empty lines excluded) of ``uris`` with their exact 1-based line numbers.
 
-    ``textFile`` splits a file into Hadoop splits in offset order, so ``zipWithIndex`` numbers lines exactly
-    (the DataFrame reader may reorder a file's splits)."""
+    Each file is read whole as bytes (``binaryFiles``: Spark's text readers decode as UTF-8 in the JVM and
+    replace what does not fit, silently) and decoded here, line by line, with the encoding Fetch decided."""
     sc = spark.sparkContext
     rdds = []
-    for index, (uri, count) in enumerate(zip(uris, fields, strict=True)):
-        numbered = sc.textFile(uri).zipWithIndex()
-        rdds.append(numbered.map(_numbering(index, uri, count)))
+    encodings = encodings or ["utf_8"] * len(uris)
+    for index, (uri, layout, encoding) in enumerate(zip(uris, layouts, encodings, strict=True)):
+        rdds.append(sc.binaryFiles(uri).flatMap(_numbering(index, uri, layout, encoding or "utf_8")))
     if not rdds:
         return spark.createDataFrame([], LINES_SCHEMA)
     lines = spark.createDataFrame(sc.union(rdds), LINES_SCHEMA)
     return lines.filter((F.col("source_line") > 1) & (F.col("raw") != ""))
+
+
+def _encodings(value: str | None, files: list[str]) -> list[str]:
+    """One codec per file (Fetch's decisions, comma-separated); UTF-8 when the argument is absent."""
+    found = [part.strip() for part in (value or "").split(",")]
+    return found if len(found) == len(files) and all(found) else ["utf_8"] * len(files)
 
 
 def _read_table(spark: SparkSession, uri: str, schema: str) -> DataFrame | None:
@@ -427,16 +522,24 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     curated, quarantine = _root(args["curated_root"]), _root(args["quarantine_root"])
     invoice_files, payment_files = _uris(args.get("invoice_files")), _uris(args.get("payment_files"))
+    invoice_encodings = _encodings(args.get("invoice_encodings"), invoice_files)
+    payment_encodings = _encodings(args.get("payment_encodings"), payment_files)
     # Whole-file rejection first: nothing is written when one header is wrong.
-    invoice_fields = [check_header(uri, _first_line(spark, uri), INVOICE_HEADER, MINIMUM) for uri in invoice_files]
-    payment_fields = [check_header(uri, _first_line(spark, uri), PAYMENT_HEADER) for uri in payment_files]
+    invoice_layouts = [
+        header_layout(uri, _first_line(spark, uri, enc), INVOICE_HEADER, MINIMUM)
+        for uri, enc in zip(invoice_files, invoice_encodings, strict=True)
+    ]
+    payment_layouts = [
+        header_layout(uri, _first_line(spark, uri, enc), PAYMENT_HEADER)
+        for uri, enc in zip(payment_files, payment_encodings, strict=True)
+    ]
 
     run_tag = re.sub(r"[^A-Za-z0-9_-]", "_", args.get("run_id") or "run")
     temp = f"{curated}_tmp_cards_curate_{run_tag}/"
     _delete(spark, temp)
     invoice_table, payment_table = curated + INVOICES.table + "/", curated + PAYMENTS.table + "/"
 
-    invoice_lines = _read_lines(spark, invoice_files, invoice_fields)
+    invoice_lines = _read_lines(spark, invoice_files, invoice_layouts, invoice_encodings)
     invoices = _stage(spark, INVOICES, validate_invoices(invoice_lines), invoice_table, temp)
     # The invoices a payment may refer to: this batch's winners, else the curated ones (read before the swap).
     batch = invoices.merged.filter("_new").select("id_fatura", "id_cliente")
@@ -445,7 +548,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     if existing_invoices is not None:
         curated_ids = existing_invoices.select("id_fatura", "id_cliente").join(batch, "id_fatura", "left_anti")
         known = batch.unionByName(curated_ids)
-    payment_lines = _read_lines(spark, payment_files, payment_fields)
+    payment_lines = _read_lines(spark, payment_files, payment_layouts, payment_encodings)
     payments = _stage(spark, PAYMENTS, validate_payments(payment_lines, known), payment_table, temp)
 
     try:
@@ -464,8 +567,10 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     _swap(spark, PAYMENTS, payments, payment_table)
     _delete(spark, temp)
 
+    renamed = sorted({r for layout in (*invoice_layouts, *payment_layouts) for r in layout.renamed})
     result: dict[str, Any] = {
         "run_id": args.get("run_id", ""),
+        "renamed_columns": renamed,
         "invoices": {**invoices.counts, "partitions": invoices.partitions},
         "payments": {**payments.counts, "partitions": payments.partitions},
         "months": invoices.months,

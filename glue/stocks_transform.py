@@ -9,8 +9,10 @@ Reads (Parquet staged by the Lambda "Validate" step; each input may be absent fo
 Writes (Parquet, zstd, Hive layout, partition columns only in the paths):
 
 1. Curated, rewriting only the partitions the input touches (dynamic partition overwrite):
-   ``<curated_root>b3_quotes/dt_ref=YYYY-MM-DD/`` (one row per ticker and day, every market kept;
-   a duplicated (ticker, dt_ref) keeps the row with the highest ``source_line``),
+   ``<curated_root>b3_quotes/dt_ref=YYYY-MM-DD/`` (one row per instrument and day, every market kept; an
+   instrument is (ticker, market_type, term_days): a forward contract (TPMERC 030) trades at several terms
+   the same day; options carry series, strike and expiry in the ticker; a duplicated instrument and day
+   keeps the row with the highest ``source_line``),
    ``<curated_root>b3_ibov_portfolio/dt_ref=YYYY-MM-DD/`` and ``<curated_root>bcb_series/series=<name>/``
    (merge: existing rows of the touched series union the staged ones, the staged row wins per
    (series, date); the merge is written to a temporary prefix first and the series partitions are
@@ -42,6 +44,17 @@ decimals cast to double here):
   x sqrt(252) over the last N sessions, cdi_daily (% per day) forward-filled to the session date; NULL
   when fewer than N returns or a session in the window has no CDI.
 - ``in_ibov`` (member of the portfolio in force) and ``weight_pct`` (its weight, NULL when not a member).
+- ``currency`` (MODREF of the close), ``currency_changed`` (the ticker's previous session was quoted in
+  another currency) and ``distribution_changed`` (DISMES differs from the previous session's: the share went
+  ex a distribution, dividend, interest on equity, bonus, subscription or split).
+
+Currencies are never mixed (docs/decisions/0012-discontinuities.md): every window above runs over the
+ticker's sessions in ONE currency regime (a regime starts where MODREF changes, e.g. CR$ -> R$ on 1994-07-01),
+so a return across the change is NULL and flagged, and windows restart; the IBOV level needs its
+constituents in one currency and ``ibov_return`` is NULL across a change; a sector's ``return_1d`` is NULL
+when a member's close and previous close differ in currency, and its compounded returns are NULL over a
+window holding such a day. Corporate events are not adjusted for (COTAHIST carries no factors): they are
+flagged with ``distribution_changed``.
 
 ``finlake_refined.sector_performance`` (per sector of the portfolio in force, NULL sectors excluded, and
 market session t): ``constituents`` = members with a close on t and on the previous market session;
@@ -125,7 +138,11 @@ PORTFOLIO_SCHEMA = (
 )
 SERIES_SCHEMA = "series string, code int, date date, value decimal(20,8)"
 CDI_SCHEMA = "date date, value decimal(20,8)"
-QUOTES_MIN_SCHEMA = "ticker string, dt_ref date, high decimal(22,8), low decimal(22,8), close decimal(22,8)"
+QUOTES_MIN_SCHEMA = (
+    "ticker string, dt_ref date, high decimal(22,8), low decimal(22,8), close decimal(22,8), "
+    "currency string, distribution smallint"
+)
+INSTRUMENT = ("ticker", "dt_ref", "market_type", "term_days")  # the key of b3_quotes
 
 # Exact sums of quantity x price: decimal(16,0) x decimal(20,8) = decimal(37,8), no precision loss
 # (quantities < 1e16, prices < 1e12).
@@ -137,8 +154,10 @@ _PRICE = "decimal(20,8)"
 
 
 def dedupe_quotes(quotes: DataFrame) -> tuple[DataFrame, int]:
-    """One row per (ticker, dt_ref): the one with the highest source_line. Returns it and the number dropped."""
-    newest = Window.partitionBy("ticker", "dt_ref").orderBy(F.col("source_line").desc())
+    """One row per instrument and day (:data:`INSTRUMENT`; a null term_days is one value): the one with the
+    highest source_line. Returns it and the number dropped."""
+    keys = [F.coalesce(F.col(c), F.lit("")) if c == "term_days" else F.col(c) for c in INSTRUMENT]
+    newest = Window.partitionBy(*keys).orderBy(F.col("source_line").desc())
     kept = quotes.withColumn("_rank", F.row_number().over(newest)).filter("_rank = 1").drop("_rank")
     return kept, quotes.count() - kept.count()
 
@@ -200,22 +219,32 @@ def _ibov(quotes: DataFrame, portfolios: DataFrame, calendar: DataFrame) -> Data
     )
     product = F.col("theoretical_quantity").cast(_QTY) * F.col("close").cast(_PRICE)
     priced = (
-        quotes.select("ticker", "dt_ref", "close")
+        quotes.select("ticker", "dt_ref", "close", "currency")
         .join(F.broadcast(_members(calendar, portfolios)), ["ticker", "dt_ref"])
         .groupBy("dt_ref")
-        .agg(F.count("close").alias("_priced"), F.sum(product).alias("_value"))
+        .agg(
+            F.count("close").alias("_priced"),
+            F.sum(product).alias("_value"),
+            F.min("currency").alias("_currency"),
+            F.max("currency").alias("_currency_max"),
+        )
     )
+    one_currency = F.col("_currency") == F.col("_currency_max")
     level = F.when(
-        F.col("_members") == F.col("_priced"), F.col("_value").cast("double") / F.col("_reducer").cast("double")
+        (F.col("_members") == F.col("_priced")) & one_currency,
+        F.col("_value").cast("double") / F.col("_reducer").cast("double"),
     )
     levels = (
         calendar.join(F.broadcast(sizes), "pf_date", "left")
         .join(F.broadcast(priced), "dt_ref", "left")
         .withColumn("ibov_level", level)
-        .drop("_members", "_reducer", "_priced", "_value")
     )
-    previous = F.lag("ibov_level").over(Window.orderBy("dt_ref"))  # the calendar has every session, in order
-    return levels.withColumn("ibov_return", F.col("ibov_level") / previous - 1)
+    in_order = Window.orderBy("dt_ref")  # the calendar has every session, in order
+    same_currency = F.col("_currency") == F.lag("_currency").over(in_order)
+    previous = F.lag("ibov_level").over(in_order)
+    return levels.withColumn("ibov_return", F.when(same_currency, F.col("ibov_level") / previous - 1)).drop(
+        "_members", "_reducer", "_priced", "_value", "_currency", "_currency_max"
+    )
 
 
 def ibov_levels(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
@@ -242,8 +271,11 @@ def stock_indicators(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -
         "dt_ref", "ticker", F.lit(True).alias("_member"), F.col("weight_pct").cast("double").alias("weight_pct")
     )
 
-    by_ticker = Window.partitionBy("ticker").orderBy("dt_ref")
+    # Windows never span two currencies: a regime is a ticker's run of sessions in one MODREF.
+    in_time = Window.partitionBy("ticker").orderBy("dt_ref")
+    by_ticker = Window.partitionBy("ticker", "_regime").orderBy("dt_ref")
     prev_ok = F.datediff(F.col("dt_ref"), F.col("prev_dt")) <= LOOKBACK_DAYS
+    previous_currency = F.lag("currency").over(in_time)
     base = (
         quotes.select(
             "ticker",
@@ -251,6 +283,17 @@ def stock_indicators(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -
             F.col("close").cast("double").alias("close"),
             F.col("high").cast("double").alias("high"),
             F.col("low").cast("double").alias("low"),
+            "currency",
+            "distribution",
+        )
+        .withColumn("currency_changed", F.coalesce(previous_currency != F.col("currency"), F.lit(False)))
+        .withColumn(
+            "distribution_changed",
+            F.coalesce(F.lag("distribution").over(in_time) != F.col("distribution"), F.lit(False)),
+        )
+        .withColumn(
+            "_regime",
+            F.sum(F.col("currency_changed").cast("int")).over(in_time.rowsBetween(Window.unboundedPreceding, 0)),
         )
         .join(F.broadcast(sessions), "dt_ref", "left")
         .join(F.broadcast(members), ["dt_ref", "ticker"], "left")
@@ -300,6 +343,9 @@ def stock_indicators(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -
         sharpe(252).alias("sharpe_252"),
         F.coalesce(F.col("_member"), F.lit(False)).alias("in_ibov"),
         "weight_pct",
+        "currency",
+        "currency_changed",
+        "distribution_changed",
     )
 
 
@@ -311,9 +357,15 @@ def _compounded(window: Any) -> Column:
 def sector_performance(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
     """Per sector of the portfolio in force and market session (see the module docstring)."""
     members = _members(_calendar(quotes, portfolios), portfolios).filter(F.col("sector").isNotNull())
-    closes = quotes.select("ticker", "dt_ref", F.col("close").cast(_PRICE).alias("close"))
-    before = closes.select("ticker", F.col("dt_ref").alias("prev_session"), F.col("close").alias("close_prev"))
+    closes = quotes.select("ticker", "dt_ref", F.col("close").cast(_PRICE).alias("close"), "currency")
+    before = closes.select(
+        "ticker",
+        F.col("dt_ref").alias("prev_session"),
+        F.col("close").alias("close_prev"),
+        F.col("currency").alias("currency_prev"),
+    )
     qty = F.col("theoretical_quantity").cast(_QTY)
+    mixed = F.col("currency") != F.col("currency_prev")
     daily = (
         closes.join(F.broadcast(members), ["ticker", "dt_ref"])
         .join(before, ["ticker", "prev_session"])
@@ -323,8 +375,12 @@ def sector_performance(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
             F.sum(qty * F.col("close")).alias("_value"),
             F.sum(qty * F.col("close_prev")).alias("_value_prev"),
             F.min("prev_session").alias("prev_session"),
+            F.max(mixed.cast("int")).alias("_mixed"),
         )
-        .withColumn("return_1d", F.col("_value").cast("double") / F.col("_value_prev").cast("double") - 1)
+        .withColumn(
+            "return_1d",
+            F.when(F.col("_mixed") == 0, F.col("_value").cast("double") / F.col("_value_prev").cast("double") - 1),
+        )
     )
     by_sector = Window.partitionBy("sector").orderBy("dt_ref")
 
@@ -335,6 +391,7 @@ def sector_performance(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
         return _full(last(n), n, "return_1d", "prev_session", expr)
 
     ytd = Window.partitionBy("sector", F.year("dt_ref")).orderBy("dt_ref").rowsBetween(Window.unboundedPreceding, 0)
+    ytd_whole = F.sum(F.col("_mixed")).over(ytd) == 0  # no day of the year so far mixes two currencies
     return daily.select(
         "dt_ref",
         "sector",
@@ -342,7 +399,7 @@ def sector_performance(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
         "return_1d",
         on_returns(21, _compounded(last(21))).alias("return_1m"),
         on_returns(63, _compounded(last(63))).alias("return_3m"),
-        _compounded(ytd).alias("return_ytd"),
+        F.when(ytd_whole, _compounded(ytd)).alias("return_ytd"),
         on_returns(21, F.stddev_samp("return_1d").over(last(21)) * ANNUALISE).alias("vol_21"),
     )
 
@@ -454,7 +511,7 @@ def _read_window(spark: SparkSession, curated: str, start: date, end: date) -> t
             quotes.withColumn("dt_ref", F.col("dt_ref").cast("date"))
             .filter(F.col("dt_ref").between(F.lit(quotes_from), F.lit(end)))
             .filter(F.col("market_type") == SPOT_MARKET)
-            .select("ticker", "dt_ref", "high", "low", "close")
+            .select("ticker", "dt_ref", "high", "low", "close", "currency", "distribution")
         )
     portfolios = _read_optional(spark, curated + "b3_ibov_portfolio/")
     if portfolios is None:

@@ -269,10 +269,10 @@ CARDS = DomainSpec(
         LambdaStep(
             "Fetch",
             "functions.cards.handlers.fetch",
-            Access(raw="r", curated="r"),
+            Access(raw="r", curated="rw"),  # rw: a file no month can take is copied to quarantine
             512,
             300,
-            "Find the month's invoice and payment files in the raw inbox",
+            "Find the month's invoice and payment files in the raw inbox; report a file that fits no month",
         ),
         LambdaStep(
             "Catalog",

@@ -26,3 +26,11 @@ def lambda_context() -> LocalLambdaContext:
 
 def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture(autouse=True)
+def no_retry_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fetch retries a body that is not the file after pauses of seconds: none in tests."""
+    from functions.common import http
+
+    monkeypatch.setattr(http, "RETRY_PAUSES_S", (0.0, 0.0))

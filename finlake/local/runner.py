@@ -96,7 +96,8 @@ def _report(result: RunResult, echo: Echo) -> None:
     if output.get("new_data") and output.get("counts"):
         c = output["counts"]
         echo(
-            f"   rows in {c['rows_in']}, valid {c['rows_valid']}, quarantined {c['rows_quarantined']}; "
+            f"   rows in {c['rows_in']} = {c.get('rows_curated', 0)} curated + {c['rows_quarantined']} quarantined "
+            f"+ {c.get('rows_duplicates', 0)} duplicates dropped; "
             f"partitions written {len(output.get('partitions_written', []))}; "
             f"tables {', '.join(output.get('tables', []))}"
         )

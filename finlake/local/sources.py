@@ -107,13 +107,15 @@ CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, CARDS_DEMO_END = 2_000, 12, "2024-09"
 
 def cards_demo(ws: Workspace) -> RunPlan:
     """A year of monthly invoice and payment files (with the anomalies real files have: duplicated
-    rows, malformed lines, payments for unknown invoices) loaded in one backfill run."""
+    rows, malformed lines, payments for unknown invoices; the last quarter named as the publisher's
+    date-stamped deliveries, tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv) loaded in one backfill run."""
     from finlake.local.runner import RunPlan
     from finlake.samples import cards
 
     folder = ws.samples_dir / "cards"
     if not folder.exists():
-        cards.write(folder, cards.generate(CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, end_month=CARDS_DEMO_END))
+        files = cards.generate(CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, end_month=CARDS_DEMO_END)
+        cards.write(folder, files, date_stamped_from=sorted(files)[-3])
     return RunPlan(DOMAINS["cards"], month=CARDS_DEMO_END, inputs=sorted(folder.glob("tb_*.csv")))
 
 

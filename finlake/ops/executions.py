@@ -252,6 +252,6 @@ def counts_text(output: dict[str, Any] | None) -> str:
     if not counts:
         return ""
     return (
-        f"rows in {counts.get('rows_in', 0)}, valid {counts.get('rows_valid', 0)}, "
-        f"quarantined {counts.get('rows_quarantined', 0)}"
+        f"rows in {counts.get('rows_in', 0)} = {counts.get('rows_curated', 0)} curated + "
+        f"{counts.get('rows_quarantined', 0)} quarantined + {counts.get('rows_duplicates', 0)} duplicates dropped"
     )

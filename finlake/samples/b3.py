@@ -41,9 +41,11 @@ Files
     :func:`cotahist_daily` builds ``COTAHIST_DDDMMYYYY.TXT`` content for one trading day (it raises
     ``ValueError`` on a non-trading day: B3 publishes no file then); :func:`cotahist_yearly` the
     ``COTAHIST_AYYYY.TXT`` content of all trading days of a year; both CRLF, latin-1, header 00
-    (generation date = the day, or the year's last trading day) and trailer 99 with TOTREG counting
-    header and trailer. ``records_target`` keeps the first ``ceil(target / days)`` records of each
-    day (spot stocks first), over at most ``target`` days, for small test files.
+    (generation date = the day, or the year's last trading day) and trailer 99. TOTREG counts header
+    and trailer in the daily file (as the real 25/06/2021 one does) and the records only in the
+    yearly file (as B3's yearly files do now). ``records_target`` keeps the first
+    ``ceil(target / days)`` records of each day (spot stocks first), over at most ``target`` days,
+    for small test files.
     :func:`cotahist_zip` wraps content in a ZIP with a given member name.
 
 IBOV portfolio (:func:`ibov_portfolio`, ``_csv``, ``_json``)
@@ -606,7 +608,7 @@ def cotahist_yearly(year: int, *, seed: int = 7, records_target: int | None = No
         matrix = _day_records(d, seed, per_day)
         total += len(matrix)
         parts.append(_lines(matrix))
-    parts += [format_trailer(total, generated=days[-1], year=year), b"\r\n"]
+    parts += [format_trailer(total - 2, generated=days[-1], year=year), b"\r\n"]  # records only, as B3's now
     return b"".join(parts)
 
 

@@ -1,8 +1,12 @@
 """Deterministic, realistic Banco Central SGS answers and a cassette of them, for the local mode and tests.
 
-The numbers are invented but plausible; same arguments, same bytes. Every series is one path
-that starts at :data:`EPOCH` and depends only on the seed, so any window of it (and the windows
-the client requests) agree with each other:
+The numbers are invented (plausible for today, not for 1990s hyperinflation); same arguments, same
+bytes. Every series is one path that starts at :data:`EPOCH` and depends only on the seed, so any
+window of it (and the windows the client requests) agree with each other. Each series answers from
+the day the real one starts (:data:`FIRST_DAY`: SELIC target 1999-03-05, CDI 1986-03-06 ...), so an
+old COTAHIST file can be tried locally; a window before that gets SGS's own "no value" answer
+(:func:`sgs_answer`: HTTP 404, ``{"erro": {"statusCode": 404, "detail": "Value(s) not found"}}``).
+:func:`sgs_error_page` is the XHTML error page SGS sometimes answers with HTTP 200.
 
 * ``selic_target`` (432, % a.a., 2 decimals): starts at 12.00 and moves by 0.25 or 0.50 at a
   "Copom meeting" every :data:`MEETING_EVERY` business days, kept within 10-15%.
@@ -35,7 +39,15 @@ from pathlib import Path
 from functions.common.http import write_cassette_entry
 from functions.stocks.bcb import SERIES, request_windows, series_info, sgs_url
 
-EPOCH = date(1995, 1, 2)
+EPOCH = date(1980, 1, 1)
+FIRST_DAY = {  # the first value of each real series
+    "selic_target": date(1999, 3, 5),
+    "selic_daily": date(1986, 6, 4),
+    "cdi_daily": date(1986, 3, 6),
+    "ipca_monthly": date(1980, 1, 1),
+    "usd_brl": date(1984, 11, 28),
+}
+NO_VALUE = b'{"erro":{"statusCode":404,"detail":"Value(s) not found"}}'
 MEETING_EVERY = 30
 SELIC_START = Decimal("12.00")
 SELIC_BOUNDS = (Decimal("10.00"), Decimal("15.00"))
@@ -121,13 +133,33 @@ def _path(name: str, seed: int, end: date) -> dict[date, Decimal]:
 
 
 def sgs_points(name: str, start: date, end: date, *, seed: int = 7) -> list[tuple[date, Decimal]]:
-    """The ``(date, value)`` points of one series in ``[start, end]``."""
+    """The ``(date, value)`` points of one series in ``[start, end]`` (none before the series starts)."""
     series_info(name)  # rejects unknown names
-    if start < EPOCH:
-        raise ValueError(f"sample series start on {EPOCH}, got start {start}")
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
-    return [(day, value) for day, value in _path(name, seed, end).items() if start <= day <= end]
+    first = max(start, FIRST_DAY[name])
+    if first > end:
+        return []
+    return [(day, value) for day, value in _path(name, seed, end).items() if first <= day <= end]
+
+
+def sgs_answer(name: str, start: date, end: date, *, seed: int = 7) -> tuple[int, bytes]:
+    """(HTTP status, body) SGS answers for the window: the points, or 404 "Value(s) not found" when the
+    window ends before the series starts."""
+    if end < FIRST_DAY[name]:
+        return 404, NO_VALUE
+    return 200, sgs_json(name, start, end, seed=seed)
+
+
+def sgs_error_page() -> bytes:
+    """The XHTML error page SGS answers with HTTP 200 now and then (gone on retry), behind an XML prolog."""
+    return (
+        '<?xml version="1.0" encoding="pt-br"?>\n'
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml" lang="pt-br"><head><title>Requisição inválida!</title></head>'
+        "<body><h1>Requisição inválida!</h1><p>Tente novamente mais tarde.</p></body></html>\n"
+    ).encode()
 
 
 def sgs_json(name: str, start: date, end: date, *, seed: int = 7) -> bytes:

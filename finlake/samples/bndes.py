@@ -47,6 +47,8 @@ CATEGORIES = {
     "PRUDENCIAL": ("Conglomerado Prudencial",),
 }
 QUARTER_ENDS = ("31/03", "30/06", "30/09", "31/12")
+CP1252_FROM = 2024  # files of this year on are windows-1252 (BNDES switched in February 2025)
+DECLARED_FROM = 2025  # ... and their CKAN resource declares it from this year on
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, DEFAULT_BASE_URL)
 PACKAGE_UUID = str(uuid.uuid5(_NAMESPACE, f"package/{DEFAULT_PACKAGE_ID}"))
 
@@ -129,8 +131,9 @@ def _balance_row(rng: random.Random, standard: str, total_millions: float) -> li
     return [*asset_values, total, *liability_values, equity, total]
 
 
-def sample_csv(standard: str = "BRGAAP", year: int = 2023, *, seed: int = 7) -> bytes:
-    """One resource CSV: a row per quarter end and category (see module doc)."""
+def sample_csv(standard: str = "BRGAAP", year: int = 2023, *, seed: int = 7, encoding: str | None = None) -> bytes:
+    """One resource CSV: a row per quarter end and category (see module doc); ``encoding`` defaults to the
+    year's (UTF-8, or windows-1252 from :data:`CP1252_FROM`)."""
     if standard not in ACCOUNTS:
         raise ValueError(f"unknown standard {standard!r}; expected one of {STANDARDS}")
     rng = random.Random(f"{seed}/{standard}/{year}")
@@ -142,7 +145,7 @@ def sample_csv(standard: str = "BRGAAP", year: int = 2023, *, seed: int = 7) -> 
             total = base * scale * (1 + 0.006 * quarter) * rng.uniform(0.98, 1.02)
             amounts = [format_ptbr(Decimal(cents).scaleb(-2)) for cents in _balance_row(rng, standard, total)]
             lines.append(";".join([f"{day_month}/{year}", category, *amounts]))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return ("\n".join(lines) + "\n").encode(encoding or ("cp1252" if year >= CP1252_FROM else "utf-8"))
 
 
 def resource_id(standard: str, year: int) -> str:
@@ -171,6 +174,7 @@ def _resource(standard: str, year: int, body: bytes, position: int) -> dict[str,
         "state": "active",
         "datastore_active": False,
         "resource_type": None,
+        **({"encoding": "Windows-1252"} if year >= DECLARED_FROM else {}),
     }
 
 
@@ -218,7 +222,7 @@ def write_bndes_cassette(out_dir: Path, *, years: range = range(2021, 2026), see
                 out_dir,
                 str(resource["url"]),
                 body,
-                headers={"Content-Type": "text/csv; charset=utf-8"},
+                headers={"Content-Type": "text/csv" if year >= CP1252_FROM else "text/csv; charset=utf-8"},
                 file=f"resources/{slug_file}",
             )
             resources.append(resource)

@@ -101,6 +101,14 @@ def payment_file_name(month: str) -> str:
     return f"tb_pagamentos_{month.replace('-', '')}.csv"
 
 
+def date_stamped_names(month: str) -> tuple[str, str]:
+    """The names of the publisher's date-stamped deliveries (reference date, then generation time), as the
+    public sample is named: ``tb_fatura_20240901_20240902000000.csv``, ``tb_pagamentos_20240901_...``."""
+    compact = month.replace("-", "")
+    stamp = f"{compact}01_{compact}02000000"
+    return f"tb_fatura_{stamp}.csv", f"tb_pagamentos_{stamp}.csv"
+
+
 @dataclass(frozen=True)
 class CardsData:
     """The valid rows, as NumPy arrays (dates ``datetime64[D]``, amounts int64 cents).
@@ -544,13 +552,17 @@ def generate(
     return files
 
 
-def write(out_dir: Path, files: dict[str, tuple[bytes, bytes]]) -> list[Path]:
-    """Write every month's two files into ``out_dir`` (created if needed); returns the paths."""
+def write(out_dir: Path, files: dict[str, tuple[bytes, bytes]], *, date_stamped_from: str | None = None) -> list[Path]:
+    """Write every month's two files into ``out_dir`` (created if needed); returns the paths. Months from
+    ``date_stamped_from`` (YYYY-MM) on are named as the date-stamped deliveries (:func:`date_stamped_names`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for month, (invoices, payments) in sorted(files.items()):
-        for name, body in ((invoice_file_name(month), invoices), (payment_file_name(month), payments)):
+        names = (invoice_file_name(month), payment_file_name(month))
+        if date_stamped_from is not None and month >= date_stamped_from:
+            names = date_stamped_names(month)
+        for name, body in zip(names, (invoices, payments), strict=True):
             path = out_dir / name
             path.write_bytes(body)
             written.append(path)

@@ -7,7 +7,12 @@ step requests with files from the project's generators, in the formats the live 
   as B3 answers for a day without a session);
 - ``.../InstDados/SerHist/COTAHIST_Ayyyy.ZIP``: a yearly ZIP, up to ``as_of`` for the current year;
 - ``.../indexProxy/indexCall/GetPortfolioDay/<base64>``: the IBOV portfolio JSON in force on ``as_of``;
-- ``https://api.bcb.gov.br/dados/serie/bcdata.sgs.<code>/dados?...``: the SGS series for the window.
+- ``https://api.bcb.gov.br/dados/serie/bcdata.sgs.<code>/dados?...``: the SGS series for the window,
+  for any date the real series covers (404 "Value(s) not found" before it starts).
+
+The quirks the real sources have, met every time: the first SGS request of CDI (series 12) is answered
+with SGS's XHTML error page at HTTP 200, as the real API sometimes does, and the retry gets the data;
+the yearly COTAHIST's trailer counts the records only (``finlake.samples.b3``).
 
 Anything else answers ``SourceUnavailable``, like an unrecorded URL in a cassette.
 """
@@ -18,7 +23,7 @@ import re
 from datetime import date, datetime
 
 from finlake.samples import b3
-from finlake.samples.bcb import sgs_json
+from finlake.samples.bcb import sgs_answer, sgs_error_page
 from functions.common.http import HttpResponse, SourceUnavailable
 from functions.stocks.bcb import SERIES
 
@@ -28,6 +33,7 @@ _YEARLY = re.compile(r"/COTAHIST_A(\d{4})\.ZIP$", re.IGNORECASE)
 _SGS = re.compile(r"bcdata\.sgs\.(\d+)/dados\?.*dataInicial=([0-9/]+)&dataFinal=([0-9/]+)")
 ZIP = {"Content-Type": "application/zip"}
 JSON = {"Content-Type": "application/json; charset=utf-8"}
+FLAKY_SERIES = 12  # CDI: its first request gets the error page
 
 
 class SampleMarketHttp:
@@ -36,6 +42,7 @@ class SampleMarketHttp:
         self.seed = seed
         self.yearly_records = yearly_records  # smaller yearly files for the demo and tests
         self.requested: list[str] = []
+        self.error_pages = 0  # error pages answered so far (one, to the first CDI request)
 
     def get(self, url: str, *, timeout: float) -> HttpResponse:
         self.requested.append(url)
@@ -55,6 +62,10 @@ class SampleMarketHttp:
         if "GetPortfolioDay/" in url:
             return HttpResponse(200, JSON, b3.ibov_portfolio_json(self.as_of, seed=self.seed))
         if (match := _SGS.search(url)) and int(match[1]) in _CODES:
+            if int(match[1]) == FLAKY_SERIES and not self.error_pages:
+                self.error_pages += 1
+                return HttpResponse(200, {"Content-Type": "application/json;charset=UTF-8"}, sgs_error_page())
             start, end = (datetime.strptime(match[i], "%d/%m/%Y").date() for i in (2, 3))
-            return HttpResponse(200, JSON, sgs_json(_CODES[int(match[1])], start, end, seed=self.seed))
+            status, body = sgs_answer(_CODES[int(match[1])], start, end, seed=self.seed)
+            return HttpResponse(status, JSON, body)
         raise SourceUnavailable(f"no sample source for {url} (local mode never reaches the network)")

@@ -10,10 +10,15 @@ Decisions a reader may question:
   app never writes a newline inside a field; a record split over lines is quarantined line by line
   instead of silently joined, and line numbers stay the ones an editor shows.
 - The card CSV shows charges as positive numbers; we store money out as negative, as everywhere.
-- OFX goes through ``ofxtools``. Nubank's OFX 1.02 header has no ``CHARSET`` line, which
-  ofxtools 1.1.1 requires (csingley/ofxtools PR #129, never merged), so one is added before
-  parsing: ``NONE`` (UTF-8) when the body is valid UTF-8, else ``1252``. A UTF-8 BOM is dropped for
-  the same reason. Nothing else is touched: missing SGML end tags are handled by ofxtools.
+- Text encodings are decided by :func:`functions.common.text.decode` (BOM, valid UTF-8, a declared
+  encoding, else charset-normalizer); a CSV line that cannot be decoded cleanly is quarantined.
+- OFX goes through ``ofxtools``, which decodes by the header: OFX 1 ``CHARSET`` (``1252``,
+  ``ISO-8859-1``, ``NONE`` = UTF-8 for ofxtools), OFX 2 always UTF-8. The header is honoured when the
+  bytes agree and corrected when they contradict it (a valid UTF-8 body under ``CHARSET:1252`` would
+  otherwise become mojibake): Nubank's OFX 1.02 header has no ``CHARSET`` line at all, which
+  ofxtools 1.1.1 requires (csingley/ofxtools PR #129, never merged), so the decided one is written;
+  an OFX 2 body that is not UTF-8 is transcoded to it. A UTF-8 BOM is dropped for the same reason.
+  Nothing else is touched: missing SGML end tags are handled by ofxtools.
 - Each OFX transaction is converted on its own, so one invalid transaction (say, no TRNAMT) is
   quarantined with its position; the rest of the file is then validated by ofxtools as a whole
   and a failure there rejects the file.
@@ -49,6 +54,7 @@ from functions.bank.model import (
     parse_amount,
     parse_installment,
 )
+from functions.common.text import UndecodableText, decode
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
@@ -75,7 +81,7 @@ def detect_kind(data: bytes, name: str) -> str:
         raise FileRejected(f"{name}: empty file; accepted: {ACCEPTED}")
     if head[:9].upper().startswith(_OFX_START):
         return "ofx"
-    text, _ = _decode(data, name)
+    text, _, _ = _decode(data, name)
     header = _split_header(_first_line(text))
     if header in CARD_HEADERS:
         return "card_csv"
@@ -94,16 +100,14 @@ def parse_export(data: bytes, name: str) -> Parsed:
     return parsers[detect_kind(data, name)](data, name)
 
 
-def _decode(data: bytes, name: str) -> tuple[str, str]:
-    """The text and its encoding: UTF-8 (BOM dropped), else cp1252 (older Windows tools re-save so)."""
+def _decode(data: bytes, name: str) -> tuple[str, str, dict[int, str]]:
+    """The text, its encoding ("utf-8", "cp1252" ...) and the lines that cannot be decoded cleanly."""
     try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError as exc:
-        raise FileRejected(f"{name}: neither UTF-8 nor cp1252 text ({exc})") from exc
+        decoded = decode(data, where=name)
+    except UndecodableText as exc:
+        raise FileRejected(str(exc)) from exc
+    encoding = "utf-8" if decoded.encoding == "utf_8" else decoded.encoding
+    return decoded.text.removeprefix("\ufeff"), encoding, dict(decoded.bad_lines)
 
 
 def _first_line(text: str) -> str:
@@ -138,12 +142,15 @@ class _RowError(ValueError):
 
 def _records(data: bytes, name: str) -> tuple[tuple[str, ...], list[_Record], list[BadRow], str]:
     """The folded header, the data records, the lines that are not even CSV, and the encoding."""
-    text, encoding = _decode(data, name)
+    text, encoding, undecodable = _decode(data, name)
     header: tuple[str, ...] | None = None
     records: list[_Record] = []
     bad: list[BadRow] = []
     for number, raw in enumerate(_lines(text), start=1):
         if not raw.strip():
+            continue
+        if number in undecodable and header is not None:
+            bad.append(BadRow(number, undecodable[number], raw))
             continue
         if header is None:
             header = _split_header(raw)
@@ -259,24 +266,44 @@ _STATEMENTS = {"STMTRS": ("nuconta", "BANKACCTFROM"), "CCSTMTRS": ("card", "CCAC
 _V1_ENCODING_LINE = re.compile(rb"(ENCODING:[^\r\n]*\r?\n)")
 
 
-def _normalise_ofx(data: bytes) -> bytes:
-    """Only what ofxtools 1.1.1 cannot take from Nubank: a BOM, and an OFX 1 header without CHARSET."""
+_V1_CHARSET_LINE = re.compile(rb"CHARSET:[ \t]*([^\r\n]*)")
+_OFX_CHARSETS = {"utf_8": b"NONE", "cp1252": b"1252", "latin_1": b"ISO-8859-1"}  # what ofxtools 1.1.1 maps
+_XML_ENCODING = re.compile(rb"(<\?xml[^>]*encoding=)([\"'])([\w.-]+)\2")
+
+
+def _normalise_ofx(data: bytes, name: str = "the OFX file") -> bytes:
+    """Only what ofxtools 1.1.1 cannot take: a BOM, an OFX 1 header without CHARSET or whose CHARSET the
+    bytes contradict, and an OFX 2 body that is not UTF-8 (see the module doc)."""
     data = data.removeprefix(b"\xef\xbb\xbf")
     head, _, _ = data.partition(b"<")
-    if b"OFXHEADER:" in head and b"CHARSET:" not in head:
+    if b"OFXHEADER:" in head:
+        declared = _V1_CHARSET_LINE.search(head)
+        label = declared[1].decode("ascii", "replace").strip() if declared else ""
+        label = {"NONE": "", "1252": "windows-1252"}.get(label.upper(), label)
         try:
-            data.decode("utf-8")
-            charset = b"NONE"  # ofxtools decodes CHARSET:NONE as UTF-8
-        except UnicodeDecodeError:
-            charset = b"1252"
-        data = _V1_ENCODING_LINE.sub(lambda m: m[1] + b"CHARSET:" + charset + b"\n", data, count=1)
+            found = decode(data, declared=label or None, where=name)
+        except UndecodableText as exc:
+            raise FileRejected(str(exc)) from exc
+        charset = _OFX_CHARSETS.get(found.encoding)
+        if charset is None:  # e.g. UTF-16: re-encode as UTF-8, which CHARSET:NONE means to ofxtools
+            data, charset = found.text.encode("utf-8"), b"NONE"
+        if declared:
+            return _V1_CHARSET_LINE.sub(b"CHARSET:" + charset, data, count=1)
+        return _V1_ENCODING_LINE.sub(lambda m: m[1] + b"CHARSET:" + charset + b"\n", data, count=1)
+    prolog = _XML_ENCODING.search(data[:200])
+    try:
+        found = decode(data, declared=prolog[3].decode("ascii") if prolog else None, where=name)
+    except UndecodableText as exc:
+        raise FileRejected(str(exc)) from exc
+    if found.encoding != "utf_8":
+        data = _XML_ENCODING.sub(rb"\1\2UTF-8\2", found.text.encode("utf-8"), count=1)
     return data
 
 
 def _ofx_tree(data: bytes, name: str) -> OFXTree:
     tree = OFXTree()
     try:
-        tree.parse(io.BytesIO(_normalise_ofx(data)))
+        tree.parse(io.BytesIO(_normalise_ofx(data, name)))
     except Exception as exc:  # ofxtools raises SyntaxError, ValueError, UnicodeError... for bad input
         raise FileRejected(f"{name}: not a readable OFX file: {type(exc).__name__}: {exc}") from exc
     return tree

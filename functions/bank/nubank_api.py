@@ -185,7 +185,8 @@ def parse_snapshot(data: bytes, name: str) -> Parsed:
         facts["credit_limit"] = str(cents(int(snapshot["credit_limit_cents"])))
     if snapshot.get("account_balance") is not None:
         facts["account_balance"] = str(Decimal(str(snapshot["account_balance"])).quantize(Decimal("0.01")))
-    return Parsed(kind="api", rows=rows, quarantined=[], rows_in=position, facts=facts)
+    # Events without money (bill opened/closed markers) are not transaction rows: counted as a fact, not rows in.
+    return Parsed(kind="api", rows=rows, quarantined=[], rows_in=position - skipped, facts=facts)
 
 
 def _card_event(event: dict[str, Any], position: int) -> Txn | None:

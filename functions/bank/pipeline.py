@@ -49,8 +49,8 @@ from functions.common.manifest import SAO_PAULO, Manifest, Source
 from functions.common.naming import default_partition, execution_input, execution_name, month_of
 
 DOMAIN = "bank"
+DUPLICATE_KEY = "the source's transaction id, else date, description, amount and occurrence in the file"
 INBOX = "inbox/bank/"
-EXPORT_SUFFIXES = (".csv", ".ofx", ".qfx")
 RULES_FILE = Path(__file__).with_name("categories.csv")
 RULES_OVERRIDE_KEY = "config/bank/categories.csv"
 SOURCE_PRIORITY = {"api": 0, "ofx": 1, "nuconta_csv": 2, "card_csv": 3}
@@ -147,11 +147,13 @@ def safe_name(name: str) -> str:
 
 
 def trigger(event: dict[str, Any], *, lake: Lake, start: Callable[[str, dict[str, Any]], bool]) -> dict[str, Any]:
-    """Start a run for an export dropped in the inbox. The name follows the content, so the same
+    """Start a run for a file dropped in the inbox. The name follows the content, so the same
     file uploaded twice starts one run; a different file (or a corrected one) starts another."""
     key = event.get("detail", {}).get("object", {}).get("key", "")
-    if not key.startswith(INBOX) or not key.lower().endswith(EXPORT_SUFFIXES):
-        return {"started": False, "reason": f"{key!r} is not a bank export (.csv, .ofx) under {INBOX}"}
+    if not key.startswith(INBOX) or key.endswith("/"):
+        return {"started": False, "reason": f"{key!r} is not under {INBOX}"}
+    # Every file starts a run, whatever its name: Validate reads the content, and rejects what is no
+    # export with an email and a reason in quarantine, so nothing in the inbox is ignored silently.
     uri = s3_uri(lake.raw_bucket, key)
     month = default_partition("month")["month"]
     request = execution_input(DOMAIN, month=month, inputs=[uri], trigger="s3")
@@ -382,7 +384,7 @@ def load_parsed(lake: Lake) -> tuple[list[dict[str, Any]], list[dict[str, str]]]
         table = pq.read_table(io.BytesIO(lake.get(uri)))
         metadata = table.schema.metadata or {}
         facts.append(json.loads(metadata.get(b"facts", b"{}")) | {"raw_uri": metadata.get(b"raw_uri", b"").decode()})
-        rows += table.to_pylist()
+        rows += [row | {"_parsed": uri} for row in table.to_pylist()]
     rows.sort(key=lambda r: (SOURCE_PRIORITY.get(r["source"], 9), r["source_file"], r["source_line"]))
     return rows, facts
 
@@ -434,6 +436,21 @@ def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
         for uri in manifest.staged
         for r in pq.read_table(io.BytesIO(lake.get(uri)), columns=["key"]).to_pylist()
     }
+    # This run's rows: each is in the lake as its transaction's row, or dropped as a duplicate of one by the
+    # key (its id key, or its content key when it has no id); anything else is a row lost, and fails the run.
+    kept = {id(row) for row in unique}
+    kept_keys = {row["key"] for row in unique}
+    kept_content = {row["content_key"] for row in unique if row["has_id"]}
+    run_rows = [row for row in rows if row["_parsed"] in manifest.staged]
+    counts = manifest.counts
+    counts.rows_curated = sum(1 for row in run_rows if id(row) in kept)
+    counts.rows_duplicates = sum(
+        1
+        for row in run_rows
+        if id(row) not in kept
+        and (row["key"] in kept_keys or (not row["has_id"] and row["content_key"] in kept_content))
+    )
+    counts.check("bank", DUPLICATE_KEY)
     # The month the email is about: the latest month of this run's own rows.
     focus = max((month_of(r["date"]) for r in unique if r["key"] in staged_keys), default=manifest.partition["month"])
     head = summary.headline(transactions, installments, focus, credit_limits)
@@ -572,7 +589,7 @@ def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
     lines = [
         f"Bank, run {manifest.run_id}",
         "Sources: " + ", ".join(s.name for s in manifest.sources),
-        f"Rows: {c.rows_in} in, {c.rows_valid} valid, {c.rows_quarantined} quarantined",
+        f"Rows: {c.check('bank', DUPLICATE_KEY)}",
         f"Transactions in the lake: {result['transactions']} "
         f"({result['duplicates']} duplicates across sources and exports dropped)",
         "",

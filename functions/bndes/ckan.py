@@ -13,8 +13,13 @@ URLs are matched exactly, so they must be built the way :class:`CkanClient` buil
 (``CkanClient.action_url``). ``finlake.samples.bndes`` writes such a cassette.
 
 Errors: :class:`SourceUnavailable` (network, timeouts, 429/5xx after retries, unrecorded URL in
-offline mode) is worth retrying later; :class:`SourceFormatError` (HTML instead of data, empty
-body, invalid JSON, ``success: false``, a non-CSV resource) is not.
+offline mode; and an HTTP 200 that is not the file, such as an error page, a JSON error object or
+``success: false``, after :func:`~functions.common.http.get_file`'s retries) is worth retrying
+later; :class:`SourceFormatError` (invalid JSON, a non-CSV resource) is not.
+
+Encodings: a resource's ``encoding`` field (BNDES declares ``Windows-1252`` on the CSVs it
+publishes since February 2025) is kept on :class:`Resource` and, with the download's HTTP charset,
+handed to the parser as the declared encoding (``functions.bndes.pipeline``).
 """
 
 from __future__ import annotations
@@ -32,11 +37,11 @@ from functions.common.http import (
     HttpResponse,
     SourceError,
     SourceFormatError,
-    get_ok,
-    looks_like_html,
+    get_file,
     snippet,
 )
 from functions.common.ptbr import normalize_column
+from functions.common.text import UndecodableText, charset_of, decode
 
 DEFAULT_BASE_URL = "https://dadosabertos.bndes.gov.br"
 DEFAULT_PACKAGE_ID = "balanco-patrimonial"
@@ -81,6 +86,7 @@ class Resource:
     md5: str | None = None
     last_modified: str | None = None
     datastore_active: bool = False
+    encoding: str | None = None  # CKAN's resource "encoding" field, e.g. "Windows-1252"
     standard: str = field(init=False)
     year: int | None = field(init=False)
 
@@ -98,6 +104,7 @@ class Resource:
             md5=data.get("hash") or None,
             last_modified=data.get("last_modified") or data.get("metadata_modified") or None,
             datastore_active=bool(data.get("datastore_active", False)),
+            encoding=str(data["encoding"]).strip() or None if data.get("encoding") else None,
         )
 
     @property
@@ -151,21 +158,22 @@ class CkanClient:
         )
 
     def download(self, resource: Resource) -> bytes:
-        """The CSV bytes of a resource; rejects non-CSV resources, HTML pages and empty bodies."""
+        """The CSV bytes of a resource; rejects non-CSV resources. An error page, a JSON error or an
+        empty body is retried, then SourceUnavailable (see :func:`~functions.common.http.get_file`)."""
+        return self.download_response(resource).body
+
+    def download_response(self, resource: Resource) -> HttpResponse:
+        """:meth:`download` with the answer's headers (its Content-Type charset)."""
         if not resource.is_csv:
             raise SourceFormatError(
                 f"expected a CSV resource, got format {resource.format!r} for {resource.name!r} at {resource.url}"
             )
-        response = self._get(resource.url)
+        response = get_file(self.http, resource.url, timeout=self.timeout, expect="text", error=SourceError)
         body = response.body
-        if not body.strip():
-            raise SourceFormatError(f"expected CSV from {resource.url}, got an empty body")
-        if looks_like_html(body, response.header("content-type")):
-            raise SourceFormatError(f"expected CSV from {resource.url}, got HTML: {snippet(body)!r}")
         for magic, what in _NOT_CSV_MAGIC.items():
             if body.startswith(magic):
                 raise SourceFormatError(f"expected CSV from {resource.url}, got {what}: {snippet(body)!r}")
-        return body
+        return response
 
     def datastore_search(self, resource_id: str, limit: int = 1000) -> list[dict[str, Any]]:
         """All records of a DataStore resource, paging with ``limit``/``offset`` until ``total``."""
@@ -193,21 +201,15 @@ class CkanClient:
 
     # ----------------------------------------------------------------------- internals
 
-    def _get(self, url: str) -> HttpResponse:
-        return get_ok(self.http, url, timeout=self.timeout, error=SourceError)
-
     def _action(self, url: str) -> Any:
         """The ``result`` of a CKAN action envelope, after checking everything around it."""
-        response = self._get(url)
+        response = get_file(self.http, url, timeout=self.timeout, expect="json", error=SourceError)
         body = response.body
         expected = f"expected a CKAN JSON envelope from {url}"
-        if not body.strip():
-            raise SourceFormatError(f"{expected}, got an empty body")
-        if looks_like_html(body, response.header("content-type")):
-            raise SourceFormatError(f"{expected}, got HTML: {snippet(body)!r}")
         try:
-            envelope = json.loads(body.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            text = decode(body, declared=charset_of(response.header("content-type")), where=url).text
+            envelope = json.loads(text)
+        except (UndecodableText, json.JSONDecodeError) as exc:
             raise SourceFormatError(f"{expected}, got invalid JSON ({exc}): {snippet(body)!r}") from exc
         if not isinstance(envelope, dict) or "success" not in envelope:
             raise SourceFormatError(f"{expected}, got JSON without 'success': {snippet(body)!r}")

@@ -37,9 +37,11 @@ from functions.common.catalog import register
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
 from functions.common.ptbr import normalize_column
+from functions.common.text import charset_of
 
 DOMAIN = "bndes"
 PACKAGE_ID = "balanco-patrimonial"
+DUPLICATE_KEY = "reference date and text attributes, same values, within a file"
 TABLE = "bndes_balance_sheet"
 PARTITION_KEY = "reference_date"
 
@@ -138,7 +140,9 @@ def _ckan_sources(
         if not force and resource.md5 and ingested.get(resource.id) == resource.md5:
             manifest.skipped.append(resource.name)  # unchanged per CKAN's hash: not even downloaded
             continue
-        data = ckan.download(resource)
+        response = ckan.download_response(resource)
+        data = response.body
+        declared = resource.encoding or charset_of(response.header("content-type")) or ""
         md5 = md5_hex(data)
         if resource.md5 and resource.md5 != md5:
             manifest.warnings.append(f"{resource.name}: CKAN hash {resource.md5} != downloaded MD5 {md5}")
@@ -153,6 +157,7 @@ def _ckan_sources(
                     "resource-name": resource.name.encode("ascii", "replace").decode(),
                     "md5": md5,
                     "ckan-hash": resource.md5 or "",
+                    "declared-encoding": declared,
                     "fetched-at": fetched_at,
                 },
             )
@@ -164,6 +169,7 @@ def _ckan_sources(
                 md5=md5,
                 source_url=resource.url,
                 standard=resource.standard,
+                encoding=declared,
             )
         )
     return sources
@@ -176,6 +182,7 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
     """Parse every source; stage valid rows as Parquet, quarantine bad rows with the reason."""
     known_columns = lake.read_state(DOMAIN, "columns.json")
     dt = manifest.partition["dt"]
+    read_as: dict[str, int] = defaultdict(int)
     for source in manifest.sources:
         content = lake.get(source.uri)
         try:
@@ -185,6 +192,7 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
                 resource_id=source.resource_id,
                 standard=source.standard,
                 expected_columns=known_columns.get(source.standard),
+                declared_encoding=source.encoding or None,
             )
         except FileRejected as exc:
             _quarantine_file(lake, manifest, source, str(exc))
@@ -207,10 +215,24 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
         counts.rows_valid += result.rows_valid
         counts.rows_quarantined += len(result.quarantined)
         counts.rows_empty += result.rows_empty
+        counts.rows_duplicates += result.rows_duplicates
+        counts.rows_curated += result.rows_valid
+        how = "declared" if source.encoding else "detected"
+        read_as[f"{result.encoding} ({how})" if result.encoding != "UTF-8" else "UTF-8"] += 1
+        if result.encoding_note:
+            manifest.warnings.append(f"{source.name}: {result.encoding_note}")
+        if result.number_format != "pt-BR":
+            manifest.warnings.append(
+                f"{source.name}: read as {result.encoding}, '{result.delimiter}'-delimited with a "
+                f"{result.number_format} number format"
+            )
         if result.new_columns:
             manifest.warnings.append(f"{source.name}: new columns {result.new_columns} (carried through)")
         if result.missing_columns:
             manifest.warnings.append(f"{source.name}: missing columns {result.missing_columns}")
+    manifest.counts.check("BNDES", DUPLICATE_KEY)
+    if read_as:
+        manifest.notes.append("Read as: " + ", ".join(f"{label} {n}" for label, n in sorted(read_as.items())))
     return manifest
 
 
@@ -309,11 +331,12 @@ def summarize(manifest: Manifest) -> str:
     lines = [
         f"BNDES balance sheet, run {manifest.run_id}",
         f"Sources processed: {len(manifest.sources)} (unchanged, skipped: {len(manifest.skipped)})",
-        f"Rows: {c.rows_in} in, {c.rows_valid} valid, {c.rows_quarantined} quarantined, {c.rows_empty} empty",
+        f"Source rows: {c.check('BNDES', DUPLICATE_KEY)}; blank lines skipped: {c.rows_empty}",
         f"Values written: {c.rows_written} in {len(dates)} partitions ({span})",
         f"Tables: {', '.join(manifest.tables)}",
     ]
     if manifest.quarantine:
         lines.append("Quarantine: " + ", ".join(manifest.quarantine))
+    lines += [f"Note: {n}" for n in manifest.notes]
     lines += [f"Warning: {w}" for w in manifest.warnings]
     return "\n".join(lines)

@@ -3,8 +3,18 @@
 Validate (`glue/cards_curate.py`) and Transform (`glue/cards_book.py`) are Glue jobs; Fetch
 prepares their arguments in the manifest (``job_args``), Catalog registers what they wrote.
 
-Monthly files land in the raw bucket under ``inbox/cards/``: ``tb_faturas_YYYYMM.csv`` and
-``tb_pagamentos_YYYYMM.csv``. A file may hold one month or many months of history.
+Files land in the raw bucket under ``inbox/cards/``, named by one of the conventions the
+publisher uses (:func:`place`): the monthly ``tb_faturas_YYYYMM.csv`` / ``tb_pagamentos_YYYYMM.csv``,
+or the date-stamped deliveries ``tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv`` /
+``tb_faturas_...`` / ``tb_pagamentos_...`` (reference date, then generation time, as the public
+sample in ../shared/fixtures/cards/ is named). The month is the reference date's. A file may hold
+one month or many months of history.
+
+No file in the inbox is ignored: one whose name places it in no month starts a run all the same
+(the trigger), whose Fetch copies it to ``quarantine/cards/unplaced/`` with the reason and fails,
+so the failure email names it. Its text encoding is decided in Fetch
+(:func:`functions.common.text.decode`) and handed to the Validate job, which decodes every line
+strictly with it (an undecodable line is quarantined with the reason).
 """
 
 from __future__ import annotations
@@ -19,12 +29,24 @@ from functions.common.catalog import register
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
 from functions.common.naming import execution_input, execution_name, partition_for
+from functions.common.text import UndecodableText, decode
 
 DOMAIN = "cards"
 INBOX = "inbox/cards/"
-MONTHLY_FILE = re.compile(r"tb_(faturas|pagamentos)_(\d{4})(\d{2})\.csv$", re.IGNORECASE)
+UNPLACED = "unplaced/"
+# tb_faturas_202409.csv; tb_fatura_20240901_20240902000000.csv; tb_pagamentos_20241201_20241202000000.csv
+CARD_FILE = re.compile(
+    r"(?:^|/)tb_(?P<kind>faturas?|pagamentos?)_(?P<year>\d{4})(?P<month>0[1-9]|1[0-2])"
+    r"(?:(?P<day>\d{2})_(?P<stamp>\d{14}))?\.csv$",
+    re.IGNORECASE,
+)
+NAMING = (
+    "tb_faturas_YYYYMM.csv, tb_pagamentos_YYYYMM.csv, or date-stamped tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv, "
+    "tb_faturas_YYYYMMDD_YYYYMMDDHHMMSS.csv, tb_pagamentos_YYYYMMDD_YYYYMMDDHHMMSS.csv"
+)
 INVOICE_HEADER = "id_cliente,id_fatura,dt_emissao_fatura,dt_vencimento_fatura,valor_fatura"
 PAYMENT_HEADER = "id_pagamento,id_fatura,id_cliente,dt_pagamento,valor_pagamento"
+DUPLICATE_KEY = "id_fatura / id_pagamento; the newest file's row, then the last line, wins"
 TABLES = {  # table -> (zone, partition key, result section)
     "cards_invoices": ("curated", "issue_month", "invoices"),
     "cards_payments": ("curated", "payment_month", "payments"),
@@ -40,9 +62,36 @@ class InputError(ValueError):
     """A file is neither an invoice nor a payment file."""
 
 
+class UnplacedFile(InputError):
+    """A file in the inbox whose name places it in no month: reported, copied to quarantine."""
+
+
 def monthly_names(month: str) -> list[str]:
     compact = month.replace("-", "")
     return [f"tb_faturas_{compact}.csv", f"tb_pagamentos_{compact}.csv"]
+
+
+def place(name: str) -> tuple[str, str, str] | None:
+    """(kind "invoices"/"payments", month "YYYY-MM", generation stamp or "") from a file name, or None
+    when it follows none of the naming conventions (:data:`NAMING`)."""
+    match = CARD_FILE.search(name)
+    if match is None:
+        return None
+    if match["day"] and not 1 <= int(match["day"]) <= 31:
+        return None
+    kind = "invoices" if match["kind"].lower().startswith("fatura") else "payments"
+    return kind, f"{match['year']}-{match['month']}", match["stamp"] or ""
+
+
+def month_files(lake: Lake, month: str) -> dict[str, list[str]]:
+    """The inbox's files of ``month`` by kind, whatever their naming convention."""
+    found: dict[str, list[str]] = {"invoices": [], "payments": []}
+    prefix = s3_uri(lake.raw_bucket, INBOX)
+    for uri in lake.list_uris(prefix):
+        placed = place(posixpath.basename(uri))
+        if placed and placed[1] == month and "/" not in uri[len(prefix) :]:
+            found[placed[0]].append(uri)
+    return found
 
 
 def _runs_uri(lake: Lake, run_id: str, step: str) -> str:
@@ -61,14 +110,23 @@ def trigger(event: dict[str, Any], *, lake: Lake, start: Any) -> dict[str, Any]:
     """
     detail = event.get("detail", {})
     key = detail.get("object", {}).get("key", "")
-    match = MONTHLY_FILE.search(key)
-    if not key.startswith(INBOX) or not match:
-        return {"started": False, "reason": f"{key!r} is not a monthly cards file"}
-    month = f"{match[2]}-{match[3]}"
-    uris = [s3_uri(lake.raw_bucket, INBOX + name) for name in monthly_names(month)]
-    waiting = [posixpath.basename(uri) for uri in uris if not lake.exists(uri)]
+    if not key.startswith(INBOX) or key.endswith("/"):
+        return {"started": False, "reason": f"{key!r} is not under {INBOX}"}
+    placed = place(posixpath.basename(key))
+    if placed is None:  # never ignored: a run reports it and quarantines a copy
+        uri = s3_uri(lake.raw_bucket, key)
+        month = partition_for("previous_month", date.fromisoformat(today_in_sao_paulo()))["month"]
+        request = execution_input(DOMAIN, month=month, inputs=[uri], trigger="s3")
+        request["inputs_md5"] = [md5_hex(lake.get(uri))]
+        request["unplaced"] = True
+        name = execution_name(DOMAIN, month, request)
+        return {"started": bool(start(name, request)), "unplaced": key, "execution": name}
+    month = placed[1]
+    files = month_files(lake, month)
+    waiting = [name for kind, name in zip(files, monthly_names(month), strict=True) if not files[kind]]
     if waiting:
         return {"started": False, "month": month, "waiting_for": waiting}
+    uris = sorted(files["invoices"] + files["payments"], key=lambda uri: _order(posixpath.basename(uri)))
     request = execution_input(DOMAIN, month=month, inputs=uris, trigger="s3")
     request["inputs_md5"] = [md5_hex(lake.get(uri)) for uri in uris]
     name = execution_name(DOMAIN, month, request)
@@ -86,14 +144,21 @@ def fetch(event: dict[str, Any], *, lake: Lake, today: date | None = None) -> Ma
     today = today or date.fromisoformat(today_in_sao_paulo())
     month = request.get("month") or partition_for("previous_month", today)["month"]
     manifest = Manifest(run_id=event["execution_name"], domain=DOMAIN, partition={"month": month})
-    uris = request.get("inputs") or [s3_uri(lake.raw_bucket, INBOX + name) for name in monthly_names(month)]
-    missing = [posixpath.basename(u) for u in uris if not lake.exists(u)]
-    if missing:
-        raise MissingFile(
-            f"cards {month}: {', '.join(missing)} not found in s3://{lake.raw_bucket}/{INBOX} "
-            f"(a month needs both {' and '.join(monthly_names(month))})"
-        )
-    sources = [_source(lake, uri) for uri in uris]
+    if request.get("inputs"):
+        uris = list(request["inputs"])
+        if request.get("unplaced"):  # the trigger found no month in the name
+            _quarantine_unplaced(lake, uris)
+    else:
+        files = month_files(lake, month)
+        uris = files["invoices"] + files["payments"]
+        missing = [name for kind, name in zip(files, monthly_names(month), strict=True) if not files[kind]]
+        if missing:
+            raise MissingFile(
+                f"cards {month}: {', '.join(missing)} not found in s3://{lake.raw_bucket}/{INBOX} "
+                f"(a month needs an invoice and a payment file, named {NAMING})"
+            )
+    sources = [source for uri in uris if (source := _source(lake, uri)) is not None]
+    _quarantine_unplaced(lake, [uri for uri in uris if uri not in {s.uri for s in sources}])
     kinds = {s.kind for s in sources}
     if kinds != {"invoices", "payments"}:
         raise MissingFile(f"cards {month}: need an invoice file and a payment file, got only {sorted(kinds)}")
@@ -104,13 +169,16 @@ def fetch(event: dict[str, Any], *, lake: Lake, today: date | None = None) -> Ma
         return manifest
     manifest.sources = sorted(sources, key=_file_order)
     manifest.new_data = True
-    files = {kind: ",".join(s.uri for s in manifest.sources if s.kind == kind) for kind in kinds}
+    joined = {kind: ",".join(s.uri for s in manifest.sources if s.kind == kind) for kind in kinds}
+    encodings = {kind: ",".join(s.encoding for s in manifest.sources if s.kind == kind) for kind in kinds}
     curate_result = _runs_uri(lake, manifest.run_id, "curate")
     manifest.job_args = {
         "Validate": {
             "--run_id": manifest.run_id,
-            "--invoice_files": files["invoices"],
-            "--payment_files": files["payments"],
+            "--invoice_files": joined["invoices"],
+            "--payment_files": joined["payments"],
+            "--invoice_encodings": encodings["invoices"],
+            "--payment_encodings": encodings["payments"],
             "--curated_root": s3_uri(lake.curated_bucket, ""),
             "--quarantine_root": s3_uri(lake.curated_bucket, f"quarantine/{DOMAIN}/{month}/"),
             "--result_path": curate_result,
@@ -126,25 +194,58 @@ def fetch(event: dict[str, Any], *, lake: Lake, today: date | None = None) -> Ma
     return manifest
 
 
-def _source(lake: Lake, uri: str) -> Source:
+def _quarantine_unplaced(lake: Lake, uris: list[str]) -> None:
+    """Copy each file (the raw object stays: raw is never modified) and its reason to
+    ``quarantine/cards/unplaced/``, then fail naming them: the run's failure email reports them."""
+    if not uris:
+        return
+    copies = []
+    for uri in uris:
+        name = posixpath.basename(uri)
+        copy = s3_uri(lake.curated_bucket, f"quarantine/{DOMAIN}/{UNPLACED}{name}")
+        lake.copy(uri, copy)
+        reason = f"{name}: neither the name nor the header places it (accepted names: {NAMING})"
+        lake.put(copy + ".reason.json", json.dumps({"source": uri, "copy": copy, "reason": reason}).encode())
+        copies.append(copy)
+    names = ", ".join(posixpath.basename(u) for u in uris)
+    raise UnplacedFile(
+        f"{names}: in the cards inbox, but the name places it in no month (accepted: {NAMING}) "
+        f"and the run cannot use it; copied to {', '.join(copies)}; rename it and drop it again"
+    )
+
+
+def _source(lake: Lake, uri: str) -> Source | None:
+    """The file as a source of this run (kind by name, else by header; encoding decided), or None
+    when neither places it."""
     data = lake.get(uri)
-    header = data[:200].decode("utf-8", "replace").lstrip("\ufeff").splitlines()[0].strip().lower()
     name = posixpath.basename(uri)
-    if header.startswith(INVOICE_HEADER):
+    try:
+        decoded = decode(data, where=name)
+    except UndecodableText as exc:
+        raise InputError(str(exc)) from exc
+    header = decoded.text[:400].lstrip("\ufeff").splitlines()[0].strip().lower() if decoded.text.strip() else ""
+    placed = place(name)
+    if placed is not None:
+        kind = placed[0]  # the curate job checks the header (and maps the known renames)
+    elif header.startswith(INVOICE_HEADER):
         kind = "invoices"
     elif header == PAYMENT_HEADER:
         kind = "payments"
-    elif match := MONTHLY_FILE.search(name):
-        kind = "invoices" if match[1].lower() == "faturas" else "payments"  # the curate job reports the header
     else:
-        raise InputError(f"{name}: header {header!r} is neither {INVOICE_HEADER!r} nor {PAYMENT_HEADER!r}")
-    return Source(uri=uri, name=name, resource_id=name, md5=md5_hex(data), source_url=uri, kind=kind)
+        return None
+    return Source(
+        uri=uri, name=name, resource_id=name, md5=md5_hex(data), source_url=uri, kind=kind, encoding=decoded.encoding
+    )
 
 
-def _file_order(source: Source) -> tuple[str, str]:
-    """Oldest first, so that a later month's file wins on a duplicate id."""
-    match = MONTHLY_FILE.search(source.name)
-    return (f"{match[2]}{match[3]}" if match else "", source.name)
+def _order(name: str) -> tuple[str, str, str]:
+    placed = place(name)
+    return (placed[1], placed[2], name) if placed else ("", "", name)
+
+
+def _file_order(source: Source) -> tuple[str, str, str]:
+    """Oldest first (month, then generation stamp), so that a later file wins on a duplicate id."""
+    return _order(source.name)
 
 
 # -- Catalog ---------------------------------------------------------------------------------------
@@ -182,6 +283,14 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     counts.rows_in = invoices["rows_in"] + payments["rows_in"]
     counts.rows_valid = invoices["valid"] + payments["valid"]
     counts.rows_quarantined = invoices["quarantined"] + payments["quarantined"]
+    counts.rows_curated = invoices["written"] + payments["written"]
+    counts.rows_duplicates = invoices["duplicates"] + payments["duplicates"]
+    counts.check("cards", DUPLICATE_KEY)
+    if results["curate"].get("renamed_columns"):
+        manifest.warnings.append("known column renames mapped: " + ", ".join(results["curate"]["renamed_columns"]))
+    for kind in ("invoices", "payments"):
+        if sections[kind]["rows_in"] and sections[kind]["rows_in"] == sections[kind]["quarantined"]:
+            manifest.warnings.append(f"every {kind[:-1]} row was quarantined: see the quarantine for the reasons")
     counts.rows_written = sum(results["book"].get("rows", {}).values())
     root = manifest.job_args["Validate"]["--quarantine_root"]  # the job's own list may hold its local paths
     manifest.quarantine = [f"{root}{kind}/" for kind in ("invoices", "payments") if sections[kind]["quarantined"]]

@@ -29,15 +29,49 @@ class Source:
     source_url: str = ""
     standard: str = ""
     kind: str = ""  # what the object is, for domains with several kinds of source
+    encoding: str = ""  # the text encoding the source declares (CKAN resource field, HTTP charset), if any
+
+
+class RowAccountingError(RuntimeError):
+    """Rows in != rows curated + rows quarantined + duplicates dropped: rows went missing."""
 
 
 @dataclass
 class Counts:
+    """Rows of a run. The equation every domain keeps (:meth:`check`)::
+
+        rows_in == rows_curated + rows_quarantined + rows_duplicates
+
+    ``rows_valid`` = rows_curated + rows_duplicates (passed the checks); ``rows_empty`` counts blank
+    lines, which are not rows; ``rows_written`` is the domain's own output figure (long values,
+    book rows ...)."""
+
     rows_in: int = 0
     rows_valid: int = 0
     rows_quarantined: int = 0
     rows_empty: int = 0
     rows_written: int = 0
+    rows_curated: int = 0
+    rows_duplicates: int = 0
+
+    def line(self, duplicate_key: str = "") -> str:
+        """``rows in 10 = 7 curated + 2 quarantined + 1 duplicates dropped (by <key>)``."""
+        by = f" (by {duplicate_key})" if duplicate_key else ""
+        return (
+            f"rows in {self.rows_in} = {self.rows_curated} curated + {self.rows_quarantined} quarantined "
+            f"+ {self.rows_duplicates} duplicates dropped{by}"
+        )
+
+    def check(self, what: str, duplicate_key: str = "") -> str:
+        """The accounting line, or RowAccountingError when the sum does not hold."""
+        total = self.rows_curated + self.rows_quarantined + self.rows_duplicates
+        if total != self.rows_in:
+            raise RowAccountingError(
+                f"{what}: {self.rows_in} rows in, but {self.rows_curated} curated + {self.rows_quarantined} "
+                f"quarantined + {self.rows_duplicates} duplicates = {total}: {self.rows_in - total:+d} rows "
+                "unaccounted for"
+            )
+        return self.line(duplicate_key)
 
 
 @dataclass
@@ -56,6 +90,7 @@ class Manifest:
     job_args: dict[str, dict[str, str]] = field(default_factory=dict)  # Glue step -> its "--name" arguments
     columns: dict[str, list[str]] = field(default_factory=dict)  # source columns seen, per kind of file
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth telling, not wrong: a retried answer, encodings read
     summary: str = ""
 
     @property

@@ -10,11 +10,19 @@ Daily series answer at most a 10-year window per request (a longer one gets an e
 :func:`request_windows` decides which, and is the single place the cassette generator
 (``finlake.samples.bcb``) and the client agree on the URLs.
 
-Errors: :class:`SgsError` for anything the API answered that is not a list of points (HTML,
-empty body, invalid JSON, an error object such as ``{"error": ..., "message": ...}``, a 404 page
-for an unknown series, bad dates or values, naming the index and the value). Network problems
-come from the :class:`~functions.bndes.ckan.Http` layer as ``SourceUnavailable``. An empty list
-``[]`` is a valid answer (no data in the window, e.g. a holiday).
+What the API really sends (handled in :meth:`SgsClient.get`, i.e. in Fetch):
+
+- an HTTP 200 whose body is an XHTML error page behind an XML prolog ("Requisição inválida!",
+  python-bcb #27, GetBCBData #6; gone on retry), or a JSON error object: retried, then
+  ``SourceUnavailable`` (the stocks run warns and loads the quotes without that series);
+- ``{"erro": {"statusCode": 404, "detail": "Value(s) not found"}}`` (HTTP 404 or 200) for a
+  window without points, e.g. before the series starts: a valid answer with no points, as ``[]``;
+- points outside the window asked for (the last value before it, for a window past the last
+  publication; pySGS #24): :func:`parse_sgs` with ``window`` keeps the window's points only.
+
+Errors: :class:`SgsError` for anything else the API answered that is not a list of points
+(invalid JSON, a 404 page for an unknown series, bad dates or values, naming the index and the
+value). Network problems come from the Http layer as ``SourceUnavailable``.
 """
 
 from __future__ import annotations
@@ -33,10 +41,12 @@ from functions.common.http import (
     Http,
     HttpResponse,
     SourceFormatError,
-    get_ok,
+    get_file,
+    json_error,
     looks_like_html,
     snippet,
 )
+from functions.common.text import UndecodableText, charset_of, decode
 
 SGS_URL = (
     "https://api.bcb.gov.br/dados/serie/bcdata.sgs.{code}/dados"
@@ -168,14 +178,26 @@ def _parse_value(text: Any, where: str) -> Decimal:
     return Decimal(stripped)
 
 
+NO_VALUE = "value(s) not found"
+
+
+def no_points(body: bytes) -> bool:
+    """True for SGS's answer to a window without points: ``{"erro": {"statusCode": 404, "detail":
+    "Value(s) not found"}}`` (or the same under ``error``)."""
+    error = json_error(body)
+    return error is not None and NO_VALUE in error.lower()
+
+
 def _load(body: bytes, where: str, content_type: str | None) -> list[Any]:
     if not body.strip(b"\xef\xbb\xbf \t\r\n"):
         raise SgsError(f"{where}: expected a JSON list of points, got an empty body")
     if looks_like_html(body, content_type):
         raise SgsError(f"{where}: expected a JSON list of points, got HTML: {snippet(body)!r}")
+    if no_points(body):
+        return []
     try:
-        payload = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        payload = json.loads(decode(body, declared=charset_of(content_type), where=where).text)
+    except (UndecodableText, json.JSONDecodeError, RecursionError) as exc:
         raise SgsError(f"{where}: expected a JSON list of points, got invalid JSON ({exc}): {snippet(body)!r}") from exc
     if isinstance(payload, dict) and ("error" in payload or "erro" in payload or "message" in payload):
         detail = payload.get("error") or payload.get("erro") or payload.get("message") or json.dumps(payload)
@@ -186,9 +208,15 @@ def _load(body: bytes, where: str, content_type: str | None) -> list[Any]:
 
 
 def parse_sgs(
-    body: bytes, name: str, *, where: str = "SGS response", content_type: str | None = None
+    body: bytes,
+    name: str,
+    *,
+    where: str = "SGS response",
+    content_type: str | None = None,
+    window: tuple[date, date] | None = None,
 ) -> list[SeriesPoint]:
-    """The points of one SGS answer, in the order received; ``[]`` gives no points."""
+    """The points of one SGS answer, in the order received; ``[]`` and "Value(s) not found" give
+    none. With ``window`` (first, last day asked for, inclusive) points outside it are dropped."""
     code = series_info(name).code
     points: list[SeriesPoint] = []
     for index, item in enumerate(_load(body, where, content_type)):
@@ -196,7 +224,18 @@ def parse_sgs(
         if not isinstance(item, dict):
             raise SgsError(f"{at}: expected an object with 'data' and 'valor', got {snippet(json.dumps(item))!r}")
         points.append(SeriesPoint(name, code, _parse_date(item.get("data"), at), _parse_value(item.get("valor"), at)))
+    if window is not None:
+        points = [point for point in points if window[0] <= point.date <= window[1]]
     return points
+
+
+def url_window(url: str) -> tuple[date, date] | None:
+    """The (dataInicial, dataFinal) of an SGS URL, or None when it has not both."""
+    found = dict(re.findall(r"data(Inicial|Final)=([0-9]{2}/[0-9]{2}/[0-9]{4})", url))
+    if set(found) != {"Inicial", "Final"}:
+        return None
+    first, last = (_parse_date(found[key], url) for key in ("Inicial", "Final"))
+    return first, last
 
 
 def format_sgs(points: Iterable[SeriesPoint]) -> bytes:
@@ -244,12 +283,26 @@ class SgsClient:
         chunks: list[list[SeriesPoint]] = []
         for url in self.urls(name, start, end):
             response = self.get(url)
-            chunks.append(parse_sgs(response.body, name, where=url, content_type=response.header("content-type")))
+            content_type = response.header("content-type")
+            chunks.append(parse_sgs(response.body, name, where=url, content_type=content_type, window=url_window(url)))
             bodies.append(response.body)
         return bodies, merge_points(chunks)
 
     def get(self, url: str) -> HttpResponse:
-        return get_ok(self.http, url, timeout=self.timeout, error=SgsError)
+        """The answer for ``url``: a JSON list of points or SGS's "Value(s) not found" (HTTP 200 or
+        404). An error page or another JSON error is retried, then SourceUnavailable."""
+        response = get_file(
+            self.http,
+            url,
+            timeout=self.timeout,
+            expect="json",
+            accept=frozenset({200, 404}),
+            error=SgsError,
+            fine=no_points,
+        )
+        if response.status != 200 and not no_points(response.body):
+            raise SgsError(f"expected HTTP 200 from {url}, got {response.status}: {snippet(response.body)!r}")
+        return response
 
 
 # --------------------------------------------------------------------------- table and helpers

@@ -6,7 +6,10 @@ CRLF or LF line ends (the last line with or without one; trailing blank lines ar
 * header, type ``00``: ``COTAHIST.AAAA`` at 3-15, origin at 16-23 (``BOVESPA ``, not enforced),
   generation date ``YYYYMMDD`` at 24-31 (returned as ``header_date``);
 * quotes, type ``01``: the fields listed in :data:`FIELDS` (1-based, inclusive);
-* trailer, type ``99``: TOTREG at 32-42, the number of lines INCLUDING header and trailer.
+* trailer, type ``99``: TOTREG at 32-42. The layout says it counts every line INCLUDING header and
+  trailer, and the daily files do (the real 25/06/2021 file: 7,518 records, TOTREG 7,520); the
+  yearly files B3 publishes now count the quote records only. Both are accepted
+  (``trailer_convention`` "lines" or "records"); a count that matches neither rejects the file.
 
 Exactness: nothing goes through a binary float. Prices (PREABE..PREOFV, PREEXE) carry two implied
 decimals and are quoted per FATCOT shares (1 = per share, 1000 = per lot of 1,000); the table holds
@@ -28,9 +31,10 @@ Errors: a file that cannot be trusted as a whole raises :class:`FileRejected` (e
 bad header, TOTREG mismatch, more than 1% bad records) or :class:`TruncatedFile` (no trailer,
 as with the current year's file); a bad record goes to quarantine with its line number, a reason
 and its raw text: wrong length, a type other than 01, a non-digit in a numeric field, an invalid
-date, FATCOT 0, an inexact per-share price, or a control character (a stray CR, LF or NUL) in a
-text field. Lines are counted by LF; on the fast path a stray LF inside a record cannot move the
-record grid, so such a record is quarantined rather than split.
+date, FATCOT 0, an inexact per-share price, or a control character in a text field (a stray CR,
+LF or NUL, DEL, or a C1 byte 0x80-0x9F: not latin-1 text, so it is not decoded into mojibake).
+Lines are counted by LF; on the fast path a stray LF inside a record cannot move the record grid,
+so such a record is quarantined rather than split.
 
 Kept invariant: ``records_in == table.num_rows + len(quarantined)``, where ``records_in``
 counts the lines between header and trailer (all are expected to be type 01).
@@ -175,6 +179,7 @@ class ParsedCotahist:
     header_date: date
     records_in: int
     trailer_total: int
+    trailer_convention: str = "lines"  # TOTREG counts: "lines" (header and trailer too) or "records"
 
 
 # --------------------------------------------------------------------------- line framing
@@ -357,8 +362,9 @@ def _parse_chunk(rows: np.ndarray, store: dict[str, np.ndarray], start: int) -> 
     stop = start + len(rows)
     t = rows.T.copy()  # C order, always a writable copy
     bad = (t[0] != 48) | (t[1] != 49)  # TIPREG "01"
-    for first, last in _TEXT_SPANS:  # control characters (a stray CR/LF/NUL) in text fields
-        bad |= t[first - 1 : last].min(axis=0) < 32
+    for first, last in _TEXT_SPANS:  # control characters (a stray CR/LF/NUL, DEL, C1) in text fields
+        text = t[first - 1 : last]
+        bad |= (text.min(axis=0) < 32) | ((text >= 0x7F) & (text < 0xA0)).any(axis=0)
     for first, last in _DIGIT_SPANS:
         digits = t[first - 1 : last]
         digits -= np.uint8(48)
@@ -463,6 +469,8 @@ def _shape_reason(raw: bytes, line: int) -> str | None:
         text = _field_text(raw, name)
         if any(ch < " " for ch in text):
             return f"line {line}: {name} {text!r} contains a control character"
+        if c1 := next((ch for ch in text if "\x7f" <= ch < "\xa0"), None):
+            return f"line {line}: {name} holds byte 0x{ord(c1):02x}, a control character in latin-1: not text"
     return None
 
 
@@ -501,7 +509,7 @@ def _check_header(header: bytes, file_name: str) -> date:
     )
 
 
-def _check_trailer(lines: _Lines, file_name: str) -> int:
+def _check_trailer(lines: _Lines, file_name: str) -> tuple[int, str]:
     trailer = lines.trailer
     if lines.total < 2 or not trailer.startswith(b"99"):
         read = max(lines.total - 1, 0)
@@ -510,12 +518,14 @@ def _check_trailer(lines: _Lines, file_name: str) -> int:
     if not (len(totreg) == 11 and totreg.isascii() and totreg.isdigit()):
         raise FileRejected(f"{file_name}: trailer TOTREG (bytes 32-42) {totreg!r} is not numeric")
     expected = int(totreg)
-    if expected != lines.total:
-        raise FileRejected(
-            f"{file_name}: TOTREG mismatch: trailer says {expected:,} records, found {lines.total:,} "
-            "(header and trailer included)"
-        )
-    return expected
+    if expected == lines.total:
+        return expected, "lines"
+    if expected == lines.total - 2:
+        return expected, "records"
+    raise FileRejected(
+        f"{file_name}: TOTREG mismatch: trailer says {expected:,}, found {lines.total:,} lines with header and "
+        f"trailer, {lines.total - 2:,} records without"
+    )
 
 
 def _check_text(data: bytes, end: int, file_name: str) -> None:
@@ -548,7 +558,7 @@ def parse_cotahist(data: bytes, *, file_name: str) -> ParsedCotahist:
     _check_text(data, end, file_name)
     lines = _frame_regular(data, end) or _frame_split(data, end)
     header_date = _check_header(lines.header, file_name)
-    trailer_total = _check_trailer(lines, file_name)
+    trailer_total, convention = _check_trailer(lines, file_name)
 
     rows = lines.rows
     bad_mask = np.zeros(len(rows), dtype=bool)
@@ -587,6 +597,7 @@ def parse_cotahist(data: bytes, *, file_name: str) -> ParsedCotahist:
         header_date=header_date,
         records_in=records_in,
         trailer_total=trailer_total,
+        trailer_convention=convention,
     )
 
 
@@ -687,7 +698,8 @@ def format_header(generated: date, *, year: int | None = None, origin: str = "BO
 
 
 def format_trailer(total: int, *, generated: date | None = None, year: int | None = None) -> bytes:
-    """The type-99 trailer; ``total`` counts every line including header and trailer."""
+    """The type-99 trailer with TOTREG ``total`` (every line including header and trailer, as the
+    layout says, or the records only, as B3's yearly files do now)."""
     stamp = generated or date(1970, 1, 1)
     text = f"99COTAHIST.{year or stamp.year:04d}BOVESPA {_ymd(stamp):08d}{_number(total, 11, 'total')}"
     return text.ljust(RECORD_LENGTH).encode("latin-1")

@@ -37,11 +37,12 @@ from functions.common.http import (
     Http,
     HttpResponse,
     SourceFormatError,
-    get_ok,
+    get_file,
     looks_like_html,
     snippet,
 )
 from functions.common.ptbr import normalize_column, parse_ptbr_decimal
+from functions.common.text import UndecodableText, charset_of, decode
 
 PORTFOLIO_BASE_URL = "https://sistemaswebb3-listados.b3.com.br/indexProxy/indexCall/GetPortfolioDay/"
 INDEX = "IBOV"
@@ -165,13 +166,17 @@ def _check_body(body: bytes, what: str, content_type: str | None = None) -> None
         raise PortfolioError(f"expected {what}, got HTML: {snippet(body)!r}")
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data.decode("utf-8-sig")
+def _decode(data: bytes, what: str, content_type: str | None = None) -> str:
+    """The text (functions.common.text: B3 publishes the CSV in latin-1, JSON in UTF-8); a text
+    that cannot be decoded cleanly rejects the portfolio, which is all or nothing."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+        decoded = decode(data, declared=charset_of(content_type), where=what)
+    except UndecodableText as exc:
+        raise PortfolioError(str(exc)) from exc
+    if decoded.bad_lines:
+        line, reason = decoded.bad_lines[0]
+        raise PortfolioError(f"{what}, line {line}: {reason}")
+    return decoded.text
 
 
 # --------------------------------------------------------------------------- validation
@@ -285,7 +290,7 @@ def _csv_line(line: str, state: _CsvState, where: str) -> None:
 def parse_portfolio_csv(data: bytes) -> Portfolio:
     """Parse and validate an ``IBOVDia_dd-mm-yy.csv`` download."""
     _check_body(data, "the IBOV portfolio CSV")
-    lines = _decode(data).splitlines()
+    lines = _decode(data, "the IBOV portfolio CSV").splitlines()
     dt_ref = _csv_title(lines)
     _csv_header(lines)
     state = _CsvState(rows=[], seen={})
@@ -316,8 +321,8 @@ def load_page(body: bytes, where: str, content_type: str | None = None) -> dict[
     """One JSON page as a dict with ``page``, ``header`` and a ``results`` list, or PortfolioError."""
     _check_body(body, f"an IBOV portfolio JSON page ({where})", content_type)
     try:
-        payload = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        payload = json.loads(_decode(body, where, content_type))
+    except json.JSONDecodeError as exc:
         raise PortfolioError(f"{where}: invalid JSON ({exc}): {snippet(body)!r}") from exc
     if not isinstance(payload, dict):
         raise PortfolioError(f"{where}: expected a JSON object, got {snippet(body)!r}")
@@ -416,7 +421,8 @@ class B3PortfolioClient:
         return bodies, parse_portfolio_json(bodies)
 
     def _get(self, url: str) -> HttpResponse:
-        return get_ok(self.http, url, timeout=self.timeout, error=PortfolioError)
+        """A page; an error page or JSON error at HTTP 200 is retried, then SourceUnavailable."""
+        return get_file(self.http, url, timeout=self.timeout, expect="json", error=PortfolioError)
 
 
 # --------------------------------------------------------------------------- table

@@ -31,13 +31,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from functions.common.catalog import register
-from functions.common.http import Http, SourceFormatError, SourceUnavailable, looks_like_html, snippet
+from functions.common.http import (
+    Http,
+    IncompleteDownload,
+    SourceError,
+    SourceFormatError,
+    SourceUnavailable,
+    get_file,
+    snippet,
+    zip_problem,
+)
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
 from functions.stocks import bcb, ibov
 from functions.stocks.cotahist import CotahistError, parse_cotahist, unzip_cotahist
 
 DOMAIN = "stocks"
+# What identifies an instrument in b3_quotes (B3 COTAHIST layout): the negotiation code (CODNEG, which for
+# options also carries the series: underlying, call/put and expiry month letter, strike), the market (TPMERC)
+# and, on the forward market (030), the term in days (PRAZOT): AERI3T trades at 31, 45, 60... days the same day.
+QUOTE_KEY = "(dt_ref, ticker, market_type, term_days)"
 B3_HISTORY_URL = "https://bvmf.bmfbovespa.com.br/InstDados/SerHist/"
 SERIES_LOOKBACK = timedelta(days=400)  # the indicators' longest window (252 sessions) and then some
 
@@ -76,7 +89,8 @@ TABLES: dict[str, dict[str, Any]] = {
             "source_line": "int",
         },
         "description": "B3 daily quotes (COTAHIST), one row per instrument and trading day, all markets; "
-        "prices per share (divided by the quote factor), BRL",
+        "an instrument is (ticker, market_type, term_days): forward contracts (030) trade at several terms; "
+        "prices per share (divided by the quote factor), in the currency of column currency (MODREF)",
     },
     "b3_ibov_portfolio": {
         "zone": "curated",
@@ -124,9 +138,13 @@ TABLES: dict[str, dict[str, Any]] = {
             "sharpe_252": "double",
             "in_ibov": "boolean",
             "weight_pct": "double",
+            "currency": "string",
+            "currency_changed": "boolean",
+            "distribution_changed": "boolean",
         },
         "description": "Indicators per spot-market ticker (TPMERC 010) and session: returns, moving averages, "
-        "extremes, volatility, drawdown, beta and Sharpe against IBOV and CDI",
+        "extremes, volatility, drawdown, beta and Sharpe against IBOV and CDI; never across two currencies "
+        "(currency_changed); distribution_changed flags corporate events (prices are not adjusted)",
     },
     "sector_performance": {
         "zone": "refined",
@@ -202,6 +220,8 @@ def _input_source(lake: Lake, uri: str) -> Source:
     name = posixpath.basename(uri)
     data = lake.get(uri)
     kind = classify_input(name, data)
+    if kind == "cotahist" and data.startswith(b"PK") and (problem := zip_problem(data)):
+        raise IncompleteDownload(f"{name} ({uri}): {problem}; download it again (nothing was loaded)")
     return Source(uri=uri, name=name, resource_id=name, md5=md5_hex(data), source_url=uri, kind=kind)
 
 
@@ -250,20 +270,23 @@ def _live_sources(
     if not request.get("year") and first.weekday() >= 5:
         manifest.summary = f"stocks: {first} is a weekend, B3 publishes no COTAHIST file"
         return []
-    response = http.get(url, timeout=120)
+    # An error page, a JSON error or a truncated ZIP at HTTP 200 is retried, then the run fails naming the URL.
+    response = get_file(http, url, timeout=120, expect="zip", accept=frozenset({200, 404}), error=SourceFormatError)
     if response.status == 404:
         manifest.summary = f"stocks: no COTAHIST file for {first} ({name} not found: B3 holiday?)"
         return []
-    if response.status != 200 or looks_like_html(response.body, response.header("content-type")) or not response.body:
-        raise SourceFormatError(
-            f"expected the ZIP {name} from {url}, got HTTP {response.status}: {snippet(response.body)!r}"
-        )
+    if response.header("x-finlake-unwrapped"):
+        manifest.warnings.append(f"{name}: B3 answered the ZIP wrapped in base64; unwrapped")
     md5 = md5_hex(response.body)
     meta = {"source-url": url, "md5": md5, "fetched-at": fetched_at}
     uri = _store_raw(lake, f"{DOMAIN}/cotahist/{name}/{md5}.zip", response.body, meta)
     sources.append(Source(uri=uri, name=name, resource_id=name, md5=md5, source_url=url, kind="cotahist"))
     if not request.get("year"):  # B3 serves only the portfolio in force today
-        pages, portfolio = ibov.B3PortfolioClient(http).fetch()
+        try:
+            pages, portfolio = ibov.B3PortfolioClient(http).fetch()
+        except SourceUnavailable as exc:
+            manifest.warnings.append(f"IBOV portfolio not fetched, using the one in force in curated: {exc}")
+            return sources
         group = md5_hex(b"".join(pages))
         for number, body in enumerate(pages, start=1):
             key = f"{DOMAIN}/ibov/dt={portfolio.dt_ref}/{group}/page-{number}.json"
@@ -296,9 +319,11 @@ def _series_sources(
         for url in client.urls(name, start, last):
             try:
                 response = client.get(url)
-            except SourceUnavailable as exc:
+            except SourceError as exc:  # down, an error page after retries, an answer SGS does not document
                 manifest.warnings.append(f"BCB series {name} not fetched, using what curated holds: {exc}")
                 break
+            if retried := response.header("x-finlake-retried"):
+                manifest.notes.append(f"BCB series {name}: the answer came after a retry ({snippet(retried, 160)})")
             md5 = md5_hex(response.body)
             window = "_".join(d.replace("/", "") for d in re.findall(r"data(?:Inicial|Final)=([0-9/]+)", url))
             key = f"{DOMAIN}/bcb/{name}/{window}/{md5}.json"
@@ -329,8 +354,16 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
             lake, manifest, "portfolio", pa.concat_tables([ibov.portfolio_table(p) for p in portfolios])
         )
     series: dict[str, list[list[bcb.SeriesPoint]]] = defaultdict(list)
+    outside: dict[str, int] = defaultdict(int)
     for source in by_kind["series"]:
-        series[source.name].append(bcb.parse_sgs(lake.get(source.uri), source.name, where=source.source_url))
+        body, window = lake.get(source.uri), bcb.url_window(source.source_url)
+        points = bcb.parse_sgs(body, source.name, where=source.source_url)
+        kept = [p for p in points if window is None or window[0] <= p.date <= window[1]]
+        outside[source.name] += len(points) - len(kept)
+        series[source.name].append(kept)
+    for name, dropped in outside.items():
+        if dropped:
+            manifest.warnings.append(f"BCB series {name}: {dropped} points outside the window asked for dropped")
     points = [p for chunks in series.values() for p in bcb.merge_points(chunks)]
     if points:
         staged["series"] = _stage(lake, manifest, "series", bcb.series_table(points))
@@ -374,6 +407,8 @@ def _validate_cotahist(lake: Lake, manifest: Manifest, source: Source) -> pa.Tab
     counts.rows_in += parsed.records_in
     counts.rows_valid += parsed.table.num_rows
     counts.rows_quarantined += len(parsed.quarantined)
+    if parsed.trailer_convention == "records":
+        manifest.notes.append(f"{name}: trailer TOTREG {parsed.trailer_total:,} counts the records only")
     if parsed.quarantined:
         uri = _quarantine_uri(lake, manifest, f"{source.name}.jsonl")
         lines = [
@@ -413,8 +448,13 @@ def _stage(lake: Lake, manifest: Manifest, what: str, table: pa.Table) -> str:
 
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
-    """Register the five tables and the partitions the Glue job wrote; record what was ingested."""
+    """Register the five tables and the partitions the Glue job wrote; record what was ingested.
+
+    Fails (RowAccountingError) when the quote records in != curated + quarantined + duplicates."""
     result = json.loads(lake.get(result_uri(lake, manifest.run_id)))
+    manifest.counts.rows_curated = int(result.get("quotes_rows", 0))
+    manifest.counts.rows_duplicates = int(result.get("quotes_duplicates_dropped", 0))
+    manifest.counts.check("stocks quote records", QUOTE_KEY)
     for table, spec in TABLES.items():
         database = lake.curated_database if spec["zone"] == "curated" else lake.refined_database
         bucket = lake.curated_bucket if spec["zone"] == "curated" else lake.refined_bucket
@@ -455,8 +495,7 @@ def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
     lines = [
         f"Stocks, run {manifest.run_id}",
         f"COTAHIST: {files}",
-        f"Quote records: {c.rows_in} in, {c.rows_valid} valid, {c.rows_quarantined} quarantined; "
-        f"{result.get('quotes_duplicates_dropped', 0)} duplicates dropped",
+        f"Quote records: {c.line(QUOTE_KEY)}",
         f"Trading days loaded: {len(quote_days)} ({span})",
         f"IBOV portfolios: {len(result.get('portfolio_partitions', []))}; BCB series: "
         + (", ".join(result.get("series", [])) or "none"),
@@ -465,5 +504,6 @@ def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
     ]
     if manifest.quarantine:
         lines.append("Quarantine: " + ", ".join(manifest.quarantine))
+    lines += [f"Note: {n}" for n in manifest.notes]
     lines += [f"Warning: {w}" for w in manifest.warnings]
     return "\n".join(lines)

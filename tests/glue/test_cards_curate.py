@@ -384,3 +384,90 @@ def test_payments_only_run_uses_curated_invoices_and_moves_ids(
         r["id_pagamento"]: (str(r["dt_pagamento"]), r["payment_month"]) for r in rows(spark, tmp, "cards_payments")
     }
     assert found == {1: ("2024-02-08", "2024-02"), 5: ("2024-02-05", "2024-02"), 20: ("2024-03-01", "2024-03")}
+
+
+# --------------------------------------------------------------------------- real-world deliveries
+
+REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "realworld" / "cards"
+LATER_INVOICES = REALWORLD / "tb_faturas_20241201_20241202000000.csv"
+LATER_PAYMENTS = REALWORLD / "tb_pagamentos_20241201_20241202000000.csv"
+
+
+def test_later_delivery_renames_are_mapped_and_prefixed_ids_quarantined(spark: Any, tmp_path: Path) -> None:
+    """The later deliveries rename columns (data_emissao ...), reorder them and prefix ids (FAT-101): the renames
+    are mapped by name, and the prefixed ids, which the contract does not have, are quarantined with the reason."""
+    files = [LATER_INVOICES.as_uri(), LATER_PAYMENTS.as_uri()]
+    result = job.run(spark, args(tmp_path, files[:1], files[1:]))
+    assert result["renamed_columns"] == [
+        "data_emissao->dt_emissao_fatura",
+        "data_pagamento->dt_pagamento",
+        "data_vencimento->dt_vencimento_fatura",
+    ]
+    assert {k: result["invoices"][k] for k in ("rows_in", "written", "quarantined", "duplicates")} == {
+        "rows_in": 4,
+        "written": 0,
+        "quarantined": 4,
+        "duplicates": 0,
+    }
+    assert (result["payments"]["rows_in"], result["payments"]["quarantined"]) == (3, 3)
+    reasons = [(r["source_line"], r["reason"], r["raw"]) for r in quarantine(tmp_path, "invoices")]
+    assert reasons[0] == (
+        2,
+        "id_fatura is not a positive integer: 'FAT-101'",
+        "FAT-101,1,2024-10-01,2024-10-06,1671.07,250.66",
+    )
+    assert next(r["reason"] for r in quarantine(tmp_path, "payments")) == (
+        "id_pagamento is not a positive integer: 'PAG-2024-1'"
+    )
+
+
+def test_renamed_and_reordered_columns_load_the_right_values(spark: Any, tmp_path: Path) -> None:
+    # The same later delivery with the contract's integer ids: only the header drift is left.
+    invoices = write(tmp_path / LATER_INVOICES.name, LATER_INVOICES.read_text().replace("FAT-", ""))
+    payments = write(
+        tmp_path / LATER_PAYMENTS.name,
+        LATER_PAYMENTS.read_text().replace("PAG-2024-", "").replace("FAT-", ""),
+    )
+    # ... and one line of the invoices in windows-1252 where the file is UTF-8: quarantined, not mojibake
+    with open(tmp_path / LATER_INVOICES.name, "ab") as handle:
+        handle.write("300,3,2024-12-01,2024-12-06,10.00,1.50 (ref. São)\n".encode("cp1252"))
+    result = job.run(spark, {**args(tmp_path, [invoices], [payments]), "invoice_encodings": "utf_8"})
+    # invoices: 5 in = 4 curated + 1 quarantined; payments: 3 in = 3 curated
+    assert (result["invoices"]["rows_in"], result["invoices"]["written"], result["invoices"]["quarantined"]) == (
+        5,
+        4,
+        1,
+    )
+    assert (result["payments"]["written"], result["payments"]["quarantined"]) == (3, 0)
+    [bad] = quarantine(tmp_path, "invoices")
+    assert (bad["source_line"], bad["reason"]) == (6, "not valid utf_8 text: byte 0xe3 at column 47")
+    invoice = {r["id_fatura"]: r for r in rows(spark, tmp_path, "cards_invoices")}[101]
+    assert (invoice["id_cliente"], str(invoice["dt_emissao_fatura"]), str(invoice["dt_vencimento_fatura"])) == (
+        1,
+        "2024-10-01",
+        "2024-10-06",
+    )
+    assert (invoice["valor_fatura"], invoice["valor_pagamento_minimo"], invoice["minimo_estimado"]) == (
+        Decimal("1671.07"),
+        Decimal("250.66"),
+        False,
+    )
+    paid = {r["id_pagamento"]: r for r in rows(spark, tmp_path, "cards_payments")}
+    assert (paid[2]["id_fatura"], str(paid[2]["dt_pagamento"]), paid[2]["valor_pagamento"]) == (
+        102,
+        "2024-11-09",
+        Decimal("567.60"),
+    )
+
+
+def test_unknown_header_drift_is_rejected_naming_expected_and_found(spark: Any, tmp_path: Path) -> None:
+    drifted = write(tmp_path / "tb_faturas_202412.csv", "id_fatura,cliente,data_emissao,vencimento,valor\n1,1,x,y,z\n")
+    with pytest.raises(job.HeaderMismatch) as raised:
+        job.run(spark, args(tmp_path, [drifted], []))
+    message = str(raised.value)
+    assert (
+        "expected 'id_cliente,id_fatura,dt_emissao_fatura,dt_vencimento_fatura,valor_fatura[,valor_pagamento_minimo]'"
+        in (message)
+    )
+    assert "found 'id_fatura,cliente,data_emissao,vencimento,valor'" in message
+    assert "data_emissao->dt_emissao_fatura" in message

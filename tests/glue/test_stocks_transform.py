@@ -21,7 +21,7 @@ from glue import stocks_transform as job
 
 pytestmark = pytest.mark.slow
 
-QUOTES = "ticker string, dt_ref date, high decimal(22,8), low decimal(22,8), close decimal(22,8)"
+QUOTES = job.QUOTES_MIN_SCHEMA
 CDI = "date date, value decimal(20,8)"
 REL = 1e-9
 
@@ -57,9 +57,9 @@ def sessions(first: date, n: int) -> list[date]:
 
 
 def quote_rows(closes: dict[str, list[Decimal]], days: list[date]) -> list[tuple]:
-    """(ticker, dt_ref, high, low, close) with high = close + 0.50 and low = close - 0.50."""
+    """(ticker, dt_ref, high, low, close, currency, distribution) with high = close + 0.50 and low = close - 0.50."""
     return [
-        (ticker, day, close + Decimal("0.5"), close - Decimal("0.5"), close)
+        (ticker, day, close + Decimal("0.5"), close - Decimal("0.5"), close, "R$", 100)
         for ticker, series in closes.items()
         for day, close in zip(days, series, strict=True)
     ]
@@ -120,13 +120,13 @@ def test_returns_and_moving_averages_on_six_sessions_by_hand(spark: Any):
 def test_ibov_level_of_two_constituents_by_hand(spark: Any):
     mon, tue, wed, thu = sessions(d("2024-05-06"), 4)
     rows = [
-        ("AAAA3", mon, None, None, dec(10)),
-        ("BBBB4", mon, None, None, dec(20)),
-        ("AAAA3", tue, None, None, dec(11)),
-        ("BBBB4", tue, None, None, dec(20)),
-        ("AAAA3", wed, None, None, dec(12)),  # BBBB4 has no close on Wednesday
-        ("AAAA3", thu, None, None, dec(12)),
-        ("BBBB4", thu, None, None, dec(21)),
+        ("AAAA3", mon, None, None, dec(10), "R$", 100),
+        ("BBBB4", mon, None, None, dec(20), "R$", 100),
+        ("AAAA3", tue, None, None, dec(11), "R$", 100),
+        ("BBBB4", tue, None, None, dec(20), "R$", 100),
+        ("AAAA3", wed, None, None, dec(12), "R$", 100),  # BBBB4 has no close on Wednesday
+        ("AAAA3", thu, None, None, dec(12), "R$", 100),
+        ("BBBB4", thu, None, None, dec(21), "R$", 100),
     ]
     quotes = spark.createDataFrame(rows, QUOTES)
     portfolio = spark.createDataFrame(
@@ -144,7 +144,7 @@ def test_ibov_level_of_two_constituents_by_hand(spark: Any):
     assert got[(thu,)]["ibov_level"] == 562.5 and got[(thu,)]["ibov_return"] is None
 
     # A portfolio older than 130 days is no longer in force.
-    later = spark.createDataFrame([("AAAA3", mon + timedelta(days=131), None, None, dec(10))], QUOTES)
+    later = spark.createDataFrame([("AAAA3", mon + timedelta(days=131), None, None, dec(10), "R$", 100)], QUOTES)
     [(level,)] = [tuple(r) for r in job.ibov_levels(later, portfolio).select("ibov_level").collect()]
     assert level is None
 
@@ -290,17 +290,23 @@ def staged_quotes_table(days: list[date], closes: dict[str, list[Decimal]], extr
     rows = []
     for ticker, series in closes.items():
         for day, close in zip(days, series, strict=True):
-            rows.append((ticker, day, "010", close, len(rows) + 1))
-    if extra:  # one option quote (not spot) and one duplicated (ticker, dt_ref): the later source line wins
-        rows.append(("AAAAC300", days[-1], "070", dec("1.23"), len(rows) + 1))
-        rows.append(("AAAA3", days[-5], "010", closes["AAAA3"][-5] + 1, len(rows) + 1))
-    ticker, day, market, close, source = zip(*rows, strict=True)
+            rows.append((ticker, day, "010", None, close, len(rows) + 1))
+    if extra:
+        # one option quote (not spot); a forward contract at two terms the same day (two instruments, both
+        # kept); and one duplicated (ticker, dt_ref) of the spot market: the later source line wins
+        rows.append(("AAAAC300", days[-1], "070", None, dec("1.23"), len(rows) + 1))
+        rows.append(("AAAA3T", days[-1], "030", "030", dec("10.10"), len(rows) + 1))
+        rows.append(("AAAA3T", days[-1], "030", "060", dec("10.20"), len(rows) + 1))
+        rows.append(("AAAA3", days[-5], "010", None, closes["AAAA3"][-5] + 1, len(rows) + 1))
+    ticker, day, market, term, close, source = zip(*rows, strict=True)
     return pa.table(
         {
             "ticker": pa.array(ticker),
             "dt_ref": pa.array(day, pa.date32()),
             "bdi_code": pa.array(["02"] * len(rows)),
             "market_type": pa.array(market),
+            "term_days": pa.array(term, pa.string()),
+            "currency": pa.array(["R$"] * len(rows)),
             "open": pa.array(close, price),
             "high": pa.array([c + Decimal("0.5") for c in close], price),
             "low": pa.array([c - Decimal("0.5") for c in close], price),
@@ -309,6 +315,7 @@ def staged_quotes_table(days: list[date], closes: dict[str, list[Decimal]], extr
             "quantity": pa.array([1000] * len(rows), pa.int64()),
             "volume": pa.array([c * 1000 for c in close], pa.decimal128(20, 2)),
             "isin": pa.array(["BRXXXXACNOR0"] * len(rows)),
+            "distribution": pa.array([100] * len(rows), pa.int16()),
             "source_line": pa.array(source, pa.int32()),
         }
     )
@@ -389,7 +396,7 @@ def backfill(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 def test_the_run_writes_curated_and_refined_partitions_and_reports_them(spark: Any, backfill: dict[str, Any]):
     base, days, result = backfill["base"], backfill["days"], backfill["result"]
     assert json.loads((base / "results" / "backfill.json").read_text()) == result
-    assert result["quotes_rows"] == 3 * 40 + 1  # + the option quote; the duplicate is dropped
+    assert result["quotes_rows"] == 3 * 40 + 3  # + the option quote and the forward at 2 terms; the duplicate dropped
     assert result["quotes_duplicates_dropped"] == 1
     assert result["quotes_partitions"] == [x.isoformat() for x in days[-40:]]
     assert result["portfolio_partitions"] == [days[260].isoformat(), days[280].isoformat()]
@@ -404,7 +411,9 @@ def test_the_run_writes_curated_and_refined_partitions_and_reports_them(spark: A
     kept = quotes.filter(f"ticker = 'AAAA3' and dt_ref = '{days[-5]}'").collect()
     assert [r["close"] for r in kept] == [backfill["closes"]["AAAA3"][-5] + 1]
     # Hive layout, partition column only in the path, zstd
-    assert quotes.count() == 3 * N_SESSIONS + 1  # history + staged
+    forward = quotes.filter("ticker = 'AAAA3T'").orderBy("term_days").collect()
+    assert [(r["term_days"], r["close"]) for r in forward] == [("030", dec("10.10", 8)), ("060", dec("10.20", 8))]
+    assert quotes.count() == 3 * N_SESSIONS + 3  # history + staged
     partition = base / "curated/b3_quotes" / f"dt_ref={days[-1]}"
     [part] = list(partition.glob("*.parquet"))
     assert "dt_ref" not in pq.read_schema(part).names
@@ -419,6 +428,9 @@ def test_the_run_writes_curated_and_refined_partitions_and_reports_them(spark: A
         **{c: "double" for c in ("ibov_level", "ibov_return", "beta_63", "sharpe_63", "sharpe_252", "weight_pct")},
         "ticker": "string",
         "in_ibov": "boolean",
+        "currency": "string",
+        "currency_changed": "boolean",
+        "distribution_changed": "boolean",
         "dt_ref": "date",
     }
     assert indicators.filter("ma_252 is null or sharpe_252 is null or beta_63 is null").count() == 0
@@ -490,3 +502,66 @@ def test_bcb_series_merge_keeps_the_union_and_the_newest_value(spark: Any, tmp_p
     assert sorted(p.name for p in (tmp_path / "curated").iterdir()) == ["bcb_series"]  # the temporary copy is gone
     [part] = list((tmp_path / "curated/bcb_series/series=cdi_daily").glob("*.parquet"))
     assert "series" not in pq.read_schema(part).names
+
+
+# ------------------------------------------------------------------------------------ discontinuities
+
+REALWORLD_1994 = Path(__file__).resolve().parents[2].parent / "shared/fixtures/realworld/b3"
+
+
+def test_the_real_plan_never_mixes_two_currencies(spark: Any):
+    """The 1994 file across the Real plan (CR$ until 1994-06-30, R$ from 1994-07-04; prices drop ~2.75x):
+    the return across the change is NULL and flagged, never -63.56%, and windows restart in R$."""
+    from functions.stocks.cotahist import parse_cotahist
+
+    content = (REALWORLD_1994 / "COTAHIST_A1994_excerpt_real_transition.TXT").read_bytes()
+    parsed = parse_cotahist(content, file_name="COTAHIST_A1994_excerpt_real_transition.TXT")
+    assert parsed.table.num_rows == 6 and parsed.quarantined == []
+    table = parsed.table.select(["ticker", "dt_ref", "high", "low", "close", "currency", "distribution"])
+    assert [(r["ticker"], str(r["dt_ref"]), r["currency"]) for r in table.to_pylist()] == [
+        ("PETR4", "1994-06-29", "CR$"),
+        ("VALE5", "1994-06-29", "CR$"),
+        ("PETR4", "1994-06-30", "CR$"),
+        ("VALE5", "1994-06-30", "CR$"),
+        ("PETR4", "1994-07-04", "R$"),
+        ("VALE5", "1994-07-04", "R$"),
+    ]
+    quotes = spark.createDataFrame(table.to_pandas(), QUOTES)
+    portfolio = spark.createDataFrame(
+        portfolio_rows(d("1994-06-29"), [("PETR4", 100, "Petróleo"), ("VALE5", 50, "Mineração")], "1"),
+        job.PORTFOLIO_SCHEMA,
+    )
+    rows = by_key(job.stock_indicators(quotes, portfolio, spark.createDataFrame([], CDI)), "ticker", "dt_ref")
+    petr_0630, petr_0704 = rows[("PETR4", d("1994-06-30"))], rows[("PETR4", d("1994-07-04"))]
+    # within CR$: 274.40 / 271.50 - 1 (per lot of 1,000: FATCOT 1000, the ratio is the same per share)
+    assert petr_0630["daily_return"] == pytest.approx(274.40 / 271.50 - 1, rel=1e-9)
+    assert (petr_0630["currency"], petr_0630["currency_changed"]) == ("CR$", False)
+    for ticker in ("PETR4", "VALE5"):
+        after = rows[(ticker, d("1994-07-04"))]
+        assert (after["currency"], after["currency_changed"]) == ("R$", True)
+        assert after["daily_return"] is None and after["log_return"] is None  # not 100.00 / 274.40 - 1 = -63.56%
+        assert after["ibov_return"] is None
+    assert petr_0704["close"] == pytest.approx(0.1)  # R$ 100.00 per lot of 1,000
+    levels = by_key(job.ibov_levels(quotes, portfolio), "dt_ref")
+    assert levels[(d("1994-06-30"),)]["ibov_return"] is not None
+    assert levels[(d("1994-07-04"),)]["ibov_level"] is not None and levels[(d("1994-07-04"),)]["ibov_return"] is None
+    sectors = by_key(job.sector_performance(quotes, portfolio), "sector", "dt_ref")
+    assert sectors[("Petróleo", d("1994-06-30"))]["return_1d"] == pytest.approx(274.40 / 271.50 - 1, rel=1e-9)
+    assert sectors[("Petróleo", d("1994-07-04"))]["return_1d"] is None
+    assert sectors[("Petróleo", d("1994-07-04"))]["return_ytd"] is None
+    assert all(r["daily_return"] is None or r["daily_return"] > -0.5 for r in rows.values())
+
+
+def test_a_distribution_change_is_flagged(spark: Any):
+    days = sessions(d("2024-03-04"), 3)
+    rows = [("ABCD3", day, None, None, dec(10), "R$", dist) for day, dist in zip(days, (100, 100, 101), strict=True)]
+    got = by_key(
+        job.stock_indicators(
+            spark.createDataFrame(rows, QUOTES),
+            spark.createDataFrame([], job.PORTFOLIO_SCHEMA),
+            spark.createDataFrame([], CDI),
+        ),
+        "dt_ref",
+    )
+    assert [got[(day,)]["distribution_changed"] for day in days] == [False, False, True]
+    assert got[(days[2],)]["daily_return"] == 0.0  # kept: prices are not adjusted (docs/decisions/0012)

@@ -20,11 +20,12 @@ How each part is modelled here, and what that does not model:
   binaries), and the bundler's pruning of tests and docs;
 - the runtime: boto3 and its dependencies from .venv; the standard library of the interpreter that
   runs the tests (3.11, not 3.14), and no system time-zone database (``zoneinfo.reset_tzpath([])``).
-  The project modules a loaded module imports inside a function (at call time, e.g. the notifier's
-  ``functions.common.naming``) are imported too.
+  The modules a loaded project module imports inside a function (at call time: the notifier's
+  ``functions.common.naming``, ``charset_normalizer`` in ``functions.common.text``) are imported too.
 
-The import runs in ``python -I -S`` (no site-packages, no environment, no current directory) with an
-explicit ``sys.path``: the code asset, then the merged /opt/python.
+The import runs in ``python -I -S -B`` (no site-packages, no environment, no current directory, no
+``__pycache__`` written into the staged assets) with an explicit ``sys.path``: the code asset, then
+the merged /opt/python.
 """
 
 from __future__ import annotations
@@ -260,7 +261,7 @@ def materialize(layers: list[Layer], root: Path) -> Path:
 
 
 BOOT = """
-import importlib, json, re, sys, zoneinfo
+import ast, importlib, json, sys, zoneinfo
 zoneinfo.reset_tzpath(to=[])  # no system time-zone database: only what the function ships
 task, opt, handler = sys.argv[1:4]
 sys.path[:0] = [task, opt]
@@ -270,11 +271,25 @@ if not callable(getattr(loaded, name, None)):
     raise SystemExit(f"{module} has no callable {name}")
 def ours():
     return [m.__file__ for m in list(sys.modules.values()) if (getattr(m, "__file__", None) or "").startswith(task)]
-# The project's modules a loaded one imports inside a function (at call time) must import too.
+def call_time_imports(path):
+    # modules imported inside a function body (run when it is called), e.g. charset_normalizer in
+    # functions.common.text or awswrangler in functions.common.catalog; module-level ones already ran
+    found = set()
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if in_function and isinstance(child, ast.Import):
+                found.update(alias.name for alias in child.names)
+            elif in_function and isinstance(child, ast.ImportFrom) and child.module and not child.level:
+                found.add(child.module)
+            visit(child, inner)
+    visit(ast.parse(open(path, encoding="utf-8").read()), False)
+    return found
+# Every module a loaded project module imports at call time must import too (the project's own and
+# third-party ones), until no new project module is loaded.
 done = set()
 while True:
-    named = {n for f in ours() if f.endswith(".py") for n in re.findall(
-        r"^[ \\t]+(?:from|import)[ \\t]+(functions(?:[.]\\w+)+)", open(f, encoding="utf-8").read(), re.M)}
+    named = {n for f in ours() if f.endswith(".py") for n in call_time_imports(f)}
     if not named - done:
         break
     for lazy in sorted(named - done):
@@ -302,7 +317,7 @@ def import_handler(env: FunctionEnv, opt: Path) -> subprocess.CompletedProcess[s
     }
     python = shutil.which("python3", path=str(Path(sys.executable).parent)) or sys.executable
     return subprocess.run(
-        [python, "-I", "-S", "-c", BOOT, str(env.code_dir), str(opt), env.handler],
+        [python, "-I", "-S", "-B", "-c", BOOT, str(env.code_dir), str(opt), env.handler],
         capture_output=True,
         text=True,
         env=lambda_env,

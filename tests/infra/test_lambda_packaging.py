@@ -42,7 +42,7 @@ SIZE_MARGIN_BYTES = 10 * 1024 * 1024
 OVERRIDES = {"pynubank": {"requests", "requests-pkcs12", "qrcode", "deprecated", "pyopenssl", "colorama"}}
 # The managed-layer packages finlake's code or tests depend on: .venv must run the layers' versions.
 PINNED_TO_LAYERS = {
-    "pandas": ("awswrangler", "pyarrow", "requests"),
+    "pandas": ("awswrangler", "pyarrow", "requests", "charset-normalizer"),
     "powertools": ("aws-lambda-powertools", "cryptography", "wrapt"),
 }
 

@@ -44,7 +44,7 @@ def test_run_starts_the_deterministic_execution_follows_it_and_prints_counts(dep
     for state in ("Fetch", "Validate", "Transform", "Catalog", "NotifySuccess"):
         assert f"-> {state}" in result.output and f"<- {state}" in result.output
     assert "SUCCEEDED in" in result.output
-    assert "rows in " in result.output and "quarantined 0" in result.output
+    assert "rows in " in result.output and "curated + 0 quarantined + 0 duplicates dropped" in result.output
     [execution] = deployed.executions(BNDES)
     assert execution["name"] == name
     assert json.loads(

@@ -78,16 +78,24 @@ SCENARIOS = [
     Scenario(
         "source-html-empty",
         "bndes",
-        "HTML or empty 200 body for package_show or a CSV",
-        "FAILED `SourceFormatError` (not retried: one request); email; dead letter; raw empty",
-        T + "test_bndes.py::test_an_html_or_empty_200_body_is_a_format_error_and_nothing_is_stored",
+        "HTML or empty 200 body for package_show or a CSV, every time",
+        "recognised in Fetch, retried (3 requests), then FAILED `NotTheFile` (source unavailable) naming the URL; "
+        "email; dead letter; raw empty",
+        T + "test_bndes.py::test_an_html_or_empty_200_body_is_retried_then_unavailable_and_nothing_is_stored",
+    ),
+    Scenario(
+        "source-html-empty",
+        "bndes",
+        "HTML 200 body for a CSV, once",
+        "SUCCEEDED: the retry in Fetch gets the CSV; the page is never stored as raw data",
+        T + "test_bndes.py::test_an_html_200_body_once_is_retried_and_the_run_succeeds",
     ),
     Scenario(
         "source-html-empty",
         "stocks",
-        "HTML or empty 200 body instead of the COTAHIST ZIP",
-        "FAILED `SourceFormatError` naming the ZIP; one request; dead letter; raw empty",
-        T + "test_stocks.py::test_an_html_or_empty_200_instead_of_the_zip_is_a_format_error",
+        "HTML or empty 200 body instead of the COTAHIST ZIP, every time",
+        "retried in Fetch (3 requests), then FAILED `NotTheFile` naming the ZIP's URL; dead letter; raw empty",
+        T + "test_stocks.py::test_an_html_or_empty_200_instead_of_the_zip_is_retried_then_fails_naming_the_url",
     ),
     Scenario(
         "source-html-empty",
@@ -153,10 +161,17 @@ SCENARIOS = [
     Scenario(
         "bad-encoding",
         "bndes",
-        "`--input` CSV in latin-1 or cp1252",
-        "FAILED `FileRejected` at Validate naming the file and the first bad byte; "
+        "`--input` CSV in latin-1 or cp1252 (BNDES publishes windows-1252 since February 2025)",
+        "SUCCEEDED; decoded (charset-normalizer, nothing declared): the same curated bytes as its UTF-8 twin",
+        T + "test_bndes.py::test_a_latin1_or_cp1252_file_loads_as_its_utf8_twin",
+    ),
+    Scenario(
+        "bad-encoding",
+        "bndes",
+        "`--input` CSV that is not text in any encoding the sources use",
+        "FAILED `FileRejected` at Validate naming the file and the first non-ASCII byte; "
         "rejection note in quarantine; raw untouched",
-        T + "test_bndes.py::test_a_latin1_or_cp1252_file_is_rejected_whole_naming_the_file",
+        T + "test_bndes.py::test_a_file_that_is_not_text_is_rejected_whole_naming_the_file",
     ),
     Scenario(
         "bom",
@@ -211,7 +226,7 @@ SCENARIOS = [
     Scenario(
         "bad-header",
         "cards",
-        "Invoice file with an extra column; payment file in UTF-16",
+        "Invoice file with an extra column; payment file ';'-separated",
         "FAILED `HeaderMismatch` at Validate naming the file; nothing in curated; dead letter",
         T + "test_cards.py::test_a_file_with_an_unexpected_header_or_encoding_is_rejected_naming_it",
     ),
@@ -225,7 +240,7 @@ SCENARIOS = [
     Scenario(
         "bad-header",
         "bank",
-        "Card CSV with an extra column or in UTF-16, NuConta CSV with a column missing, OFX truncated",
+        "Card CSV with an extra column or not text at all, NuConta CSV with a column missing, OFX truncated",
         "FAILED `SourceRejected` at Validate naming the file and the accepted headers; "
         "reason in quarantine; raw untouched",
         T + "test_bank.py::test_an_export_with_an_unknown_header_or_truncated_ofx_is_rejected_naming_the_file",

@@ -72,7 +72,7 @@ def source(tmp_path: Path) -> Iterator[SourceServer]:
 
 def ifrs_years(first: int = 2020, last: int = 2024) -> list[str]:
     """One IFRS file of several years (4 quarter rows each): header + 20 rows for five years."""
-    files = [sample_csv("IFRS", year).decode().splitlines() for year in range(first, last + 1)]
+    files = [sample_csv("IFRS", year, encoding="utf-8").decode().splitlines() for year in range(first, last + 1)]
     return files[0] + [line for f in files[1:] for line in f[1:]]
 
 
@@ -122,29 +122,40 @@ def test_a_source_down_for_good_fails_once_with_email_and_dead_letter(source: So
 @pytest.mark.parametrize(
     ("match", "answer", "expected"),
     [
-        (PACKAGE, Answer(200, b"<!DOCTYPE html><html>Login</html>", {"Content-Type": "text/html"}), "got HTML"),
-        (PACKAGE, Answer(200, b"", {"Content-Type": "application/json"}), "got an empty body"),
-        (".csv", Answer(200, b"<html><body>Erro</body></html>", {"Content-Type": "text/csv"}), "got HTML"),
-        (".csv", Answer(200, b"\r\n", {"Content-Type": "text/csv"}), "got an empty body"),
+        (PACKAGE, Answer(200, b"<!DOCTYPE html><html>Login</html>", {"Content-Type": "text/html"}), "an error page"),
+        (PACKAGE, Answer(200, b"", {"Content-Type": "application/json"}), "an empty body"),
+        (".csv", Answer(200, b"<html><body>Erro</body></html>", {"Content-Type": "text/csv"}), "an error page"),
+        (".csv", Answer(200, b"\r\n", {"Content-Type": "text/csv"}), "an empty body"),
     ],
     ids=["html-package", "empty-package", "html-csv", "empty-csv"],
 )
-def test_an_html_or_empty_200_body_is_a_format_error_and_nothing_is_stored(
+def test_an_html_or_empty_200_body_is_retried_then_unavailable_and_nothing_is_stored(
     source: SourceServer, ws: Workspace, match: str, answer: Answer, expected: str
 ):
-    source.fail(match, answer)
+    source.down(match, answer)
 
     with EmbeddedAws(ws) as aws:
         result = run(aws)
         dead = aws.dead_letters()
 
     assert result.status == "FAILED"
-    assert result.error == "SourceFormatError"
-    assert expected in result.cause
-    assert source.count(match) == 1  # a format error is not retried
+    assert result.error == "NotTheFile"
+    assert expected in result.cause and "3 times" in result.cause and "dadosabertos.bndes.gov.br" in result.cause
+    assert source.count(match) == 3  # recognised in Fetch and retried, bounded
     assert states(result) == FAILED_AT_FETCH
     assert [d["failed_state"] for d in dead] == ["Fetch"]
     assert raw_bytes(ws) == {}
+
+
+def test_an_html_200_body_once_is_retried_and_the_run_succeeds(source: SourceServer, ws: Workspace):
+    source.fail(".csv", Answer(200, b"<html><body>Erro</body></html>", {"Content-Type": "text/csv"}))
+
+    with EmbeddedAws(ws) as aws:
+        result = run(aws)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert source.count(".csv") == 15 + 1  # every resource once, the one that got the page twice
+    assert not any(b"<html>" in body for body in raw_bytes(ws).values())
 
 
 # -- 2. a crash between writing the data and registering its partitions ----------------------------------
@@ -153,7 +164,9 @@ def test_an_html_or_empty_200_body_is_a_format_error_and_nothing_is_stored(
 def test_a_crash_before_register_hides_the_partition_and_a_redrive_equals_a_clean_run(
     ws: Workspace, clean_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    lines = sample_csv("IFRS", 2026).decode().splitlines()[:2]  # header + the 31/03/2026 row: a new partition
+    lines = (
+        sample_csv("IFRS", 2026, encoding="utf-8").decode().splitlines()[:2]
+    )  # header + the 31/03/2026 row: a new partition
     extra = write(tmp_path, "balanco-ifrs-2026-parcial.csv", ("\n".join(lines) + "\n").encode())
     crash = Fault(
         awswrangler.catalog.add_parquet_partitions,
@@ -258,13 +271,31 @@ def _rejected(tmp_path: Path, ws: Workspace, name: str, data: bytes, reason: str
 
 
 @pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
-def test_a_latin1_or_cp1252_file_is_rejected_whole_naming_the_file(ws: Workspace, tmp_path: Path, encoding: str):
-    data = ("\n".join(ifrs_years()) + "\n").encode(encoding)
-    _rejected(tmp_path, ws, f"balanco-ifrs-{encoding}.csv", data, "not valid UTF-8")
+def test_a_latin1_or_cp1252_file_loads_as_its_utf8_twin(
+    ws: Workspace, clean_ws: Workspace, tmp_path: Path, encoding: str
+):
+    """BNDES publishes windows-1252 since February 2025: decoded (detected, nothing declared), not rejected."""
+    text = "\n".join(ifrs_years()) + "\n"
+    with EmbeddedAws(ws) as aws:
+        legacy = run(aws, inputs=[aws.put_input("bndes", write(tmp_path, "ifrs.csv", text.encode(encoding)))])
+    (tmp_path / "utf8").mkdir()
+    with EmbeddedAws(clean_ws) as aws:
+        utf8 = run(aws, inputs=[aws.put_input("bndes", write(tmp_path / "utf8", "ifrs.csv", text.encode()))])
+
+    assert legacy.succeeded and utf8.succeeded, legacy.cause
+    assert legacy.output["counts"] == utf8.output["counts"]
+    assert legacy.output["counts"]["rows_in"] == legacy.output["counts"]["rows_curated"] == 20
+    # the same curated bytes (accented labels included); only the ingested MD5 differs
+    assert lake_bytes(ws, skip=("_runs/", "_state/")) == lake_bytes(clean_ws, skip=("_runs/", "_state/"))
+
+
+def test_a_file_that_is_not_text_is_rejected_whole_naming_the_file(ws: Workspace, tmp_path: Path):
+    data = ("\n".join(ifrs_years()[:1]) + "\n").encode() + bytes(range(0x80, 0x100)) * 8
+    _rejected(tmp_path, ws, "balanco-ifrs-binary.csv", data, "not text in any of UTF-8")
 
 
 def test_swapped_types_in_over_10pct_of_rows_reject_the_file_with_the_first_bad_line(ws: Workspace, tmp_path: Path):
-    lines = sample_csv("IFRS", 2023).decode().splitlines()  # header + 4 quarters
+    lines = sample_csv("IFRS", 2023, encoding="utf-8").decode().splitlines()  # header + 4 quarters
     fields = lines[2].split(";")
     lines[2] = ";".join([fields[0], fields[2], fields[1], *fields[3:]])  # 1 bad row of 4: over the 10% limit
     _rejected(tmp_path, ws, "balanco-ifrs-2023.csv", ("\n".join(lines) + "\n").encode(), "line 3: column")
@@ -309,7 +340,7 @@ def test_truncated_and_swapped_rows_are_quarantined_with_line_and_reason(ws: Wor
 
 
 def test_extra_and_missing_columns_load_with_a_warning(ws: Workspace, tmp_path: Path):
-    lines = sample_csv("IFRS", 2026).decode().splitlines()[:2]
+    lines = sample_csv("IFRS", 2026, encoding="utf-8").decode().splitlines()[:2]
     extra = [lines[0] + ";Coluna nova", lines[1] + ";1,00"]
     missing = [";".join(x.split(";")[:-1]) for x in lines]
     base = write(tmp_path, "balanco-ifrs-2020-2024.csv", ("\n".join(ifrs_years()) + "\n").encode())

@@ -144,14 +144,16 @@ def test_b3_down_for_good_fails_once_with_email_and_dead_letter(source: SourceSe
     [Answer(200, b"<!DOCTYPE html><html>Manutencao</html>", {"Content-Type": "text/html"}), Answer(200, b"")],
     ids=["html", "empty"],
 )
-def test_an_html_or_empty_200_instead_of_the_zip_is_a_format_error(source: SourceServer, ws: Workspace, answer: Answer):
-    source.fail(COTAHIST, answer)
+def test_an_html_or_empty_200_instead_of_the_zip_is_retried_then_fails_naming_the_url(
+    source: SourceServer, ws: Workspace, answer: Answer
+):
+    source.down(COTAHIST, answer)
     with EmbeddedAws(ws) as aws:
         result = daily(aws, "stocks-b3-html")
         [dead] = aws.dead_letters()
 
-    assert result.status == "FAILED" and result.error == "SourceFormatError"
-    assert COTAHIST in result.cause and source.count(COTAHIST) == 1
+    assert result.status == "FAILED" and result.error == "NotTheFile"
+    assert COTAHIST in result.cause and "3 times" in result.cause and source.count(COTAHIST) == 3
     assert states(result) == FAILED_AT_FETCH and dead["failed_state"] == "Fetch"
     assert raw_bytes(ws) == {}
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finlake.samples.bcb import daily_rate, sgs_json, write_bcb_cassette
-from functions.common.http import HttpResponse, ReplayHttp, SourceUnavailable
+from functions.common.http import HttpResponse, NotTheFile, ReplayHttp, SourceUnavailable
 from functions.stocks.bcb import (
     SERIES,
     SERIES_INFO,
@@ -24,10 +24,12 @@ from functions.stocks.bcb import (
     SgsError,
     daily_factor,
     format_sgs,
+    merge_points,
     parse_sgs,
     request_windows,
     series_table,
     sgs_url,
+    url_window,
     windows,
 )
 
@@ -202,10 +204,32 @@ def test_client_pages_through_windows_and_removes_boundary_duplicates() -> None:
     ]
 
 
-def test_client_conflicting_boundary_values() -> None:
+def test_client_keeps_only_each_windows_points() -> None:
+    # The second window (from 01/01/2020) answers a point of 2019 too: outside the window asked, dropped.
     http = FakeHttp(ok(b'[{"data":"31/12/2019","valor":"4.0307"}]'), ok(b'[{"data":"31/12/2019","valor":"4.1"}]'))
+    _, points = SgsClient(http).fetch("usd_brl", date(2010, 1, 1), date(2026, 1, 1))
+    assert points == [point("usd_brl", date(2019, 12, 31), "4.0307")]
+
+
+def test_merge_rejects_conflicting_values_of_one_date() -> None:
     with pytest.raises(SgsError, match="31/12/2019 answered twice with different values"):
-        SgsClient(http).fetch("usd_brl", date(2010, 1, 1), date(2026, 1, 1))
+        merge_points([[point("usd_brl", date(2019, 12, 31), "4.0307")], [point("usd_brl", date(2019, 12, 31), "4.1")]])
+
+
+def test_no_value_answer_is_an_empty_window() -> None:
+    body = b'{"erro":{"statusCode":404,"detail":"Value(s) not found"}}'
+    for status in (200, 404):
+        raw, points = SgsClient(FakeHttp(ok(body, status))).fetch("cdi_daily", date(1980, 1, 2), date(1980, 3, 1))
+        assert (raw, points) == ([body], [])
+    assert parse_sgs(b'{"error":"Value(s) not found","message":"x"}', "cdi_daily") == []
+
+
+def test_points_outside_the_window_are_dropped() -> None:
+    body = b'[{"data":"28/02/2026","valor":"0.05"},{"data":"02/03/2026","valor":"0.06"}]'
+    window = (date(2026, 3, 2), date(2026, 3, 6))
+    assert parse_sgs(body, "cdi_daily", window=window) == [point("cdi_daily", date(2026, 3, 2), "0.06")]
+    url = "https://api.bcb.gov.br/dados/serie/bcdata.sgs.12/dados?formato=json&dataInicial=02/03/2026&dataFinal=06/03/2026"
+    assert url_window(url) == window
 
 
 def test_client_errors() -> None:
@@ -214,10 +238,12 @@ def test_client_errors() -> None:
         SgsClient(FakeHttp(ok(b"busy", 503))).fetch("cdi_daily", start, end)
     with pytest.raises(SgsError, match="got 404"):
         SgsClient(FakeHttp(ok(b"<html>404</html>", 404, "text/html"))).fetch("cdi_daily", start, end)
-    with pytest.raises(SgsError, match="answered an error"):
-        SgsClient(FakeHttp(ok(b'{"error":"Value(s) not found","message":"x"}'))).fetch("cdi_daily", start, end)
-    with pytest.raises(SgsError, match="got HTML"):
-        SgsClient(FakeHttp(ok(b"<html>login</html>", 200, "text/html"))).fetch("cdi_daily", start, end)
+    window = "O sistema aceita uma janela de consulta de, no máximo, 10 anos em séries de periodicidade diária"
+    error = json.dumps({"error": window, "message": "x"}).encode()
+    with pytest.raises(NotTheFile, match="a JSON error object: O sistema aceita uma janela"):
+        SgsClient(FakeHttp(*[ok(error)] * 3)).fetch("cdi_daily", start, end)
+    with pytest.raises(NotTheFile, match=r"an error page \(HTML\).*login.*3 times"):
+        SgsClient(FakeHttp(*[ok(b"<html>login</html>", 200, "text/html")] * 3)).fetch("cdi_daily", start, end)
     with pytest.raises(ValueError, match="unknown SGS series"):
         SgsClient(FakeHttp()).fetch("selic", start, end)
 

@@ -14,6 +14,7 @@ from functions.bndes.ckan import CkanClient, Resource, classify_standard, extrac
 from functions.bndes.parse import parse_balance_sheet
 from functions.common.http import (
     HttpResponse,
+    NotTheFile,
     ReplayHttp,
     SourceError,
     SourceFormatError,
@@ -146,25 +147,34 @@ def test_custom_base_url_and_package() -> None:
     assert http.urls == ["http://localhost:5000/api/3/action/package_show?id=outro"]
 
 
-def test_success_false_is_a_format_error() -> None:
+def test_success_false_at_200_is_retried_then_unavailable() -> None:
     body = {"help": "h", "success": False, "error": {"message": "Not found", "__type": "Not Found Error"}}
-    with pytest.raises(SourceFormatError, match=r"success=false.*Not found") as info:
-        CkanClient(FakeHttp(ok_json(body))).package_show()
-    assert PACKAGE_URL in str(info.value)
+    http = FakeHttp(*[ok_json(body)] * 3)
+    with pytest.raises(NotTheFile, match=r"a JSON error object: success=false.*Not found") as info:
+        CkanClient(http).package_show()
+    assert str(info.value).startswith(f"{PACKAGE_URL} answered HTTP 200 with")
+    assert http.urls == [PACKAGE_URL] * 3
 
 
-def test_html_with_status_200_is_a_format_error() -> None:
+def test_html_with_status_200_is_retried_then_unavailable() -> None:
     page = HttpResponse(200, {"Content-Type": "text/html"}, b"\xef\xbb\xbf\n <!DOCTYPE html><html><body>Manutencao")
-    with pytest.raises(SourceFormatError) as info:
-        CkanClient(FakeHttp(page)).package_show()
+    with pytest.raises(SourceUnavailable) as info:
+        CkanClient(FakeHttp(page, page, page)).package_show()
     message = str(info.value)
-    assert message.startswith(f"expected a CKAN JSON envelope from {PACKAGE_URL}, got HTML:")
-    assert "<!DOCTYPE html><html><body>Manutencao" in message
+    assert message.startswith(f"{PACKAGE_URL} answered HTTP 200 with an error page (HTML)")
+    assert "<!DOCTYPE html><html><body>Manutencao" in message and "3 times" in message
 
 
-def test_empty_200_is_a_format_error() -> None:
-    with pytest.raises(SourceFormatError, match="got an empty body"):
-        CkanClient(FakeHttp(HttpResponse(200, {}, b""))).package_show()
+def test_error_page_once_then_the_envelope_succeeds() -> None:
+    page = HttpResponse(200, {"Content-Type": "text/html"}, b"<html><body>busy</body></html>")
+    http = FakeHttp(page, ok_json(envelope(PACKAGE)))
+    assert CkanClient(http).package_show().name == "balanco-patrimonial"
+    assert len(http.urls) == 2
+
+
+def test_empty_200_is_retried_then_unavailable() -> None:
+    with pytest.raises(NotTheFile, match="an empty body, 3 times"):
+        CkanClient(FakeHttp(*[HttpResponse(200, {}, b"")] * 3)).package_show()
 
 
 def test_invalid_json_is_a_format_error() -> None:
@@ -195,11 +205,11 @@ def test_download_returns_csv_bytes() -> None:
 
 
 def test_download_rejects_html_empty_and_non_csv() -> None:
-    client = CkanClient(FakeHttp(HttpResponse(200, {}, b"<html><body>login</body></html>")))
-    with pytest.raises(SourceFormatError, match=r"expected CSV from .*bp-ifrs-2024.csv, got HTML: '<html>"):
+    client = CkanClient(FakeHttp(*[HttpResponse(200, {}, b"<html><body>login</body></html>")] * 3))
+    with pytest.raises(NotTheFile, match=r"bp-ifrs-2024.csv answered HTTP 200 with an error page .*'<html>"):
         client.download(csv_resource())
-    client = CkanClient(FakeHttp(HttpResponse(200, {}, b"  \n")))
-    with pytest.raises(SourceFormatError, match="got an empty body"):
+    client = CkanClient(FakeHttp(*[HttpResponse(200, {}, b"  \n")] * 3))
+    with pytest.raises(NotTheFile, match="an empty body"):
         client.download(csv_resource())
     client = CkanClient(FakeHttp(HttpResponse(200, {}, b"PK\x03\x04rest")))
     with pytest.raises(SourceFormatError, match="got a ZIP/XLSX archive"):
@@ -208,6 +218,21 @@ def test_download_rejects_html_empty_and_non_csv() -> None:
     with pytest.raises(SourceFormatError, match="expected a CSV resource, got format 'XLSX'"):
         CkanClient(http).download(csv_resource(fmt="XLSX"))
     assert http.urls == []  # not even fetched
+
+
+def test_download_unwraps_a_base64_body() -> None:
+    import base64
+
+    wrapped = HttpResponse(200, {}, b'"' + base64.b64encode(b"data;x\n31/12/2023;1\n") + b'"')
+    response = CkanClient(FakeHttp(wrapped)).download_response(csv_resource())
+    assert response.body == b"data;x\n31/12/2023;1\n"
+    assert response.header("x-finlake-unwrapped") == "base64"
+
+
+def test_resource_keeps_its_declared_encoding() -> None:
+    resource = Resource.from_ckan({"id": "r", "name": "n", "url": "u.csv", "encoding": "Windows-1252"})
+    assert resource.encoding == "Windows-1252"
+    assert Resource.from_ckan({"id": "r", "encoding": ""}).encoding is None
 
 
 def test_resource_without_format_is_csv_by_extension() -> None:

@@ -107,7 +107,10 @@ def test_parse_ptbr_date_rejects_garbage(raw: str) -> None:
 def test_looks_like_html() -> None:
     assert looks_like_html(b"\xef\xbb\xbf  \n<!DOCTYPE html><html>")
     assert looks_like_html(b"<HTML><body>")
-    assert looks_like_html(b"data;x\n", "text/html; charset=utf-8")
+    # the bytes decide: data labelled text/html is data; markup labelled text/html is a page
+    assert not looks_like_html(b"data;x\n", "text/html; charset=utf-8")
+    assert looks_like_html(b"<body>Manutencao</body>", "text/html; charset=utf-8")
+    assert looks_like_html(b'<?xml version="1.0" encoding="pt-br"?>\n<!DOCTYPE html PUBLIC "x">\n<html>')
     assert not looks_like_html(b"data;x\n<html>", "text/csv")
 
 
@@ -176,11 +179,13 @@ def test_blank_rows_and_empty_cells() -> None:
             "",
             "   ",
             ";;;",  # bare delimiters
-            "31/03/2024;Consolidado;;",  # a date but no value: placeholder, counted as empty
+            "31/03/2024;Consolidado;;",  # a date but no value: quarantined, "no account value"
         )
     )
     assert [(r.account, r.value) for r in result.rows] == [("ativo_total", Decimal("5.00"))]
-    assert (result.rows_in, result.rows_valid, result.rows_empty, len(result.quarantined)) == (5, 1, 4, 0)
+    # blank lines and bare delimiters are not rows; the placeholder is a row, quarantined with its reason
+    assert (result.rows_in, result.rows_valid, result.rows_empty, len(result.quarantined)) == (2, 1, 3, 1)
+    assert result.quarantined[0].reason == "line 6: no account value (only the date and text columns)"
 
 
 def test_trailing_delimiter_is_tolerated() -> None:
@@ -274,15 +279,19 @@ def test_html_is_rejected() -> None:
         parse(b"\n  <!DOCTYPE html>\n<html><head><title>Manuten\xc3\xa7\xc3\xa3o</title></head></html>")
 
 
-def test_comma_delimiter_is_rejected() -> None:
-    with pytest.raises(FileRejected, match="expected ';'-delimited CSV, found ','"):
-        parse("data,categoria,ativo_total\n31/12/2023,A,1\n")
+def test_tab_delimiter_is_rejected() -> None:
+    with pytest.raises(FileRejected, match="expected a ';'- or ','-delimited CSV, found '\t'"):
+        parse("data\tcategoria\tativo_total\n31/12/2023\tA\t1\n")
 
 
-def test_latin1_is_rejected_with_offset() -> None:
-    content = "data;Ativo total\n31/12/2023;Operações\n".encode("latin-1")
-    offset = content.index("ç".encode("latin-1"))
-    with pytest.raises(FileRejected, match=f"not valid UTF-8: byte 0xe7 at offset {offset}"):
+def test_comma_file_with_ptbr_numbers_is_rejected_naming_the_format() -> None:
+    with pytest.raises(FileRejected, match=r"no column besides the date holds dot-decimal numbers \(a ','-delimited"):
+        parse('data,categoria,ativo_total\n31/12/2023,A,"1.234,56"\n31/12/2022,A,"2,00"\n')
+
+
+def test_binary_content_is_rejected_with_offset() -> None:
+    content = b"data;Ativo total\n31/12/2023;" + bytes(range(0x80, 0x100)) * 3 + b"\n"
+    with pytest.raises(FileRejected, match="not text in any of UTF-8, UTF-16, windows-1252 or ISO-8859-1"):
         parse(content)
 
 
@@ -363,8 +372,8 @@ def test_rows_are_accounted_for_and_only_file_rejected_escapes(rows: list[str]) 
         result = parse(content)
     except FileRejected:
         return
-    assert result.rows_in == len(rows)
-    assert result.rows_in == result.rows_valid + len(result.quarantined) + result.rows_empty
+    assert result.rows_in + result.rows_empty == len(rows)
+    assert result.rows_in == result.rows_valid + len(result.quarantined) + result.rows_duplicates
     assert result.rows_valid == len({r.source_line for r in result.rows})
     keys = [(r.reference_date, r.source_line, r.account) for r in result.rows]
     assert keys == sorted(keys)
@@ -378,4 +387,4 @@ def test_arbitrary_bytes_only_raise_file_rejected(content: bytes) -> None:
         result = parse(b"data;ativo_total\n" + content)
     except FileRejected:
         return
-    assert result.rows_in == result.rows_valid + len(result.quarantined) + result.rows_empty
+    assert result.rows_in == result.rows_valid + len(result.quarantined) + result.rows_duplicates

@@ -166,11 +166,22 @@ def test_missing_trailer_is_a_truncated_file(daily_bytes: bytes) -> None:
         parse_cotahist(cut, file_name="COTAHIST_A2024.TXT")
 
 
-def test_wrong_totreg_is_rejected(daily_bytes: bytes) -> None:
+@pytest.mark.parametrize("totreg", [7521, 7519, 7517, 0])
+def test_a_totreg_matching_neither_convention_is_rejected(daily_bytes: bytes, totreg: int) -> None:
     lines = _lines(daily_bytes)
-    lines[-1] = format_trailer(7521, generated=date(2021, 6, 25))
-    with pytest.raises(FileRejected, match=r"TOTREG mismatch: trailer says 7,521 records, found 7,520"):
+    lines[-1] = format_trailer(totreg, generated=date(2021, 6, 25))
+    with pytest.raises(
+        FileRejected, match=rf"TOTREG mismatch: trailer says {totreg:,}, found 7,520 lines .*, 7,518 records without"
+    ):
         parse_cotahist(_join(lines), file_name=NAME)
+
+
+def test_totreg_counting_records_only_is_accepted(daily_bytes: bytes) -> None:
+    lines = _lines(daily_bytes)
+    assert parse_cotahist(_join(lines), file_name=NAME).trailer_convention == "lines"
+    lines[-1] = format_trailer(7518, generated=date(2021, 6, 25))
+    parsed = parse_cotahist(_join(lines), file_name=NAME)
+    assert (parsed.trailer_convention, parsed.trailer_total, parsed.table.num_rows) == ("records", 7518, 7518)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.common.http import HttpResponse, SourceUnavailable
+from functions.common.http import HttpResponse, NotTheFile, SourceUnavailable
 from functions.common.ptbr import format_ptbr
 from functions.stocks.ibov import (
     PORTFOLIO_SCHEMA,
@@ -302,8 +302,12 @@ def test_client_errors(csv_portfolio: Portfolio) -> None:
     with pytest.raises(PortfolioError, match=r"HTTP 200.*got 404"):
         B3PortfolioClient(FakeHttp(ok(b"<html>not found</html>", 404, "text/html"))).fetch()
     pages = json_pages(csv_portfolio)
-    with pytest.raises(PortfolioError, match=r"page 2\).*got HTML"):
-        B3PortfolioClient(FakeHttp(ok(pages[0]), ok(b"<html>login</html>", 200, "text/html"))).fetch()
+    login = ok(b"<html>login</html>", 200, "text/html")
+    with pytest.raises(NotTheFile, match=r"answered HTTP 200 with an error page \(HTML\).*3 times"):
+        B3PortfolioClient(FakeHttp(ok(pages[0]), login, login, login)).fetch()
+    # once only: the retry gets the page
+    _, portfolio = B3PortfolioClient(FakeHttp(ok(pages[0]), login, ok(pages[1]))).fetch()
+    assert portfolio == parse_portfolio_json(pages)
 
 
 def mutate(page: bytes, change: Any) -> bytes:

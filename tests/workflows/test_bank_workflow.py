@@ -251,3 +251,37 @@ def test_bad_rows_go_to_quarantine_with_line_and_reason(ws: Workspace, tmp_path:
     lines = [json.loads(x) for x in (ws.s3_dir / key).read_text().splitlines()]
     assert all(item["line"] > 1 and item["reason"] for item in lines)
     assert any("1.234" in item["reason"] for item in lines)
+
+
+def test_every_row_is_accounted_for_with_overlaps_twins_and_bad_rows(ws: Workspace, tmp_path: Path):
+    """NuConta July..15 September, then 1..30 September with 4 malformed rows: the second run's rows in =
+    its new transactions + its bad rows + the half month the first export already brought (by id)."""
+    first = write(tmp_path / "a", "NU_extrato_01JUL2024_15SET2024.csv", samples.nuconta_csv("2024-07", "2024-09-15"))
+    second = write(
+        tmp_path / "b",
+        "NU_extrato_01SET2024_30SET2024.csv",
+        samples.nuconta_csv("2024-09-01", "2024-09", malformed=samples.MALFORMED),
+    )
+    [one] = run_plans(ws, [RunPlan(BANK, month="2024-09", inputs=[first])], echo=quiet)
+    [two] = run_plans(ws, [RunPlan(BANK, month="2024-09", inputs=[second])], echo=quiet)
+
+    assert one.status == two.status == "SUCCEEDED", two.cause
+    september, overlap = (
+        samples.entries("nuconta", "2024-09-01", "2024-09"),
+        samples.entries("nuconta", "2024-09-01", "2024-09-15"),
+    )
+    counts = two.output["counts"]
+    assert (counts["rows_in"], counts["rows_curated"], counts["rows_quarantined"], counts["rows_duplicates"]) == (
+        len(september) + len(samples.MALFORMED),
+        len(september) - len(overlap),
+        len(samples.MALFORMED),
+        len(overlap),
+    )
+    message = two.notifications[-1]["message"]
+    assert f"Rows: rows in {counts['rows_in']} = {counts['rows_curated']} curated + 4 quarantined" in message
+    first_counts = one.output["counts"]
+    assert (
+        first_counts["rows_in"]
+        == first_counts["rows_curated"]
+        == len(samples.entries("nuconta", "2024-07", "2024-09-15"))
+    )

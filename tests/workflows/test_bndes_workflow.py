@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from finlake.local.runner import RunPlan, run_plans
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
 from finlake.naming import execution_input, execution_name
@@ -56,6 +57,8 @@ def test_success_path_writes_table_registers_partitions_and_notifies(aws: Embedd
     # 5 years x (BRGAAP, IFRS, Prudential) resources; 4 quarter ends per year
     assert result.output["counts"]["rows_quarantined"] == 0
     assert len(result.output["sources"]) == 15
+    # the generated cassette publishes the 2024 and 2025 files in windows-1252 (2025's declared in CKAN), as BNDES does
+    assert result.output["notes"] == ["Read as: UTF-8 9, windows-1252 (declared) 3, windows-1252 (detected) 3"]
     assert partitions(aws)[:2] == ["2021-03-31", "2021-06-30"]
     assert len(partitions(aws)) == 20
     table = aws.client("glue").get_table(DatabaseName="finlake_curated", Name="bndes_balance_sheet")["Table"]
@@ -69,7 +72,7 @@ def test_success_path_writes_table_registers_partitions_and_notifies(aws: Embedd
     assert result.name in email["message"]
 
     # A value a person can check: the first data line of the BRGAAP 2023 file, Ativo total.
-    csv_line = sample_csv("BRGAAP", 2023).decode().splitlines()[1].split(";")
+    csv_line = sample_csv("BRGAAP", 2023, encoding="utf-8").decode().splitlines()[1].split(";")
     aws.save_workspace()
     _, rows = run_query(
         workspace,
@@ -108,7 +111,7 @@ def test_failing_fetch_notifies_and_dead_letters_the_original_input(tmp_path: Pa
         raw = lake_snapshot(aws, BUCKETS["RAW_BUCKET"], "")
 
     assert result.status == "FAILED"
-    assert result.error == "SourceFormatError"
+    assert result.error == "NotTheFile"  # the maintenance page, retried in Fetch, then the source is unavailable
     assert [s["state"] for s in result.states] == [
         "Fetch",
         "FetchFailed",
@@ -122,10 +125,11 @@ def test_failing_fetch_notifies_and_dead_letters_the_original_input(tmp_path: Pa
         "Domain: bndes",
         "Execution: bndes-2026-11-22-failing",
         "Failed state: Fetch",
-        "Error: SourceFormatError",
+        "Error: NotTheFile",
         "Partition: 2026-11-22",
-        "Cause: expected a CKAN JSON envelope from https://dadosabertos.bndes.gov.br/api/3/action/package_show",
-        "html",
+        "Cause: https://dadosabertos.bndes.gov.br/api/3/action/package_show?id=balanco-patrimonial answered HTTP 200 "
+        "with an error page (HTML)",
+        "Manutencao programada",
         "Console: https://us-east-1.console.aws.amazon.com/states/",
     ):
         assert text in email["message"]
@@ -167,7 +171,7 @@ def test_unchanged_sources_end_the_run_through_nothing_new(aws: EmbeddedAws):
 
 def test_input_file_with_bad_rows_quarantines_them_with_the_reason(tmp_path: Path, aws: EmbeddedAws):
     # five years of IFRS quarters in one file (20 data rows), one with a bad number
-    files = [sample_csv("IFRS", year).decode().splitlines() for year in range(2020, 2025)]
+    files = [sample_csv("IFRS", year, encoding="utf-8").decode().splitlines() for year in range(2020, 2025)]
     lines = files[0] + [line for f in files[1:] for line in f[1:]]
     fields = lines[2].split(";")
     fields[3] = "abc"
@@ -194,7 +198,7 @@ def test_input_file_with_bad_rows_quarantines_them_with_the_reason(tmp_path: Pat
 
 def test_rejected_file_fails_the_run_and_keeps_raw_and_curated_untouched(tmp_path: Path, aws: EmbeddedAws):
     path = tmp_path / "balanco-brgaap-2024.csv"
-    path.write_text("data,conta,valor\n31/12/2024,ativo,1\n", encoding="utf-8")
+    path.write_text("data\tconta\tvalor\n31/12/2024\tativo\t1\n", encoding="utf-8")  # tabs: not ; nor ,
     uri = aws.put_input("bndes", path)
 
     result = start(aws, inputs=[uri])
@@ -215,7 +219,7 @@ def test_rejected_file_fails_the_run_and_keeps_raw_and_curated_untouched(tmp_pat
 def test_a_later_run_adds_partitions_and_keeps_the_registered_ones(tmp_path: Path, aws: EmbeddedAws):
     assert start(aws).succeeded
     before = partitions(aws)
-    lines = sample_csv("IFRS", 2026).decode().splitlines()[:2]  # header + the 31/03/2026 row
+    lines = sample_csv("IFRS", 2026, encoding="utf-8").decode().splitlines()[:2]  # header + the 31/03/2026 row
     path = tmp_path / "balanco-ifrs-2026-parcial.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -223,3 +227,53 @@ def test_a_later_run_adds_partitions_and_keeps_the_registered_ones(tmp_path: Pat
 
     assert result.succeeded, result.cause
     assert partitions(aws) == sorted([*before, "2026-03-31"])
+
+
+def test_every_source_row_is_accounted_for_and_a_lost_row_fails_the_run(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Five years with two categories per date (multi-row), a repeated row (a duplicate by the documented key),
+    two rows contradicting each other, a bad number and a placeholder: the equation and the values."""
+    years = [sample_csv("BRGAAP", year, encoding="utf-8").decode().splitlines() for year in range(2019, 2024)]
+    header, rows = years[0][0], [row for lines in years for row in lines[1:]]  # 40 rows
+    accounts = len(header.split(";")) - 2
+    fields = rows[3].split(";")
+    rows[3] = ";".join([*fields[:3], "abc", *fields[4:]])  # a bad number
+    conflicting = ";".join([*rows[2].split(";")[:2], "1,00", *rows[2].split(";")[3:]])
+    placeholder = "31/03/2030;Individual" + ";" * (len(fields) - 2)
+    path = tmp_path / "balanco-brgaap-2019-2023.csv"
+    path.write_text("\n".join([header, *rows, rows[0], conflicting, placeholder]) + "\n")
+
+    [result] = run_plans(workspace, [RunPlan(BNDES, date="2026-11-23", inputs=[path])], echo=_quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    counts = result.output["counts"]
+    # 43 rows in = 38 curated + 4 quarantined (1 bad, 2 contradicting, 1 placeholder) + 1 duplicate
+    assert (counts["rows_in"], counts["rows_curated"], counts["rows_quarantined"], counts["rows_duplicates"]) == (
+        43,
+        38,
+        4,
+        1,
+    )
+    assert (
+        "Source rows: rows in 43 = 38 curated + 4 quarantined + 1 duplicates dropped"
+        in (result.notifications[-1]["message"])
+    )
+    _, [(values, categories)] = run_query(
+        workspace,
+        "SELECT count(*), count(DISTINCT attributes) FROM finlake_curated.bndes_balance_sheet "
+        "WHERE reference_date = DATE '2019-03-31'",
+    )
+    assert (values, categories) == (2 * accounts, 2)  # Individual and Consolidado; the repeat added nothing
+
+    import functions.bndes.parse as parse
+
+    real = parse._deduplicate
+    monkeypatch.setattr(parse, "_deduplicate", lambda outputs: (lambda k, d, c: (k[1:], d, c))(*real(outputs)))
+    [lost] = run_plans(workspace, [RunPlan(BNDES, date="2026-11-24", inputs=[path], force=True)], echo=_quiet)
+    assert lost.status == "FAILED" and lost.error == "RowAccountingError"
+    assert "BNDES: 43 rows in, but 37 curated + 4 quarantined + 1 duplicates = 42" in lost.cause
+
+
+def _quiet(*args: object, **kwargs: object) -> None:
+    return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,11 +28,10 @@ def ws(tmp_path: Path) -> Workspace:
 
 
 @pytest.mark.skipif(not FIXTURES.exists(), reason="../shared/fixtures is not beside the checkout")
-def test_the_real_sample_reconciles_and_gives_the_contract_worked_example(ws: Workspace, tmp_path: Path):
-    invoices = tmp_path / "tb_faturas_202409.csv"
-    payments = tmp_path / "tb_pagamentos_202409.csv"
-    shutil.copy(FIXTURES / "tb_fatura_20240901_20240902000000.csv", invoices)
-    shutil.copy(FIXTURES / "tb_pagamentos_20240901_20240902000000.csv", payments)
+def test_the_real_sample_reconciles_and_gives_the_contract_worked_example(ws: Workspace):
+    # the public sample as published: date-stamped names (tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv)
+    invoices = FIXTURES / "tb_fatura_20240901_20240902000000.csv"
+    payments = FIXTURES / "tb_pagamentos_20240901_20240902000000.csv"
 
     [result] = run_plans(ws, [RunPlan(CARDS, month="2024-09", inputs=[invoices, payments])], echo=quiet)
 
@@ -47,8 +45,9 @@ def test_the_real_sample_reconciles_and_gives_the_contract_worked_example(ws: Wo
         "NotifySuccess",
     ]
     counts = result.output["counts"]
-    assert counts["rows_in"] == 15_553 + 7_709
-    assert counts["rows_in"] == counts["rows_valid"] + counts["rows_quarantined"] + _duplicates(result)
+    assert counts["rows_in"] == counts["rows_curated"] == 15_553 + 7_709
+    assert counts["rows_in"] == counts["rows_curated"] + counts["rows_quarantined"] + counts["rows_duplicates"]
+    assert counts["rows_duplicates"] == _duplicates(result) == 0
     message = result.notifications[0]["message"]
     assert "Invoices: 15553 rows in" in message and "(ok)" in message
     columns, rows = run_query(ws, "SELECT * FROM finlake_refined.cards_book WHERE ref = '2024-09' AND id_cliente = 2")

@@ -109,8 +109,26 @@ def test_the_real_b3_daily_file_and_portfolio_load_as_is(ws: Workspace):
     [result] = run_plans(ws, [RunPlan(STOCKS, date="2021-06-25", inputs=inputs)], echo=quiet)
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.output["counts"]["rows_in"] == 7518
-    assert result.output["counts"]["rows_valid"] == 7518
+    counts = result.output["counts"]
+    # every record is an instrument of its own: 7,518 in = 7,518 curated + 0 quarantined + 0 duplicates
+    assert (counts["rows_in"], counts["rows_curated"], counts["rows_quarantined"], counts["rows_duplicates"]) == (
+        7518,
+        7518,
+        0,
+        0,
+    )
+    _, [(curated,)] = run_query(ws, "SELECT count(*) FROM finlake_curated.b3_quotes WHERE dt_ref = DATE '2021-06-25'")
+    assert curated == 7518
+    # 133 forward tickers (TPMERC 030) trade at several terms the same day: one row per term, none lost
+    _, terms = run_query(
+        ws,
+        "SELECT term_days, close FROM finlake_curated.b3_quotes WHERE ticker = 'AERI3T' ORDER BY term_days",
+    )
+    assert [t for t, _ in terms] == ["031", "045", "060", "090", "180"]
+    _, [(forwards,)] = run_query(
+        ws, "SELECT count(*) FROM finlake_curated.b3_quotes WHERE market_type = '030' AND dt_ref = DATE '2021-06-25'"
+    )
+    assert forwards == 653
     _, rows = run_query(
         ws,
         "SELECT open, high, low, close, trades FROM finlake_curated.b3_quotes "
@@ -140,3 +158,42 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
     assert len(rows) == len(b3.trading_days(date(2024, 1, 1), date(2024, 1, 31)))
     record = dict(zip(columns, rows[-1], strict=True))
     assert record["ma_5"] is not None and record["ma_21"] is not None and record["ma_63"] is None
+
+
+def test_every_quote_record_is_accounted_for_with_duplicates_bad_records_and_forward_terms(
+    ws: Workspace, tmp_path: Path
+):
+    from decimal import Decimal
+
+    from functions.stocks.cotahist import format_header, format_record, format_trailer
+
+    day = date(2025, 3, 12)
+    records = b3.cotahist_daily(day).split(b"\r\n")[1:-2]  # the quote records of the generated day
+    bad = records[5][:56] + b"ABCDEFGHIJKLM" + records[5][69:]  # letters in PREABE
+    forwards = [
+        format_record(
+            {"ticker": "PETR4T", "dt_ref": day, "market_type": "030", "term_days": term, "close": Decimal(price)}
+        )
+        for term, price in (("030", "37.10"), ("060", "37.55"))
+    ]
+    body = [*records[:5], bad, *records[6:], records[0], *forwards]  # records[0] twice: a duplicate instrument
+    content = b"\r\n".join([format_header(day), *body, format_trailer(len(body) + 2, generated=day)]) + b"\r\n"
+    path = tmp_path / "COTAHIST_D12032025.TXT"
+    path.write_bytes(content)
+
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2025-03-12", inputs=[path])], echo=quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    counts = result.output["counts"]
+    assert (counts["rows_in"], counts["rows_curated"], counts["rows_quarantined"], counts["rows_duplicates"]) == (
+        len(body),
+        len(body) - 2,
+        1,
+        1,
+    )
+    assert (
+        f"Quote records: rows in {len(body)} = {len(body) - 2} curated + 1 quarantined + 1 duplicates dropped"
+        in (result.notifications[-1]["message"])
+    )
+    _, rows = run_query(ws, "SELECT term_days, close FROM finlake_curated.b3_quotes WHERE ticker = 'PETR4T' ORDER BY 1")
+    assert [(t, float(c)) for t, c in rows] == [("030", 37.10), ("060", 37.55)]
