@@ -422,6 +422,26 @@ class EmbeddedAws:
         for (bucket, key), path in on_disk.items():
             s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), Metadata=metadata.get(f"{bucket}/{key}", {}))
 
+    def object_etags(self) -> dict[tuple[str, str], str]:
+        """(bucket, key) -> ETag of every object in moto's buckets."""
+        s3 = self.client("s3")
+        return {
+            (bucket, obj["Key"]): obj["ETag"]
+            for bucket in BUCKETS.values()
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for obj in page.get("Contents", [])
+        }
+
+    def save_objects_changed_since(self, before: dict[tuple[str, str], str]) -> None:
+        """Write to the workspace folder the objects put into moto since ``before`` (a Glue script's
+        boto3 writes while Spark wrote to the folder), so that loading the folder keeps them."""
+        s3 = self.client("s3")
+        for (bucket, key), etag in self.object_etags().items():
+            if before.get((bucket, key)) != etag:
+                path = self.workspace.object_path(bucket, key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
     def save_workspace(self) -> None:
         """Mirror moto's buckets and Glue catalog into the workspace folder."""
         s3 = self.client("s3")

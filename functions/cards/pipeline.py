@@ -183,8 +183,8 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     counts.rows_valid = invoices["valid"] + payments["valid"]
     counts.rows_quarantined = invoices["quarantined"] + payments["quarantined"]
     counts.rows_written = sum(results["book"].get("rows", {}).values())
-    root = manifest.job_args["Validate"]["--quarantine_root"]  # the job's own list may hold its local paths
-    manifest.quarantine = [f"{root}{kind}/" for kind in ("invoices", "payments") if sections[kind]["quarantined"]]
+    root = manifest.job_args["Validate"]["--quarantine_root"]
+    manifest.quarantine = [f"{root}{kind}.jsonl" for kind in ("invoices", "payments") if sections[kind]["quarantined"]]
     ingested = lake.read_state(DOMAIN, "ingested.json")
     ingested |= {s.uri: s.md5 for s in manifest.sources}
     lake.write_state(DOMAIN, "ingested.json", ingested)
