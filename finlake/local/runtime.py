@@ -66,9 +66,20 @@ class RunResult:
     def succeeded(self) -> bool:
         return self.status == "SUCCEEDED"
 
+    @property
+    def failed_state(self) -> str | None:
+        """The step a failed run broke in: ``X`` of the ``XFailed`` state its Catch went to, else the
+        last state entered; None when it succeeded."""
+        if self.succeeded:
+            return None
+        names = [item["state"] for item in self.states]
+        caught = [n.removesuffix("Failed") for n in names if n.endswith("Failed") and n != "NotifyFailure"]
+        return caught[0] if caught else (names[-1] if names else None)
+
     def record(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "failed_state": self.failed_state,
             "domain": self.domain,
             "status": self.status,
             "input": self.input,
