@@ -367,7 +367,9 @@ def generate_cards(
 
 @generate.command("bank")
 @click.option("--end-month", default="2024-09", show_default=True, help="Last month, YYYY-MM.")
-@click.option("--months", type=click.IntRange(1, 120), default=3, show_default=True)
+@click.option(
+    "--months", type=click.IntRange(2, 120), default=3, show_default=True, help="Months (2 at least: two card exports)."
+)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
 def generate_bank(end_month: str, months: int, seed: int, out: Path) -> None:
