@@ -34,10 +34,12 @@ class FinlakeGroup(click.Group):
     line names the ``--help`` to read), every other error one line with exit code 1; `--debug`
     lets an unexpected error's trace through."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.pop("standalone_mode", None)
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None, **extra: Any
+    ) -> Any:
+        extra.pop("standalone_mode", None)
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
             where = f" (`{exc.ctx.command_path} --help`)" if exc.ctx else ""
             click.echo(f"Error: {exc.format_message()}{where}", err=True)
