@@ -237,7 +237,9 @@ def _run_on_aws(aws: Aws, domain: str, **request: Any) -> None:
     )
     _report_execution(aws, execution)
     if not execution.succeeded:
-        click.echo(f"FAILED {execution.name}: {execution.error}: {_readable_cause(execution.cause)}", err=True)
+        failed = [s.removesuffix("Failed") for s in execution.states if s.endswith("Failed") and s != "NotifyFailure"]
+        where = f" at {failed[0]}" if failed else ""
+        click.echo(f"FAILED {execution.name}{where}: {execution.error}: {_readable_cause(execution.cause)}", err=True)
         if execution.attached:
             click.echo("   this execution already existed: `finlake --aws redrive --apply` reruns it", err=True)
     sys.exit(0 if execution.succeeded else 1)
@@ -479,9 +481,10 @@ def outcome(record: dict[str, Any]) -> str:
 
     output = record.get("output") or {}
     if record.get("status") != "SUCCEEDED":
-        state = record.get("failed_state") or "?"
+        state = record.get("failed_state")
         error = record.get("error") or record.get("status")
-        return f"failed at {state}: {error}: {readable_cause(str(error), record.get('cause'), state)}"
+        where = f" at {state}" if state else ""
+        return f"failed{where}: {error}: {readable_cause(str(error), record.get('cause'), state or 'the step')}"
     if not output.get("new_data", True):
         return "nothing new"
     counts = output.get("counts") or {}
@@ -529,13 +532,9 @@ def _aws_runs(aws: Aws, domain: str | None, limit: int) -> None:
             click.echo("  no executions")
         for item in summaries:
             took = f"{item.seconds:>8.1f} s" if item.seconds is not None else "     ... "
-            rows = (
-                f"  rows in/valid/quarantined {item.counts.get('rows_in', 0)}/{item.counts.get('rows_valid', 0)}/"
-                f"{item.counts.get('rows_quarantined', 0)}"
-                if item.counts
-                else ""
-            )
-            click.echo(f"  {item.started:%Y-%m-%d %H:%M:%S}  {item.status:<9} {took}  {item.name}{rows}")
+            record = {"status": item.status, "output": item.output, "error": item.error, "cause": item.cause}
+            done = f"  {outcome(record)}" if item.status != "RUNNING" else ""
+            click.echo(f"  {item.started:%Y-%m-%d %H:%M:%S}  {item.status:<9} {took}  {item.name}{done}")
 
 
 @main.command()

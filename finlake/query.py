@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -78,7 +79,8 @@ def _select(ws: Workspace, entry: dict[str, Any]) -> str:
         locations = [p["StorageDescriptor"]["Location"] for p in entry["partitions"]]
     else:
         locations = [table["StorageDescriptor"]["Location"]]
-    files = [f"{_local_path(ws, loc).rstrip('/')}/*.parquet" for loc in locations]
+    # A registered partition without files reads as empty in Athena; DuckDB would fail on its glob.
+    files = [f"{path}/*.parquet" for loc in locations if _has_parquet(path := _local_path(ws, loc).rstrip("/"))]
     columns = [c["Name"] for c in table["StorageDescriptor"]["Columns"]] + [k["Name"] for k in keys]
     if not files:
         typed = ", ".join(
@@ -90,6 +92,10 @@ def _select(ws: Workspace, entry: dict[str, Any]) -> str:
     options = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if keys else ""
     projection = ", ".join(f'"{c}"' for c in columns)
     return f"SELECT {projection} FROM read_parquet([{listing}]{options})"
+
+
+def _has_parquet(folder: str) -> bool:
+    return any(Path(folder).glob("*.parquet"))
 
 
 def _sql_type(glue_type: str) -> str:

@@ -156,13 +156,13 @@ class ReadmeSession:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
         self.env["FINLAKE_HOME"] = str(self.home)
 
-    def run_through(self, index: int) -> Ran:
-        """Run every runnable example before ``index`` not run yet, then ``index``'s."""
+    def run_through(self, index: int) -> Ran | None:
+        """Run every runnable example before ``index`` not run yet, then ``index``'s (None if skipped)."""
         for i in range(index + 1):
             example = EXAMPLES[i]
             if i not in self.done and not example.skip and example.kind != "output":
                 self.done[i] = self._run(example)
-        return self.done[index]
+        return self.done.get(index)
 
     def _run(self, example: Example) -> Ran:
         if example.kind == "sql":
@@ -226,6 +226,7 @@ def test_readme_example(readme: ReadmeSession, index: int) -> None:
         assert not missing, f"README line {example.line}: not printed by {example.output_of!r}: {missing}"
         return
     ran = readme.run_through(index)
+    assert ran is not None
     assert ran.exit_code == example.exit_code, f"README line {example.line}: {example.text}\n{ran.output[-3000:]}"
     assert "Traceback" not in ran.output, ran.output[-3000:]
     if example.exit_code == 2:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from finlake.local.runner import RunPlan
 
 DEMO_YEARLY_RECORDS = 60_000  # spot stocks only: enough for a year of indicators, quick on local Spark
+YEARLY_RECORDS = 20_000  # the generated yearly file of a `run stocks --year` (every IBOV ticker still in it)
 
 
 def bndes_env(ws: Workspace) -> dict[str, str]:
@@ -71,7 +72,7 @@ def sample_transport(domain: str, request: dict[str, Any]) -> Http | None:
 
         as_of = request.get("date") or (f"{request['year']}-12-31" if request.get("year") else today_in_sao_paulo())
         return SampleMarketHttp(
-            min(date.fromisoformat(as_of), date.fromisoformat(today_in_sao_paulo())), yearly_records=DEMO_YEARLY_RECORDS
+            min(date.fromisoformat(as_of), date.fromisoformat(today_in_sao_paulo())), yearly_records=YEARLY_RECORDS
         )
     return None
 
