@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 OFFLINE = ROOT / "tests" / "offline"
+NETGUARD_LOG = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,6 +32,14 @@ def pytest_configure(config: pytest.Config) -> None:
         handle, path = tempfile.mkstemp(prefix="finlake-netguard-", suffix=".log")
         os.close(handle)
         os.environ["FINLAKE_NETGUARD_LOG"] = path
+        config.stash[NETGUARD_LOG] = path
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this session's guard log if nothing was refused (else keep it for a look)."""
+    path = config.stash.get(NETGUARD_LOG, None)
+    if path and os.path.exists(path) and not os.path.getsize(path):
+        os.remove(path)
 
 
 @pytest.fixture

@@ -125,15 +125,15 @@ def local_plan(
 
 
 def seed_cards_inbox(ws: Workspace, month: str) -> str:
-    """Put generated invoice and payment files for ``month`` in the local inbox when it lacks
-    them (what dropping the month's files would do); return the line that says so, or ""."""
+    """Put generated invoice and payment files for ``month`` in the local inbox when it has
+    neither (what dropping the month's files would do); return the line that says so, or ""."""
     from finlake.local.runtime import BUCKETS
     from finlake.samples import cards
     from functions.cards.pipeline import INBOX, monthly_names
 
     names = monthly_names(month)
     paths = [ws.object_path(BUCKETS["RAW_BUCKET"], INBOX + name) for name in names]
-    if all(p.exists() for p in paths):
+    if any(p.exists() for p in paths):  # the month's files, or one of them: never overwrite a file dropped there
         return ""
     written = cards.write(paths[0].parent, cards.generate(CARDS_SAMPLE_CLIENTS, 1, end_month=month))
     return (
