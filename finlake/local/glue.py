@@ -68,6 +68,8 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             .config(
                 "spark.hadoop.fs.viewfs.overload.scheme.target.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem"
             )
+            # and no .crc side files, which S3 never holds (the mount's target file system is this one)
+            .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
         )
         if log_path is not None:
             _launch_jvm(log_path, builder)
