@@ -54,6 +54,7 @@ SKIPS: list[tuple[str, str]] = [
     (r"^make test\b", "the test suite itself"),
     (r"^make venv\b", "the suite already runs in that .venv"),
     (r"^make (synth|cdk-synth)\b", "builds the bank layer with pip from PyPI; tests/infra synthesizes offline"),
+    (r"^make (cdk-deploy|cdk-diff|aws-)", "acts on a real AWS account (no account here)"),
     (r"\[", "a synopsis: [...] marks optional parts; the runnable examples are the other commands"),
 ]
 

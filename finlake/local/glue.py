@@ -8,11 +8,11 @@ GlueContext in AWS. Locally, when a state machine starts a job run, `LocalGlueRu
 2. mounts that folder under the ``s3://`` scheme for Spark (Hadoop's `ViewFileSystemOverloadScheme`,
    one mount table per bucket whose fallback link is ``<workspace>/s3/<bucket>``), so the job gets
    its arguments unchanged and reads and writes ``s3://<bucket>/<key>`` as on Glue: the URIs it
-   records (a quarantined row's file, ``input_file_name()``) are S3 URIs, and no ``.crc`` side
-   files are written (the local target is Hadoop's raw local file system),
+   records (a quarantined row's file, ``input_file_name()``) are S3 URIs,
 3. imports the job's script (its ``ScriptLocation``) and calls ``run`` on a local SparkSession,
 4. keeps what the script put through boto3 (moto) during the run, then loads the folder back
-   into moto's buckets.
+   into moto's buckets, leaving out Hadoop's ``.<name>.crc`` checksum side files, which S3 never
+   holds (the next save removes them from the folder).
 
 Spark's JVM writes its banner and log lines to ``<workspace>/logs/spark.log`` (the JVM is started
 with its stdout and stderr on that file), so a run's output shows the workflow only; each run's slice of that log is
@@ -65,11 +65,7 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
             # s3://<bucket>/ is a mount of the workspace folder (see mount_workspace)
             .config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme")
-            .config(
-                "spark.hadoop.fs.viewfs.overload.scheme.target.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem"
-            )
-            # and no .crc side files, which S3 never holds (the mount's target file system is this one)
-            .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
+
         )
         if log_path is not None:
             _launch_jvm(log_path, builder)

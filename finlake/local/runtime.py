@@ -425,7 +425,11 @@ class EmbeddedAws:
         """Make moto's buckets hold exactly the workspace folder's objects (after a local Glue job)."""
         s3 = self.client("s3")
         metadata = self.workspace.read_json("s3-metadata.json", {})
-        on_disk = {(b, k): p for b, k, p in self.workspace.iter_objects() if b in BUCKETS.values()}
+        on_disk = {
+            (b, k): p
+            for b, k, p in self.workspace.iter_objects()
+            if b in BUCKETS.values() and not _hadoop_checksum(p)
+        }
         for bucket in BUCKETS.values():
             for key in _keys(s3, bucket):
                 if (bucket, key) not in on_disk:
@@ -502,6 +506,11 @@ class EmbeddedAws:
                 }
                 result[database][table["Name"]] = {"table": table_input, "partitions": partitions}
         return result
+
+
+def _hadoop_checksum(path: Path) -> bool:
+    """``.part-0000.parquet.crc``: what Hadoop's local file system writes beside each file."""
+    return path.name.startswith(".") and path.name.endswith(".crc")
 
 
 def _keys(s3: Any, bucket: str) -> Iterator[str]:
