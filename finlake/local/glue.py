@@ -65,7 +65,6 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
             # s3://<bucket>/ is a mount of the workspace folder (see mount_workspace)
             .config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme")
-
         )
         if log_path is not None:
             _launch_jvm(log_path, builder)

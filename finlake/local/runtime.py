@@ -426,9 +426,7 @@ class EmbeddedAws:
         s3 = self.client("s3")
         metadata = self.workspace.read_json("s3-metadata.json", {})
         on_disk = {
-            (b, k): p
-            for b, k, p in self.workspace.iter_objects()
-            if b in BUCKETS.values() and not _hadoop_checksum(p)
+            (b, k): p for b, k, p in self.workspace.iter_objects() if b in BUCKETS.values() and not _hadoop_checksum(p)
         }
         for bucket in BUCKETS.values():
             for key in _keys(s3, bucket):
