@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from finlake.arguments import check_range, check_run_options, parse_month
 from finlake.cost import cost
 from finlake.local.workspace import Workspace
 from stacks.specs import DOMAINS
@@ -22,9 +24,52 @@ if TYPE_CHECKING:
 
 AWS_TARGET = "finlake.aws_target"  # ctx.meta key: (profile, region) when --aws was given
 AWS_SESSION = "finlake.aws"  # ctx.meta key: the connected `finlake.ops.discovery.Aws`
+DEBUG = "finlake.debug"  # ctx.meta key: --debug (stack traces and raw error payloads)
+# jsii (the CDK's bridge to Node, loaded by `finlake cost`) prints Node's end-of-life banner otherwise
+JSII_QUIET = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1"}
 
 
-@click.group()
+class FinlakeGroup(click.Group):
+    """Every refusal is one line on stderr with exit code 2 (click's usage block is left out: the
+    line names the ``--help`` to read), every other error one line with exit code 1; `--debug`
+    lets an unexpected error's trace through."""
+
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None, **extra: Any
+    ) -> Any:
+        extra.pop("standalone_mode", None)
+        try:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = f" (`{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.meta.get(DEBUG) or os.environ.get("FINLAKE_DEBUG"):
+                raise
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise click.ClickException(
+                f"{type(exc).__name__}: {message} (`finlake --debug ...` shows the trace)"
+            ) from None
+
+
+def debug_on(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get(DEBUG) or os.environ.get("FINLAKE_DEBUG"))
+
+
+@click.group(cls=FinlakeGroup)
 @click.option(
     "--home",
     type=click.Path(path_type=Path),
@@ -39,11 +84,17 @@ AWS_SESSION = "finlake.aws"  # ctx.meta key: the connected `finlake.ops.discover
 )
 @click.option("--profile", default=None, help="AWS profile for --aws (default: the usual AWS environment).")
 @click.option("--region", default=None, help="AWS region for --aws (default: the profile's or AWS_REGION).")
+@click.option("--debug", is_flag=True, help="Show stack traces and the raw error payloads of failed steps.")
 @click.pass_context
-def main(ctx: click.Context, home: Path | None, use_aws: bool, profile: str | None, region: str | None) -> None:
+def main(
+    ctx: click.Context, home: Path | None, use_aws: bool, profile: str | None, region: str | None, debug: bool
+) -> None:
     """finlake: financial data pipelines on AWS, runnable locally on an embedded AWS."""
     # moto logs every state failure it interprets at ERROR; the run report already says it once.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
+    for key, value in JSII_QUIET.items():
+        os.environ.setdefault(key, value)
+    ctx.meta[DEBUG] = debug
     if (profile or region) and not use_aws:
         raise click.UsageError("--profile and --region go with --aws")
     if use_aws:
@@ -72,22 +123,23 @@ def aws_session(ctx: click.Context) -> Aws | None:
 @main.command()
 @click.argument("domain", required=False, type=click.Choice(sorted(DOMAINS)))
 @click.option("--all", "run_all", is_flag=True, help="Run every domain's demo with the project's sample data.")
-@click.option("--date", help="Partition date YYYY-MM-DD (default: today in America/Sao_Paulo).")
-@click.option("--month", help="Partition month YYYY-MM (monthly domains).")
-@click.option("--year", help="Backfill a whole year (domains with yearly files, e.g. stocks).")
+@click.option("--date", help="Partition date YYYY-MM-DD, date domains (default: today in America/Sao_Paulo).")
+@click.option("--month", help="Partition month YYYY-MM, month domains (cards: the previous month; bank: this one).")
+@click.option("--year", help="stocks: load B3's yearly COTAHIST file of this year (1986 on).")
 @click.option(
     "--input",
     "inputs",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Local file fed to the Fetch step instead of the internet (repeatable).",
+    help="Local file fed to the Fetch step instead of the source (repeatable).",
 )
 @click.option("--force", is_flag=True, help="Reprocess sources even if they are unchanged since the last run.")
 @click.option(
     "--source",
     type=click.Choice(["api", "mock"]),
     default=None,
-    help="bank: fetch from the Nubank API through pynubank ('api') or its offline MockHttpClient ('mock').",
+    help="bank: pynubank's offline MockHttpClient ('mock', the local default, in its own workspace) or the "
+    "real Nubank API over the network ('api').",
 )
 @click.pass_context
 def run(
@@ -103,38 +155,66 @@ def run(
 ) -> None:
     """Run DOMAIN's workflow (or --all) on the embedded AWS and follow it state by state.
     With --aws: start it on the deployed state machine (or follow the execution of the same name)."""
-    from finlake.local.runner import RunPlan, run_plans
-    from finlake.local.sources import demo_plans
+    from finlake.local.runner import run_plans
+    from finlake.local.sources import demo_plans, local_plan
 
-    if not domain and not run_all:
+    if run_all:
+        if domain or date or month or year or inputs or force or source:
+            raise click.UsageError("--all runs the demo with the sample data: give it alone")
+    elif not domain:
         raise click.UsageError("name a DOMAIN or pass --all")
+    else:
+        date, month, year = check_run_options(
+            DOMAINS[domain], date=date, month=month, year=year, inputs=bool(inputs), source=source
+        )
+    if AWS_TARGET in ctx.meta and (run_all or inputs):
+        raise click.UsageError(
+            "--all and --input are local-mode options; on AWS upload files to the raw bucket's "
+            "inbox/<domain>/ (the S3 trigger starts cards and bank runs)"
+        )
     aws = aws_session(ctx)
     if aws is not None:
-        if run_all or inputs:
-            raise click.UsageError(
-                "--all and --input are local-mode options; on AWS upload files to the raw bucket's "
-                "inbox/<domain>/ (the S3 trigger starts cards and bank runs)"
-            )
         _run_on_aws(aws, str(domain), date=date, month=month, year=year, force=force, source=source)
         return
     ws: Workspace = ctx.obj
     if run_all:
         plans = demo_plans(ws)
     else:
-        if source and domain != "bank":
-            raise click.UsageError("--source is for the bank domain")
+        spec = DOMAINS[str(domain)]
         plans = [
-            RunPlan(
-                DOMAINS[str(domain)], date=date, month=month, year=year, inputs=list(inputs), force=force, source=source
-            )
+            local_plan(ws, spec, date=date, month=month, year=year, inputs=list(inputs), force=force, source=source)
         ]
-    results = run_plans(ws, plans, echo=click.echo)
-    failed = [r for r in results if not r.succeeded]
+    results = run_plans(ws, plans, echo=click.echo, debug=debug_on(ctx))
     if run_all:
         _lake_report(ws)
+    failed = [r for r in results if not r.succeeded]
     for result in failed:
-        click.echo(f"FAILED {result.name}: {result.error}: {_readable_cause(result.cause)}", err=True)
+        _echo_failure(result, debug_on(ctx))
     sys.exit(1 if failed else 0)
+
+
+def _echo_failure(result: Any, debug: bool) -> None:
+    """``FAILED <execution> at <state>: <Error>: <readable cause>`` and the next step, on stderr."""
+    from functions.ops.notify import readable_cause
+
+    cause = result.cause if debug else readable_cause(result.error or "", result.cause, result.failed_state or "")
+    where = f" at {result.failed_state}" if result.failed_state else ""
+    click.echo(f"FAILED {result.name}{where}: {result.error}: {cause}", err=True)
+    click.echo(f"   next: {next_step(result.domain, result.name, result.error or '', result.cause or '')}", err=True)
+
+
+def next_step(domain: str, name: str, error: str, cause: str) -> str:
+    """The obvious next step after a failed local run (what its email cannot know: the CLI)."""
+    if error == "MissingFile" or "MissingFile" in cause:
+        return (
+            f"give the month's files with `finlake run {domain} --month YYYY-MM --input FILE ...` "
+            "(`finlake generate cards --out DIR` writes sample files)"
+        )
+    if error == "NubankLoginRejected" or "NubankLoginRejected" in cause:
+        return "load the app's exports instead: `finlake run bank --input FILE ...` (CSV or OFX from the Nubank app)"
+    if error in {"SourceUnavailable", "NetworkBlocked"} or "SourceUnavailable" in cause:
+        return "the source could not be reached: local runs read the bundled samples unless --source api is given"
+    return f"its states: `finlake runs {domain}`; its email again: `finlake email {name}`"
 
 
 def _readable_cause(cause: str | None) -> str:
@@ -157,7 +237,9 @@ def _run_on_aws(aws: Aws, domain: str, **request: Any) -> None:
     )
     _report_execution(aws, execution)
     if not execution.succeeded:
-        click.echo(f"FAILED {execution.name}: {execution.error}: {_readable_cause(execution.cause)}", err=True)
+        failed = [s.removesuffix("Failed") for s in execution.states if s.endswith("Failed") and s != "NotifyFailure"]
+        where = f" at {failed[0]}" if failed else ""
+        click.echo(f"FAILED {execution.name}{where}: {execution.error}: {_readable_cause(execution.cause)}", err=True)
         if execution.attached:
             click.echo("   this execution already existed: `finlake --aws redrive --apply` reruns it", err=True)
     sys.exit(0 if execution.succeeded else 1)
@@ -210,40 +292,125 @@ def _report_execution(aws: Aws, execution: Execution) -> None:
 
 
 def _lake_report(ws: Workspace) -> None:
-    from finlake.query import run_query
+    from finlake.local.sources import mock_workspace
 
     click.echo("\nWhat is in the lake:")
-    for database, tables in sorted(ws.read_json("catalog.json", {}).items()):
-        for name, entry in sorted(tables.items()):
-            _, rows = run_query(ws, f'SELECT count(*) FROM "{database}"."{name}"')
-            location = entry["table"]["StorageDescriptor"]["Location"]
-            click.echo(f"  {database}.{name}: {rows[0][0]} rows in {len(entry['partitions'])} partitions at {location}")
+    _echo_tables(ws, indent="  ")
     click.echo(f"  local copy of the buckets: {ws.s3_dir}")
+    mock = mock_workspace(ws)
+    if mock.runs():
+        click.echo(f"  the bank mock's invented data is apart, in {mock.root}: `finlake --home {mock.root} tables`")
     click.echo('Query it:  .venv/bin/finlake query "SELECT * FROM finlake_curated.bndes_balance_sheet LIMIT 5"')
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("domain", type=click.Choice(["bank", "cards"]))
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def generate(domain: str, args: tuple[str, ...]) -> None:
-    """Write generated sample files, e.g. `finlake generate cards --clients 1000 --months 12 --out DIR`
-    or `finlake generate bank --end-month 2024-09 --months 3 --out DIR` (`--help` after the domain)."""
-    from finlake.samples import bank, cards
+def _echo_tables(ws: Workspace, indent: str = "") -> int:
+    from finlake.query import table_summaries
 
-    sys.exit({"bank": bank.main, "cards": cards.main}[domain](list(args)))
+    summaries = table_summaries(ws)
+    for t in summaries:
+        last = f"; last run {t.last_run}" if t.last_run else ""
+        click.echo(f"{indent}{t.database}.{t.name}: {t.rows} rows in {t.partitions} partitions at {t.location}{last}")
+    return len(summaries)
 
 
 @main.command()
-@click.argument("sql")
+@click.pass_obj
+def tables(ws: Workspace) -> None:
+    """List the lake's tables: rows, partitions, location and the last run that wrote each."""
+    if not _echo_tables(ws):
+        click.echo("no tables yet: run a domain first, e.g. `finlake run bndes`")
+
+
+@main.command()
+@click.argument("domain", required=False, type=click.Choice(sorted(DOMAINS)))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Rows shown per file.")
+@click.pass_obj
+def quarantine(ws: Workspace, domain: str | None, limit: int) -> None:
+    """Show quarantined rows and rejected files: the source file as its S3 URI, the line, the reason."""
+    from finlake.quarantine import read_quarantine
+
+    entries = read_quarantine(ws, domain)
+    if not entries:
+        click.echo("nothing in quarantine" + (f" for {domain}" if domain else ""))
+        return
+    for stored, rows in entries:
+        click.echo(f"{stored} ({len(rows)} {'row' if len(rows) == 1 else 'rows'})")
+        for row in rows[:limit]:
+            click.echo(f"  {row.where}: {row.reason}")
+        if len(rows) > limit:
+            click.echo(f"  ... and {len(rows) - limit} more (--limit)")
+
+
+@main.group()
+def generate() -> None:
+    """Write generated sample files (the ones `make demo` loads) into a folder."""
+
+
+@generate.command("cards")
+@click.option("--clients", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
+@click.option("--months", type=click.IntRange(1, 240), default=12, show_default=True, help="Months of files.")
+@click.option("--end-month", default="2024-09", show_default=True, help="Last month, YYYY-MM.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--no-minimum", is_flag=True, help="Omit the valor_pagamento_minimo column.")
+@click.option("--no-anomalies", is_flag=True, help="No duplicated or malformed lines.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
+def generate_cards(
+    clients: int, months: int, end_month: str, seed: int, no_minimum: bool, no_anomalies: bool, out: Path
+) -> None:
+    """Monthly invoice and payment files (tb_faturas_YYYYMM.csv, tb_pagamentos_YYYYMM.csv)."""
+    from finlake.samples import cards
+
+    end_month = parse_month(end_month, "--end-month")
+    files, truth = cards.generate_with_truth(
+        clients, months, end_month=end_month, seed=seed, minimum_column=not no_minimum, anomalies=not no_anomalies
+    )
+    paths = cards.write(out, files)
+    lines = sum(truth.data_lines.values())
+    click.echo(f"wrote {len(paths)} files, {lines:,} data lines, {len(truth.injected)} injected anomalies, to {out}")
+
+
+@generate.command("bank")
+@click.option("--end-month", default="2024-09", show_default=True, help="Last month, YYYY-MM.")
+@click.option(
+    "--months", type=click.IntRange(2, 120), default=3, show_default=True, help="Months (2 at least: two card exports)."
+)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
+def generate_bank(end_month: str, months: int, seed: int, out: Path) -> None:
+    """Nubank app exports: card CSVs in both headers, NuConta CSVs and OFX of both accounts."""
+    from finlake.samples import bank
+
+    end_month = parse_month(end_month, "--end-month")
+    for path in bank.write(out, bank.demo_files(end_month, months, seed=seed)):
+        click.echo(f"wrote {path} ({path.stat().st_size:,} bytes)")
+
+
+@main.command()
+@click.argument("sql", required=False)
+@click.option(
+    "--file",
+    "-f",
+    "sql_file",
+    type=click.File("r"),
+    default=None,
+    help="Read the SQL from this file ('-': standard input).",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.pass_obj
-def query(ws: Workspace, sql: str, fmt: str) -> None:
-    """Run Athena-style SQL (DuckDB) over the catalog's tables, e.g. finlake_curated.bndes_balance_sheet."""
-    from finlake.query import run_query
+def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
+    """Run Athena-style SQL (DuckDB) over the catalog's tables, e.g. finlake_curated.bndes_balance_sheet.
+    SQL is the argument, or '-' / --file for a file or standard input. SHOW TABLES [IN db] and
+    DESCRIBE db.table answer from the catalog, with each column's comment."""
+    from finlake.query import QueryError, run_query
 
+    if (sql is None) == (sql_file is None):
+        raise click.UsageError("give the SQL as the argument, or --file FILE ('-' or SQL '-' reads standard input)")
+    if sql == "-":
+        sql = sys.stdin.read()
+    text = sql_file.read() if sql_file is not None else str(sql)
     try:
-        columns, rows = run_query(ws, sql)
-    except Exception as exc:  # DuckDB's errors are already clear; show them without a traceback
+        columns, rows = run_query(ws, text)
+    except QueryError as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "json":
         click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
@@ -258,45 +425,95 @@ def query(ws: Workspace, sql: str, fmt: str) -> None:
 def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join([*lines, f"({len(rows)} rows)"])
 
 
 @main.command()
-@click.argument("domain", required=False)
+@click.argument("domain", required=False, type=click.Choice(sorted(DOMAINS)))
 @click.option("--states/--no-states", default=None, help="Show each run's state history (default with DOMAIN).")
-@click.option("--limit", default=10, show_default=True, help="--aws: executions shown per domain.")
+@click.option(
+    "--limit", default=10, show_default=True, type=click.IntRange(min=1), help="Newest executions shown per domain."
+)
 @click.pass_context
 def runs(ctx: click.Context, domain: str | None, states: bool | None, limit: int) -> None:
-    """List past local executions (newest last), with their state history.
-    With --aws: the newest executions of each deployed state machine (newest first)."""
+    """List past local executions (newest last) with their outcome: loaded (rows), nothing new, or
+    failed (state, error, cause). With --aws: the deployed state machines' newest (newest first)."""
     aws = aws_session(ctx)
     if aws is not None:
         _aws_runs(aws, domain, limit)
         return
     ws: Workspace = ctx.obj
-    records = ws.runs(domain)
+    records = _all_runs(ws, domain)
     if not records:
-        click.echo("no runs yet: try `finlake run --all`")
+        click.echo("no runs yet: try `finlake run bndes` (or `finlake run --all`)")
         return
-    show_states = bool(domain) if states is None else states
+    by_domain: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        counts = ((record.get("output") or {}).get("counts")) or {}
+        by_domain.setdefault(record.get("domain", "?"), []).append(record)
+    shown = [r for group in by_domain.values() for r in group[-limit:]]
+    show_states = bool(domain) if states is None else states
+    for record in sorted(shown, key=lambda r: r.get("started", "")):
         click.echo(
-            f"{record['started'][:19]}  {record['status']:<9} {record['duration_s']:>7.2f} s  {record['name']}"
-            + (
-                f"  rows in/valid/quarantined {counts.get('rows_in', 0)}/{counts.get('rows_valid', 0)}/"
-                f"{counts.get('rows_quarantined', 0)}"
-                if counts
-                else ""
-            )
+            f"{record['started'][:19]}  {record['status']:<9} {record['duration_s']:>7.2f} s  {record['name']}  "
+            f"{outcome(record)}{record.get('_where', '')}"
         )
         if show_states:
             for item in record["states"]:
                 click.echo(f"    {item['state']:<24} {item.get('duration_s', 0):>7.3f} s")
-            if record.get("error"):
-                click.echo(f"    error: {record['error']}: {record.get('cause')}")
+
+
+def _all_runs(ws: Workspace, domain: str | None = None) -> list[dict[str, Any]]:
+    """The workspace's run records, and the bank mock's (kept in its own workspace), oldest first."""
+    from finlake.local.sources import mock_workspace
+
+    records = ws.runs(domain)
+    mock = mock_workspace(ws)
+    if domain in (None, "bank") and mock.root != ws.root and mock.runs_dir.exists():
+        records += [{**r, "_where": f"  [bank mock: --home {mock.root}]"} for r in mock.runs("bank")]
+    return sorted(records, key=lambda r: r.get("started", ""))
+
+
+def outcome(record: dict[str, Any]) -> str:
+    """``loaded: rows in/valid/quarantined 80/80/0``, ``nothing new`` or ``failed at Fetch: Error: cause``."""
+    from functions.ops.notify import readable_cause
+
+    output = record.get("output") or {}
+    if record.get("status") != "SUCCEEDED":
+        state = record.get("failed_state")
+        error = record.get("error") or record.get("status")
+        where = f" at {state}" if state else ""
+        return f"failed{where}: {error}: {readable_cause(str(error), record.get('cause'), state or 'the step')}"
+    if not output.get("new_data", True):
+        return "nothing new"
+    counts = output.get("counts") or {}
+    if not counts:
+        return "loaded"
+    return (
+        f"loaded: rows in/valid/quarantined {counts.get('rows_in', 0)}/{counts.get('rows_valid', 0)}/"
+        f"{counts.get('rows_quarantined', 0)}"
+    )
+
+
+@main.command()
+@click.argument("run_name", required=False, metavar="[EXECUTION|DOMAIN]")
+@click.pass_obj
+def email(ws: Workspace, run_name: str | None) -> None:
+    """Show again the email a local run sent: the newest run's, a domain's newest, or an execution's."""
+    records = _all_runs(ws)
+    if run_name in DOMAINS:
+        records = [r for r in records if r.get("domain") == run_name]
+    elif run_name:
+        records = [r for r in records if r["name"] == run_name or r["name"].startswith(run_name)]
+    if not records:
+        raise click.ClickException(f"no local run {run_name or ''} found: `finlake runs` lists them".replace("  ", " "))
+    record = records[-1]
+    notes = record.get("notifications") or []
+    if not notes:
+        click.echo(f"{record['name']} sent no email ({outcome(record)})")
+    for note in notes:
+        click.echo(f"Subject: {note['subject']}\n\n{note['message']}")
 
 
 def _aws_runs(aws: Aws, domain: str | None, limit: int) -> None:
@@ -315,61 +532,76 @@ def _aws_runs(aws: Aws, domain: str | None, limit: int) -> None:
             click.echo("  no executions")
         for item in summaries:
             took = f"{item.seconds:>8.1f} s" if item.seconds is not None else "     ... "
-            rows = (
-                f"  rows in/valid/quarantined {item.counts.get('rows_in', 0)}/{item.counts.get('rows_valid', 0)}/"
-                f"{item.counts.get('rows_quarantined', 0)}"
-                if item.counts
-                else ""
-            )
-            click.echo(f"  {item.started:%Y-%m-%d %H:%M:%S}  {item.status:<9} {took}  {item.name}{rows}")
+            record = {"status": item.status, "output": item.output, "error": item.error, "cause": item.cause}
+            done = f"  {outcome(record)}" if item.status != "RUNNING" else ""
+            click.echo(f"  {item.started:%Y-%m-%d %H:%M:%S}  {item.status:<9} {took}  {item.name}{done}")
 
 
 @main.command()
 @click.argument("domain", type=click.Choice(sorted(DOMAINS)))
 @click.option("--from", "start", required=True, help="First partition: YYYY-MM-DD (date domains) or YYYY-MM.")
 @click.option("--to", "end", required=True, help="Last partition, included.")
-@click.option("--parallel", default=4, show_default=True, type=click.IntRange(1, 32), help="--aws: executions at once.")
+@click.option("--parallel", default=None, type=click.IntRange(1, 32), help="--aws: executions at once (default 4).")
 @click.option("--force", is_flag=True, help="Reprocess sources even if unchanged (a different execution name).")
 @click.pass_context
-def backfill(ctx: click.Context, domain: str, start: str, end: str, parallel: int, force: bool) -> None:
+def backfill(ctx: click.Context, domain: str, start: str, end: str, parallel: int | None, force: bool) -> None:
     """One execution per partition from --from to --to: every weekday (Monday to Friday) for date
     domains (bndes, stocks), every month for month domains (cards, bank). Partitions whose
     deterministic execution already SUCCEEDED are skipped. Locally they run one after the other on
-    the embedded AWS; with --aws at most --parallel at a time (see finlake/ops/backfill.py)."""
+    the embedded AWS, on the same offline sources as `finlake run DOMAIN`; with --aws at most
+    --parallel at a time (see finlake/ops/backfill.py)."""
     from finlake.ops.backfill import RangeError, partitions
 
     spec = DOMAINS[domain]
+    start, end = check_range(spec, start, end)
+    if parallel is not None and AWS_TARGET not in ctx.meta:
+        raise click.UsageError("--parallel goes with --aws: local partitions run one after the other")
     try:
         parts = partitions(spec, start, end)
     except RangeError as exc:
         raise click.UsageError(str(exc)) from exc
+    if not parts:
+        raise click.UsageError(f"no weekday from {start} to {end}: nothing to run")
     unit = "months" if spec.partition == "month" else "weekdays (Saturdays and Sundays are not run)"
-    click.echo(f"backfill {domain}: {len(parts)} {unit} from {parts[0] if parts else start} to {end}")
     aws = aws_session(ctx)
-    failed = _backfill_aws(aws, spec, parts, parallel, force) if aws else _backfill_local(ctx.obj, spec, parts, force)
+    click.echo(f"backfill {domain}: {len(parts)} {unit} from {parts[0]} to {parts[-1]}")
+    if aws:
+        failed = _backfill_aws(aws, spec, parts, parallel or 4, force)
+    else:
+        failed = _backfill_local(ctx.obj, spec, parts, force, debug_on(ctx))
     for name, status, why in failed:
         click.echo(f"FAILED {name}: {status}: {why}", err=True)
     click.echo(f"{len(parts)} partitions, {len(failed)} failed")
     sys.exit(1 if failed else 0)
 
 
-def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool) -> list[tuple[str, str, str]]:
-    from finlake.local.runner import RunPlan, run_plans
+def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool, debug: bool) -> list[tuple[str, str, str]]:
+    from finlake.local.runner import run_plans
+    from finlake.local.sources import local_plan
     from finlake.naming import execution_name
-    from finlake.ops.backfill import done_locally
+    from functions.ops.notify import readable_cause
 
-    done = done_locally(ws.runs(spec.name))
     plans = []
     for part in parts:
         monthly = spec.partition == "month"
-        plan = RunPlan(spec, date=None if monthly else part, month=part if monthly else None, force=force)
+        plan = local_plan(ws, spec, date=None if monthly else part, month=part if monthly else None, force=force)
         name = execution_name(spec.name, plan.partition(), plan.request([]))
-        if name in done:
+        if name in done_in(plan.workspace or ws, spec.name):
             click.echo(f"   {part}: skipped, {name} already SUCCEEDED")
         else:
             plans.append(plan)
-    results = run_plans(ws, plans, echo=click.echo) if plans else []
-    return [(r.name, r.status, f"{r.error}: {_readable_cause(r.cause)}") for r in results if not r.succeeded]
+    results = run_plans(ws, plans, echo=click.echo, debug=debug) if plans else []
+    return [
+        (r.name, f"{r.status} at {r.failed_state}", f"{r.error}: {readable_cause(r.error or '', r.cause)}")
+        for r in results
+        if not r.succeeded
+    ]
+
+
+def done_in(ws: Workspace, domain: str) -> set[str]:
+    from finlake.ops.backfill import done_locally
+
+    return done_locally(ws.runs(domain))
 
 
 def _backfill_aws(aws: Aws, spec: Any, parts: list[str], parallel: int, force: bool) -> list[tuple[str, str, str]]:

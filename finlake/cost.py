@@ -835,9 +835,14 @@ def render_table(est: Estimate) -> str:
     default=None,
     help="Read this cloud assembly (e.g. cdk.out) instead of synthesizing the app (~20 s, offline).",
 )
-@click.option("--lake-gb", type=float, default=None, help="GB stored in S3 Standard (default from the assumptions).")
-@click.option("--queries-per-month", type=int, default=None, help="Athena queries a month.")
-@click.option("--gb-per-query", type=float, default=None, help="GB each Athena query scans.")
+@click.option(
+    "--lake-gb",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="GB stored in S3 Standard (default from the assumptions).",
+)
+@click.option("--queries-per-month", type=click.IntRange(min=0), default=None, help="Athena queries a month.")
+@click.option("--gb-per-query", type=click.FloatRange(min=0), default=None, help="GB each Athena query scans.")
 @click.option("--free-tier", is_flag=True, help="Subtract the always-free monthly allowances.")
 @click.option(
     "--assumptions",
@@ -869,7 +874,12 @@ def cost(
 
     The prices were written without network access: check them on the AWS pricing pages.
     """
-    overrides: dict[str, Any] = _load_json(assumptions_file) if assumptions_file else {}
+    dep: Deployment | None = None
+    if cdk_out is not None:
+        templates, loader = read_cdk_out(cdk_out)
+        dep = read_deployment(templates, loader)
+    domains = {wf.domain for wf in dep.workflows} if dep is not None else None
+    overrides: dict[str, Any] = _assumption_overrides(assumptions_file, domains) if assumptions_file else {}
     for key, value in (
         ("lake_gb", lake_gb),
         ("athena_queries_per_month", queries_per_month),
@@ -877,10 +887,7 @@ def cost(
     ):
         if value is not None:
             overrides[key] = D(value)
-    if cdk_out is not None:
-        templates, loader = read_cdk_out(cdk_out)
-        dep = read_deployment(templates, loader)
-    else:
+    if dep is None:
         dep = synthesize_deployment()
     est = estimate(
         dep,
@@ -892,8 +899,84 @@ def cost(
     click.echo(json.dumps(to_json(est), indent=2) if fmt == "json" else render_table(est))
 
 
+def _assumption_overrides(path: Path, domains: set[str] | None = None) -> dict[str, Any]:
+    """The ``--assumptions`` file, refused (exit 2) unless it is a JSON object whose every key is one
+    of cost_assumptions.json (per-step keys ``<domain>.<Step>``) with a number >= 0. ``domains``:
+    the deployment's (default: the app's specs)."""
+    try:
+        overrides = _load_json(path)
+    except ValueError as exc:
+        raise click.BadParameter(f"{path} is not JSON: {exc}", param_hint="--assumptions") from None
+    if not isinstance(overrides, dict):
+        raise click.BadParameter(f"{path} must hold a JSON object", param_hint="--assumptions")
+    problems = assumption_problems(overrides, load_assumptions(), domains=domains)
+    if problems:
+        raise click.BadParameter(f"{path}: {'; '.join(problems)}", param_hint="--assumptions")
+    return overrides
+
+
+def assumption_problems(
+    overrides: Mapping[str, Any], base: Mapping[str, Any], where: str = "", *, domains: set[str] | None = None
+) -> list[str]:
+    """What is wrong with ``overrides`` against the known assumptions ``base`` (empty: nothing).
+    ``domains``: the deployment's domains (default: the app's specs, whose steps are then checked too)."""
+    problems = []
+    for key, value in overrides.items():
+        name = f"{where}{key}"
+        if where == "" and key in ("domains", "lambda_seconds", "glue_minutes"):
+            problems += _keyed_problems(key, value, base, domains)
+        elif key not in base:
+            problems.append(f"unknown key {name} (see finlake/cost_assumptions.json)")
+        elif key == "notes":
+            continue
+        elif isinstance(base[key], Mapping):
+            if isinstance(value, Mapping):
+                problems += assumption_problems(value, base[key], f"{name}.")
+            else:
+                problems.append(f"{name} must be an object")
+        else:
+            problems += _number_problem(name, value)
+    return problems
+
+
+def _keyed_problems(key: str, value: Any, base: Mapping[str, Any], domains: set[str] | None) -> list[str]:
+    """``domains.<domain>`` or ``lambda_seconds`` / ``glue_minutes`` ``.<domain>.<Step>`` overrides."""
+    from stacks.specs import DOMAINS
+
+    if not isinstance(value, Mapping):
+        return [f"{key} must be an object"]
+    if key == "domains":
+        known = domains if domains is not None else set(DOMAINS)
+    elif domains is None:  # the app's own steps
+        jobs = {"lambda_seconds": "lambdas", "glue_minutes": "glue_jobs"}[key]
+        known = {f"{d.name}.{s.step}" for d in DOMAINS.values() for s in getattr(d, jobs)}
+    else:  # another cloud assembly: its step names are not known here
+        known = set(value)
+    problems = []
+    for sub, item in value.items():
+        if sub not in known:
+            problems.append(f"unknown key {key}.{sub} (known: {', '.join(sorted(known))})")
+        elif key == "domains":
+            problems += assumption_problems(item, base["default_domain"], f"{key}.{sub}.")
+        else:
+            problems += _number_problem(f"{key}.{sub}", item)
+    return problems
+
+
+def _number_problem(name: str, value: Any) -> list[str]:
+    """A number >= 0 (a JSON number, or a string holding one: the file's numbers are read as Decimal)."""
+    try:
+        number = None if isinstance(value, bool) else Decimal(str(value))
+    except ArithmeticError:
+        number = None
+    if number is None or not number.is_finite() or number < 0:
+        return [f"{name} must be a number >= 0, not {json.dumps(value, default=str)}"]
+    return []
+
+
 if __name__ == "__main__":
     import os
 
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
     cost()

@@ -1,16 +1,53 @@
 """Athena-style SQL over the local lake: DuckDB views named after the Glue catalog's tables.
 
 Only the partitions registered in the catalog are visible, as in Athena: a file written to S3
-but not (yet) registered is not read.
+but not (yet) registered is not read. Athena's catalog statements are answered from the catalog
+itself, as Athena answers them (DuckDB's own ``SHOW TABLES`` would list its ``main`` schema):
+
+- ``SHOW DATABASES`` / ``SHOW SCHEMAS``;
+- ``SHOW TABLES [IN|FROM db] [LIKE 'pattern']`` (``*`` as wildcard, as in Athena);
+- ``DESCRIBE [db.]table``: column, type and comment (partition keys last, marked).
+
+They are recognised by a regular expression: the statement forms are fixed and few, so a SQL
+parser would add a dependency for nothing.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from finlake.local.workspace import Workspace
+
+_SHOW_DATABASES = re.compile(r"\s*SHOW\s+(DATABASES|SCHEMAS)\s*;?\s*", re.IGNORECASE)
+_SHOW_TABLES = re.compile(
+    r"\s*SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+`?\"?(?P<db>\w+)`?\"?)?(?:\s+(?:LIKE\s+)?'(?P<like>[^']*)')?\s*;?\s*",
+    re.IGNORECASE,
+)
+_DESCRIBE = re.compile(
+    r"\s*(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?`?\"?(?:(?P<db>\w+)`?\"?\.`?\"?)?(?P<table>\w+)`?\"?\s*;?\s*",
+    re.IGNORECASE,
+)
+
+
+class QueryError(Exception):
+    """A query that cannot run, said in one line (with the next step when there is one)."""
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    database: str
+    name: str
+    rows: int
+    partitions: int
+    location: str
+    last_run: str  # "<execution> (<started>)" of the newest successful run that wrote it, or ""
+
 
 _DUCKDB_TYPES = {
     "string": "VARCHAR",
@@ -42,7 +79,8 @@ def _select(ws: Workspace, entry: dict[str, Any]) -> str:
         locations = [p["StorageDescriptor"]["Location"] for p in entry["partitions"]]
     else:
         locations = [table["StorageDescriptor"]["Location"]]
-    files = [f"{_local_path(ws, loc).rstrip('/')}/*.parquet" for loc in locations]
+    # A registered partition without files reads as empty in Athena; DuckDB would fail on its glob.
+    files = [f"{path}/*.parquet" for loc in locations if _has_parquet(path := _local_path(ws, loc).rstrip("/"))]
     columns = [c["Name"] for c in table["StorageDescriptor"]["Columns"]] + [k["Name"] for k in keys]
     if not files:
         typed = ", ".join(
@@ -56,12 +94,94 @@ def _select(ws: Workspace, entry: dict[str, Any]) -> str:
     return f"SELECT {projection} FROM read_parquet([{listing}]{options})"
 
 
+def _has_parquet(folder: str) -> bool:
+    return any(Path(folder).glob("*.parquet"))
+
+
 def _sql_type(glue_type: str) -> str:
     return _DUCKDB_TYPES.get(glue_type, glue_type.upper())
 
 
 def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """``(columns, rows)`` of ``sql``; raises `QueryError` with a readable message."""
+    catalog: dict[str, dict[str, Any]] = ws.read_json("catalog.json", {})
+    answer = _catalog_statement(catalog, sql)
+    if answer is not None:
+        return answer
     con = connect(ws)
-    cursor = con.execute(sql)
+    try:
+        cursor = con.execute(sql)
+    except duckdb.Error as exc:
+        message = str(exc).strip().splitlines()[0]
+        if not any(catalog.values()) and re.search(r"finlake_\w+", sql):
+            message += " (the lake has no tables yet: run a domain first, e.g. `finlake run bndes`)"
+        elif "does not exist" in message:
+            message += " (`finlake tables` lists the tables)"
+        raise QueryError(message) from None
     columns = [d[0] for d in cursor.description or []]
     return columns, cursor.fetchall()
+
+
+def _catalog_statement(catalog: dict[str, dict[str, Any]], sql: str) -> tuple[list[str], list[tuple[Any, ...]]] | None:
+    """The answer to SHOW DATABASES / SHOW TABLES / DESCRIBE from the catalog; None for other SQL."""
+    if _SHOW_DATABASES.fullmatch(sql):
+        return ["database_name"], [(name,) for name in sorted(catalog)]
+    if match := _SHOW_TABLES.fullmatch(sql):
+        databases = [match["db"]] if match["db"] else sorted(catalog)
+        if match["db"] and match["db"] not in catalog:
+            raise QueryError(f"database {match['db']} does not exist (SHOW DATABASES lists them)")
+        pattern = (match["like"] or "*").replace("|", "*")
+        rows: list[tuple[Any, ...]] = [
+            (f"{db}.{name}" if not match["db"] else name,)
+            for db in databases
+            for name in sorted(catalog.get(db, {}))
+            if fnmatch.fnmatch(name, pattern)
+        ]
+        return ["tab_name"], rows
+    if match := _DESCRIBE.fullmatch(sql):
+        found = [
+            (db, tables[match["table"]])
+            for db, tables in sorted(catalog.items())
+            if match["table"] in tables and (not match["db"] or db == match["db"])
+        ]
+        if not found:
+            name = f"{match['db']}.{match['table']}" if match["db"] else match["table"]
+            raise QueryError(f"table {name} does not exist (`finlake tables` lists the tables)")
+        table = found[0][1]["table"]
+        columns = table["StorageDescriptor"]["Columns"]
+        keys = table.get("PartitionKeys", [])
+        described: list[tuple[Any, ...]] = [(c["Name"], c["Type"], c.get("Comment", "")) for c in columns]
+        for key in keys:
+            comment = "partition key" + (f": {key['Comment']}" if key.get("Comment") else "")
+            described.append((key["Name"], key["Type"], comment))
+        return ["col_name", "data_type", "comment"], described
+    return None
+
+
+def table_summaries(ws: Workspace) -> list[TableSummary]:
+    """Every catalog table: rows (registered partitions only), partitions, S3 location, last run."""
+    catalog: dict[str, dict[str, Any]] = ws.read_json("catalog.json", {})
+    if not any(catalog.values()):
+        return []
+    con = connect(ws)
+    last: dict[str, str] = {}
+    for record in ws.runs():
+        output = record.get("output") or {}
+        if record.get("status") == "SUCCEEDED" and output.get("new_data", True):
+            for table in output.get("tables", []):
+                last[table] = f"{record['name']} ({record['started'][:19]})"
+    summaries = []
+    for database, tables in sorted(catalog.items()):
+        for name, entry in sorted(tables.items()):
+            [(rows,)] = con.execute(f'SELECT count(*) FROM "{database}"."{name}"').fetchall()
+            summaries.append(
+                TableSummary(
+                    database,
+                    name,
+                    int(rows),
+                    len(entry["partitions"]),
+                    entry["table"]["StorageDescriptor"]["Location"],
+                    last.get(f"{database}.{name}", ""),
+                )
+            )
+    return summaries

@@ -33,8 +33,8 @@ Writes (Parquet, zstd, Hive layout, partition column only in the path):
   only the partitions the input touches (its months, plus the partitions where an id of the input was stored
   before) are rewritten, as existing rows of those partitions minus the input ids, union the input rows. Everything
   is first materialised under ``<curated_root>_tmp_cards_curate_<run_id>/``, reconciled, then swapped in.
-- ``<quarantine_root>invoices/`` and ``<quarantine_root>payments/``: JSON lines (source_file, source_line, reason,
-  raw) in one file ordered by file and line; the folder is replaced on every run (removed when nothing is bad).
+- ``<quarantine_root>invoices.jsonl`` and ``<quarantine_root>payments.jsonl``: JSON Lines (source, line, reason,
+  raw) ordered by file and line; replaced on every run (removed when nothing is bad).
 - The run's result as JSON at ``result_path`` (also returned by `run`).
 
 Stored types: ids bigint, dates date, amounts decimal(18,2) (parsed from the text, never through double),
@@ -91,7 +91,6 @@ PAYMENT_SCHEMA = (
 LINES_SCHEMA = (
     "file_index int, source_file string, source_line int, raw string, fields int, norm string, undecodable string"
 )
-QUARANTINE_COLUMNS = ("source_file", "source_line", "reason", "raw")
 
 _ID = r"^[1-9][0-9]{0,17}$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -496,12 +495,27 @@ def _reconcile(kind: _Kind, lines: DataFrame, staged: _Staged) -> None:
 
 
 def _write_quarantine(spark: SparkSession, staged: _Staged, uri: str) -> bool:
-    """The bad rows as JSON lines in one file, ordered; the folder is removed when there are none."""
+    """The bad rows as JSON Lines in the one object ``uri``, ordered by file and line: per row
+    ``{"source": <file URI>, "line": <1-based line>, "reason": ..., "raw": <the line>}``, the
+    quarantine format of every domain (`finlake quarantine` reads it). Removed when there are none."""
     if not staged.counts["quarantined"]:
         _delete(spark, uri)
         return False
-    bad = staged.checked.filter(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
-    bad.orderBy("source_file", "source_line").coalesce(1).write.mode("overwrite").json(uri)
+    bad = staged.checked.filter(F.col("reason").isNotNull()).select(
+        F.col("source_file").alias("source"), F.col("source_line").alias("line"), "reason", "raw"
+    )
+    fs, path = _fs_path(spark, uri)
+    out = fs.create(path, True)
+    try:
+        chunk: list[str] = []
+        for row in bad.orderBy("source", "line").toLocalIterator():
+            chunk.append(json.dumps(row.asDict(), ensure_ascii=False) + "\n")
+            if len(chunk) == 1000:  # one JVM call per thousand rows
+                out.write(bytearray("".join(chunk).encode()))
+                chunk = []
+        out.write(bytearray("".join(chunk).encode()))
+    finally:
+        out.close()
     return True
 
 
@@ -560,7 +574,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
 
     written = []
     for kind, staged in ((INVOICES, invoices), (PAYMENTS, payments)):
-        uri = f"{quarantine}{kind.name}/"
+        uri = f"{quarantine}{kind.name}.jsonl"
         if _write_quarantine(spark, staged, uri):
             written.append(uri)
     _swap(spark, INVOICES, invoices, invoice_table)

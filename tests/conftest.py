@@ -1,8 +1,12 @@
-"""Shared fixtures: a fake Lambda context, sample events, paths to ../shared/fixtures."""
+"""Shared fixtures: a fake Lambda context, sample events, paths to ../shared/fixtures; the
+network guard (tests/offline/netguard.py) for this process and every Python process it starts."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,30 @@ from finlake.local.moto_patches import LocalLambdaContext
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+OFFLINE = ROOT / "tests" / "offline"
+NETGUARD_LOG = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test reaches the network: loopback only, here and (as sitecustomize) in subprocesses.
+    Refusals are logged to ``$FINLAKE_NETGUARD_LOG`` (tests/test_readme.py asserts it stays empty)."""
+    sys.path.insert(0, str(OFFLINE))
+    import netguard
+
+    netguard.install()
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))
+    if "FINLAKE_NETGUARD_LOG" not in os.environ:
+        handle, path = tempfile.mkstemp(prefix="finlake-netguard-", suffix=".log")
+        os.close(handle)
+        os.environ["FINLAKE_NETGUARD_LOG"] = path
+        config.stash[NETGUARD_LOG] = path
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this session's guard log if nothing was refused (else keep it for a look)."""
+    path = config.stash.get(NETGUARD_LOG, None)
+    if path and os.path.exists(path) and not os.path.getsize(path):
+        os.remove(path)
 
 
 @pytest.fixture

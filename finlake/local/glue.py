@@ -5,17 +5,25 @@ A Glue script of this project exposes ``run(spark, args) -> dict`` (the job's wo
 GlueContext in AWS. Locally, when a state machine starts a job run, `LocalGlueRunner`:
 
 1. writes moto's buckets to the workspace folder (``.finlake/s3/<bucket>/...``),
-2. maps every ``s3://<bucket>/...`` argument to that folder (``file://.../s3/<bucket>/...``),
+2. mounts that folder under the ``s3://`` scheme for Spark (Hadoop's `ViewFileSystemOverloadScheme`,
+   one mount table per bucket whose fallback link is ``<workspace>/s3/<bucket>``), so the job gets
+   its arguments unchanged and reads and writes ``s3://<bucket>/<key>`` as on Glue: the URIs it
+   records (a quarantined row's file, ``input_file_name()``) are S3 URIs,
 3. imports the job's script (its ``ScriptLocation``) and calls ``run`` on a local SparkSession,
-4. loads what the job wrote back into moto's buckets.
+4. keeps what the script put through boto3 (moto) during the run, then loads the folder back
+   into moto's buckets, leaving out Hadoop's ``.<name>.crc`` checksum side files, which S3 never
+   holds (the next save removes them from the folder).
 
-Spark reads and writes the same Parquet layout it would on S3; only the URI scheme differs.
+Spark's JVM writes its banner and log lines to ``<workspace>/logs/spark.log`` (the JVM is started
+with its stdout and stderr on that file), so a run's output shows the workflow only; each run's slice of that log is
+copied to ``<workspace>/logs/<execution>.log`` by the runner.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -29,17 +37,20 @@ if TYPE_CHECKING:
     from finlake.local.runtime import EmbeddedAws
 
 _spark: SparkSession | None = None
+_mounted: tuple[str, tuple[str, ...]] | None = None  # (workspace s3 folder, buckets) Spark's s3:// points at
+SPARK_LOG = "logs/spark.log"  # under the workspace
 
 
-def local_spark() -> SparkSession:
-    """One local SparkSession per process, configured like Glue 5.0 where it matters."""
+def local_spark(log_path: Path | None = None) -> SparkSession:
+    """One local SparkSession per process, configured like Glue 5.0 where it matters. The JVM it
+    starts writes its output to ``log_path`` (default: inherits this process's stdout/stderr)."""
     global _spark
     if _spark is None:
         from pyspark.sql import SparkSession
 
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         log_config = Path(__file__).with_name("log4j2.properties").as_uri()
-        _spark = (
+        builder = (
             SparkSession.builder.master("local[2]")
             .appName("finlake-local-glue")
             .config("spark.sql.session.timeZone", "UTC")
@@ -52,10 +63,46 @@ def local_spark() -> SparkSession:
             .config("spark.sql.parquet.compression.codec", "zstd")
             # list partition folders on the driver: a local job lists hundreds of small folders
             .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
-            .getOrCreate()
+            # s3://<bucket>/ is a mount of the workspace folder (see mount_workspace)
+            .config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme")
         )
-        _spark.sparkContext.setLogLevel("ERROR")
+        if log_path is not None:
+            _launch_jvm(log_path, builder)
+        _spark = builder.getOrCreate()
+        _spark.sparkContext.setLogLevel("WARN")
     return _spark
+
+
+def _launch_jvm(log_path: Path, builder: Any) -> None:
+    """Start Spark's JVM (py4j gateway) with its stdout and stderr appended to ``log_path``."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    conf = SparkConf()
+    for key, value in builder._options.items():
+        conf.set(key, value)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": subprocess.STDOUT})
+    SparkContext._ensure_initialized(gateway=gateway, conf=conf)
+
+
+def mount_workspace(spark: SparkSession, s3_dir: Path, buckets: list[str]) -> None:
+    """Make ``s3://<bucket>/<key>`` mean ``<s3_dir>/<bucket>/<key>`` for this session's jobs."""
+    global _mounted
+    wanted = (str(s3_dir), tuple(sorted(buckets)))
+    if _mounted == wanted:
+        return
+    jvm: Any = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    for bucket in buckets:
+        folder = s3_dir / bucket
+        folder.mkdir(parents=True, exist_ok=True)
+        conf.set(f"fs.viewfs.mounttable.{bucket}.linkFallback", folder.as_uri())
+    jvm.org.apache.hadoop.fs.FileSystem.closeAll()  # cached s3:// file systems may point at another workspace
+    _mounted = wanted
 
 
 def load_script(location: str) -> ModuleType:
@@ -74,22 +121,19 @@ class LocalGlueRunner:
     def __init__(self, aws: EmbeddedAws):
         self.aws = aws
 
-    def local_uri(self, value: str) -> str:
-        """``s3://bucket/key`` -> ``file://<workspace>/s3/bucket/key``; a comma-separated list of
-        S3 URIs (several input files) is mapped element by element."""
-        if "," in value and all(part.startswith("s3://") for part in value.split(",")):
-            return ",".join(self.local_uri(part) for part in value.split(","))
-        if not value.startswith("s3://"):
-            return value
-        bucket, _, key = value[5:].partition("/")
-        return self.aws.workspace.object_path(bucket, key).as_uri() + ("/" if value.endswith("/") else "")
-
     def __call__(self, job_name: str, arguments: dict[str, str]) -> None:
+        from finlake.local.runtime import BUCKETS
+
         job = self.aws.client("glue").get_job(JobName=job_name)["Job"]
         script = load_script(job["Command"]["ScriptLocation"])
-        args: dict[str, Any] = {k.removeprefix("--"): self.local_uri(v) for k, v in arguments.items()}
+        args: dict[str, Any] = {k.removeprefix("--"): v for k, v in arguments.items()}
+        workspace = self.aws.workspace
         self.aws.save_workspace()
+        before = self.aws.object_etags()
+        spark = local_spark(workspace.root / SPARK_LOG)
+        mount_workspace(spark, workspace.s3_dir, list(BUCKETS.values()))
         try:
-            script.run(local_spark(), args)
+            script.run(spark, args)
         finally:
+            self.aws.save_objects_changed_since(before)
             self.aws.load_objects_from_workspace()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finlake.local.glue import SPARK_LOG
+from finlake.local.progress import StepProgress
 from finlake.local.runtime import EmbeddedAws, RunResult, StateEvent
 from finlake.local.sources import local_function_env, sample_transport
 from finlake.local.workspace import Workspace
@@ -30,6 +33,8 @@ class RunPlan:
     inputs: list[Path] = field(default_factory=list)
     force: bool = False
     source: str | None = None  # bank: "api" or "mock" (pynubank's MockHttpClient)
+    workspace: Workspace | None = None  # another workspace than the command's (the bank mock's own)
+    note: str = ""  # printed under the run's header: where its data comes from
 
     def __post_init__(self) -> None:
         if not self.inputs:  # files say what they are for (the S3 triggers' rule)
@@ -53,40 +58,87 @@ class RunPlan:
         return request
 
 
-def run_plans(ws: Workspace, plans: list[RunPlan], *, echo: Echo = print) -> list[RunResult]:
+def run_plans(ws: Workspace, plans: list[RunPlan], *, echo: Echo = print, debug: bool = False) -> list[RunResult]:
+    """Run ``plans`` in order, each in its workspace (``plan.workspace`` or ``ws``), one embedded
+    AWS per workspace; print each state as it is entered and left, then the counts and the email."""
     results = []
-    specs = list({plan.spec.name: plan.spec for plan in plans}.values())
-    with EmbeddedAws(ws, function_env=local_function_env(ws, specs)) as aws:
-        for plan in plans:
-            request = plan.request([aws.put_input(plan.spec.name, path) for path in plan.inputs])
-            name = execution_name(plan.spec.name, plan.partition(), request)
-            echo(f"\n== {plan.spec.name}: {plan.spec.description}")
-            echo(f"   execution {name}")
-            use_transport(plan.spec.name, sample_transport(plan.spec.name, request))
-            try:
-                result = aws.run(plan.spec, request, name, on_event=_printer(echo))
-            finally:
-                use_transport(plan.spec.name, None)
-            ws.save_run(result.record())
-            _report(result, echo)
-            results.append(result)
+    for target, group in itertools.groupby(plans, key=lambda plan: plan.workspace or ws):
+        batch = list(group)
+        specs = list({plan.spec.name: plan.spec for plan in batch}.values())
+        with EmbeddedAws(target, function_env=local_function_env(target, specs)) as aws:
+            for plan in batch:
+                results.append(_run_one(aws, target, plan, echo, debug))
     return results
 
 
-def _printer(echo: Echo) -> Callable[[StateEvent], None]:
+def _run_one(aws: EmbeddedAws, ws: Workspace, plan: RunPlan, echo: Echo, debug: bool) -> RunResult:
+    request = plan.request([aws.put_input(plan.spec.name, path) for path in plan.inputs])
+    name = execution_name(plan.spec.name, plan.partition(), request)
+    echo(f"\n== {plan.spec.name}: {plan.spec.description}")
+    echo(f"   execution {name}")
+    if plan.note:
+        echo(f"   {plan.note}")
+    spark_log = ws.root / SPARK_LOG
+    log_start = spark_log.stat().st_size if spark_log.exists() else 0
+    use_transport(plan.spec.name, sample_transport(plan.spec.name, request))
+    progress = StepProgress(echo)
+    try:
+        result = aws.run(plan.spec, request, name, on_event=_printer(echo, progress, debug))
+    finally:
+        progress.stop()
+        use_transport(plan.spec.name, None)
+    record = result.record()
+    log = _save_run_log(ws, name, spark_log, log_start)
+    if log:
+        record["log"] = str(log)
+    ws.save_run(record)
+    _report(result, echo)
+    if log:
+        echo(f"   Spark's log of this run: {log}")
+    return result
+
+
+def _save_run_log(ws: Workspace, name: str, spark_log: Path, start: int) -> Path | None:
+    """Copy what Spark logged during the run into ``logs/<execution>.log``; None if nothing."""
+    if not spark_log.exists() or spark_log.stat().st_size <= start:
+        return None
+    with spark_log.open("rb") as log:
+        log.seek(start)
+        text = log.read()
+    path = ws.root / "logs" / f"{name}.log"
+    path.write_bytes(text)
+    return path
+
+
+def _printer(echo: Echo, progress: StepProgress, debug: bool = False) -> Callable[[StateEvent], None]:
     entered: dict[str, Any] = {}
+    shown: set[str] = set()
 
     def on_event(event: StateEvent) -> None:
         if event.kind == "entered":
             entered[event.state] = event.at
             echo(f"   -> {event.state}")
+            progress.start(event.state)
         elif event.kind == "exited":
+            progress.stop()
             took = (event.at - entered.get(event.state, event.at)).total_seconds()
             echo(f"   <- {event.state}  {took:.2f} s")
         elif event.kind == "failed":
-            echo(f"   !! {event.detail[:300]}")
+            line = f"   !! {event.detail}" if debug else f"   !! {failure_line(event.detail)}"
+            if line not in shown:  # the execution's failure repeats the task's
+                echo(line)
+            shown.add(line)
 
     return on_event
+
+
+def failure_line(detail: str) -> str:
+    """``Error: cause`` as one readable line: the error name and the message, never a JSON payload
+    or a stack trace (`finlake --debug` prints those)."""
+    from functions.ops.notify import readable_cause
+
+    error, _, cause = detail.partition(": ")
+    return f"{error}: {readable_cause(error, cause if cause != 'None' else '')}"
 
 
 def _report(result: RunResult, echo: Echo) -> None:

@@ -67,9 +67,20 @@ class RunResult:
     def succeeded(self) -> bool:
         return self.status == "SUCCEEDED"
 
+    @property
+    def failed_state(self) -> str | None:
+        """The step a failed run broke in: ``X`` of the ``XFailed`` state its Catch went to, else the
+        last state entered; None when it succeeded."""
+        if self.succeeded:
+            return None
+        names = [item["state"] for item in self.states]
+        caught = [n.removesuffix("Failed") for n in names if n.endswith("Failed") and n != "NotifyFailure"]
+        return caught[0] if caught else (names[-1] if names else None)
+
     def record(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "failed_state": self.failed_state,
             "domain": self.domain,
             "status": self.status,
             "input": self.input,
@@ -439,13 +450,35 @@ class EmbeddedAws:
         """Make moto's buckets hold exactly the workspace folder's objects (after a local Glue job)."""
         s3 = self.client("s3")
         metadata = self.workspace.read_json("s3-metadata.json", {})
-        on_disk = {(b, k): p for b, k, p in self.workspace.iter_objects() if b in BUCKETS.values()}
+        on_disk = {
+            (b, k): p for b, k, p in self.workspace.iter_objects() if b in BUCKETS.values() and not _hadoop_checksum(p)
+        }
         for bucket in BUCKETS.values():
             for key in _keys(s3, bucket):
                 if (bucket, key) not in on_disk:
                     s3.delete_object(Bucket=bucket, Key=key)
         for (bucket, key), path in on_disk.items():
             s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), Metadata=metadata.get(f"{bucket}/{key}", {}))
+
+    def object_etags(self) -> dict[tuple[str, str], str]:
+        """(bucket, key) -> ETag of every object in moto's buckets."""
+        s3 = self.client("s3")
+        return {
+            (bucket, obj["Key"]): obj["ETag"]
+            for bucket in BUCKETS.values()
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for obj in page.get("Contents", [])
+        }
+
+    def save_objects_changed_since(self, before: dict[tuple[str, str], str]) -> None:
+        """Write to the workspace folder the objects put into moto since ``before`` (a Glue script's
+        boto3 writes while Spark wrote to the folder), so that loading the folder keeps them."""
+        s3 = self.client("s3")
+        for (bucket, key), etag in self.object_etags().items():
+            if before.get((bucket, key)) != etag:
+                path = self.workspace.object_path(bucket, key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def save_workspace(self) -> None:
         """Mirror moto's buckets and Glue catalog into the workspace folder."""
@@ -496,6 +529,11 @@ class EmbeddedAws:
                 }
                 result[database][table["Name"]] = {"table": table_input, "partitions": partitions}
         return result
+
+
+def _hadoop_checksum(path: Path) -> bool:
+    """``.part-0000.parquet.crc``: what Hadoop's local file system writes beside each file."""
+    return path.name.startswith(".") and path.name.endswith(".crc")
 
 
 def _keys(s3: Any, bucket: str) -> Iterator[str]:

@@ -11,6 +11,7 @@ import base64
 import json
 import secrets
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finlake.local.workspace import Workspace
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from finlake.local.runner import RunPlan
 
 DEMO_YEARLY_RECORDS = 60_000  # spot stocks only: enough for a year of indicators, quick on local Spark
+YEARLY_RECORDS = 20_000  # the generated yearly file of a `run stocks --year` (every IBOV ticker still in it)
 
 
 def bndes_env(ws: Workspace) -> dict[str, str]:
@@ -70,9 +72,74 @@ def sample_transport(domain: str, request: dict[str, Any]) -> Http | None:
 
         as_of = request.get("date") or (f"{request['year']}-12-31" if request.get("year") else today_in_sao_paulo())
         return SampleMarketHttp(
-            min(date.fromisoformat(as_of), date.fromisoformat(today_in_sao_paulo())), yearly_records=DEMO_YEARLY_RECORDS
+            min(date.fromisoformat(as_of), date.fromisoformat(today_in_sao_paulo())), yearly_records=YEARLY_RECORDS
         )
     return None
+
+
+MOCK_BANK_HOME = "mock-bank"  # under the workspace: the bank mock's own workspace
+CARDS_SAMPLE_CLIENTS = 1_000
+API_NOTE = (
+    "source: the Nubank API through pynubank (--source api), over the network; this workspace holds an "
+    "invented login, so Nubank will refuse it (it refuses pynubank logins since 2024-10)"
+)
+
+
+def mock_workspace(ws: Workspace) -> Workspace:
+    """Where the bank mock's runs go: invented transactions (2015 on) never share tables with a
+    person's exports. (Not created here: `Workspace.open` it to run there.)"""
+    return Workspace((ws.root / MOCK_BANK_HOME).resolve())
+
+
+def local_plan(
+    ws: Workspace,
+    spec: DomainSpec,
+    *,
+    date: str | None = None,
+    month: str | None = None,
+    year: str | None = None,
+    inputs: list[Path] | None = None,
+    force: bool = False,
+    source: str | None = None,
+) -> RunPlan:
+    """What a local `finlake run DOMAIN` (or one partition of `backfill`) runs. Offline unless
+    ``source == "api"``: bndes reads the bundled CKAN cassette, stocks the generated B3 and BCB
+    answers, bank pynubank's MockHttpClient in its own workspace (`mock_workspace`), cards the
+    files in the local inbox, generated for the month when it has none."""
+    from finlake.local.runner import RunPlan
+
+    inputs = list(inputs or [])
+    if spec.name == "bank" and not inputs:
+        if source == "api":
+            return RunPlan(spec, month=month, force=force, source="api", note=API_NOTE)
+        mock = Workspace.open(mock_workspace(ws).root)
+        note = (
+            f"source: pynubank's offline MockHttpClient (invented data), kept apart from your exports in its own "
+            f"workspace {mock.root} (see it with `finlake --home {mock.root} tables`); your exports: --input FILE"
+        )
+        return RunPlan(spec, month=month, force=force, source="mock", workspace=mock, note=note)
+    plan = RunPlan(spec, date=date, month=month, year=year, inputs=inputs, force=force, source=source)
+    if spec.name == "cards" and not inputs and plan.month:
+        plan.note = seed_cards_inbox(ws, plan.month)
+    return plan
+
+
+def seed_cards_inbox(ws: Workspace, month: str) -> str:
+    """Put generated invoice and payment files for ``month`` in the local inbox when it has
+    neither (what dropping the month's files would do); return the line that says so, or ""."""
+    from finlake.local.runtime import BUCKETS
+    from finlake.samples import cards
+    from functions.cards.pipeline import INBOX, monthly_names
+
+    names = monthly_names(month)
+    paths = [ws.object_path(BUCKETS["RAW_BUCKET"], INBOX + name) for name in names]
+    if any(p.exists() for p in paths):  # the month's files, or one of them: never overwrite a file dropped there
+        return ""
+    written = cards.write(paths[0].parent, cards.generate(CARDS_SAMPLE_CLIENTS, 1, end_month=month))
+    return (
+        f"no card files for {month} in the local inbox: generated samples ({CARDS_SAMPLE_CLIENTS} clients; "
+        f"`finlake generate cards`) put there as {', '.join(p.name for p in written)}; your own files: --input FILE"
+    )
 
 
 def demo_plans(ws: Workspace) -> list[RunPlan]:
@@ -97,7 +164,7 @@ def bank_demo(ws: Workspace) -> list[RunPlan]:
         bank.write(folder, bank.demo_files(BANK_DEMO_END, BANK_DEMO_MONTHS))
     exports = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".ofx"))
     return [
-        RunPlan(DOMAINS["bank"], source="mock"),
+        local_plan(ws, DOMAINS["bank"], source="mock"),
         RunPlan(DOMAINS["bank"], month=BANK_DEMO_END, inputs=exports),
     ]
 

@@ -15,6 +15,9 @@ class RunSummary:
     started: datetime
     stopped: datetime | None
     counts: dict[str, Any]
+    output: dict[str, Any] | None = None  # SUCCEEDED: the execution's output
+    error: str | None = None  # FAILED, TIMED_OUT, ABORTED: the execution's error and cause
+    cause: str | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -23,15 +26,31 @@ class RunSummary:
 
 def recent_runs(sfn: Any, state_machine_arn: str, limit: int = 10) -> list[RunSummary]:
     """The newest ``limit`` executions, newest first. Counts come from each execution's output
-    (``counts``), so a finished one costs one DescribeExecution."""
+    (``counts``), a failure's error and cause from its description: a finished one costs one
+    DescribeExecution."""
     page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)
     items = sorted(page["executions"], key=lambda e: e["startDate"], reverse=True)[:limit]
     summaries = []
     for item in items:
         counts: dict[str, Any] = {}
+        parsed: Any = None
+        description: dict[str, Any] = {}
+        if item["status"] != "RUNNING":
+            description = sfn.describe_execution(executionArn=item["executionArn"])
         if item["status"] == "SUCCEEDED":
-            output = sfn.describe_execution(executionArn=item["executionArn"]).get("output")
+            output = description.get("output")
             parsed = json.loads(output) if output else {}
             counts = (parsed.get("counts") if isinstance(parsed, dict) else None) or {}
-        summaries.append(RunSummary(item["name"], item["status"], item["startDate"], item.get("stopDate"), counts))
+        summaries.append(
+            RunSummary(
+                item["name"],
+                item["status"],
+                item["startDate"],
+                item.get("stopDate"),
+                counts,
+                parsed if isinstance(parsed, dict) else None,
+                description.get("error"),
+                description.get("cause"),
+            )
+        )
     return summaries

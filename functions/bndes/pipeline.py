@@ -77,7 +77,7 @@ COLUMN_COMMENTS = {
     "source_line": "line of the source CSV (header = 1)",
     "account": "balance-sheet line: the source column name in snake_case",
     "account_label": "the source column header as published",
-    "value": "amount as published (BRL millions), exact decimal",
+    "value": "amount in millions of reais (R$ milhões, as the CKAN resources describe it), exact decimal",
     "attributes": "JSON of the source row's text columns",
 }
 

@@ -292,8 +292,8 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
         if sections[kind]["rows_in"] and sections[kind]["rows_in"] == sections[kind]["quarantined"]:
             manifest.warnings.append(f"every {kind[:-1]} row was quarantined: see the quarantine for the reasons")
     counts.rows_written = sum(results["book"].get("rows", {}).values())
-    root = manifest.job_args["Validate"]["--quarantine_root"]  # the job's own list may hold its local paths
-    manifest.quarantine = [f"{root}{kind}/" for kind in ("invoices", "payments") if sections[kind]["quarantined"]]
+    root = manifest.job_args["Validate"]["--quarantine_root"]
+    manifest.quarantine = [f"{root}{kind}.jsonl" for kind in ("invoices", "payments") if sections[kind]["quarantined"]]
     ingested = lake.read_state(DOMAIN, "ingested.json")
     ingested |= {s.uri: s.md5 for s in manifest.sources}
     lake.write_state(DOMAIN, "ingested.json", ingested)

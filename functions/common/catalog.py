@@ -18,11 +18,16 @@ def register(
     comments: dict[str, str] | None = None,
 ) -> list[str]:
     """Create or update a Parquet table partitioned by one key, and add the partitions in ``values``
-    that are not registered yet; returns the partition values, sorted. A partition is added only
+    that are not registered yet; returns the partition values, sorted. Without ``comments``, the
+    columns get those of `functions.common.column_comments` (units included). A partition is added only
     after its files are written, so a query never sees a partial one."""
     import awswrangler as wr  # heavy import (pandas, pyarrow), only where the catalog is written
 
+    from functions.common.column_comments import TABLE_COMMENTS
+
     key, key_type = partition
+    if comments is None:  # the shared comments (units) of the tables whose step gives none
+        comments = {k: v for k, v in TABLE_COMMENTS.get(table, {}).items() if k in columns or k == key} or None
     wr.catalog.create_parquet_table(
         database=database,
         table=table,

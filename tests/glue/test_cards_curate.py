@@ -52,8 +52,13 @@ def rows(spark: Any, tmp: Path, table: str) -> list[dict[str, Any]]:
 
 
 def quarantine(tmp: Path, kind: str) -> list[dict[str, Any]]:
-    folder = tmp / "quarantine" / "cards" / "202409" / kind
-    return [json.loads(line) for part in sorted(folder.glob("part-*.json")) for line in part.read_text().splitlines()]
+    """The rows of ``<quarantine_root><kind>.jsonl``, as the keys of every domain's quarantine."""
+    path = tmp / "quarantine" / "cards" / "202409" / f"{kind}.jsonl"
+    if not path.exists():
+        return []
+    found = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all(set(row) == {"source", "line", "reason", "raw"} for row in found)
+    return [{"source_file": r["source"], "source_line": r["line"], **r} for r in found]
 
 
 def part_files(tmp: Path, table: str) -> dict[str, float]:
@@ -255,7 +260,7 @@ def test_every_bad_row_kind_is_quarantined_with_its_line(
     assert result["months"] == ["2024-01", "2024-02"]
     new, payments = arguments["invoice_files"].split(",")[1], arguments["payment_files"]
     q = arguments["quarantine_root"]
-    assert result["quarantine"] == [q + "invoices/", q + "payments/"]
+    assert result["quarantine"] == [q + "invoices.jsonl", q + "payments.jsonl"]
 
     assert [(r["source_file"], r["source_line"], r["reason"]) for r in quarantine(tmp, "invoices")] == [
         (new, 3, "dt_emissao_fatura is not a valid yyyy-mm-dd date: '2024-02-30'"),
@@ -377,7 +382,7 @@ def test_payments_only_run_uses_curated_invoices_and_moves_ids(
     assert (result["payments"]["written"], result["payments"]["quarantined"]) == (3, 1)
     assert result["payments"]["partitions"] == ["2024-01", "2024-02", "2024-03"]
     assert [r["reason"] for r in quarantine(tmp, "payments")] == ["unknown invoice 77"]
-    assert result["quarantine"] == [arguments["quarantine_root"] + "payments/"]
+    assert result["quarantine"] == [arguments["quarantine_root"] + "payments.jsonl"]
     assert not (tmp / "quarantine" / "cards" / "202409" / "invoices").exists()  # replaced: nothing bad this time
     assert not (tmp / "curated" / "cards_payments" / "payment_month=2024-01").exists()
     found = {

@@ -99,12 +99,12 @@ def test_access_denied_then_redrive_quarantines_bad_rows_then_same_files_are_not
     rows_in = len(INVOICES.splitlines()) - 1 + len(PAYMENTS.splitlines()) - 1
     assert counts["rows_in"] == rows_in and counts["rows_quarantined"] >= len(expected)
     assert "(ok)" in recovered.notifications[-1]["message"]  # raw = curated + quarantined + duplicates
-    folder = ws.s3_dir / BUCKETS["CURATED_BUCKET"] / f"quarantine/cards/{MONTH}/invoices"
-    bad = [json.loads(line) for p in sorted(folder.rglob("*.json")) for line in p.read_text().splitlines()]
-    by_line = {b["source_line"]: b for b in bad}
+    quarantine = ws.s3_dir / BUCKETS["CURATED_BUCKET"] / f"quarantine/cards/{MONTH}/invoices.jsonl"
+    bad = [json.loads(line) for line in quarantine.read_text().splitlines()]
+    by_line = {b["line"]: b for b in bad}
     for line, reason in expected.items():
         assert reason in by_line[line]["reason"], by_line[line]
-        assert by_line[line]["source_file"].endswith("tb_faturas_202409.csv")
+        assert by_line[line]["source"] == f"s3://{BUCKETS['RAW_BUCKET']}/inbox/cards/tb_faturas_202409.csv"
 
     assert states(again) == ["Fetch", "AnythingNew?", "NothingNew"]
     _, [(rows, distinct)] = run_query(

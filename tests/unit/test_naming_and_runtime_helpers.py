@@ -48,17 +48,3 @@ def test_manifest_round_trips_through_json():
     data = json.loads(json.dumps(manifest.to_dict()))
     assert data["partition_label"] == "2026-11-22"
     assert Manifest.from_dict(data) == manifest
-
-
-def test_the_local_glue_runner_maps_every_s3_uri_of_a_list_to_the_workspace(tmp_path: Path):
-    from types import SimpleNamespace
-
-    from finlake.local.glue import LocalGlueRunner
-    from finlake.local.workspace import Workspace
-
-    runner = LocalGlueRunner(SimpleNamespace(workspace=Workspace.open(tmp_path)))  # type: ignore[arg-type]
-    root = (tmp_path / "s3").resolve().as_uri()
-
-    assert runner.local_uri("s3://raw/a.csv,s3://raw/b.csv") == f"{root}/raw/a.csv,{root}/raw/b.csv"
-    assert runner.local_uri("s3://curated/") == f"{root}/curated/"
-    assert runner.local_uri("2024-09") == "2024-09"

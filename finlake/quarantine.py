@@ -1,0 +1,65 @@
+"""What the local lake holds in quarantine, for `finlake quarantine [DOMAIN]`.
+
+Every domain writes its quarantine under ``s3://<curated>/quarantine/<domain>/`` in one format,
+JSON Lines, one object per bad row: ``{"source": <S3 URI of the file>, "line": <1-based line or
+position>, "reason": ..., "raw": <the line as read>}`` (bndes, stocks and bank from their Lambda
+steps, cards from its Glue job). A file rejected whole leaves a ``*.rejected.json`` (or
+``rejected.json``) beside them: one JSON object with the same ``source`` and ``reason`` and no line.
+Other objects there (the copy of a rejected raw file) are not rows and are not listed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from finlake.local.workspace import Workspace
+
+CURATED_BUCKET = "finlake-curated"  # finlake.local.runtime.BUCKETS["CURATED_BUCKET"]
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    source: str  # the file, as its S3 URI
+    line: int | None  # None: the whole file was rejected
+    reason: str
+    raw: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.source} line {self.line}" if self.line is not None else f"{self.source} (whole file rejected)"
+
+
+def read_quarantine(ws: Workspace, domain: str | None = None) -> list[tuple[str, list[QuarantinedRow]]]:
+    """``[(S3 URI of the quarantine object, its rows)]`` in key order, for one domain or all."""
+    root = ws.object_path(CURATED_BUCKET, "quarantine/" + (f"{domain}/" if domain else ""))
+    if not root.exists():
+        return []
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rows = _rows(path)
+        if rows:
+            key = path.relative_to(ws.object_path(CURATED_BUCKET, "")).as_posix()
+            found.append((f"s3://{CURATED_BUCKET}/{key}", rows))
+    return found
+
+
+def _rows(path: Path) -> list[QuarantinedRow]:
+    if path.suffix not in (".jsonl", ".json"):
+        return []
+    rows = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        if not text.strip():
+            continue
+        item = json.loads(text)
+        line = item.get("line")
+        rows.append(
+            QuarantinedRow(
+                source=str(item.get("source") or item.get("file") or "?"),
+                line=int(line) if line is not None else None,
+                reason=str(item.get("reason", "")),
+                raw=str(item.get("raw", "")),
+            )
+        )
+    return rows
