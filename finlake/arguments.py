@@ -111,6 +111,26 @@ def check_run_options(
     )
 
 
+def check_local_samples(
+    spec: DomainSpec, *, day: str | None = None, year: str | None = None, today: date | None = None
+) -> None:
+    """A local stocks run without ``--input`` reads B3 answers the project generates
+    (`finlake.samples.b3`), whose trading calendar covers only 2019-2026: refuse a day or year
+    outside it before anything starts, with the way to load a real file of that time instead
+    (the generated BCB answers cover any date, so ``--date D --input FILE`` runs for any D)."""
+    if spec.name != "stocks":
+        return
+    from finlake.samples.b3 import LAST_DAY, ORIGIN
+
+    asked = f"--year {year}" if year else f"--date {day}" if day else f"today ({_today(today)})"
+    asked_year = int(year) if year else (date.fromisoformat(day) if day else _today(today)).year
+    if not ORIGIN.year <= asked_year <= LAST_DAY.year:
+        raise click.UsageError(
+            f"{asked}: local mode generates B3's answers for {ORIGIN.year}-{LAST_DAY.year} only (it never fetches "
+            "B3); give B3's file with `--date YYYY-MM-DD --input FILE`, or run on AWS with --aws"
+        )
+
+
 def check_range(spec: DomainSpec, start: str, end: str, *, today: date | None = None) -> tuple[str, str]:
     """``--from``/``--to`` of a backfill, in the domain's partition format, not in the future."""
     parse = parse_month if spec.partition == "month" else parse_date

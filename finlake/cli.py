@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from finlake.arguments import check_range, check_run_options, parse_month
+from finlake.arguments import check_local_samples, check_range, check_run_options, parse_month
 from finlake.cost import cost
 from finlake.local.workspace import Workspace
 from stacks.specs import DOMAINS
@@ -172,6 +172,8 @@ def run(
             "--all and --input are local-mode options; on AWS upload files to the raw bucket's "
             "inbox/<domain>/ (the S3 trigger starts cards and bank runs)"
         )
+    if AWS_TARGET not in ctx.meta and domain and not inputs:
+        check_local_samples(DOMAINS[domain], day=date, year=year)
     aws = aws_session(ctx)
     if aws is not None:
         _run_on_aws(aws, str(domain), date=date, month=month, year=year, force=force, source=source)
@@ -203,17 +205,52 @@ def _echo_failure(result: Any, debug: bool) -> None:
     click.echo(f"   next: {next_step(result.domain, result.name, result.error or '', result.cause or '')}", err=True)
 
 
+# A failed file: refused whole, nothing from it reached curated (the error names of the parsers and jobs).
+REFUSED_FILE = (
+    "HeaderMismatch",  # cards: header drift the contract does not map (Glue)
+    "FileRejected",  # bndes/stocks/bank: bad delimiter, HTML, TOTREG matching neither convention, too many bad rows
+    "TruncatedFile",  # stocks: COTAHIST without its trailer
+    "SourceRejected",  # bank: not an export
+    "UndecodableText",  # not text in any encoding the source may use
+    "InputError",  # cards/stocks: a file the run cannot use
+)
+
+
 def next_step(domain: str, name: str, error: str, cause: str) -> str:
-    """The obvious next step after a failed local run (what its email cannot know: the CLI)."""
-    if error == "MissingFile" or "MissingFile" in cause:
+    """The obvious next step after a failed local run (what its email cannot know: the CLI).
+    ``error`` is the Step Functions error (a Lambda's exception name, ``States.TaskFailed`` for a
+    Glue job, whose exception name is then in ``cause``)."""
+    found = f"{error} {cause}"
+
+    def named(*names: str) -> bool:
+        return any(n in found for n in names)
+
+    if named("MissingFile"):
         return (
             f"give the month's files with `finlake run {domain} --month YYYY-MM --input FILE ...` "
             "(`finlake generate cards --out DIR` writes sample files)"
         )
-    if error == "NubankLoginRejected" or "NubankLoginRejected" in cause:
+    if named("UnplacedFile"):
+        return "rename the file to an accepted name and give it again with --input; `finlake quarantine cards` lists it"
+    if named("NubankLoginRejected"):
         return "load the app's exports instead: `finlake run bank --input FILE ...` (CSV or OFX from the Nubank app)"
-    if error in {"SourceUnavailable", "NetworkBlocked"} or "SourceUnavailable" in cause:
+    if named("RowAccountingError", "ReconciliationError"):
+        return (
+            "rows in != curated + quarantined + duplicates: rows went unaccounted for, a finlake fault rather than "
+            f"the file's; report it with the run's states (`finlake runs {domain}`) and `finlake --debug`"
+        )
+    if named(*REFUSED_FILE):
+        return (
+            "the file was refused whole and nothing from it reached curated: the cause says why "
+            f"(`finlake quarantine {domain}` lists rejected files); fix it and give it again with --input FILE"
+        )
+    if domain == "bank" and named("SourceUnavailable", "NetworkBlocked"):
         return "the source could not be reached: local runs read the bundled samples unless --source api is given"
+    if named("NotTheFile", "IncompleteDownload", "SourceUnavailable", "NetworkBlocked"):
+        return (
+            "the source sent no usable file, even after retries (an error page, a cut download): run again "
+            f"later, or give the file itself with `finlake run {domain} --input FILE`"
+        )
     return f"its states: `finlake runs {domain}`; its email again: `finlake email {name}`"
 
 
@@ -476,7 +513,9 @@ def _all_runs(ws: Workspace, domain: str | None = None) -> list[dict[str, Any]]:
 
 
 def outcome(record: dict[str, Any]) -> str:
-    """``loaded: rows in/valid/quarantined 80/80/0``, ``nothing new`` or ``failed at Fetch: Error: cause``."""
+    """``loaded: rows in 80 = 80 curated + 0 quarantined + 0 duplicates dropped`` (the row accounting every
+    domain keeps), ``nothing new`` or ``failed at Fetch: Error: cause``."""
+    from finlake.ops.executions import counts_text
     from functions.ops.notify import readable_cause
 
     output = record.get("output") or {}
@@ -487,13 +526,8 @@ def outcome(record: dict[str, Any]) -> str:
         return f"failed{where}: {error}: {readable_cause(str(error), record.get('cause'), state or 'the step')}"
     if not output.get("new_data", True):
         return "nothing new"
-    counts = output.get("counts") or {}
-    if not counts:
-        return "loaded"
-    return (
-        f"loaded: rows in/valid/quarantined {counts.get('rows_in', 0)}/{counts.get('rows_valid', 0)}/"
-        f"{counts.get('rows_quarantined', 0)}"
-    )
+    counts = counts_text(output)
+    return f"loaded: {counts}" if counts else "loaded"
 
 
 @main.command()
@@ -556,6 +590,9 @@ def backfill(ctx: click.Context, domain: str, start: str, end: str, parallel: in
     start, end = check_range(spec, start, end)
     if parallel is not None and AWS_TARGET not in ctx.meta:
         raise click.UsageError("--parallel goes with --aws: local partitions run one after the other")
+    if AWS_TARGET not in ctx.meta and spec.partition == "date":
+        check_local_samples(spec, day=start)
+        check_local_samples(spec, day=end)
     try:
         parts = partitions(spec, start, end)
     except RangeError as exc:

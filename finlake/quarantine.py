@@ -4,8 +4,14 @@ Every domain writes its quarantine under ``s3://<curated>/quarantine/<domain>/``
 JSON Lines, one object per bad row: ``{"source": <S3 URI of the file>, "line": <1-based line or
 position>, "reason": ..., "raw": <the line as read>}`` (bndes, stocks and bank from their Lambda
 steps, cards from its Glue job). A file rejected whole leaves a ``*.rejected.json`` (or
-``rejected.json``) beside them: one JSON object with the same ``source`` and ``reason`` and no line.
-Other objects there (the copy of a rejected raw file) are not rows and are not listed.
+``rejected.json``) beside them: one JSON object with the same ``source`` and ``reason`` and no line;
+a card file no month can take is copied to ``quarantine/cards/unplaced/`` with a ``*.reason.json``
+of the same shape. Other objects there (the copies of rejected or unplaced raw files) are not rows
+and are not listed, whatever their name.
+
+Lines are split on ``\n`` only: a row's ``raw`` may hold characters that `str.splitlines` also
+breaks on (a COTAHIST record's C1 byte 0x85, read as latin-1, is U+0085 NEXT LINE), which JSON
+leaves as they are.
 """
 
 from __future__ import annotations
@@ -25,10 +31,14 @@ class QuarantinedRow:
     line: int | None  # None: the whole file was rejected
     reason: str
     raw: str = ""
+    copy: str = ""  # a whole file's copy in quarantine (stocks' rejected files, cards' unplaced ones)
+    whole: str = "rejected"  # what befell a whole file: "rejected", or "not placed" (a card file no month takes)
 
     @property
     def where(self) -> str:
-        return f"{self.source} line {self.line}" if self.line is not None else f"{self.source} (whole file rejected)"
+        if self.line is not None:
+            return f"{self.source} line {self.line}"
+        return f"{self.source} (whole file {self.whole}" + (f", copied to {self.copy})" if self.copy else ")")
 
 
 def read_quarantine(ws: Workspace, domain: str | None = None) -> list[tuple[str, list[QuarantinedRow]]]:
@@ -45,11 +55,19 @@ def read_quarantine(ws: Workspace, domain: str | None = None) -> list[tuple[str,
     return found
 
 
+WHOLE_FILE = (".rejected.json", ".reason.json")  # and "rejected.json" (bank): one object, no line
+
+
 def _rows(path: Path) -> list[QuarantinedRow]:
-    if path.suffix not in (".jsonl", ".json"):
+    whole = "not placed" if path.name.endswith(".reason.json") else "rejected"
+    if path.suffix == ".jsonl":
+        texts = path.read_text(encoding="utf-8").split("\n")
+    elif path.name == "rejected.json" or path.name.endswith(WHOLE_FILE):
+        texts = [path.read_text(encoding="utf-8")]
+    else:
         return []
     rows = []
-    for text in path.read_text(encoding="utf-8").splitlines():
+    for text in texts:
         if not text.strip():
             continue
         item = json.loads(text)
@@ -60,6 +78,8 @@ def _rows(path: Path) -> list[QuarantinedRow]:
                 line=int(line) if line is not None else None,
                 reason=str(item.get("reason", "")),
                 raw=str(item.get("raw", "")),
+                copy=str(item.get("copy", "")),
+                whole=whole,
             )
         )
     return rows

@@ -6,7 +6,7 @@ plain ratios (0.01 = 1%); "_pct" columns are percentages (1.5 = 1.5%)."""
 from __future__ import annotations
 
 _PRICE = "price per share in the record's currency (BRL since 1994-07), exact, divided by quote_factor"
-_SHARE_PRICE = "BRL per share"
+_SHARE_PRICE = "per share, in the row's currency (BRL since 1994-07)"
 
 TABLE_COMMENTS: dict[str, dict[str, str]] = {
     "b3_quotes": {
@@ -29,6 +29,8 @@ TABLE_COMMENTS: dict[str, dict[str, str]] = {
         "quote_factor": "FATCOT: the file's prices were per this many shares",
         "strike_points": "PTOEXE: strike in points (index options), exact",
         "expiration": "DATVEN: expiry date (options and forwards)",
+        "distribution": "DISMES: the share's distribution number; it changes when the share goes ex a dividend, "
+        "interest on equity, bonus, subscription or split",
         "source_line": "line of the COTAHIST file (header = 1)",
     },
     "b3_ibov_portfolio": {
@@ -57,9 +59,14 @@ TABLE_COMMENTS: dict[str, dict[str, str]] = {
         "sharpe_63": "annualised Sharpe ratio over CDI, 63 sessions",
         "sharpe_252": "annualised Sharpe ratio over CDI, 252 sessions",
         "weight_pct": "weight in IBOV that day, percent",
+        "currency": "MODREF of the close: the currency of every price of the row (R$ since the 1994 Real plan)",
+        "currency_changed": "true when the previous session was quoted in another currency: returns are NULL "
+        "and every window restarts here (never two currencies in one figure)",
+        "distribution_changed": "true when DISMES differs from the previous session's: the share went ex a "
+        "distribution or split, which the prices are not adjusted for",
     },
     "sector_performance": {
-        "return_1d": "weighted 1-session return of the sector, a fraction",
+        "return_1d": "weighted 1-session return of the sector, a fraction; NULL when a member changed currency",
         "return_1m": "compounded over 21 sessions, a fraction",
         "return_3m": "compounded over 63 sessions, a fraction",
         "return_ytd": "compounded since the first session of the year, a fraction",

@@ -19,6 +19,7 @@ import pytest
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
 from finlake.naming import execution_input
+from finlake.quarantine import read_quarantine
 from finlake.query import run_query
 from finlake.samples import b3
 from finlake.samples.market_http import SampleMarketHttp
@@ -211,6 +212,7 @@ def test_a_few_bad_records_are_quarantined_with_line_and_reason_and_the_rest_loa
     record = bytearray(lines[3])
     record[56:69] = b"ABCDEFGHIJKLM"  # letters in PREABE (swapped types)
     lines[3] = bytes(record)
+    lines[4] = lines[4][:30] + b"\x85" + lines[4][31:]  # a C1 byte in NOMRES: U+0085 NEXT LINE if read as latin-1
     path = tmp_path / "COTAHIST_D12032025.TXT"
     path.write_bytes(b"\n".join(lines))
 
@@ -220,10 +222,19 @@ def test_a_few_bad_records_are_quarantined_with_line_and_reason_and_the_rest_loa
 
     assert result.succeeded, result.cause
     counts = result.output["counts"]
-    assert counts["rows_quarantined"] == 3 and counts["rows_in"] == counts["rows_valid"] + 3
+    assert counts["rows_quarantined"] == 4 and counts["rows_in"] == counts["rows_valid"] + 4
     [uri] = [u for u in result.output["quarantine"] if u.endswith(".jsonl")]
-    bad = [json.loads(x) for x in lake_bytes(ws)[uri.removeprefix("s3://")].decode().splitlines()]
-    assert [(b["line"], b["file"]) for b in bad] == [(2, path.name), (3, path.name), (4, path.name)]
+    # JSON Lines split on "\n" only: the C1 record's raw text holds U+0085, which str.splitlines() breaks on
+    bad = [json.loads(x) for x in lake_bytes(ws)[uri.removeprefix("s3://")].decode().split("\n") if x]
+    assert [(b["line"], b["file"]) for b in bad] == [(2, path.name), (3, path.name), (4, path.name), (5, path.name)]
     assert "length 246" in bad[0]["reason"] and "length 244" in bad[1]["reason"] and "PREABE" in bad[2]["reason"]
+    assert bad[3]["reason"] == "line 5: NOMRES holds byte 0x85, a control character in latin-1: not text"
+    # `finlake quarantine stocks` reads the same object: every row, the file as its S3 URI
+    [(stored, rows)] = read_quarantine(ws, "stocks")
+    assert stored == uri
+    assert [(r.source, r.line) for r in rows] == [(bad[0]["source"], n) for n in (2, 3, 4, 5)]
+    assert bad[0]["source"] == f"s3://{BUCKETS['RAW_BUCKET']}/inbox/stocks/{path.name}"
+    assert rows[3].raw.rstrip("\r") == lines[4].rstrip(b"\r").decode("latin-1") and "\x85" in rows[3].raw
+    assert rows[3].reason == bad[3]["reason"]
     _, [(quotes,)] = run_query(ws, "SELECT count(*) FROM finlake_curated.b3_quotes")
     assert quotes == counts["rows_valid"]

@@ -14,7 +14,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from finlake.arguments import check_run_options, parse_date, parse_month, parse_year
+from finlake.arguments import check_local_samples, check_run_options, parse_date, parse_month, parse_year
 from finlake.cli import main
 from finlake.local.sources import demo_plans, local_plan, mock_workspace
 from finlake.local.workspace import Workspace
@@ -43,6 +43,9 @@ REFUSED = [
     ("run", "stocks", "--year", "2030"),
     ("run", "stocks", "--year", "24"),
     ("run", "stocks", "--year", "2024", "--date", "2024-01-02"),
+    ("run", "stocks", "--year", "2010"),  # real, but outside the local B3 samples (2019-2026)
+    ("run", "stocks", "--date", "2010-03-01"),
+    ("backfill", "stocks", "--from", "2018-12-03", "--to", "2019-01-04"),
     ("run", "bndes", "--source", "mock"),
     ("run", "--all", "bndes"),
     ("run", "--all", "--force"),
@@ -105,6 +108,32 @@ def test_the_messages_name_the_date_asked_and_the_right_form() -> None:
     with pytest.raises(click.UsageError, match="start in 1986"):
         parse_year("1985", today=TODAY)
     assert check_run_options(DOMAINS["stocks"], year="1994", today=TODAY) == (None, None, "1994")
+
+
+def test_local_stocks_runs_are_refused_outside_the_generated_b3_calendar_not_with_a_file() -> None:
+    """B3's samples cover 2019-2026 (a 2010 run used to end in ZeroDivisionError or a ValueError in
+    Fetch); the generated BCB answers cover any date, so an old file given with --input runs."""
+    stocks = DOMAINS["stocks"]
+    with pytest.raises(click.UsageError, match=r"--year 2010: local mode generates B3's answers for 2019-2026 only"):
+        check_local_samples(stocks, year="2010", today=TODAY)
+    with pytest.raises(click.UsageError, match=r"--date 1994-07-04: .* `--date YYYY-MM-DD --input FILE`"):
+        check_local_samples(stocks, day="1994-07-04", today=TODAY)
+    with pytest.raises(click.UsageError, match=r"today \(2027-01-04\)"):
+        check_local_samples(stocks, today=date(2027, 1, 4))
+    for ok in ({"year": "2019"}, {"day": "2026-11-27"}, {}):
+        check_local_samples(stocks, **ok, today=TODAY)
+    check_local_samples(DOMAINS["bndes"], day="1994-07-04", today=TODAY)  # the cassette answers for any day
+
+
+def test_an_old_year_is_not_refused_on_aws_where_b3_has_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from finlake import cli as cli_module
+
+    def no_deployment(ctx: click.Context) -> None:  # what follows the argument checks (no AWS here)
+        raise click.ClickException("looked for the deployment")
+
+    monkeypatch.setattr(cli_module, "aws_session", no_deployment)
+    code, _, err = finlake(tmp_path / "ws", "--aws", "run", "stocks", "--year", "1994")
+    assert (code, err) == (1, "Error: looked for the deployment\n")
 
 
 def test_every_generate_and_its_help_answer_without_a_trace(tmp_path: Path) -> None:
@@ -193,7 +222,8 @@ def test_runs_say_the_outcome_kind_with_the_readable_cause_and_limit_locally(tmp
     lambda_error = json.dumps(
         {"errorMessage": "cards 2024-09: tb_pagamentos_202409.csv not found", "stackTrace": ["x"]}
     )
-    _record(ws, "cards-2024-08-aaaa", "2026-11-01T10:00:00", output={"new_data": True, "counts": {"rows_in": 5}})
+    counts = {"rows_in": 5, "rows_valid": 4, "rows_curated": 3, "rows_quarantined": 1, "rows_duplicates": 1}
+    _record(ws, "cards-2024-08-aaaa", "2026-11-01T10:00:00", output={"new_data": True, "counts": counts})
     _record(ws, "cards-2024-09-bbbb", "2026-11-02T10:00:00", output={"new_data": False})
     _record(
         ws,
@@ -209,7 +239,7 @@ def test_runs_say_the_outcome_kind_with_the_readable_cause_and_limit_locally(tmp
     code, out, _ = finlake(tmp_path, "runs")
     lines = out.splitlines()
     assert code == 0 and len(lines) == 3
-    assert lines[0].endswith("cards-2024-08-aaaa  loaded: rows in/valid/quarantined 5/0/0")
+    assert lines[0].endswith("cards-2024-08-aaaa  loaded: rows in 5 = 3 curated + 1 quarantined + 1 duplicates dropped")
     assert lines[1].endswith("cards-2024-09-bbbb  nothing new")
     assert lines[2].endswith(
         "cards-2024-09-cccc  failed at Fetch: MissingFile: cards 2024-09: tb_pagamentos_202409.csv not found"
@@ -252,6 +282,32 @@ def test_quarantine_shows_file_line_and_reason_of_every_domain(tmp_path: Path) -
     ]
     _, out, _ = finlake(tmp_path, "quarantine", "stocks")
     assert out == "nothing in quarantine for stocks\n"
+
+
+def test_quarantine_reads_whole_file_notes_and_rows_whose_raw_text_holds_line_separators(tmp_path: Path) -> None:
+    """A card file no month takes: its copy (whatever its name) is not rows, its .reason.json is. A COTAHIST
+    record with a C1 byte, read as latin-1, holds U+0085, which JSON leaves as it is: still one row."""
+    ws = Workspace.open(tmp_path)
+    unplaced = ws.object_path("finlake-curated", "quarantine/cards/unplaced/faturas.json")
+    unplaced.parent.mkdir(parents=True)
+    unplaced.write_text("id_cliente,id_fatura\n1,2\n")  # the copy of the raw file, not JSON
+    copy = "s3://finlake-curated/quarantine/cards/unplaced/faturas.json"
+    reason = {"source": "s3://finlake-raw/inbox/cards/faturas.json", "copy": copy, "reason": "no month"}
+    unplaced.with_name("faturas.json.reason.json").write_text(json.dumps(reason))
+    stocks = ws.object_path("finlake-curated", "quarantine/stocks/2025-03-12/COTAHIST_D12032025.TXT.jsonl")
+    stocks.parent.mkdir(parents=True)
+    source = "s3://finlake-raw/inbox/stocks/COTAHIST_D12032025.TXT"
+    bad = {"source": source, "line": 5, "reason": "C1", "raw": "AB\x85C"}
+    stocks.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    code, out, _ = finlake(tmp_path, "quarantine")
+    assert code == 0
+    assert out.splitlines() == [
+        "s3://finlake-curated/quarantine/cards/unplaced/faturas.json.reason.json (1 row)",
+        f"  s3://finlake-raw/inbox/cards/faturas.json (whole file not placed, copied to {copy}): no month",
+        "s3://finlake-curated/quarantine/stocks/2025-03-12/COTAHIST_D12032025.TXT.jsonl (1 row)",
+        "  s3://finlake-raw/inbox/stocks/COTAHIST_D12032025.TXT line 5: C1",
+    ]
 
 
 def test_a_failed_run_ends_in_one_readable_line_with_the_next_step(tmp_path: Path) -> None:
@@ -308,3 +364,28 @@ def test_cost_never_prints_nodes_banner() -> None:
     assert done.returncode == 0, done.stderr
     assert "node" not in done.stderr.lower() and "b'" not in done.stderr, done.stderr
     assert json.loads(done.stdout)["region"] == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("domain", "error", "cause", "hint"),
+    [
+        # the real-world inputs' failures (issue 13), as the steps raise them
+        ("cards", "UnplacedFile", "junk.csv: in the cards inbox, but the name places it in no month", "accepted name"),
+        ("stocks", "FileRejected", "COTAHIST_D12032025.TXT: TOTREG mismatch: trailer says 7", "refused whole"),
+        ("stocks", "TruncatedFile", "COTAHIST_A2026.TXT has no trailer", "refused whole"),
+        ("bndes", "FileRejected", "r1.csv rejected: not text in any of UTF-8, windows-1252", "refused whole"),
+        ("cards", "States.TaskFailed", "Glue job finlake-cards-validate: HeaderMismatch: tb_faturas", "refused whole"),
+        ("bndes", "RowAccountingError", "BNDES: 43 rows in, but 37 curated + 4 quarantined", "unaccounted for"),
+        ("cards", "States.TaskFailed", "Glue job finlake-cards-validate: ReconciliationError: invoices", "unaccounted"),
+        ("stocks", "NotTheFile", "https://bvmf.bmfbovespa.com.br/...ZIP: an HTML page, 3 times", "--input FILE"),
+        ("stocks", "IncompleteDownload", "COTAHIST_A2026.ZIP: a ZIP without its central directory", "--input FILE"),
+        ("bndes", "SourceUnavailable", "dadosabertos.bndes.gov.br: HTTP 503, 3 times", "run again later"),
+        ("bank", "NetworkBlocked", "network blocked", "--source api"),
+        ("bank", "NubankLoginRejected", "HTTP 403", "app's exports"),
+        ("bndes", "States.Timeout", "", "finlake runs bndes"),
+    ],
+)
+def test_the_next_step_names_what_to_do_for_each_failure_kind(domain: str, error: str, cause: str, hint: str) -> None:
+    from finlake.cli import next_step
+
+    assert hint in next_step(domain, f"{domain}-x", error, cause)

@@ -16,6 +16,7 @@ from finlake.local import runner
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
+from finlake.quarantine import read_quarantine
 from finlake.query import run_query
 from finlake.samples.market_http import SampleMarketHttp
 from functions.common.http import HttpResponse, write_cassette_entry
@@ -262,6 +263,12 @@ def test_an_inbox_card_file_no_month_can_take_is_reported_and_quarantined(ws: Wo
     copy = "quarantine/cards/unplaced/faturas setembro (1).csv"
     assert objects(ws, CURATED, "quarantine/cards/") == [copy, copy + ".reason.json"]
     assert (ws.s3_dir / CURATED / copy).read_bytes() == stray.read_bytes()
+    # `finlake quarantine cards` lists it: the raw file as its S3 URI, where the copy is, and why
+    [(stored, [row])] = read_quarantine(ws, "cards")
+    assert stored == f"s3://{CURATED}/{copy}.reason.json"
+    assert (row.source, row.line, row.copy) == (f"s3://{RAW}/inbox/cards/{stray.name}", None, f"s3://{CURATED}/{copy}")
+    assert row.where.endswith(f"(whole file not placed, copied to s3://{CURATED}/{copy})")
+    assert "neither the name nor the header places it" in row.reason
     assert objects(ws, RAW, "inbox/cards/") == ["inbox/cards/faturas setembro (1).csv"]  # raw is never modified
 
 
@@ -291,9 +298,15 @@ def test_later_date_stamped_card_deliveries_are_placed_and_their_drift_handled(w
     assert "Invoices: 4 rows in = 0 curated + 4 quarantined + 0 duplicates dropped (ok)" in email["message"]
     assert "known column renames mapped: data_emissao->dt_emissao_fatura" in email["message"]
     assert "every invoice row was quarantined" in email["message"]
-    reasons = [
-        json.loads(line)["reason"]
-        for path in sorted((ws.s3_dir / CURATED / "quarantine/cards/2024-12/invoices").glob("part-*"))
-        for line in path.read_text().splitlines()
+    # One JSON Lines object per kind (the quarantine format of every domain): the file as its S3 URI, the line.
+    source = f"s3://{RAW}/inbox/cards/tb_faturas_20241201_20241202000000.csv"
+    bad = [json.loads(line) for line in (ws.s3_dir / CURATED / "quarantine/cards/2024-12/invoices.jsonl").open()]
+    assert [(b["source"], b["line"], b["reason"]) for b in bad] == [
+        (source, line, f"id_fatura is not a positive integer: 'FAT-{n}'")
+        for line, n in ((2, 101), (3, 102), (4, 205), (5, 206))
     ]
-    assert reasons[0] == "id_fatura is not a positive integer: 'FAT-101'"
+    assert bad[0]["raw"] == "FAT-101,1,2024-10-01,2024-10-06,1671.07,250.66"
+    paid = [json.loads(line) for line in (ws.s3_dir / CURATED / "quarantine/cards/2024-12/payments.jsonl").open()]
+    assert [(b["line"], b["reason"]) for b in paid] == [
+        (line, f"id_pagamento is not a positive integer: 'PAG-2024-{n}'") for line, n in ((2, 1), (3, 2), (4, 3))
+    ]
