@@ -15,6 +15,12 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
 - Integer division truncates (``5 / 2`` is 2), as sqlglot does once operand types are known.
 - ``regexp_extract`` returns NULL when nothing matches (DuckDB: ``''``); ``regexp_replace``'s
   replacement uses Java's ``$1`` for groups (DuckDB/RE2: ``\\1``).
+- ``sequence(d1, d2, INTERVAL '1' MONTH)`` counts each element from the start (Jan 31, Feb 29,
+  Mar 31); DuckDB's ``generate_series`` adds to the previous one (Mar 29).
+- ``approx_percentile(x, p)``: Athena's digests are exact on small inputs and answer the element
+  at sorted position ``floor(p * n)``; DuckDB's t-digest interpolates (the median of 1, 2, 3, 4 is
+  3 in Athena, 2 in DuckDB). The translation sorts the values (the local lake is small), so local
+  answers are Athena's; inside a window or FILTER DuckDB's ``approx_quantile`` is kept.
 - ``approx_percentile(x, w, p)`` with three arguments is the *weighted* form in Trino (sqlglot
   reads it as an accuracy): DuckDB has no weighted quantile, so it is refused by name.
 - ``approx_distinct(x, e)``: the maximum standard error ``e`` is a precision hint; DuckDB's
@@ -153,7 +159,22 @@ class LocalDuckDB(DuckDB):
                 raise TranslationError(
                     "approx_percentile(x, w, percentage) with a weight has no DuckDB translation (no weighted quantile)"
                 )
-            return self.func("APPROX_QUANTILE", expression.this, expression.args["quantile"])
+            value, quantile = expression.this, expression.args["quantile"]
+            if isinstance(expression.parent, (exp.Window, exp.Filter)):  # keep DuckDB's t-digest there
+                return self.func("APPROX_QUANTILE", value, quantile)
+            # Athena's digests hold small inputs exactly and then answer the element at sorted
+            # position floor(p * n) (0-based, at most n - 1); DuckDB's t-digest interpolates
+            # (median of 1, 2, 3, 4: Athena 3, DuckDB 2). The local lake is small: sort it.
+            x = self.sql(value)
+            n = f"COUNT({x})"
+            values = f"LIST_SORT(LIST({x}) FILTER (WHERE {x} IS NOT NULL))"
+
+            def at(p: str) -> str:
+                return f"{values}[LEAST(CAST(FLOOR({p} * {n}) AS BIGINT), {n} - 1) + 1]"
+
+            if isinstance(quantile, exp.Array) or quantile.is_type(exp.DType.ARRAY):
+                return f"LIST_TRANSFORM({self.sql(quantile)}, LAMBDA finlake_p: {at('finlake_p')})"
+            return at(self.sql(quantile))
 
         def approxdistinct_sql(self, expression: exp.ApproxDistinct) -> str:
             return self.func("APPROX_COUNT_DISTINCT", expression.this)
@@ -230,8 +251,17 @@ class LocalDuckDB(DuckDB):
                 return _DUCKDB_GENERATE_SERIES(self, expression)
             # Trino's sequence(date, date[, step]) steps a day by default and gives dates.
             expression = expression.copy()
-            if expression.args.get("step") is None:
+            step = expression.args.get("step")
+            if step is None:
                 expression.set("step", exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+            months = _months(step)
+            if months is not None:
+                # Month steps count from the start (Jan 31, Feb 29, Mar 31), not from the previous
+                # element as DuckDB's generate_series does (Jan 31, Feb 29, Mar 29).
+                start, end = self.sql(expression.args["start"]), self.sql(expression.args["end"])
+                count = f"DATE_SUB('month', {start}, {end}) // {months}"
+                each = f"LAMBDA finlake_i: CAST({start} + TO_MONTHS(CAST(finlake_i * {months} AS INTEGER)) AS DATE)"
+                return f"LIST_TRANSFORM(GENERATE_SERIES(0, {count}), {each})"
             return f"CAST({_DUCKDB_GENERATE_SERIES(self, expression)} AS DATE[])"
 
 
@@ -240,6 +270,17 @@ LocalDuckDB.Generator.TRANSFORMS = {
     for k, v in DuckDBGenerator.TRANSFORMS.items()
     if k not in (exp.DateDiff, exp.ApproxDistinct, exp.ArraySize, exp.Format, exp.Reduce, exp.GenerateSeries)
 }
+
+
+def _months(step: exp.Expr | None) -> int | None:
+    """The months of a literal ``INTERVAL 'n' MONTH|QUARTER|YEAR`` step; None for any other step."""
+    if not isinstance(step, exp.Interval) or step.args.get("unit") is None:
+        return None
+    per_unit = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}.get(step.args["unit"].name.upper())
+    try:
+        return per_unit * int(step.this.name) if per_unit and step.this is not None else None
+    except ValueError:
+        return None
 
 
 def glue_schema(catalog: Mapping[str, Mapping[str, Any]]) -> MappingSchema:
@@ -339,5 +380,5 @@ def _name_columns_as_athena(tree: exp.Expr) -> None:
     if not isinstance(select, exp.Select):
         return
     for position, projection in enumerate(select.expressions):
-        if not isinstance(projection, (exp.Alias, exp.Column, exp.Star)) and not projection.find(exp.Star):
+        if not isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
             projection.replace(exp.alias_(projection.copy(), f"_col{position}"))

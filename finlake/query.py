@@ -127,7 +127,9 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
     try:
         text = translate(sql, schema=glue_schema(catalog), functions=functions)
     except TranslationError as exc:
-        try:  # DuckDB's own dialect, as before the translation existed
+        try:  # DuckDB's own dialect, as before the translation existed; one statement, as in Athena
+            if len(con.extract_statements(sql)) != 1:
+                raise QueryError(str(exc))
             cursor = con.execute(sql)
         except duckdb.Error:
             raise QueryError(str(exc)) from None
