@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlglot
 from sqlglot import exp
@@ -109,10 +109,10 @@ class AthenaV3(Trino):
     """Athena engine v3's DML dialect: Trino, with the parse fixes listed in the module docstring."""
 
     # Trino's %v is the ISO week (Monday first), used with %x (the ISO week's year).
-    TIME_MAPPING = {**Trino.TIME_MAPPING, "%v": "%V"}
+    TIME_MAPPING = {**Trino.TIME_MAPPING, "%v": "%V"}  # noqa: RUF012 - sqlglot's own attribute
 
     class Parser(TrinoParser):
-        FUNCTIONS = {
+        FUNCTIONS: ClassVar[dict[str, Any]] = {
             **TrinoParser.FUNCTIONS,
             "APPROX_PERCENTILE": _approx_percentile,
             "REGEXP_EXTRACT": _regexp_extract,
@@ -196,7 +196,8 @@ class LocalDuckDB(DuckDB):
             this = expression.this
             if not this.is_type(exp.DType.TIMESTAMPTZ):
                 this = exp.cast(this.copy(), exp.DType.TIMESTAMPTZ)
-            return f"{self.sql(exp.paren(this, copy=False) if isinstance(this, exp.Binary) else this)} AT TIME ZONE {self.sql(expression, 'zone')}"
+            operand = exp.paren(this, copy=False) if isinstance(this, exp.Binary) else this
+            return f"{self.sql(operand)} AT TIME ZONE {self.sql(expression, 'zone')}"
 
         def reduce_sql(self, expression: exp.Reduce) -> str:
             reduced: exp.Expr = exp.Anonymous(
@@ -277,21 +278,20 @@ def _months(step: exp.Expr | None) -> int | None:
     if not isinstance(step, exp.Interval) or step.args.get("unit") is None:
         return None
     per_unit = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}.get(step.args["unit"].name.upper())
-    try:
-        return per_unit * int(step.this.name) if per_unit and step.this is not None else None
-    except ValueError:
-        return None
+    count = step.this.name if step.this is not None else ""
+    return per_unit * int(count) if per_unit and count.lstrip("-").isdigit() else None
 
 
 def glue_schema(catalog: Mapping[str, Mapping[str, Any]]) -> MappingSchema:
     """sqlglot's schema of the workspace's Glue catalog: ``{database: {table: {column: type}}}``,
     partition keys included, types as Glue writes them (Hive names: ``string``, ``decimal(20,2)``)."""
-    tables: dict[str, dict[str, dict[str, str]]] = {}
+    tables: dict[str, object] = {}
     for database, entries in catalog.items():
         for name, entry in entries.items():
             table = entry["table"]
             columns = table["StorageDescriptor"]["Columns"] + table.get("PartitionKeys", [])
-            tables.setdefault(database, {})[name] = {c["Name"]: c["Type"] for c in columns}
+            by_table: dict[str, dict[str, str]] = tables.setdefault(database, {})  # type: ignore[assignment]
+            by_table[name] = {c["Name"]: c["Type"] for c in columns}
     return MappingSchema(tables, dialect="hive")
 
 
@@ -364,9 +364,9 @@ def _annotate(tree: exp.Expr, schema: MappingSchema | None) -> None:
     except SqlglotError:  # pragma: no cover - the annotator is best effort; untyped SQL still runs
         return
     for node in typed.walk():
-        index = node.meta.get("finlake_node") if node.meta else None
-        if index is not None and node.type is not None and not node.is_type(exp.DType.UNKNOWN):
-            nodes[index].type = node.type
+        position = node.meta.get("finlake_node") if node.meta else None
+        if position is not None and node.type is not None and not node.is_type(exp.DType.UNKNOWN):
+            nodes[position].type = node.type
     for node in nodes:
         node.meta.pop("finlake_node", None)
 

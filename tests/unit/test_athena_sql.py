@@ -156,7 +156,13 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """A workspace whose catalog holds stock_indicators, b3_quotes and bank_transactions."""
     ws = Workspace.open(tmp_path_factory.mktemp("athena") / "ws")
     tables = [
-        ("REFINED", "stock_indicators", STOCK_TABLES["stock_indicators"]["columns"], ("dt_ref", "date"), _indicator_rows()),
+        (
+            "REFINED",
+            "stock_indicators",
+            STOCK_TABLES["stock_indicators"]["columns"],
+            ("dt_ref", "date"),
+            _indicator_rows(),
+        ),
         ("CURATED", "b3_quotes", STOCK_TABLES["b3_quotes"]["columns"], ("dt_ref", "date"), _quote_rows()),
         ("CURATED", "bank_transactions", glue_types(TRANSACTIONS_SCHEMA), ("month", "string"), _transaction_rows()),
     ]
@@ -334,8 +340,7 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     (
         # Java's $1 in the replacement; every match is replaced.
         "regexp_replace-groups",
-        f"SELECT regexp_replace(description, '\\*(\\w+)', '($1)') FROM {BANK} "
-        "WHERE category = 'food' ORDER BY date",
+        f"SELECT regexp_replace(description, '\\*(\\w+)', '($1)') FROM {BANK} WHERE category = 'food' ORDER BY date",
         [("IFOOD (RESTAURANTE)",), ("IFOOD (MERCADO)",)],
     ),
     (
@@ -384,8 +389,7 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     # -- arrays and UNNEST -----------------------------------------------------------------------
     (
         "unnest-cross-join",
-        f"SELECT ticker, t.n FROM {B3} CROSS JOIN UNNEST(ARRAY[1, 2]) AS t(n) "
-        "WHERE ticker = 'VALE3' ORDER BY t.n",
+        f"SELECT ticker, t.n FROM {B3} CROSS JOIN UNNEST(ARRAY[1, 2]) AS t(n) WHERE ticker = 'VALE3' ORDER BY t.n",
         [("VALE3", 1), ("VALE3", 2)],
     ),
     (
@@ -408,7 +412,8 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     (
         # reduce's output function is applied to the reduced value.
         "reduce",
-        "SELECT reduce(ARRAY[1, 2, 3], 0, (s, x) -> s + x, s -> s), reduce(ARRAY[1, 2, 3], 0, (s, x) -> s + x, s -> s * 10)",
+        "SELECT reduce(ARRAY[1, 2, 3], 0, (s, x) -> s + x, s -> s), "
+        "reduce(ARRAY[1, 2, 3], 0, (s, x) -> s + x, s -> s * 10)",
         [(6, 60)],
     ),
     # -- maps ------------------------------------------------------------------------------------
@@ -459,7 +464,7 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ),
     (
         "quoted-identifiers",
-        f'SELECT "ticker", "close" AS "Close (R$)" FROM "finlake_refined"."stock_indicators" '
+        'SELECT "ticker", "close" AS "Close (R$)" FROM "finlake_refined"."stock_indicators" '
         "WHERE \"dt_ref\" = DATE '2024-01-03' AND \"ticker\" = 'VALE3'",
         [("VALE3", 76.0)],
     ),
@@ -476,8 +481,7 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ),
     (
         "union-and-in-subquery",
-        f"SELECT ticker FROM {B3} WHERE ticker IN (SELECT ticker FROM {SI}) "
-        f"UNION SELECT 'ITUB4' ORDER BY 1",
+        f"SELECT ticker FROM {B3} WHERE ticker IN (SELECT ticker FROM {SI}) UNION SELECT 'ITUB4' ORDER BY 1",
         [("ITUB4",), ("PETR4",), ("VALE3",)],
     ),
 ]
@@ -522,9 +526,7 @@ UNTRANSLATABLE = [
 
 
 @pytest.mark.parametrize(("sql", "named"), UNTRANSLATABLE, ids=[u[1] for u in UNTRANSLATABLE])
-def test_a_query_that_cannot_be_translated_fails_in_one_line_naming_it(
-    lake: Workspace, sql: str, named: str
-) -> None:
+def test_a_query_that_cannot_be_translated_fails_in_one_line_naming_it(lake: Workspace, sql: str, named: str) -> None:
     with pytest.raises(QueryError) as raised:
         run_query(lake, sql)
     message = str(raised.value)
