@@ -435,9 +435,9 @@ def generate_bank(end_month: str, months: int, seed: int, out: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.pass_obj
 def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
-    """Run Athena-style SQL (DuckDB) over the catalog's tables, e.g. finlake_curated.bndes_balance_sheet.
-    SQL is the argument, or '-' / --file for a file or standard input. SHOW TABLES [IN db] and
-    DESCRIBE db.table answer from the catalog, with each column's comment."""
+    """Run Athena SQL (engine v3, Trino) over the catalog's tables, e.g. finlake_curated.bndes_balance_sheet,
+    on DuckDB (translated by sqlglot). SQL is the argument, or '-' / --file for a file or standard
+    input. SHOW TABLES [IN db] and DESCRIBE db.table answer from the catalog, with each column's comment."""
     from finlake.query import QueryError, run_query
 
     if (sql is None) == (sql_file is None):
@@ -452,7 +452,7 @@ def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")  # LF, as Athena's result files (csv's default is CRLF)
         writer.writerow(columns)
         writer.writerows(rows)
     else:

@@ -1,4 +1,10 @@
-"""Athena-style SQL over the local lake: DuckDB views named after the Glue catalog's tables.
+"""Athena SQL over the local lake: DuckDB views named after the Glue catalog's tables.
+
+A query is Athena engine v3 (Trino) SQL, translated to DuckDB's dialect by `finlake.athena_sql`
+(sqlglot, with the fixes listed there). SQL that is not Athena's but that DuckDB runs as it is
+(``SELECT * EXCLUDE (x)``, ``FROM t SELECT ...``) still runs: when the translation fails, the
+original text is given to DuckDB, and only if DuckDB refuses it too is the translation's message
+shown (docs/decisions/0010-athena-sql-locally.md). The session time zone is UTC, as Athena's.
 
 Only the partitions registered in the catalog are visible, as in Athena: a file written to S3
 but not (yet) registered is not read. Athena's catalog statements are answered from the catalog
@@ -22,6 +28,7 @@ from typing import Any
 
 import duckdb
 
+from finlake.athena_sql import TranslationError, glue_schema, translate
 from finlake.local.workspace import Workspace
 
 _SHOW_DATABASES = re.compile(r"\s*SHOW\s+(DATABASES|SCHEMAS)\s*;?\s*", re.IGNORECASE)
@@ -65,6 +72,7 @@ def _local_path(ws: Workspace, location: str) -> str:
 
 def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # Athena's session time zone
     for database, tables in ws.read_json("catalog.json", {}).items():
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
         for name, entry in tables.items():
@@ -103,14 +111,31 @@ def _sql_type(glue_type: str) -> str:
 
 
 def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """``(columns, rows)`` of ``sql``; raises `QueryError` with a readable message."""
+    """``(columns, rows)`` of one Athena SQL statement over the workspace's catalog.
+
+    ``columns`` are the result's names (an unnamed expression is ``_col<position>``, as in
+    Athena); ``rows`` are tuples of Python values (``date``, ``datetime`` in UTC for timestamps with
+    time zone, ``Decimal``, lists for arrays, dicts for maps). Raises `QueryError` with a one-line
+    message: a construct with no DuckDB translation (named), a missing table, a DuckDB error.
+    """
     catalog: dict[str, dict[str, Any]] = ws.read_json("catalog.json", {})
     answer = _catalog_statement(catalog, sql)
     if answer is not None:
         return answer
     con = connect(ws)
+    functions = {name for (name,) in con.execute("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()}
     try:
-        cursor = con.execute(sql)
+        text = translate(sql, schema=glue_schema(catalog), functions=functions)
+    except TranslationError as exc:
+        try:  # DuckDB's own dialect, as before the translation existed; one statement, as in Athena
+            if len(con.extract_statements(sql)) != 1:
+                raise QueryError(str(exc))
+            cursor = con.execute(sql)
+        except duckdb.Error:
+            raise QueryError(str(exc)) from None
+        return [d[0] for d in cursor.description or []], cursor.fetchall()
+    try:
+        cursor = con.execute(text)
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0]
         if not any(catalog.values()) and re.search(r"finlake_\w+", sql):

@@ -1,0 +1,384 @@
+"""Athena engine v3 (Trino) SQL to DuckDB SQL, with sqlglot.
+
+`translate` parses one Athena ``SELECT``/``WITH`` statement with sqlglot's Trino dialect and writes
+it in DuckDB's. Where sqlglot's own translation gives a different answer from Athena, the two
+dialect subclasses below fix it; each fix names the Trino rule it follows (docs.trino.io,
+"Functions and operators"):
+
+- ``date_diff(unit, a, b)`` counts *complete* units (Joda-Time's field difference):
+  ``date_diff('month', DATE '2024-01-15', DATE '2024-02-14')`` is 0. DuckDB's ``date_diff`` counts
+  boundaries crossed (1); DuckDB's ``date_sub`` counts complete units, so it is used instead.
+- A ``DATE`` stays a ``DATE``: ``date_add('day', 1, d)``, ``d - INTERVAL '7' DAY``,
+  ``date_trunc('month', d)`` and ``sequence(d1, d2)`` are dates in Trino; DuckDB's date arithmetic
+  with intervals gives timestamps, so the result is cast back when the operand is a date. Types
+  come from sqlglot's annotator with the Glue catalog as schema.
+- Integer division truncates (``5 / 2`` is 2), as sqlglot does once operand types are known.
+- ``regexp_extract`` returns NULL when nothing matches (DuckDB: ``''``); ``regexp_replace``'s
+  replacement uses Java's ``$1`` for groups (DuckDB/RE2: ``\\1``).
+- ``sequence(d1, d2, INTERVAL '1' MONTH)`` counts each element from the start (Jan 31, Feb 29,
+  Mar 31); DuckDB's ``generate_series`` adds to the previous one (Mar 29).
+- ``approx_percentile(x, p)``: Athena's digests are exact on small inputs and answer the element
+  at sorted position ``floor(p * n)``; DuckDB's t-digest interpolates (the median of 1, 2, 3, 4 is
+  3 in Athena, 2 in DuckDB). The translation sorts the values (the local lake is small), so local
+  answers are Athena's; inside a window or FILTER DuckDB's ``approx_quantile`` is kept.
+- ``approx_percentile(x, w, p)`` with three arguments is the *weighted* form in Trino (sqlglot
+  reads it as an accuracy): DuckDB has no weighted quantile, so it is refused by name.
+- ``approx_distinct(x, e)``: the maximum standard error ``e`` is a precision hint; DuckDB's
+  HyperLogLog has a fixed one, so the hint is dropped.
+- ``ts AT TIME ZONE zone``: Trino shows the *instant* ``ts`` (a timestamp without zone is in the
+  session zone, UTC in Athena) in ``zone``; DuckDB would instead read ``ts`` as a wall clock in
+  ``zone``. The operand is cast to ``TIMESTAMPTZ`` first, which gives Trino's wall clock.
+- ``format(fmt, ...)`` is Java's ``String.format`` (``%s``, ``%d``, ``%.2f``): DuckDB's
+  ``printf``, not its ``format`` (``{}`` placeholders).
+- ``date_format``'s ``%v`` is the ISO week (DuckDB ``%V``); the specifiers Trino itself refuses
+  (``%D %U %u %V %w %X``) are refused.
+- ``reduce(array, initial, (s, x) -> ..., s -> ...)`` becomes DuckDB's ``list_reduce`` with an
+  initial value, the output function applied to its result; ``map_agg(k, v)`` becomes
+  ``map_from_entries(list({k, v}))``; ``cardinality`` works on arrays and maps.
+
+What cannot be translated raises `TranslationError`, one line naming the construct: a function
+DuckDB does not have (``format_datetime``, ``to_iso8601``, ``with_timezone``...), a Joda-Time
+pattern (``parse_datetime``), a weighted percentile, or a statement that is not Athena SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any, ClassVar
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.dialects.trino import Trino
+from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, SqlglotError, UnsupportedError
+from sqlglot.generators.duckdb import DuckDBGenerator
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.parsers.trino import TrinoParser
+from sqlglot.schema import MappingSchema
+
+
+class TranslationError(ValueError):
+    """Athena SQL that has no DuckDB translation; the message is one line naming the construct."""
+
+
+# Specifiers Trino's date_format/date_parse refuse ("not currently supported").
+_TRINO_UNSUPPORTED_SPECIFIERS = re.compile(r"%[DUuVwX]")
+_DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
+
+
+def _approx_percentile(args: list[Any]) -> exp.Expr:
+    if len(args) >= 3:  # Trino: approx_percentile(x, w, percentage[s]); there is no accuracy form
+        return exp.ApproxQuantile(this=args[0], weight=args[1], quantile=args[2])
+    return exp.ApproxQuantile(this=args[0], quantile=args[1])
+
+
+def _regexp_extract(args: list[Any]) -> exp.Expr:
+    return exp.RegexpExtract(
+        this=args[0], expression=args[1], group=args[2] if len(args) > 2 else None, null_if_no_match=True
+    )
+
+
+def _date_trunc(args: list[Any]) -> exp.Expr:
+    # Trino's date_trunc keeps its argument's type (a date stays a date).
+    return exp.TimestampTrunc(this=args[1], unit=exp.var(args[0].name.upper()), input_type_preserved=True)
+
+
+def _unsupported(name: str, hint: str) -> Any:
+    def build(args: list[Any]) -> exp.Expr:
+        raise TranslationError(f"{name}() has no DuckDB translation here ({hint})")
+
+    return build
+
+
+def _checked_format(name: str) -> Any:
+    """Trino's own builder for ``name`` (MySQL-style specifiers), refusing the ones Trino refuses."""
+    build = TrinoParser.FUNCTIONS[name.upper()]
+
+    def parse(args: list[Any], dialect: Any) -> exp.Expr:
+        fmt = args[1] if len(args) > 1 else None
+        if isinstance(fmt, exp.Literal) and fmt.is_string and (bad := _TRINO_UNSUPPORTED_SPECIFIERS.search(fmt.name)):
+            raise TranslationError(f"{name}: the specifier {bad.group()} is not supported by Athena (Trino) either")
+        return build(args, dialect)
+
+    return parse
+
+
+class AthenaV3(Trino):
+    """Athena engine v3's DML dialect: Trino, with the parse fixes listed in the module docstring."""
+
+    # Trino's %v is the ISO week (Monday first), used with %x (the ISO week's year).
+    TIME_MAPPING = {**Trino.TIME_MAPPING, "%v": "%V"}  # noqa: RUF012 - sqlglot's own attribute
+
+    class Parser(TrinoParser):
+        FUNCTIONS: ClassVar[dict[str, Any]] = {
+            **TrinoParser.FUNCTIONS,
+            "APPROX_PERCENTILE": _approx_percentile,
+            "REGEXP_EXTRACT": _regexp_extract,
+            "DATE_TRUNC": _date_trunc,
+            "DATE_FORMAT": _checked_format("date_format"),
+            "DATE_PARSE": _checked_format("date_parse"),
+            "PARSE_DATETIME": _unsupported("parse_datetime", "a Joda-Time pattern: use date_parse with %Y-%m-%d"),
+        }
+
+
+def _java_replacement(text: str) -> str:
+    """Java's ``Matcher.replaceAll`` replacement (``$1``, ``\\$``) in RE2's syntax (``\\1``, ``$``)."""
+    out, i = [], 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            out.append("\\\\" if text[i + 1] == "\\" else text[i + 1])
+            i += 2
+        elif char == "$" and i + 1 < len(text) and text[i + 1].isdigit():
+            out.append("\\" + text[i + 1])
+            i += 2
+        elif char == "$" and text[i + 1 : i + 2] == "{":
+            raise TranslationError("regexp_replace: named groups (${name}) in the replacement are not supported here")
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+_DUCKDB_GENERATE_SERIES = DuckDBGenerator.TRANSFORMS[exp.GenerateSeries]
+
+
+class LocalDuckDB(DuckDB):
+    """DuckDB, written the way Athena means it (the generator fixes in the module docstring)."""
+
+    class Generator(DuckDBGenerator):
+        def datediff_sql(self, expression: exp.DateDiff) -> str:
+            unit = expression.args.get("unit")
+            name = unit.name.lower() if unit is not None else "day"
+            return self.func("DATE_SUB", exp.Literal.string(name), expression.expression, expression.this)
+
+        def approxquantile_sql(self, expression: exp.ApproxQuantile) -> str:
+            if expression.args.get("weight") is not None:
+                raise TranslationError(
+                    "approx_percentile(x, w, percentage) with a weight has no DuckDB translation (no weighted quantile)"
+                )
+            value, quantile = expression.this, expression.args["quantile"]
+            if isinstance(expression.parent, (exp.Window, exp.Filter)):  # keep DuckDB's t-digest there
+                return self.func("APPROX_QUANTILE", value, quantile)
+            # Athena's digests hold small inputs exactly and then answer the element at sorted
+            # position floor(p * n) (0-based, at most n - 1); DuckDB's t-digest interpolates
+            # (median of 1, 2, 3, 4: Athena 3, DuckDB 2). The local lake is small: sort it.
+            x = self.sql(value)
+            n = f"COUNT({x})"
+            values = f"LIST_SORT(LIST({x}) FILTER (WHERE {x} IS NOT NULL))"
+
+            def at(p: str) -> str:
+                return f"{values}[LEAST(CAST(FLOOR({p} * {n}) AS BIGINT), {n} - 1) + 1]"
+
+            if isinstance(quantile, exp.Array) or quantile.is_type(exp.DType.ARRAY):
+                return f"LIST_TRANSFORM({self.sql(quantile)}, LAMBDA finlake_p: {at('finlake_p')})"
+            return at(self.sql(quantile))
+
+        def approxdistinct_sql(self, expression: exp.ApproxDistinct) -> str:
+            return self.func("APPROX_COUNT_DISTINCT", expression.this)
+
+        def arraysize_sql(self, expression: exp.ArraySize) -> str:
+            return self.func("CARDINALITY", expression.this)  # arrays and maps, as Trino's cardinality
+
+        def format_sql(self, expression: exp.Format) -> str:
+            return self.func("PRINTF", expression.this, *expression.expressions)
+
+        def regexpreplace_sql(self, expression: exp.RegexpReplace) -> str:
+            replacement = expression.args.get("replacement")
+            if isinstance(replacement, exp.Literal) and replacement.is_string:
+                expression = expression.copy()
+                expression.set("replacement", exp.Literal.string(_java_replacement(replacement.name)))
+            return super().regexpreplace_sql(expression)
+
+        def attimezone_sql(self, expression: exp.AtTimeZone) -> str:
+            this = expression.this
+            if not this.is_type(exp.DType.TIMESTAMPTZ):
+                this = exp.cast(this.copy(), exp.DType.TIMESTAMPTZ)
+            operand = exp.paren(this, copy=False) if isinstance(this, exp.Binary) else this
+            return f"{self.sql(operand)} AT TIME ZONE {self.sql(expression, 'zone')}"
+
+        def reduce_sql(self, expression: exp.Reduce) -> str:
+            reduced: exp.Expr = exp.Anonymous(
+                this="LIST_REDUCE",
+                expressions=[expression.this, expression.args["merge"], expression.args["initial"]],
+            )
+            finish = expression.args.get("finish")
+            if isinstance(finish, exp.Lambda) and len(finish.expressions) == 1:
+                name = finish.expressions[0].name
+                body = finish.this.copy()
+                if isinstance(body, (exp.Identifier, exp.Column)) and body.name == name:
+                    return self.sql(reduced)
+                for ident in list(body.find_all(exp.Identifier)):
+                    if ident.name == name and not isinstance(ident.parent, exp.Dot):
+                        target = ident.parent if isinstance(ident.parent, exp.Column) else ident
+                        target.replace(exp.paren(reduced.copy(), copy=False))
+                return self.sql(body)
+            if finish is not None:
+                raise TranslationError("reduce(): the output function must be a lambda, e.g. s -> s")
+            return self.sql(reduced)
+
+        def anonymous_sql(self, expression: exp.Anonymous) -> str:
+            if expression.name.lower() == "map_agg" and len(expression.expressions) == 2:
+                key, value = expression.expressions
+                pairs = exp.Struct(
+                    expressions=[
+                        exp.PropertyEQ(this=exp.to_identifier("k"), expression=key),
+                        exp.PropertyEQ(this=exp.to_identifier("v"), expression=value),
+                    ]
+                )
+                return self.func("MAP_FROM_ENTRIES", exp.Anonymous(this="LIST", expressions=[pairs]))
+            return super().anonymous_sql(expression)
+
+        def add_sql(self, expression: exp.Add) -> str:
+            return self._interval_on_date(expression, super().add_sql(expression))
+
+        def sub_sql(self, expression: exp.Sub) -> str:
+            return self._interval_on_date(expression, super().sub_sql(expression))
+
+        def _interval_on_date(self, expression: exp.Binary, sql: str) -> str:
+            """``date +/- INTERVAL`` in days or longer is a DATE in Trino (DuckDB: a TIMESTAMP);
+            date_add(unit, n, date) is written as this sum too."""
+            left, right = expression.left, expression.right
+            if isinstance(right, exp.Interval) and left.is_type(exp.DType.DATE):
+                unit = right.args.get("unit")
+                if unit is not None and unit.name.upper() in _DATE_UNITS:
+                    return f"CAST({sql} AS DATE)"
+            return sql
+
+        def generateseries_sql(self, expression: exp.GenerateSeries) -> str:
+            if not expression.args["start"].is_type(exp.DType.DATE):
+                return _DUCKDB_GENERATE_SERIES(self, expression)
+            # Trino's sequence(date, date[, step]) steps a day by default and gives dates.
+            expression = expression.copy()
+            step = expression.args.get("step")
+            if step is None:
+                expression.set("step", exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+            months = _months(step)
+            if months is not None:
+                # Month steps count from the start (Jan 31, Feb 29, Mar 31), not from the previous
+                # element as DuckDB's generate_series does (Jan 31, Feb 29, Mar 29).
+                start, end = self.sql(expression.args["start"]), self.sql(expression.args["end"])
+                count = f"DATE_SUB('month', {start}, {end}) // {months}"
+                each = f"LAMBDA finlake_i: CAST({start} + TO_MONTHS(CAST(finlake_i * {months} AS INTEGER)) AS DATE)"
+                return f"LIST_TRANSFORM(GENERATE_SERIES(0, {count}), {each})"
+            return f"CAST({_DUCKDB_GENERATE_SERIES(self, expression)} AS DATE[])"
+
+
+LocalDuckDB.Generator.TRANSFORMS = {
+    k: v
+    for k, v in DuckDBGenerator.TRANSFORMS.items()
+    if k not in (exp.DateDiff, exp.ApproxDistinct, exp.ArraySize, exp.Format, exp.Reduce, exp.GenerateSeries)
+}
+
+
+def _months(step: exp.Expr | None) -> int | None:
+    """The months of a literal ``INTERVAL 'n' MONTH|QUARTER|YEAR`` step; None for any other step."""
+    if not isinstance(step, exp.Interval) or step.args.get("unit") is None:
+        return None
+    per_unit = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}.get(step.args["unit"].name.upper())
+    count = step.this.name if step.this is not None else ""
+    return per_unit * int(count) if per_unit and count.lstrip("-").isdigit() else None
+
+
+def glue_schema(catalog: Mapping[str, Mapping[str, Any]]) -> MappingSchema:
+    """sqlglot's schema of the workspace's Glue catalog: ``{database: {table: {column: type}}}``,
+    partition keys included, types as Glue writes them (Hive names: ``string``, ``decimal(20,2)``)."""
+    tables: dict[str, object] = {}
+    for database, entries in catalog.items():
+        for name, entry in entries.items():
+            table = entry["table"]
+            columns = table["StorageDescriptor"]["Columns"] + table.get("PartitionKeys", [])
+            by_table: dict[str, dict[str, str]] = tables.setdefault(database, {})  # type: ignore[assignment]
+            by_table[name] = {c["Name"]: c["Type"] for c in columns}
+    return MappingSchema(tables, dialect="hive")
+
+
+def translate(sql: str, *, schema: MappingSchema | None = None, functions: Collection[str] = ()) -> str:
+    """DuckDB SQL for one Athena (Trino) statement.
+
+    Parameters
+    ----------
+    sql: one statement, Athena engine v3 syntax (a trailing ``;`` is fine).
+    schema: the catalog's column types (`glue_schema`), for the fixes that depend on a type.
+    functions: DuckDB's function names (lower case); a call to any other is refused by name.
+
+    Raises
+    ------
+    TranslationError: not one statement, not Athena SQL, or a construct with no translation.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=AthenaV3) if s is not None]
+    except ParseError as exc:
+        raise TranslationError(_parse_message(exc)) from None
+    except SqlglotError as exc:
+        raise TranslationError(str(exc).splitlines()[0]) from None
+    if len(statements) != 1:
+        raise TranslationError(f"one statement per query, as in Athena ({len(statements)} given)")
+    tree = statements[0]
+    _annotate(tree, schema)
+    if functions:
+        for call in tree.find_all(exp.Anonymous):
+            name = call.name.lower()
+            if name not in functions and name != "map_agg":
+                raise TranslationError(f"{name}() has no DuckDB translation (not a DuckDB function)")
+    _name_columns_as_athena(tree)
+    try:
+        return tree.sql(dialect=LocalDuckDB, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        raise TranslationError(str(exc).splitlines()[0]) from None
+
+
+def _parse_message(exc: ParseError) -> str:
+    if not exc.errors:
+        return str(exc).splitlines()[0]
+    error = exc.errors[0]
+    description = re.sub(r"<Token token_type: [^,]*, text: ([^,]*),[^>]*>", r"'\1'", error["description"])
+    return f"not Athena SQL, line {error['line']}, column {error['col']}: {description}"
+
+
+def _annotate(tree: exp.Expr, schema: MappingSchema | None) -> None:
+    """Give ``tree``'s nodes their types. sqlglot's annotator needs qualified columns, and qualifying
+    rewrites the query (aliases, expanded GROUP BY); so a copy is qualified and annotated and its
+    types are carried back to the user's own tree by node position."""
+    nodes = list(tree.walk())
+    for index, node in enumerate(nodes):
+        node.meta["finlake_node"] = index
+    typed = tree.copy()
+    try:
+        typed = qualify(
+            typed,
+            schema=schema,
+            dialect=AthenaV3,
+            expand_stars=False,
+            expand_alias_refs=False,
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+            identify=False,
+        )
+    except (OptimizeError, SqlglotError):
+        typed = tree.copy()
+    try:
+        annotate_types(typed, schema=schema, dialect=AthenaV3)
+    except SqlglotError:  # pragma: no cover - the annotator is best effort; untyped SQL still runs
+        return
+    for node in typed.walk():
+        position = node.meta.get("finlake_node") if node.meta else None
+        if position is not None and node.type is not None and not node.is_type(exp.DType.UNKNOWN):
+            nodes[position].type = node.type
+    for node in nodes:
+        node.meta.pop("finlake_node", None)
+
+
+def _name_columns_as_athena(tree: exp.Expr) -> None:
+    """Athena names an unnamed result column ``_col<position>`` (from 0); DuckDB would name it
+    after its DuckDB text."""
+    select = tree
+    while isinstance(select, exp.SetOperation):  # a UNION's columns are named by its first SELECT
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    for position, projection in enumerate(select.expressions):
+        if not isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
+            projection.replace(exp.alias_(projection.copy(), f"_col{position}"))
