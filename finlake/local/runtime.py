@@ -29,6 +29,7 @@ from finlake.local.glue import LocalGlueRunner
 from finlake.local.workspace import Workspace
 from finlake.ops.executions import StateEvent
 from finlake.ops.executions import state_event as _state_event
+from finlake.ops.redrive import SENT_ATTRIBUTE, receive_all
 from stacks.specs import DomainSpec
 
 REGION = "us-east-1"
@@ -138,12 +139,14 @@ class EmbeddedAws:
         self._mock.start()
         self._create_platform()
         self._load_workspace()
+        self._load_dead_letters()
         moto_patches.set_glue_runner(LocalGlueRunner(self))
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
             self.save_workspace()
+            self.save_dead_letters()
         finally:
             moto_patches.set_glue_runner(None)
             self._mock.stop()
@@ -398,6 +401,25 @@ class EmbeddedAws:
             "Messages", []
         )
         return [json.loads(m["Body"]) for m in messages]
+
+    def _load_dead_letters(self) -> None:
+        """Put the workspace's dead letters back on the queue, each with the time it was first sent
+        (message attribute `SENT_ATTRIBUTE`: SQS sets SentTimestamp itself)."""
+        sqs = self.client("sqs")
+        for letter in self.workspace.dead_letters():
+            sqs.send_message(
+                QueueUrl=self.dlq_url,
+                MessageBody=json.dumps(letter["body"]),
+                MessageAttributes={SENT_ATTRIBUTE: {"DataType": "String", "StringValue": letter["sent"]}},
+            )
+
+    def save_dead_letters(self) -> None:
+        """Write the dead-letter queue's messages to the workspace (``dead-letters.json``), oldest
+        first. Called as the session ends: reading hides the messages, and moto stops next."""
+        letters = receive_all(self.client("sqs"), self.dlq_url, visibility_s=3600, wait_s=0)
+        self.workspace.write_json(
+            "dead-letters.json", [{"sent": letter.sent.isoformat(), "body": letter.body} for letter in letters]
+        )
 
     def put_input(self, domain: str, path: Path) -> str:
         """Upload a local file into the raw bucket's inbox; return its S3 URI."""
