@@ -9,13 +9,14 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv demo test test-fast lint typecheck synth cdk-synth cdk-diff cdk-deploy bench clean
+.PHONY: help venv browser demo test test-fast lint typecheck synth cdk-synth cdk-diff cdk-deploy bench console console-shots clean
 
 help:
 	@echo "make demo   - run all domains on the embedded AWS with sample data"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make synth  - synthesize the CDK app into cdk.out/ (pip builds the bank layer: PyPI, first time)"
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
+	@echo "make console - serve the local web console on http://127.0.0.1:8050/"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,10 +27,17 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
+# The browser the console's tests drive: Debian's Chromium (never a browser download of its own).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+
 demo: $(STAMP)
 	$(BIN)/finlake run --all
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -59,6 +67,13 @@ cdk-deploy: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m finlake.bench
+
+console: $(STAMP)
+	$(BIN)/finlake console
+
+# Screenshots of the console's pages (docs/console/*.png), taken by its browser tests.
+console-shots: $(STAMP) browser
+	FINLAKE_CONSOLE_SHOTS=docs/console $(BIN)/pytest tests/console -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) cdk.out .finlake .pytest_cache .mypy_cache .ruff_cache

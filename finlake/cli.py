@@ -743,4 +743,16 @@ def _echo_failed_run(run_: Any, where: str = "") -> None:
     click.echo(f"   {letter.body.get('error')}: {_readable_cause(letter.body.get('cause'))[:300]}")
 
 
+@main.command()
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1024, 65535), help="Port on 127.0.0.1.")
+@click.pass_obj
+def console(ws: Workspace, port: int) -> None:
+    """Serve the local web console on http://127.0.0.1:PORT: runs with their state graphs, the lake
+    and a SQL editor, one dashboard per domain (finlake/console/). Ctrl-C stops it."""
+    from finlake.console.app import serve
+
+    click.echo(f"finlake console over {ws.root}: http://127.0.0.1:{port}/ (Ctrl-C stops it)")
+    serve(ws, port=port)
+
+
 main.add_command(cost)

@@ -31,16 +31,16 @@ from stacks.specs import DOMAINS
 LOCAL_RESTART = "local runs restart from the stored input (this session's Step Functions has no earlier execution)"
 
 
-def failed_runs(ws: Workspace, domain: str | None = None) -> list[dlq.FailedRun]:
-    """The failed runs waiting in ``ws``'s dead-letter queue (of ``domain``), oldest first; read
-    from the workspace without starting the embedded AWS."""
+def failed_runs(ws: Workspace, domain: str | None = None, base: str | None = None) -> list[dlq.FailedRun]:
+    """The failed runs waiting in ``ws``'s dead-letter queue (of ``domain``, or only the run
+    ``base`` and its reruns), oldest first; read from the workspace without starting the embedded AWS."""
     letters = [
         dlq.DeadLetter(
             message_id=str(index), receipt_handle="", sent=datetime.fromisoformat(item["sent"]), body=item["body"]
         )
         for index, item in enumerate(ws.dead_letters())
     ]
-    return dlq.group(letters, domain)
+    return dlq.group(letters, domain, base)
 
 
 def apply(
@@ -50,10 +50,12 @@ def apply(
     echo: Echo = print,
     debug: bool = False,
     on_start: Callable[[dlq.Rerun], None] | None = None,
+    base: str | None = None,
 ) -> list[dlq.Rerun]:
-    """Rerun every failed run of ``ws``'s queue (of ``domain``) with `finlake.ops.redrive.apply`'s
-    rules; returns one `finlake.ops.redrive.Rerun` per failed run (empty when none waits)."""
-    waiting = failed_runs(ws, domain)
+    """Rerun every failed run of ``ws``'s queue (of ``domain``; only ``base`` and its reruns when
+    given, as the console's Redrive button does) with `finlake.ops.redrive.apply`'s rules; returns
+    one `finlake.ops.redrive.Rerun` per failed run (empty when none waits)."""
+    waiting = failed_runs(ws, domain, base)
     if not waiting:
         return []
     specs = [DOMAINS[name] for name in sorted({run.latest.domain for run in waiting} & set(DOMAINS))]
@@ -86,4 +88,4 @@ def apply(
             return result
 
         sfn: Any = aws.client("stepfunctions")
-        return dlq.apply(sfn, aws.client("sqs"), aws.dlq_url, domain=domain, rerun=rerun, wait_s=0)
+        return dlq.apply(sfn, aws.client("sqs"), aws.dlq_url, domain=domain, rerun=rerun, wait_s=0, base=base)

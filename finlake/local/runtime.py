@@ -550,23 +550,50 @@ def render_definition(path: Path, substitutions: dict[str, str]) -> str:
     return text
 
 
+STATE_IO_CHARS = 20_000  # a state's input or output kept in the run record (manifests are small)
+
+
 def _state_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """[{state, entered, exited, duration_s}] in execution order."""
+    """[{state, type, entered, exited, duration_s, input, output, error, cause}] in execution order:
+    what the Step Functions console shows of each state (input and output as JSON text, cut at
+    `STATE_IO_CHARS`; error and cause of a failed task, attributed to the state that ran it)."""
     history: list[dict[str, Any]] = []
     open_states: dict[str, dict[str, Any]] = {}
+    last: dict[str, Any] | None = None
     for event in events:
         state_event = _state_event(event)
-        if state_event is None or not state_event.state:
+        if state_event is None:
+            continue
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        if state_event.kind == "failed":
+            if last is not None and last["exited"] is None and not event["type"].startswith("Execution"):
+                last["error"], last["cause"] = details.get("error"), details.get("cause")
+            continue
+        if not state_event.state:
             continue
         if state_event.kind == "entered":
-            item: dict[str, Any] = {"state": state_event.state, "entered": state_event.at.isoformat(), "exited": None}
+            item: dict[str, Any] = {
+                "state": state_event.state,
+                "type": event["type"].removesuffix("StateEntered"),
+                "entered": state_event.at.isoformat(),
+                "exited": None,
+                "input": _cut(details.get("input")),
+            }
             open_states[state_event.state] = item
             history.append(item)
+            last = item
         elif state_event.kind == "exited" and state_event.state in open_states:
             item = open_states.pop(state_event.state)
             item["exited"] = state_event.at.isoformat()
             item["duration_s"] = round((state_event.at - datetime.fromisoformat(item["entered"])).total_seconds(), 3)
+            item["output"] = _cut(details.get("output"))
     return history
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= STATE_IO_CHARS:
+        return text
+    return text[:STATE_IO_CHARS] + f"... ({len(text) - STATE_IO_CHARS} more characters)"
 
 
 @contextmanager

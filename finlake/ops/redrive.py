@@ -129,13 +129,17 @@ def release(sqs: Any, queue_url: str, letters: list[DeadLetter]) -> None:
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
 
 
-def group(letters: list[DeadLetter], domain: str | None = None) -> list[FailedRun]:
+def group(letters: list[DeadLetter], domain: str | None = None, base: str | None = None) -> list[FailedRun]:
+    """The letters as failed runs (a run and its ``-r<N>`` reruns are one), oldest first; only
+    ``domain``'s, or only the run named ``base`` (or a rerun of it), when given."""
     runs: dict[str, FailedRun] = {}
     for letter in letters:
         if domain and letter.domain != domain:
             continue
-        base = base_name(letter.execution_name)
-        runs.setdefault(base, FailedRun(base)).letters.append(letter)
+        if base and base_name(letter.execution_name) != base_name(base):
+            continue
+        base_ = base_name(letter.execution_name)
+        runs.setdefault(base_, FailedRun(base_)).letters.append(letter)
     return sorted(runs.values(), key=lambda r: r.first.sent)
 
 
@@ -193,14 +197,16 @@ def apply(
     visibility_s: int = 6 * 3600,
     wait_s: int = 1,
     rerun: Callable[[FailedRun], Rerun] | None = None,
+    base: str | None = None,
 ) -> list[Rerun]:
     """Rerun every failed run on the queue (of ``domain``), one at a time, waiting for each.
     Messages stay hidden while their rerun runs; deleted after success, released after failure
     (or when the rerun raised: then the error propagates). Messages of other domains are released
-    at once. ``rerun`` replaces how one run is rerun (the embedded AWS reruns locally, see
-    finlake/local/redrive.py); the queue's rules stay these."""
+    at once, and so are those of other runs than ``base`` when it is given. ``rerun`` replaces
+    how one run is rerun (the embedded AWS reruns locally, see finlake/local/redrive.py); the
+    queue's rules stay these."""
     letters = receive_all(sqs, queue_url, visibility_s=visibility_s, wait_s=wait_s)
-    mine = group(letters, domain)
+    mine = group(letters, domain, base)
     kept = {letter.message_id for run in mine for letter in run.letters}
     release(sqs, queue_url, [letter for letter in letters if letter.message_id not in kept])
     results = []
