@@ -367,8 +367,17 @@ def run_page(ws: Workspace, name: str) -> Any:
     ]
     letter = console_data.dead_letter(home, name) if record["status"] != "SUCCEEDED" else None
     if letter:
+        from functions.ops.notify import readable_cause
+
+        body = letter["body"]
         children += [
             html.H2("Dead-letter message"),
+            html.P(
+                [
+                    html.B(f"{body.get('error')} at {body.get('failed_state')}"),
+                    f": {readable_cause(str(body.get('error')), body.get('cause'), str(body.get('failed_state')))}",
+                ]
+            ),
             html.P(f"sent {letter['sent'][:19].replace('T', ' ')} UTC; waiting on the queue to be redriven"),
             html.Pre(json.dumps(letter["body"], indent=2, ensure_ascii=False), id="dead-letter", style=PRE_STYLE),
             html.Button("Redrive", id="redrive", n_clicks=0, style={"fontSize": "15px", "padding": "6px 18px"}),
@@ -423,7 +432,14 @@ def state_panel(detail: dict[str, Any]) -> Any:
     if detail.get("comment"):
         children.append(html.P(detail["comment"], style={"color": "#546e7a"}))
     if detail.get("error"):
-        children += [html.H4("Error"), html.Pre(f"{detail['error']}\n\n{detail.get('cause') or ''}", style=PRE_STYLE)]
+        from functions.ops.notify import readable_cause
+
+        readable = readable_cause(detail["error"], detail.get("cause"), detail["state"])
+        children += [
+            html.H4("Error"),
+            html.P([html.B(detail["error"]), f": {readable}"], id="state-error"),
+            html.Details([html.Summary("raw cause"), html.Pre(detail.get("cause") or "", style=PRE_STYLE)]),
+        ]
     for part in ("input", "output"):
         children += [
             html.H4(part.capitalize()),

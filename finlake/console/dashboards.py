@@ -98,8 +98,8 @@ def stocks(ws: Workspace, ticker: str | None = None) -> Dashboard:
             df, x="dt_ref", y=["close", "ma_21", "ma_63"], labels={"value": "BRL per share", "dt_ref": "session"}
         )
         board.panels.append(Panel(f"{board.chosen}: close and moving averages (21, 63 sessions)", _layout(prices)))
-        drawdown = px.area(
-            df.assign(drawdown_pct=df["drawdown_252"] * 100),
+        drawdown = px.area(  # NULL until the ticker has 252 sessions: those are left out, not drawn as 0
+            df.dropna(subset=["drawdown_252"]).assign(drawdown_pct=lambda d: d["drawdown_252"] * 100),
             x="dt_ref",
             y="drawdown_pct",
             labels={"drawdown_pct": "drawdown, %", "dt_ref": "session"},
@@ -159,7 +159,7 @@ def bank(ws: Workspace) -> Dashboard:
     )
     per_category = df[df["category"] != "_all"]
     figure = px.bar(per_category, x="month", y="spend", color="category", labels={"spend": "spend, BRL"})
-    board.panels.append(Panel("Spend by category per month", _layout(figure, barmode="stack")))
+    board.panels.append(Panel("Spend by category per month", _layout(figure, barmode="stack", xaxis_type="category")))
     months = df[df["category"] == "_all"]
     figure = go.Figure(
         [
@@ -167,7 +167,7 @@ def bank(ws: Workspace) -> Dashboard:
             go.Bar(x=months["month"], y=months["spend"], name="spend", marker_color="#c0392b"),
         ]
     )
-    board.panels.append(Panel("Income vs spend (BRL)", _layout(figure, barmode="group")))
+    board.panels.append(Panel("Income vs spend (BRL)", _layout(figure, barmode="group", xaxis_type="category")))
     figure = go.Figure(
         [
             go.Bar(x=months["month"], y=months["card_spend"], name="card spend", marker_color="#8e44ad"),
@@ -180,14 +180,20 @@ def bank(ws: Workspace) -> Dashboard:
             ),
         ]
     )
-    board.panels.append(Panel("Card use against the limit (BRL)", _layout(figure)))
+    if months["credit_limit"].isna().all():
+        title = "Card use against the limit (BRL; no limit known: the app's exports carry none, the API snapshot does)"
+    else:
+        title = "Card use against the limit (BRL)"
+    board.panels.append(Panel(title, _layout(figure, xaxis_type="category")))
     if not has_table(ws, INSTALLMENTS):
         board.panels.append(missing(INSTALLMENTS, "bank --input FILE"))
     else:
         due = frame(ws, f"SELECT due_month, description, amount FROM {INSTALLMENTS} ORDER BY due_month")
         due = due.assign(to_pay=due["amount"].abs())  # stored positive (what will be charged)
         figure = px.bar(due, x="due_month", y="to_pay", color="description", labels={"to_pay": "to be charged, BRL"})
-        board.panels.append(Panel("Future installments per month due", _layout(figure, barmode="stack")))
+        board.panels.append(
+            Panel("Future installments per month due", _layout(figure, barmode="stack", xaxis_type="category"))
+        )
     return board
 
 
@@ -216,7 +222,7 @@ def cards(ws: Workspace, variable: str | None = None) -> Dashboard:
         board.chosen = board.choices[0]
     df = frame(ws, f"SELECT ref, {board.chosen} FROM {BOOK} ORDER BY ref")
     figure = px.box(df, x="ref", y=board.chosen, points=False, labels={"ref": "reference month"})
-    board.panels.append(Panel(f"{board.chosen} per reference month", _layout(figure)))
+    board.panels.append(Panel(f"{board.chosen} per reference month", _layout(figure, xaxis_type="category")))
     rates = frame(
         ws,
         f"SELECT ref, qtd_faturas_vencidas_u1m, pct_faturas_em_dia_u1m, qtd_faturas_em_atraso_u1m FROM {BOOK} "
@@ -235,7 +241,9 @@ def cards(ws: Workspace, variable: str | None = None) -> Dashboard:
         markers=True,
         labels={"value": "% of the month's due invoices", "ref": "reference month"},
     )
-    board.panels.append(Panel("On-time and delinquency rates (invoices due in the month)", _layout(figure)))
+    board.panels.append(
+        Panel("On-time and delinquency rates (invoices due in the month)", _layout(figure, xaxis_type="category"))
+    )
     return board
 
 
