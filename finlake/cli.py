@@ -214,7 +214,10 @@ def next_step(domain: str, name: str, error: str, cause: str) -> str:
         return "load the app's exports instead: `finlake run bank --input FILE ...` (CSV or OFX from the Nubank app)"
     if error in {"SourceUnavailable", "NetworkBlocked"} or "SourceUnavailable" in cause:
         return "the source could not be reached: local runs read the bundled samples unless --source api is given"
-    return f"its states: `finlake runs {domain}`; its email again: `finlake email {name}`"
+    return (
+        f"its states: `finlake runs {domain}`; its email again: `finlake email {name}`; "
+        "once the cause is fixed, `finlake redrive --apply` reruns it"
+    )
 
 
 def _readable_cause(cause: str | None) -> str:
