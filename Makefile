@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv demo test test-fast lint typecheck security synth cdk-synth cdk-diff cdk-deploy aws-smoke bench clean
+.PHONY: help venv browser demo test test-fast lint typecheck security synth cdk-synth cdk-diff cdk-deploy aws-smoke bench console console-shots clean
 
 help:
 	@echo "make demo   - run all domains on the embedded AWS with sample data"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
 	@echo "make aws-smoke - deploy under a throwaway prefix into your AWS account, run every domain, delete it all"
 	@echo "                 (SMOKE_ARGS=--dry-run prints every AWS call instead)"
+	@echo "make console - serve the local web console on http://127.0.0.1:8050/"
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,10 +39,17 @@ $(SECURITY_STAMP): requirements-security.txt
 	$(SECURITY_VENV)/bin/python -m pip install --quiet -r requirements-security.txt
 	touch $(SECURITY_STAMP)
 
+# The browser the console's tests drive: Debian's Chromium (never a browser download of its own).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
 demo: $(STAMP)
 	$(BIN)/finlake run --all
 
-test: $(STAMP) security
+test: $(STAMP) security browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -87,6 +95,13 @@ aws-smoke: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m finlake.bench
+
+console: $(STAMP)
+	$(BIN)/finlake console
+
+# Screenshots of the console's pages (docs/console/*.png), taken by its browser tests.
+console-shots: $(STAMP) browser
+	FINLAKE_CONSOLE_SHOTS=docs/console $(BIN)/pytest tests/console -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(SECURITY_VENV) cdk.out .finlake .pytest_cache .mypy_cache .ruff_cache

@@ -251,7 +251,10 @@ def next_step(domain: str, name: str, error: str, cause: str) -> str:
             "the source sent no usable file, even after retries (an error page, a cut download): run again "
             f"later, or give the file itself with `finlake run {domain} --input FILE`"
         )
-    return f"its states: `finlake runs {domain}`; its email again: `finlake email {name}`"
+    return (
+        f"its states: `finlake runs {domain}`; its email again: `finlake email {name}`; "
+        "once the cause is fixed, `finlake redrive --apply` reruns it"
+    )
 
 
 def _readable_cause(cause: str | None) -> str:
@@ -682,16 +685,17 @@ def _counts(output: dict[str, Any] | None) -> str:
 @click.option("--domain", type=click.Choice(sorted(DOMAINS)), default=None, help="Only this domain's failed runs.")
 @click.pass_context
 def redrive(ctx: click.Context, do_apply: bool, domain: str | None) -> None:
-    """List the failed runs waiting in the dead-letter queue (needs --aws). With --apply, rerun
-    each one: RedriveExecution when Step Functions can continue it, else a new execution of the
-    stored input named <original>-r<N>; see finlake/ops/redrive.py for which and why."""
+    """List the failed runs waiting in the dead-letter queue: the workspace's (local runs, and the
+    bank mock's), or with --aws the deployed one. With --apply, rerun each one and delete its
+    message only once the rerun SUCCEEDED: on AWS RedriveExecution when Step Functions can continue
+    it, else a new execution of the stored input named <original>-r<N> (always, locally); see
+    finlake/ops/redrive.py and finlake/local/redrive.py for which and why."""
     from finlake.ops import redrive as dlq
 
     aws = aws_session(ctx)
     if aws is None:
-        raise click.UsageError(
-            "redrive needs --aws: local runs leave no queue behind (each run starts a fresh embedded AWS)"
-        )
+        _redrive_local(ctx.obj, do_apply, domain, debug_on(ctx))
+        return
     queue = aws.deployment.dead_letter_queue_url
     if not do_apply:
         failed_runs = dlq.list_failed_runs(aws.sqs, queue, domain, wait_s=aws.sqs_wait_s)
@@ -718,6 +722,40 @@ def redrive(ctx: click.Context, do_apply: bool, domain: str | None) -> None:
         poll_s=aws.poll_s,
         wait_s=aws.sqs_wait_s,
     )
+    _echo_reruns(reruns, domain)
+
+
+def _redrive_local(ws: Workspace, do_apply: bool, domain: str | None, debug: bool) -> None:
+    from finlake.local import redrive as local_dlq
+    from finlake.local.sources import mock_workspace
+
+    homes = [ws]
+    mock = mock_workspace(ws)
+    if domain in (None, "bank") and mock.root != ws.root and mock.root.exists():
+        homes.append(mock)
+    where = {ws.root: "", mock.root: f"  [bank mock: --home {mock.root}]"}
+    if not do_apply:
+        waiting = [(home, run_) for home in homes for run_ in local_dlq.failed_runs(home, domain)]
+        if not waiting:
+            click.echo("the dead-letter queue is empty" + (f" for {domain}" if domain else ""))
+        for home, run_ in waiting:
+            _echo_failed_run(run_, where[home.root])
+        if waiting:
+            click.echo(f"{len(waiting)} failed runs: `finlake redrive --apply` reruns them")
+        return
+    reruns = []
+    for home in homes:
+
+        def started(rerun: Any, tag: str = where[home.root]) -> None:
+            _echo_failed_run(rerun.run, tag)
+            click.echo(f"   {rerun.how}: {rerun.why}")
+
+        reruns += local_dlq.apply(home, domain, echo=click.echo, debug=debug, on_start=started)
+    _echo_reruns(reruns, domain)
+
+
+def _echo_reruns(reruns: list[Any], domain: str | None) -> None:
+    """``OK <rerun>: SUCCEEDED; message deleted`` / ``FAILED ...; message kept``; exit 1 if any failed."""
     if not reruns:
         click.echo("the dead-letter queue is empty" + (f" for {domain}" if domain else ""))
     failed = [r for r in reruns if not r.succeeded]
@@ -731,7 +769,7 @@ def redrive(ctx: click.Context, do_apply: bool, domain: str | None) -> None:
     sys.exit(1 if failed else 0)
 
 
-def _echo_failed_run(run_: Any) -> None:
+def _echo_failed_run(run_: Any, where: str = "") -> None:
     from datetime import UTC, datetime
 
     letter = run_.latest
@@ -740,9 +778,21 @@ def _echo_failed_run(run_: Any) -> None:
     attempts = f" ({len(run_.letters)} failed attempts)" if len(run_.letters) > 1 else ""
     click.echo(
         f"{letter.execution_name}  {letter.domain}  failed at {letter.body.get('failed_state', '?')}  "
-        f"{hours:.1f} h ago{attempts}"
+        f"{hours:.1f} h ago{attempts}{where}"
     )
     click.echo(f"   {letter.body.get('error')}: {_readable_cause(letter.body.get('cause'))[:300]}")
+
+
+@main.command()
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1024, 65535), help="Port on 127.0.0.1.")
+@click.pass_obj
+def console(ws: Workspace, port: int) -> None:
+    """Serve the local web console on http://127.0.0.1:PORT: runs with their state graphs, the lake
+    and a SQL editor, one dashboard per domain (finlake/console/). Ctrl-C stops it."""
+    from finlake.console.app import serve
+
+    click.echo(f"finlake console over {ws.root}: http://127.0.0.1:{port}/ (Ctrl-C stops it)")
+    serve(ws, port=port)
 
 
 main.add_command(cost)

@@ -52,6 +52,11 @@ SKIPS: list[tuple[str, str]] = [
         "run cards --input, run bank, run bank --input)",
     ),
     (r"^make test\b", "the test suite itself"),
+    (r"^make console-shots\b", "runs tests/console (the browser tests), which the suite runs itself"),
+    (
+        r"^make console\b|\bfinlake( --home \S+)? console\b",
+        "serves the console until Ctrl-C; tests/console drives it in headless Chromium",
+    ),
     (r"^make venv\b", "the suite already runs in that .venv"),
     (r"^make (synth|cdk-synth)\b", "builds the bank layer with pip from PyPI; tests/infra synthesizes offline"),
     (r"^make (cdk-deploy|cdk-diff|aws-)", "acts on a real AWS account (no account here)"),

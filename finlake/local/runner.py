@@ -74,19 +74,35 @@ def run_plans(ws: Workspace, plans: list[RunPlan], *, echo: Echo = print, debug:
 def _run_one(aws: EmbeddedAws, ws: Workspace, plan: RunPlan, echo: Echo, debug: bool) -> RunResult:
     request = plan.request([aws.put_input(plan.spec.name, path) for path in plan.inputs])
     name = execution_name(plan.spec.name, plan.partition(), request)
-    echo(f"\n== {plan.spec.name}: {plan.spec.description}")
+    return run_request(aws, ws, plan.spec, request, name, echo=echo, debug=debug, note=plan.note)
+
+
+def run_request(
+    aws: EmbeddedAws,
+    ws: Workspace,
+    spec: DomainSpec,
+    request: dict[str, Any],
+    name: str,
+    *,
+    echo: Echo = print,
+    debug: bool = False,
+    note: str = "",
+) -> RunResult:
+    """Start execution ``name`` of ``request`` on ``aws``, print it state by state, save its record
+    (and Spark's log of it) in ``ws``; a redrive reruns a dead letter's stored input through here."""
+    echo(f"\n== {spec.name}: {spec.description}")
     echo(f"   execution {name}")
-    if plan.note:
-        echo(f"   {plan.note}")
+    if note:
+        echo(f"   {note}")
     spark_log = ws.root / SPARK_LOG
     log_start = spark_log.stat().st_size if spark_log.exists() else 0
-    use_transport(plan.spec.name, sample_transport(plan.spec.name, request))
+    use_transport(spec.name, sample_transport(spec.name, request))
     progress = StepProgress(echo)
     try:
-        result = aws.run(plan.spec, request, name, on_event=_printer(echo, progress, debug))
+        result = aws.run(spec, request, name, on_event=_printer(echo, progress, debug))
     finally:
         progress.stop()
-        use_transport(plan.spec.name, None)
+        use_transport(spec.name, None)
     record = result.record()
     log = _save_run_log(ws, name, spark_log, log_start)
     if log:

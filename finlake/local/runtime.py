@@ -29,6 +29,7 @@ from finlake.local.glue import LocalGlueRunner
 from finlake.local.workspace import Workspace
 from finlake.ops.executions import StateEvent
 from finlake.ops.executions import state_event as _state_event
+from finlake.ops.redrive import SENT_ATTRIBUTE, receive_all
 from stacks.specs import DomainSpec
 
 REGION = "us-east-1"
@@ -139,12 +140,14 @@ class EmbeddedAws:
         self._mock.start()
         self._create_platform()
         self._load_workspace()
+        self._load_dead_letters()
         moto_patches.set_glue_runner(LocalGlueRunner(self))
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
             self.save_workspace()
+            self.save_dead_letters()
         finally:
             moto_patches.set_glue_runner(None)
             self._mock.stop()
@@ -424,6 +427,25 @@ class EmbeddedAws:
         )
         return [json.loads(m["Body"]) for m in messages]
 
+    def _load_dead_letters(self) -> None:
+        """Put the workspace's dead letters back on the queue, each with the time it was first sent
+        (message attribute `SENT_ATTRIBUTE`: SQS sets SentTimestamp itself)."""
+        sqs = self.client("sqs")
+        for letter in self.workspace.dead_letters():
+            sqs.send_message(
+                QueueUrl=self.dlq_url,
+                MessageBody=json.dumps(letter["body"]),
+                MessageAttributes={SENT_ATTRIBUTE: {"DataType": "String", "StringValue": letter["sent"]}},
+            )
+
+    def save_dead_letters(self) -> None:
+        """Write the dead-letter queue's messages to the workspace (``dead-letters.json``), oldest
+        first. Called as the session ends: reading hides the messages, and moto stops next."""
+        letters = receive_all(self.client("sqs"), self.dlq_url, visibility_s=3600, wait_s=0)
+        self.workspace.write_json(
+            "dead-letters.json", [{"sent": letter.sent.isoformat(), "body": letter.body} for letter in letters]
+        )
+
     def put_input(self, domain: str, path: Path) -> str:
         """Upload a local file into the raw bucket's inbox; return its S3 URI."""
         key = f"inbox/{domain}/{path.name}"
@@ -553,23 +575,50 @@ def render_definition(path: Path, substitutions: dict[str, str]) -> str:
     return text
 
 
+STATE_IO_CHARS = 20_000  # a state's input or output kept in the run record (manifests are small)
+
+
 def _state_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """[{state, entered, exited, duration_s}] in execution order."""
+    """[{state, type, entered, exited, duration_s, input, output, error, cause}] in execution order:
+    what the Step Functions console shows of each state (input and output as JSON text, cut at
+    `STATE_IO_CHARS`; error and cause of a failed task, attributed to the state that ran it)."""
     history: list[dict[str, Any]] = []
     open_states: dict[str, dict[str, Any]] = {}
+    last: dict[str, Any] | None = None
     for event in events:
         state_event = _state_event(event)
-        if state_event is None or not state_event.state:
+        if state_event is None:
+            continue
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        if state_event.kind == "failed":
+            if last is not None and last["exited"] is None and not event["type"].startswith("Execution"):
+                last["error"], last["cause"] = details.get("error"), details.get("cause")
+            continue
+        if not state_event.state:
             continue
         if state_event.kind == "entered":
-            item: dict[str, Any] = {"state": state_event.state, "entered": state_event.at.isoformat(), "exited": None}
+            item: dict[str, Any] = {
+                "state": state_event.state,
+                "type": event["type"].removesuffix("StateEntered"),
+                "entered": state_event.at.isoformat(),
+                "exited": None,
+                "input": _cut(details.get("input")),
+            }
             open_states[state_event.state] = item
             history.append(item)
+            last = item
         elif state_event.kind == "exited" and state_event.state in open_states:
             item = open_states.pop(state_event.state)
             item["exited"] = state_event.at.isoformat()
             item["duration_s"] = round((state_event.at - datetime.fromisoformat(item["entered"])).total_seconds(), 3)
+            item["output"] = _cut(details.get("output"))
     return history
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= STATE_IO_CHARS:
+        return text
+    return text[:STATE_IO_CHARS] + f"... ({len(text) - STATE_IO_CHARS} more characters)"
 
 
 @contextmanager

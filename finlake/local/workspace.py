@@ -6,10 +6,11 @@ Layout (under ``.finlake/`` or ``$FINLAKE_HOME``)::
     s3-metadata.json           user metadata of those objects ({"bucket/key": {...}})
     catalog.json               the Glue Data Catalog: databases, tables and partitions
     runs/<execution>.json      each local execution: input, status, state history, notifications
+    dead-letters.json          the dead-letter queue's messages ([{sent, body}]): failed runs to redrive
     samples/                   generated sample sources (recorded-format responses)
 
 moto keeps its state in memory; the runtime loads this folder into moto before a run and
-writes moto's buckets and catalog back after it, so that `finlake query` and `finlake runs`
+writes moto's buckets, catalog and dead-letter queue back after it, so that `finlake query` and `finlake runs`
 see what earlier runs did.
 """
 
@@ -75,6 +76,12 @@ class Workspace:
     def save_run(self, record: dict[str, Any]) -> None:
         stamp = record["started"].replace(":", "").replace("-", "")[:15]
         self.write_json(f"runs/{record['name']}-{stamp}.json", record)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The dead-letter queue as the last session left it: ``[{"sent": ISO-8601 UTC, "body": {...}}]``,
+        the body being what a definition's ``SendToDeadLetterQueue`` state sent."""
+        letters: list[dict[str, Any]] = self.read_json("dead-letters.json", [])
+        return letters
 
     def runs(self, domain: str | None = None) -> list[dict[str, Any]]:
         records = [json.loads(p.read_text()) for p in self.runs_dir.glob("*.json")]

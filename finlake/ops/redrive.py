@@ -42,6 +42,9 @@ from finlake.ops.executions import (
 )
 
 REDRIVE_WINDOW = timedelta(days=14)
+# The time a message was first sent, when it is not this queue's SentTimestamp: the embedded AWS puts
+# a workspace's dead letters back on a new session's queue with it (finlake.local.runtime).
+SENT_ATTRIBUTE = "finlake-sent"
 
 
 @dataclass
@@ -102,11 +105,13 @@ def receive_all(sqs: Any, queue_url: str, *, visibility_s: int, wait_s: int = 1)
             VisibilityTimeout=visibility_s,
             WaitTimeSeconds=wait_s,
             MessageSystemAttributeNames=["SentTimestamp"],
+            MessageAttributeNames=[SENT_ATTRIBUTE],
         ).get("Messages", [])
         if not messages:
             return sorted(letters.values(), key=lambda d: d.sent)
         for message in messages:
             sent_ms = int(message.get("Attributes", {}).get("SentTimestamp", "0"))
+            first_sent = message.get("MessageAttributes", {}).get(SENT_ATTRIBUTE, {}).get("StringValue")
             try:
                 body = json.loads(message["Body"])
             except ValueError:
@@ -114,7 +119,7 @@ def receive_all(sqs: Any, queue_url: str, *, visibility_s: int, wait_s: int = 1)
             letters[message["MessageId"]] = DeadLetter(
                 message_id=message["MessageId"],
                 receipt_handle=message["ReceiptHandle"],
-                sent=datetime.fromtimestamp(sent_ms / 1000, UTC),
+                sent=datetime.fromisoformat(first_sent) if first_sent else datetime.fromtimestamp(sent_ms / 1000, UTC),
                 body=body if isinstance(body, dict) else {"cause": str(body)},
             )
 
@@ -124,13 +129,17 @@ def release(sqs: Any, queue_url: str, letters: list[DeadLetter]) -> None:
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
 
 
-def group(letters: list[DeadLetter], domain: str | None = None) -> list[FailedRun]:
+def group(letters: list[DeadLetter], domain: str | None = None, base: str | None = None) -> list[FailedRun]:
+    """The letters as failed runs (a run and its ``-r<N>`` reruns are one), oldest first; only
+    ``domain``'s, or only the run named ``base`` (or a rerun of it), when given."""
     runs: dict[str, FailedRun] = {}
     for letter in letters:
         if domain and letter.domain != domain:
             continue
-        base = base_name(letter.execution_name)
-        runs.setdefault(base, FailedRun(base)).letters.append(letter)
+        if base and base_name(letter.execution_name) != base_name(base):
+            continue
+        base_ = base_name(letter.execution_name)
+        runs.setdefault(base_, FailedRun(base_)).letters.append(letter)
     return sorted(runs.values(), key=lambda r: r.first.sent)
 
 
@@ -187,23 +196,35 @@ def apply(
     poll_s: float = 5.0,
     visibility_s: int = 6 * 3600,
     wait_s: int = 1,
+    rerun: Callable[[FailedRun], Rerun] | None = None,
+    base: str | None = None,
 ) -> list[Rerun]:
     """Rerun every failed run on the queue (of ``domain``), one at a time, waiting for each.
-    Messages stay hidden while their rerun runs; deleted after success, released after failure.
-    Messages of other domains are released at once."""
+    Messages stay hidden while their rerun runs; deleted after success, released after failure
+    (or when the rerun raised: then the error propagates). Messages of other domains are released
+    at once, and so are those of other runs than ``base`` when it is given. ``rerun`` replaces
+    how one run is rerun (the embedded AWS reruns locally, see finlake/local/redrive.py); the
+    queue's rules stay these."""
     letters = receive_all(sqs, queue_url, visibility_s=visibility_s, wait_s=wait_s)
-    mine = group(letters, domain)
+    mine = group(letters, domain, base)
     kept = {letter.message_id for run in mine for letter in run.letters}
     release(sqs, queue_url, [letter for letter in letters if letter.message_id not in kept])
     results = []
-    for run in mine:
-        rerun = _rerun(sfn, run, state_machines or {}, now(), on_start, on_event, poll_s)
-        if rerun.succeeded:
+    for index, run in enumerate(mine):
+        try:
+            if rerun is not None:
+                result = rerun(run)
+            else:
+                result = _rerun(sfn, run, state_machines or {}, now(), on_start, on_event, poll_s)
+        except BaseException:
+            release(sqs, queue_url, [letter for waiting in mine[index:] for letter in waiting.letters])
+            raise
+        if result.succeeded:
             for letter in run.letters:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle)
         else:
             release(sqs, queue_url, run.letters)
-        results.append(rerun)
+        results.append(result)
     return results
 
 

@@ -109,11 +109,6 @@ def test_apply_leaves_other_domains_messages_alone(deployed: EmbeddedAws, ops: A
     assert len(deployed.dead_letters()) == 1
 
 
-def test_redrive_local_mode_says_it_needs_aws(cli):
-    result = cli("redrive", aws=False)
-    assert result.exit_code == 2 and "redrive needs --aws" in result.output
-
-
 # -- the RedriveExecution path, at the boto3 boundary ------------------------------------------
 
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:finlake-cards"
