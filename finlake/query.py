@@ -4,7 +4,7 @@ A query is Athena engine v3 (Trino) SQL, translated to DuckDB's dialect by `finl
 (sqlglot, with the fixes listed there). SQL that is not Athena's but that DuckDB runs as it is
 (``SELECT * EXCLUDE (x)``, ``FROM t SELECT ...``) still runs: when the translation fails, the
 original text is given to DuckDB, and only if DuckDB refuses it too is the translation's message
-shown (docs/decisions/0010-athena-sql-locally.md). The session time zone is UTC, as Athena's.
+shown (docs/decisions/0016-athena-sql-locally.md). The session time zone is UTC, as Athena's.
 
 Only the partitions registered in the catalog are visible, as in Athena: a file written to S3
 but not (yet) registered is not read. Athena's catalog statements are answered from the catalog
