@@ -48,7 +48,7 @@ def test_a_failed_local_run_is_kept_listed_rerun_and_deleted_only_after_success(
 
     failed = finlake(ws, "run", "bndes", "--date", DAY)
 
-    assert failed.exit_code == 1 and "SourceFormatError" in failed.output
+    assert failed.exit_code == 1 and "NotTheFile" in failed.output
     [kept] = json.loads((ws.root / "dead-letters.json").read_text())  # outlives the session
     assert kept["body"]["execution_name"] == name and kept["body"]["failed_state"] == "Fetch"
     assert kept["body"]["input"]["date"] == DAY  # the original input, as the definition sends it
@@ -56,14 +56,14 @@ def test_a_failed_local_run_is_kept_listed_rerun_and_deleted_only_after_success(
     listing = finlake(ws, "redrive")
 
     assert listing.exit_code == 0, listing.output
-    assert f"{name}  bndes  failed at Fetch" in listing.output and "SourceFormatError" in listing.output
+    assert f"{name}  bndes  failed at Fetch" in listing.output and "NotTheFile" in listing.output
     assert "1 failed runs: `finlake redrive --apply` reruns them" in listing.output
 
     still = finlake(ws, "redrive", "--apply")  # not fixed yet: the rerun fails, both messages kept
 
     assert still.exit_code == 1
     assert "restart: local runs restart from the stored input" in still.output
-    assert f"FAILED {name}-r1: FAILED: SourceFormatError" in still.output and "message kept" in still.output
+    assert f"FAILED {name}-r1: FAILED: NotTheFile" in still.output and "message kept" in still.output
     [run] = local_dlq.failed_runs(ws)
     assert sorted(letter.execution_name for letter in run.letters) == [name, f"{name}-r1"]
     assert run.first.sent < run.latest.sent  # the first failure keeps the time it was sent
