@@ -93,12 +93,16 @@ def test_a_failed_run_shows_its_dead_letter_and_redrive_reruns_it(browser: Brows
     assert status(nodes["Fail"]) == "failed" and status(nodes["Validate"]) == "not-run"
     letter = json.loads(page.locator("#dead-letter").inner_text())
     assert letter["execution_name"] == lake.failed and letter["failed_state"] == "Fetch"
-    assert letter["error"] == "SourceFormatError" and letter["input"]["date"] == "2026-11-23"
+    assert letter["error"] == "NotTheFile" and letter["input"]["date"] == "2026-11-23"
     assert "failed" in page.locator(".email").inner_text()
     page.mouse.click(nodes["Fetch"]["x"], nodes["Fetch"]["y"])
     page.wait_for_selector("#state-name:text-is('Fetch')")
     error = page.locator("#state-error").inner_text()
-    assert error.startswith("SourceFormatError: expected a CKAN JSON envelope") and "Traceback" not in error
+    assert (
+        error.startswith("NotTheFile: https://dadosabertos.bndes.gov.br/api/3/action/package_show")
+        and "error page (HTML)" in error
+        and "Traceback" not in error
+    )
     browser.shot("run-failed")
 
     page.click("#redrive")
