@@ -198,7 +198,8 @@ def table_summaries(ws: Workspace) -> list[TableSummary]:
     summaries = []
     for database, tables in sorted(catalog.items()):
         for name, entry in sorted(tables.items()):
-            [(rows,)] = con.execute(f'SELECT count(*) FROM "{database}"."{name}"').fetchall()
+            # a relation on the view by its name: no SQL text is built from the catalog's names
+            [(rows,)] = con.table(f"{database}.{name}").aggregate("count(*)").fetchall()
             summaries.append(
                 TableSummary(
                     database,

@@ -5,15 +5,17 @@ and what it prints is checked against what the README says.
 How the README is read (markdown-it, the parser rich already brings):
 
 - ```` ```bash ```` blocks: each command (``\\`` continuations and multi-line quotes joined) runs from a
-  fresh "checkout" folder with ``../shared`` beside it. ``.venv/bin/finlake ...`` runs in this
-  process through click (one Spark JVM for all of them); anything with a pipe, a redirection or
-  another program runs in ``bash`` with ``.venv`` linked in, the guard loaded as ``sitecustomize``
-  and no ``JSII_*`` variable. A trailing ``# exit N`` comment is the exit code expected (else 0).
+  fresh "checkout" folder with ``../shared`` beside it (and the Makefile, for ``make`` targets).
+  ``.venv/bin/finlake ...`` runs in this process through click (one Spark JVM for all of them);
+  anything with a pipe, a redirection or another program runs in ``bash`` with ``.venv`` linked in,
+  the guard loaded as ``sitecustomize`` and no ``JSII_*`` variable. A trailing ``# exit N`` comment
+  is the exit code expected (else 0).
 - ```` ```sql ```` blocks and inline code spans that start with ``SELECT``: `finlake query`, which
   must return at least one row.
 - Plain ```` ``` ```` blocks need a ``<!-- readme-test: ... -->`` comment just before them: ``output of
   "TEXT"`` (its lines, ``...`` skipping any, must appear in order in the output of the last command
-  containing TEXT), or ``skip REASON``.
+  containing TEXT; a line ending in ``...`` stands for the lines that start with it; runs of spaces
+  count as one), or ``skip REASON``.
 - Commands that cannot run here are skipped by `SKIPS` below, each with its reason, shown by
   ``pytest -ra``.
 """
@@ -40,6 +42,9 @@ README = ROOT / "README.md"
 SHARED = ROOT.parent / "shared"
 
 pytestmark = pytest.mark.slow
+# The Makefile and what its .venv stamp depends on, linked into the fresh checkout (the code itself is
+# .venv's editable install of this one).
+MAKE_FILES = ("Makefile", "pyproject.toml", "requirements.txt", "requirements-dev.txt", "requirements-nodeps.txt")
 
 # (pattern searched in the command, why it is not run here). The first match wins.
 SKIPS: list[tuple[str, str]] = [
@@ -59,7 +64,12 @@ SKIPS: list[tuple[str, str]] = [
     ),
     (r"^make venv\b", "the suite already runs in that .venv"),
     (r"^make (synth|cdk-synth)\b", "builds the bank layer with pip from PyPI; tests/infra synthesizes offline"),
-    (r"^make (cdk-deploy|cdk-diff|aws-)", "acts on a real AWS account (no account here)"),
+    (
+        r"\bmake aws-smoke\b(?!.*--dry-run)",
+        "deploys both stacks into an AWS account and runs every domain there (no account here); "
+        "its --dry-run, which prints every call it would make, runs here",
+    ),
+    (r"^make (cdk-deploy|cdk-diff|aws-)(?!.*--dry-run)", "acts on a real AWS account (no account here)"),
     (r"\[", "a synopsis: [...] marks optional parts; the runnable examples are the other commands"),
 ]
 
@@ -157,6 +167,8 @@ class ReadmeSession:
         self.checkout.mkdir()
         (folder / "shared").symlink_to(SHARED)
         (self.checkout / ".venv").symlink_to(ROOT / ".venv")
+        for name in MAKE_FILES:  # `make` targets need the Makefile; .venv's stamp is judged by the same files
+            (self.checkout / name).symlink_to(ROOT / name)
         self.home = self.checkout / ".finlake"
         self.done: dict[int, Ran] = {}
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
@@ -208,18 +220,29 @@ def readme(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadmeSession]:
     shutil.rmtree(session.checkout / "samples", ignore_errors=True)
 
 
+def _email_line(line: str) -> str:
+    """A line without its indentation, the ``   | `` a run prints an email's lines behind, and the width
+    of its gaps (a table's columns widen with their widest cell)."""
+    return re.sub(r"\s+", " ", re.sub(r"^\s*\|\s?", "", line)).strip()
+
+
 def _appears_in_order(expected: str, output: str) -> list[str]:
-    """The expected lines (``...`` skips any) missing from ``output`` in that order, as printed
-    (a run prints an email's lines behind ``   | ``)."""
-    lines = [re.sub(r"^\s*\|\s?", "", line).strip() for line in output.splitlines()]
+    """The expected lines (``...`` skips any; a line ending in ``...`` is the start of one) missing from
+    ``output`` in that order, as printed (an email's lines may be shown with or without the ``   | `` of
+    a run's output)."""
+    lines = [_email_line(line) for line in output.splitlines()]
     missing, at = [], 0
-    for want in (w.strip() for w in expected.splitlines()):
+    for want in (_email_line(w) for w in expected.splitlines()):
         if not want or want == "...":
             continue
-        try:
-            at = lines.index(want, at) + 1
-        except ValueError:
+        start = want.removesuffix("...").rstrip() if want.endswith("...") else None
+        found = next(
+            (i for i in range(at, len(lines)) if lines[i] == want or (start and lines[i].startswith(start))), None
+        )
+        if found is None:
             missing.append(want)
+        else:
+            at = found + 1
     return missing
 
 
@@ -256,3 +279,12 @@ def test_nothing_reached_for_the_network(readme: ReadmeSession) -> None:
     log = readme.netguard_log
     refused = log.read_bytes()[readme.netguard_from :].decode() if log.exists() else ""
     assert not refused.strip(), refused
+
+
+def test_output_blocks_match_lines_in_order_with_skips_and_line_starts() -> None:
+    output = "== cards\n   SUCCEEDED in 19.8 s\n   rows in 5 = 4 curated + 1 quarantined; tables x\n   | Invoices: ok\n"
+    assert _appears_in_order("SUCCEEDED in ...\n...\n| Invoices: ok", output) == []
+    assert _appears_in_order("rows in 5 = 4 curated + 1 quarantined; ...\nInvoices: ok", output) == []
+    assert _appears_in_order("Invoices: ok\nSUCCEEDED in ...", output) == ["SUCCEEDED in ..."]  # order holds
+    assert _appears_in_order("rows in 5 = 4 curated", output) == ["rows in 5 = 4 curated"]  # whole lines
+    assert _appears_in_order("  TOTAL    3.02", "       TOTAL                   3.02\n") == []  # column widths

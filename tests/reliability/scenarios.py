@@ -212,8 +212,10 @@ SCENARIOS = [
     Scenario(
         "bad-records",
         "stocks",
-        "COTAHIST with one record a byte too long, one a byte short, one with letters in PREABE",
-        "SUCCEEDED; 3 records quarantined with file, line (2, 3, 4) and reason; the rest loaded",
+        "COTAHIST with one record a byte too long, one a byte short, one with letters in PREABE, one with a "
+        "C1 byte (0x85) in NOMRES",
+        "SUCCEEDED; 4 records quarantined with file, line (2, 3, 4, 5) and reason, all listed by "
+        "`finlake quarantine stocks`; the rest loaded",
         T + "test_stocks.py::test_a_few_bad_records_are_quarantined_with_line_and_reason_and_the_rest_loads",
     ),
     Scenario(
