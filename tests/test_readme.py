@@ -53,7 +53,7 @@ SKIPS: list[tuple[str, str]] = [
     (r"^aws ", "the AWS CLI against an AWS account (no account here)"),
     (
         r"^make demo\b",
-        "the whole demo (~5 min on 2 cores); its pieces run here one by one (run bndes, run stocks, "
+        "the whole demo (~4 min on 2 cores); its pieces run here one by one (run bndes, run stocks, "
         "run cards --input, run bank, run bank --input)",
     ),
     (r"^make test\b", "the test suite itself"),
