@@ -262,10 +262,10 @@ def test_risk_metrics_match_an_independent_numpy_computation(spark: Any):
     px, m, rf, sector_r = reference_inputs(g)
     expected = {("ticker", t): reference_risk(px[t] / px[t].shift(1) - 1, m, rf) for t in px}
     expected |= {("sector", s): reference_risk(r, m, rf) for s, r in sector_r.items()}
-    assert len(got) == 5 * len(g["days"])
+    assert len(got) == 3 * len(g["days"]) + 2 * (len(g["days"]) - 1)  # a sector has no return on day one
     checked = 0
     for (level, name), table in expected.items():
-        for day, row in table.iterrows():
+        for day, row in table.iloc[1:].iterrows():
             actual = got[(level, name, day)]
             for column in RISK_COLUMNS:
                 assert near(actual[column], row[column]), (level, name, day, column, actual[column], row[column])
@@ -409,20 +409,23 @@ def test_signals_match_pandas_with_a_cross_a_gap_and_a_currency_change(spark: An
             expected = "up" if c.iloc[i] > prior.max() else "down" if c.iloc[i] < prior.min() else "none"
             assert row["breakout_252"] == expected, i
     assert got[("FLAT3", days[-1])]["rsi_14"] is None and got[("FLAT3", days[-1])]["breakout_252"] == "none"
-    # MODR3: the windows restart in R$ on session 150: RSI after 100 R$ changes, MA 200 after 200 R$ sessions
+    # MODR3: the windows restart in R$ on session 150: RSI after 100 R$ changes (sessions 151..250), MA 200
+    # after 200 R$ sessions (150..349), momentum after 253 (150..402)
     modr = [got[("MODR3", day)] for day in days]
-    assert modr[250]["rsi_14"] is None and modr[251]["rsi_14"] is not None
+    assert modr[249]["rsi_14"] is None and near(modr[250]["rsi_14"], wilder_rsi(c.to_numpy()[150:251]))
     assert modr[348]["ma_200"] is None and near(modr[349]["ma_200"], c.iloc[150:350].mean())
-    assert all(r["momentum_12_1"] is None for r in modr)
+    assert modr[401]["momentum_12_1"] is None and near(modr[402]["momentum_12_1"], c.iloc[381] / c.iloc[150] - 1)
 
 
 def test_sector_rotation_rank_and_its_change(spark: Any):
-    """Three one-member sectors: A grows 0.3% a day for 30 sessions then falls 0.2% a day, B grows 0.2% and C
+    """Three one-member sectors: A grows 0.3% a day for 230 sessions then falls 1% a day, B grows 0.2% and C
     0.1% a day. The 12-1 momentum equals numpy's product of returns from 252 to 21 sessions ago; ranks follow it
-    (1 = strongest); C is always 3rd; when B overtakes A, B's change is +1 and A's -1, then 0."""
+    (1 = strongest). By hand, in logs: on session 252 A's window holds 230 gains and one fall, 0.679, B's 0.462
+    and C's 0.231; each session swaps a gain of A for a fall (-0.013), so B overtakes A after 17 sessions, on
+    session 269: B's change is +1 and A's -1, then 0. C stays 3rd."""
     n = 275
     days = sessions(d("2023-01-02"), n)
-    growth = {"A": [0.003] * 30 + [-0.002] * (n - 31), "B": [0.002] * (n - 1), "C": [0.001] * (n - 1)}
+    growth = {"A": [0.003] * 230 + [-0.01] * (n - 231), "B": [0.002] * (n - 1), "C": [0.001] * (n - 1)}
     closes = {f"{s}AAA3": closes_from(r) for s, r in growth.items()}
     quotes = quotes_of(spark, {t: (days, v) for t, v in closes.items()})
     portfolio = spark.createDataFrame(
@@ -442,6 +445,7 @@ def test_sector_rotation_rank_and_its_change(spark: Any):
     ranks = {s: [got[(s, day)]["rotation_rank"] for day in days[252:]] for s in growth}
     assert ranks["C"] == [3] * (n - 252)
     swap = next(k for k, r in enumerate(ranks["B"]) if r == 1) + 252
+    assert swap == 269
     assert got[("B", days[swap])]["rotation_rank_change"] == 1 and got[("A", days[swap])]["rotation_rank_change"] == -1
     assert got[("B", days[swap + 1])]["rotation_rank_change"] == 0
 
@@ -535,10 +539,10 @@ def write_table(directory: Path, rows: list[dict[str, Any]], schema: pa.Schema, 
 
 
 def curated_two_years(root: Path) -> list[date]:
-    """Two generated years of curated history (2023-01-02 .. 2024-12-06): 4 tickers in 3 sectors, a portfolio
+    """Two generated years of curated history (2023-01-02 .. 2024-12-03): 4 tickers in 3 sectors, a portfolio
     every 20 sessions, cdi_daily, usd_brl and ipca_monthly in bcb_series, and a FRED-like DFF in macro_series
     (source=fred/series=DFF/: a table the job has never been told about)."""
-    days = [x for x in sessions(d("2023-01-02"), 600) if x <= d("2024-12-06")]
+    days = [x for x in sessions(d("2023-01-02"), 600) if x <= d("2024-12-03")]
     rng = np.random.default_rng(17)
     market = rng.normal(0.0003, 0.01, len(days))
     names = {
@@ -650,17 +654,17 @@ def curated_two_years(root: Path) -> list[date]:
 def rows_of(spark: Any, folder: Path) -> list[tuple]:
     frame = spark.read.parquet(folder.as_uri())
     columns = ["dt_ref", *sorted(c for c in frame.columns if c != "dt_ref")]
-    return sorted(tuple(r) for r in frame.select(*columns).collect())
+    return sorted((tuple(r) for r in frame.select(*columns).collect()), key=repr)
 
 
 def test_a_backfill_over_two_years_equals_daily_runs_over_the_last_sessions(spark: Any, tmp_path: Path):
     """One run over two generated years, then (on a copy of the same curated history and the refined sector rows
-    before them) one daily run per session of the last six (2024-11-29 .. 2024-12-06, across a month end): every
+    before them) one daily run per session of the last four (2024-11-28 .. 2024-12-03, across a month end): every
     refined table holds the same rows, the November correlations included (written by the run of 2024-12-02)."""
     backfill, daily = tmp_path / "backfill", tmp_path / "daily"
     days = curated_two_years(backfill / "curated")
-    last = days[-6:]
-    assert last[0] == d("2024-11-29") and last[1] == d("2024-12-02")
+    last = days[-4:]
+    assert last[0] == d("2024-11-28") and last[2] == d("2024-12-02")
     args = {
         "run_id": "backfill",
         "curated_root": (backfill / "curated").as_uri() + "/",
@@ -670,7 +674,7 @@ def test_a_backfill_over_two_years_equals_daily_runs_over_the_last_sessions(spar
     }
     result = job.run(spark, args)
     assert result["correlation_partitions"][-1] == "2024-11-29"
-    assert result["risk_rows"] == (4 + 3) * len(days)
+    assert result["risk_rows"] == (4 + 3) * len(days) - 3  # a sector has no return on day one
 
     shutil.copytree(backfill / "curated", daily / "curated")
     for partition in (backfill / "refined/sector_performance").glob("dt_ref=*"):

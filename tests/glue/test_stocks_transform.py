@@ -361,7 +361,7 @@ def table_rows(spark: Any, uri: str) -> list[tuple]:
     frame = spark.read.parquet(uri)
     partition = frame.columns[-1]
     columns = [partition, *sorted(c for c in frame.columns if c != partition)]
-    return sorted(tuple(r) for r in frame.select(*columns).collect())
+    return sorted((tuple(r) for r in frame.select(*columns).collect()), key=repr)  # repr: NULLs sort too
 
 
 def write_history(table: pa.Table, uri_dir: Path) -> None:
