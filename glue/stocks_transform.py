@@ -20,7 +20,8 @@ Writes (Parquet, zstd, Hive layout, partition columns only in the paths):
 2. Refined, for the sessions ``start_date``..``end_date`` (inclusive) only, computed from the CURATED
    tables (quotes of the spot market, ``market_type = '010'``, from ``start_date - 400 days``;
    portfolios from ``start_date - 530 days``; cdi_daily from ``start_date - 400 days``):
-   ``<refined_root>stock_indicators/dt_ref=.../`` and ``<refined_root>sector_performance/dt_ref=.../``.
+   ``<refined_root>stock_indicators/dt_ref=.../``, ``<refined_root>sector_performance/dt_ref=.../``,
+   ``risk_metrics/``, ``trading_signals/`` and ``correlations/`` (dt_ref = a month end) the same way.
 3. The run's result as JSON at ``result_path`` (also returned by `run`).
 
 Indicators of ``finlake_refined.stock_indicators`` (one row per spot ticker and session; "the last N
@@ -62,6 +63,29 @@ market session t): ``constituents`` = members with a close on t and on the previ
 theoretical_quantity x close_prev (sums exact in decimal); ``return_1m`` / ``return_3m`` = prod(1 + return_1d)
 - 1 over the sector's last 21 / 63 sessions (NULL when fewer); ``return_ytd`` = the same over the sessions
 of t's calendar year up to t; ``vol_21`` = stddev_samp(return_1d) over the last 21 sessions x sqrt(252).
+
+It also gains ``return_1y`` (return_1d compounded over the last 252 sessions), ``return_cumulative``
+(compounded since the sector's first session: chained from the latest refined value before the run, restarted
+after a NULL return), ``sharpe_252`` (as the indicators', NULL for a zero deviation) and ``relative_strength``
+= (1 + return_3m) / (1 + IBOV's return compounded over the last 63 market sessions).
+
+Analytics (docs/decisions/0013-market-analytics.md; ``analytics=off`` leaves them out):
+
+- ``finlake_refined.risk_metrics`` per (level, name, dt_ref), level 'ticker' (daily_return) or 'sector'
+  (return_1d), over the last 252 returns: ``var_95`` / ``var_99`` = minus the 5% / 1% quantile (linear
+  interpolation), ``es_95`` = minus the mean of the returns at or below the 5% quantile, ``volatility_N``
+  (N = 21, 63, 252) = stddev_samp x sqrt(252), ``max_drawdown_252`` (<= 0) of the wealth index, ``beta_252``,
+  ``alpha_252`` = (mean(r - rf) - beta x mean(m - rf)) x 252 (m: ibov_return, rf: cdi_daily / 100),
+  ``sharpe_252``, ``sortino_252`` = mean(r - rf) / sqrt(mean(min(r - rf, 0)^2)) x sqrt(252),
+  ``correlation_ibov_N`` (N = 63, 252). Fractions; ratios NULL when a deviation is zero.
+- ``finlake_refined.trading_signals`` per (level, name, dt_ref): tickers: ``ma_50``, ``ma_200``, ``ma_trend``,
+  ``ma_cross`` / ``ma_cross_date`` (the latest golden or death cross of the last 63 sessions), ``momentum_12_1``
+  = close_{t-21} / close_{t-252} - 1, ``rsi_14`` (Wilder, over the last 100 changes), ``breakout_252`` ('up' /
+  'down' / 'none' against the previous 252 closes); sectors: ``momentum_12_1`` (return_1d compounded from
+  t-251 to t-21), ``rotation_rank`` (1 = strongest that day) and ``rotation_rank_change``.
+- ``finlake_refined.correlations`` (dt_ref, window, left, right, kind, correlation, observations) at the month
+  ends whose next session the run computes: sector vs sector and sector vs each daily factor over 63 and 252
+  market sessions, sector vs each monthly factor over 12 months (see :func:`read_factors`, FACTOR_CHANGES).
 
 Stored types: refined values are double (indicators, not money: computed from the exact decimals of the
 curated zone); ``constituents`` int; ``in_ibov`` boolean; ``ticker`` / ``sector`` string; ``dt_ref`` date
