@@ -125,6 +125,7 @@ ARGUMENTS = (
     "staged_quotes",
     "staged_portfolio",
     "staged_series",
+    "staged_macro",
     "curated_root",
     "refined_root",
     "start_date",
@@ -163,6 +164,7 @@ PORTFOLIO_SCHEMA = (
     "weight_pct decimal(9,3), sector string, reducer decimal(24,8)"
 )
 SERIES_SCHEMA = "series string, code int, date date, value decimal(20,8)"
+MACRO_SCHEMA = "source string, series string, date date, value decimal(20,8)"
 CDI_SCHEMA = "date date, value decimal(20,8)"
 QUOTES_MIN_SCHEMA = (
     "ticker string, dt_ref date, high decimal(22,8), low decimal(22,8), close decimal(22,8), "
@@ -188,14 +190,16 @@ def dedupe_quotes(quotes: DataFrame) -> tuple[DataFrame, int]:
     return kept, quotes.count() - kept.count()
 
 
-def merge_series(existing: DataFrame | None, staged: DataFrame) -> DataFrame:
-    """Existing rows of the series present in ``staged`` union the staged ones; staged wins per (series, date)."""
+def merge_series(existing: DataFrame | None, staged: DataFrame, key: str = "series") -> DataFrame:
+    """Existing rows of the ``key`` values present in ``staged`` union the staged ones; staged wins per
+    (key, date) (bcb_series and macro_series: key "series"; global_quotes: "symbol")."""
     new = staged.withColumn("_newer", F.lit(1))
     if existing is not None:
-        touched = [r["series"] for r in staged.select("series").distinct().collect()]
-        old = existing.filter(F.col("series").isin(touched)).select(*staged.columns).withColumn("_newer", F.lit(0))
+        touched = [r[key] for r in staged.select(key).distinct().collect()]
+        old = existing.filter(F.col(key).isin(touched)).select(*staged.columns).withColumn("_newer", F.lit(0))
         new = new.unionByName(old)
-    winner = Window.partitionBy("series", "date").orderBy(F.col("_newer").desc(), F.col("value").desc())
+    order = [F.col("_newer").desc(), *([F.col("value").desc_nulls_last()] if "value" in staged.columns else [])]
+    winner = Window.partitionBy(key, "date").orderBy(*order)
     return new.withColumn("_rank", F.row_number().over(winner)).filter("_rank = 1").drop("_rank", "_newer")
 
 
@@ -1081,15 +1085,28 @@ def _write_curated(spark: SparkSession, args: dict[str, str], curated: str, resu
     if staged_series is not None:
         series = _typed(staged_series, _ddl_types(SERIES_SCHEMA)).select("series", "code", "date", "value")
         result["series"] = _values(series, "series")
-        target = curated + "bcb_series/"
-        existing = _read_optional(spark, target)
-        merged = merge_series(_typed(existing, _ddl_types(SERIES_SCHEMA)) if existing is not None else None, series)
-        # Materialise the merge away from the table before overwriting the partitions it was read from.
-        temp = f"{curated}_tmp_bcb_series_{re.sub(r'[^A-Za-z0-9_-]', '_', args.get('run_id') or 'run')}/"
-        _write(merged, temp, "series")
-        _write(_typed(spark.read.parquet(temp), _ddl_types(SERIES_SCHEMA)), target, "series")
-        fs, path = _fs_path(spark, temp)
-        fs.delete(path, True)
+        _merge_into(spark, args, series, curated + "bcb_series/", SERIES_SCHEMA, "series")
+
+    staged_macro = _read_optional(spark, args.get("staged_macro"))
+    if staged_macro is not None:
+        macro = _typed(staged_macro, _ddl_types(MACRO_SCHEMA)).select("source", "series", "date", "value")
+        result["macro_series"] = _values(macro, "series")
+        _merge_into(spark, args, macro, curated + "macro_series/", MACRO_SCHEMA, "series")
+
+
+def _merge_into(spark: SparkSession, args: dict[str, str], staged: DataFrame, target: str, ddl: str, key: str) -> None:
+    """Rewrite the ``key`` partitions of ``target`` that ``staged`` touches with :func:`merge_series` of the
+    existing rows and the staged ones. The merge is materialised under a temporary prefix first, so Spark
+    never overwrites a path it is still reading."""
+    existing = _read_optional(spark, target)
+    merged = merge_series(_typed(existing, _ddl_types(ddl)) if existing is not None else None, staged, key)
+    parent, table = target.rstrip("/").rsplit("/", 1)
+    run = re.sub(r"[^A-Za-z0-9_-]", "_", args.get("run_id") or "run")
+    temp = f"{parent}/_tmp_{table}_{run}/"
+    _write(merged, temp, key)
+    _write(_typed(spark.read.parquet(temp), _ddl_types(ddl)), target, key)
+    fs, path = _fs_path(spark, temp)
+    fs.delete(path, True)
 
 
 def _ddl_types(ddl: str) -> dict[str, str]:
@@ -1280,6 +1297,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
         "quotes_partitions": [],
         "portfolio_partitions": [],
         "series": [],
+        "macro_series": [],
         "indicator_rows": 0,
         "indicator_partitions": [],
         "sector_rows": 0,

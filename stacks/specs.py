@@ -193,7 +193,9 @@ STOCKS = DomainSpec(
             Access(raw="rw", curated="r"),
             1024,
             600,
-            "Download the COTAHIST file, the IBOV portfolio and the BCB series to the raw zone",
+            "Download the COTAHIST file, the IBOV portfolio and the BCB series (and FRED and Alpha Vantage "
+            "when configured) to the raw zone",
+            secrets=("fred", "alpha_vantage"),
         ),
         LambdaStep(
             "Validate",
@@ -226,6 +228,7 @@ STOCKS = DomainSpec(
         "finlake_curated.b3_quotes",
         "finlake_curated.b3_ibov_portfolio",
         "finlake_curated.bcb_series",
+        "finlake_curated.macro_series",
         "finlake_refined.stock_indicators",
         "finlake_refined.sector_performance",
         "finlake_refined.risk_metrics",
@@ -233,6 +236,11 @@ STOCKS = DomainSpec(
         "finlake_refined.correlations",
     ),
     requirements="functions/common/requirements.txt",  # charset-normalizer: text encodings
+    # Optional global sources, each created (and read by Fetch) only when cdk.json turns it on.
+    secrets=(
+        Secret("fred", 'FRED API key: JSON {"api_key": "<32 lower-case alphanumerics>"}', optional_setting="fred"),
+        Secret("alpha_vantage", 'Alpha Vantage API key: JSON {"api_key": "<key>"}', optional_setting="alpha_vantage"),
+    ),
 )
 
 CARDS = DomainSpec(

@@ -44,8 +44,9 @@ from functions.common.http import (
 )
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
-from functions.stocks import bcb, ibov
+from functions.stocks import alpha_vantage, bcb, fred, ibov
 from functions.stocks.cotahist import CotahistError, parse_cotahist, unzip_cotahist
+from functions.stocks.global_sources import GlobalSources
 
 DOMAIN = "stocks"
 # What identifies an instrument in b3_quotes (B3 COTAHIST layout): the negotiation code (CODNEG, which for
@@ -113,6 +114,48 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {"code": "int", "date": "date", "value": "decimal(20,8)"},
         "description": "BCB SGS series: selic_target (% a.a.), selic_daily, cdi_daily (% a.d.), "
         "ipca_monthly (% a.m.), usd_brl (PTAX sell)",
+    },
+    "macro_series": {
+        "zone": "curated",
+        "partition": ("series", "string"),
+        "columns": {"source": "string", "date": "date", "value": "decimal(20,8)"},
+        "comments": {
+            "source": "'fred' (St. Louis Fed FRED API)",
+            "date": "the observation date as the source publishes it (monthly series: the month's first day)",
+            "value": "as published, in the series' unit: DFF and DGS10 percent per year, CPIAUCSL index "
+            "1982-84=100, VIXCLS index points; NULL where FRED publishes '.' (no value that day)",
+        },
+        "description": "Global macro series next to the BCB ones (source, series, date, value): FRED DFF, "
+        "CPIAUCSL, VIXCLS, DGS10 by default; a revised value replaces the earlier one",
+    },
+    "global_quotes": {
+        "zone": "curated",
+        "partition": ("symbol", "string"),
+        "columns": {
+            "date": "date",
+            "open": PRICE,
+            "high": PRICE,
+            "low": PRICE,
+            "close": PRICE,
+            "adjusted_close": PRICE,
+            "volume": "bigint",
+            "dividend_amount": PRICE,
+            "split_coefficient": PRICE,
+            "function": "string",
+        },
+        "comments": {
+            "date": "the US session (US/Eastern)",
+            "close": "USD per share, as traded (not adjusted)",
+            "adjusted_close": "USD, back-adjusted for dividends and splits as of the day it was fetched (a later "
+            "dividend rewrites it: do not chain adjusted closes fetched on different days); "
+            "NULL from TIME_SERIES_DAILY",
+            "dividend_amount": "USD per share going ex that session; NULL from TIME_SERIES_DAILY",
+            "split_coefficient": "shares after / before a split that session, 1.0 otherwise; "
+            "NULL from TIME_SERIES_DAILY",
+            "function": "the Alpha Vantage endpoint of the row: TIME_SERIES_DAILY_ADJUSTED or TIME_SERIES_DAILY",
+        },
+        "description": "Alpha Vantage daily prices of the US watchlist (SPDR sector ETFs and SPY by default), one row "
+        "per symbol and session; a refetched session replaces the earlier row",
     },
     "stock_indicators": {
         "zone": "refined",
@@ -289,6 +332,8 @@ RESULT_PARTITIONS = {
     "b3_quotes": "quotes_partitions",
     "b3_ibov_portfolio": "portfolio_partitions",
     "bcb_series": "series",
+    "macro_series": "macro_series",
+    "global_quotes": "global_symbols",
     "stock_indicators": "indicator_partitions",
     "sector_performance": "sector_partitions",
     "risk_metrics": "risk_partitions",
@@ -311,7 +356,16 @@ def _store_raw(lake: Lake, key: str, data: bytes, metadata: dict[str, str]) -> s
 # -- Fetch -----------------------------------------------------------------------------------------
 
 
-def fetch(event: dict[str, Any], *, lake: Lake, http: Http, now: datetime | None = None) -> Manifest:
+def fetch(
+    event: dict[str, Any],
+    *,
+    lake: Lake,
+    http: Http,
+    now: datetime | None = None,
+    global_sources: GlobalSources | None = None,
+) -> Manifest:
+    """The run's sources in the raw zone. ``global_sources``: the optional global ones (FRED, Alpha Vantage) and
+    their keys (None: both off); either failing is a warning in the email, never a failed run."""
     request = event.get("input") or {}
     fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     if request.get("year"):
@@ -336,6 +390,9 @@ def fetch(event: dict[str, Any], *, lake: Lake, http: Http, now: datetime | None
             manifest.sources.append(source)
     if any(s.kind in {"cotahist", "portfolio_csv", "portfolio_json"} for s in manifest.sources):
         manifest.sources += _series_sources(lake, http, first, last, fetched_at, manifest)
+        manifest.sources += _global_sources(
+            lake, http, global_sources or GlobalSources(), first, last, fetched_at, manifest
+        )
         manifest.new_data = True
     elif not manifest.summary:
         manifest.summary = "stocks: nothing new (COTAHIST already loaded: " + ", ".join(manifest.skipped) + ")"
@@ -458,6 +515,92 @@ def _series_sources(
     return sources
 
 
+def _global_sources(
+    lake: Lake, http: Http, sources: GlobalSources, first: date, last: date, fetched_at: str, manifest: Manifest
+) -> list[Source]:
+    """FRED series (and Alpha Vantage quotes) over the lookback, when their keys are configured."""
+    manifest.warnings += list(sources.problems)
+    found = []
+    if sources.fred_key:
+        found += _fred_sources(
+            lake, fred.FredClient(http, sources.fred_key), sources, first, last, fetched_at, manifest
+        )
+    if sources.alpha_vantage_key:
+        client = alpha_vantage.AlphaVantageClient(
+            http, sources.alpha_vantage_key, function=sources.function, pause_s=sources.pause_s
+        )
+        found += _alpha_vantage_sources(lake, client, sources, first, last, fetched_at, manifest)
+    return found
+
+
+COMPACT_DAYS = 140  # Alpha Vantage's compact answer: the last 100 sessions, about 140 calendar days
+
+
+def _alpha_vantage_sources(
+    lake: Lake,
+    client: alpha_vantage.AlphaVantageClient,
+    sources: GlobalSources,
+    first: date,
+    last: date,
+    fetched_at: str,
+    manifest: Manifest,
+) -> list[Source]:
+    """One raw answer per symbol: the last 100 sessions (compact) for a daily run, the whole history (full)
+    for a run over a longer span. A refused symbol is a warning; an invalid key, a premium endpoint or a rate
+    limit that outlasts the backoff stops the others (each request would be refused, and costs quota)."""
+    size = "compact" if (last - first).days <= COMPACT_DAYS else "full"
+    found = []
+    for symbol in sources.symbols:
+        url = client.url(symbol, size)
+        try:
+            response, _, limited = client.get(symbol, size)
+        except SourceError as exc:
+            manifest.warnings.append(f"Alpha Vantage {symbol} not fetched, using what curated holds: {exc}")
+            if isinstance(exc, (alpha_vantage.InvalidKey, alpha_vantage.PremiumEndpoint, SourceUnavailable)):
+                break
+            continue
+        if limited:
+            manifest.notes.append(f"Alpha Vantage {symbol}: rate-limited {limited} time(s), answered after backoff")
+        md5 = md5_hex(response.body)
+        key = f"{DOMAIN}/alpha_vantage/{symbol}/{sources.function}-{size}/dt={last}/{md5}.json"
+        uri = _store_raw(lake, key, response.body, {"source-url": url, "md5": md5, "fetched-at": fetched_at})
+        found.append(
+            Source(uri=uri, name=symbol, resource_id=sources.function, md5=md5, source_url=url, kind="alpha_vantage")
+        )
+    return found
+
+
+def _fred_sources(
+    lake: Lake,
+    client: fred.FredClient,
+    sources: GlobalSources,
+    first: date,
+    last: date,
+    fetched_at: str,
+    manifest: Manifest,
+) -> list[Source]:
+    """One raw answer per FRED series; a series FRED refuses or that cannot be fetched is a warning (an
+    invalid key stops the others: they would be refused the same way)."""
+    start = first - SERIES_LOOKBACK
+    found = []
+    for series in sources.fred_series:
+        url = client.url(series, start, last)  # redacted: what is stored and shown
+        try:
+            response = client.get(series, start, last)
+        except SourceError as exc:
+            manifest.warnings.append(f"FRED series {series} not fetched, using what curated holds: {exc}")
+            if "api_key" in str(exc):
+                break
+            continue
+        if retried := response.header("x-finlake-retried"):
+            manifest.notes.append(f"FRED series {series}: the answer came after a retry ({snippet(retried, 160)})")
+        md5 = md5_hex(response.body)
+        key = f"{DOMAIN}/fred/{series}/{start:%Y%m%d}_{last:%Y%m%d}/{md5}.json"
+        uri = _store_raw(lake, key, response.body, {"source-url": url, "md5": md5, "fetched-at": fetched_at})
+        found.append(Source(uri=uri, name=series, resource_id=series, md5=md5, source_url=url, kind="fred"))
+    return found
+
+
 # -- Validate --------------------------------------------------------------------------------------
 
 
@@ -493,6 +636,19 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
     points = [p for chunks in series.values() for p in bcb.merge_points(chunks)]
     if points:
         staged["series"] = _stage(lake, manifest, "series", bcb.series_table(points))
+    observations = [
+        o for s in by_kind["fred"] for o in fred.parse_observations(lake.get(s.uri), s.name, where=s.source_url)
+    ]
+    if observations:
+        staged["macro"] = _stage(lake, manifest, "macro", fred.observations_table(observations))
+    bars = [
+        alpha_vantage.quotes_table(
+            alpha_vantage.parse_daily(lake.get(s.uri), s.name, where=s.source_url), s.resource_id
+        )
+        for s in by_kind["alpha_vantage"]
+    ]
+    if bars:
+        staged["global"] = _stage(lake, manifest, "global", pa.concat_tables(bars))
     days = _dates(quotes, portfolios)
     if not days:
         raise InputError("nothing to load: no quote and no portfolio in the sources")
@@ -501,6 +657,8 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
         "--staged_quotes": staged.get("quotes", ""),
         "--staged_portfolio": staged.get("portfolio", ""),
         "--staged_series": staged.get("series", ""),
+        "--staged_macro": staged.get("macro", ""),
+        "--staged_global": staged.get("global", ""),
         "--curated_root": s3_uri(lake.curated_bucket, ""),
         "--refined_root": s3_uri(lake.refined_bucket, ""),
         "--start_date": min(days).isoformat(),
@@ -641,6 +799,8 @@ def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
         f"Trading days loaded: {len(quote_days)} ({span})",
         f"IBOV portfolios: {len(result.get('portfolio_partitions', []))}; BCB series: "
         + (", ".join(result.get("series", [])) or "none"),
+        *([f"Global macro series: {', '.join(result['macro_series'])}"] if result.get("macro_series") else []),
+        *([f"Global quotes: {', '.join(result['global_symbols'])}"] if result.get("global_symbols") else []),
         f"Indicators: {result.get('indicator_rows', 0)} rows; sectors: {result.get('sector_rows', 0)} rows",
         *headline_risk(result.get("headline") or {}),
         f"Tables: {', '.join(manifest.tables)}",

@@ -214,3 +214,37 @@ def test_every_quote_record_is_accounted_for_with_duplicates_bad_records_and_for
     )
     _, rows = run_query(ws, "SELECT term_days, close FROM finlake_curated.b3_quotes WHERE ticker = 'PETR4T' ORDER BY 1")
     assert [(t, float(c)) for t, c in rows] == [("030", 37.10), ("060", 37.55)]
+
+
+def test_fred_loads_into_macro_series_and_a_refused_key_only_warns(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2025-03-12")], echo=quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    _, rows = run_query(
+        ws,
+        "SELECT series, count(*), count(value), max(date) FROM finlake_curated.macro_series "
+        "WHERE source = 'fred' GROUP BY series ORDER BY series",
+    )
+    by_series = {series: (n, valued, last) for series, n, valued, last in rows}
+    assert sorted(by_series) == ["CPIAUCSL", "DFF", "DGS10", "VIXCLS"]
+    assert by_series["DFF"][2] == date(2025, 3, 12) and by_series["CPIAUCSL"][2] == date(2025, 3, 1)
+    vix_total, vix_valued, _ = by_series["VIXCLS"]
+    assert vix_total - vix_valued == 4  # "." on 2024-06-19, 2024-07-04, 2024-12-25, 2025-01-01: stored as NULL
+    [email] = result.notifications
+    assert "Global macro series: CPIAUCSL, DFF, DGS10, VIXCLS" in email["message"]
+    raw = objects(ws, BUCKETS["RAW_BUCKET"], "stocks/fred/")
+    assert len(raw) == 4
+    from finlake.samples import fred as sample
+
+    stored = (ws.s3_dir / BUCKETS["RAW_BUCKET"]).rglob("*")
+    assert not any(sample.LOCAL_KEY.encode() in p.read_bytes() for p in stored if p.is_file())
+
+    # A key FRED does not know: one warning, no FRED data fetched, the quotes still load.
+    monkeypatch.setattr(sample, "LOCAL_KEY", "f" * 32)  # what the local secret holds from now on
+    other = Workspace.open(ws.root.parent / "ws-refused")
+    [refused] = run_plans(other, [RunPlan(STOCKS, date="2025-03-13")], echo=quiet)
+    assert refused.status == "SUCCEEDED", refused.cause
+    [warning] = [w for w in refused.output["warnings"] if "FRED" in w]
+    assert "FRED series DFF not fetched" in warning and "api_key is not registered" in warning
+    assert "f" * 32 not in json.dumps(refused.output) and "api_key=***" in warning
+    assert objects(other, BUCKETS["RAW_BUCKET"], "stocks/fred/") == []
