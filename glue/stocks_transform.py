@@ -126,12 +126,14 @@ ARGUMENTS = (
     "staged_portfolio",
     "staged_series",
     "staged_macro",
+    "staged_global",
     "curated_root",
     "refined_root",
     "start_date",
     "end_date",
     "result_path",
     "analytics",
+    "global_market",
 )
 
 # Declared types of the curated tables (columns not listed keep the staged type).
@@ -165,6 +167,11 @@ PORTFOLIO_SCHEMA = (
 )
 SERIES_SCHEMA = "series string, code int, date date, value decimal(20,8)"
 MACRO_SCHEMA = "source string, series string, date date, value decimal(20,8)"
+GLOBAL_SCHEMA = (
+    "symbol string, date date, open decimal(22,8), high decimal(22,8), low decimal(22,8), close decimal(22,8), "
+    "adjusted_close decimal(22,8), volume bigint, dividend_amount decimal(22,8), split_coefficient decimal(22,8), "
+    "function string"
+)
 CDI_SCHEMA = "date date, value decimal(20,8)"
 QUOTES_MIN_SCHEMA = (
     "ticker string, dt_ref date, high decimal(22,8), low decimal(22,8), close decimal(22,8), "
@@ -547,6 +554,7 @@ FACTOR_CHANGES = {
     "CPIAUCSL": "relative",
 }
 BCB_FACTORS = ("usd_brl", "cdi_daily", "ipca_monthly")  # the BCB series used as factors
+DEFAULT_MARKET = "SPY"  # the benchmark of the US watchlist's risk metrics (job argument global_market)
 FACTOR_SCHEMA = "source string, series string, date date, value double"
 
 
@@ -650,6 +658,49 @@ def risk_of(returns: DataFrame) -> DataFrame:
             ).alias(f"correlation_ibov_{k}")
             for k in IBOV_CORRELATION_WINDOWS
         ],
+    )
+
+
+def global_returns(bars: DataFrame, dff: DataFrame, market: str) -> DataFrame:
+    """Risk inputs of the US watchlist (level 'etf', name the symbol) from curated ``global_quotes``: r =
+    (close x split_coefficient + dividend_amount) / previous close - 1 (a total return from the unadjusted
+    fields: adjusted closes fetched on different days do not chain; without dividends and splits, from
+    TIME_SERIES_DAILY, a price return), m = the ``market`` symbol's r that session, rf = the latest FRED DFF
+    (% per year) of the last FACTOR_STALE_DAYS days as a per-session rate, (1 + DFF/100)^(1/252) - 1; NULL
+    without DFF (FRED off), and with it Sharpe, Sortino and alpha.
+
+    ``bars``: symbol, date, close, dividend_amount, split_coefficient; ``dff``: date, value (percent per year)."""
+    by = Window.partitionBy("symbol").orderBy("date")
+    rows = bars.select(
+        "symbol",
+        "date",
+        F.col("close").cast("double").alias("close"),
+        F.coalesce(F.col("dividend_amount").cast("double"), F.lit(0.0)).alias("dividend"),
+        F.coalesce(F.col("split_coefficient").cast("double"), F.lit(1.0)).alias("split"),
+    )
+    rows = rows.select(
+        F.lit("etf").alias("level"),
+        F.col("symbol").alias("name"),
+        F.col("date").alias("dt_ref"),
+        F.lag("date").over(by).alias("prev_dt"),
+        ((F.col("close") * F.col("split") + F.col("dividend")) / F.lag("close").over(by) - 1).alias("r"),
+    )
+    market_r = rows.filter(F.col("name") == market).select("dt_ref", F.col("r").alias("m"))
+    days = rows.select("dt_ref").distinct()
+    latest = Window.partitionBy("dt_ref").orderBy(F.col("date").desc())
+    rf = (
+        days.join(
+            dff.select("date", F.col("value").cast("double").alias("dff")).filter(F.col("dff").isNotNull()),
+            (F.col("date") <= F.col("dt_ref")) & (F.col("date") >= F.date_sub(F.col("dt_ref"), FACTOR_STALE_DAYS)),
+        )
+        .withColumn("_rank", F.row_number().over(latest))
+        .filter("_rank = 1")
+        .select("dt_ref", (F.pow(1 + F.col("dff") / 100, 1.0 / 252) - 1).alias("rf"))
+    )
+    return (
+        rows.join(market_r, "dt_ref", "left")
+        .join(rf, "dt_ref", "left")
+        .select("level", "name", "dt_ref", "prev_dt", "r", "m", "rf")
     )
 
 
@@ -1093,6 +1144,13 @@ def _write_curated(spark: SparkSession, args: dict[str, str], curated: str, resu
         result["macro_series"] = _values(macro, "series")
         _merge_into(spark, args, macro, curated + "macro_series/", MACRO_SCHEMA, "series")
 
+    staged_global = _read_optional(spark, args.get("staged_global"))
+    if staged_global is not None:
+        types = _ddl_types(GLOBAL_SCHEMA)
+        bars = _typed(staged_global, types).select(*types)
+        result["global_symbols"] = _values(bars, "symbol")
+        _merge_into(spark, args, bars, curated + "global_quotes/", GLOBAL_SCHEMA, "symbol")
+
 
 def _merge_into(spark: SparkSession, args: dict[str, str], staged: DataFrame, target: str, ddl: str, key: str) -> None:
     """Rewrite the ``key`` partitions of ``target`` that ``staged`` touches with :func:`merge_series` of the
@@ -1214,9 +1272,28 @@ def read_factors(spark: SparkSession, curated: str, first: date, last: date) -> 
     )
 
 
+def _read_global(spark: SparkSession, curated: str, start: date, end: date, market: str = "") -> DataFrame | None:
+    """The risk inputs of the US watchlist over the lookback (:func:`global_returns`), or None without
+    curated ``global_quotes``."""
+    bars = _read_optional(spark, curated + "global_quotes/")
+    if bars is None:
+        return None
+    first = start - timedelta(days=LOOKBACK_DAYS)
+    bars = bars.withColumn("date", F.col("date").cast("date")).filter(F.col("date").between(F.lit(first), F.lit(end)))
+    macro = _read_optional(spark, curated + "macro_series/", merge=True)
+    if macro is None:
+        dff = spark.createDataFrame([], "date date, value double")
+    else:
+        dff = macro.filter((F.col("source") == "fred") & (F.col("series") == "DFF")).select(
+            F.col("date").cast("date").alias("date"), "value"
+        )
+    return global_returns(bars, dff, market or DEFAULT_MARKET)
+
+
 def _headline_risk(rows: DataFrame) -> dict[str, Any]:
-    """The riskiest sector (highest 1-day VaR 95%) on the last session written."""
-    last = rows.agg(F.max("dt_ref")).first()[0]  # type: ignore[index]
+    """The riskiest sector (highest 1-day VaR 95%) on the last B3 session written (ETF rows may have a later
+    US session)."""
+    last = rows.filter(F.col("level") != "etf").agg(F.max("dt_ref")).first()[0]  # type: ignore[index]
     worst = (
         rows.filter((F.col("dt_ref") == F.lit(last)) & (F.col("level") == "sector") & F.col("var_95").isNotNull())
         .orderBy(F.col("var_95").desc(), "name")
@@ -1265,8 +1342,15 @@ def _write_refined_tables(
     )
     if args.get("analytics", "on") != "off":
         returns = _ticker_returns(base).unionByName(_sector_returns(daily, sessions))
+        market = args.get("global_market") or DEFAULT_MARKET
+        etf = _read_global(spark, curated, start, end, market)
+        if etf is not None:
+            returns = returns.unionByName(etf)
+        risk = risk_of(returns).withColumn(
+            "benchmark", F.when(F.col("level") == "etf", F.lit(market)).otherwise(F.lit("IBOV"))
+        )
         result["risk_rows"], result["risk_partitions"], worst = _write_refined(
-            risk_of(returns), refined + "risk_metrics/", span, _headline_risk
+            risk, refined + "risk_metrics/", span, _headline_risk
         )
         result["signal_rows"], result["signal_partitions"], _ = _write_refined(
             signals_of(base, daily), refined + "trading_signals/", span
@@ -1298,6 +1382,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
         "portfolio_partitions": [],
         "series": [],
         "macro_series": [],
+        "global_symbols": [],
         "indicator_rows": 0,
         "indicator_partitions": [],
         "sector_rows": 0,

@@ -229,6 +229,7 @@ STOCKS = DomainSpec(
         "finlake_curated.b3_ibov_portfolio",
         "finlake_curated.bcb_series",
         "finlake_curated.macro_series",
+        "finlake_curated.global_quotes",
         "finlake_refined.stock_indicators",
         "finlake_refined.sector_performance",
         "finlake_refined.risk_metrics",

@@ -242,9 +242,11 @@ TABLES: dict[str, dict[str, Any]] = {
             "sortino_252": "double",
             "correlation_ibov_63": "double",
             "correlation_ibov_252": "double",
+            "benchmark": "string",
         },
         "comments": {
-            "level": "'ticker' (a spot-market ticker) or 'sector' (an IBOV sector, its weighted daily return)",
+            "level": "'ticker' (a spot-market ticker), 'sector' (an IBOV sector, its weighted daily return) or "
+            "'etf' (a symbol of the US watchlist, Alpha Vantage; against benchmark SPY, risk-free FRED DFF)",
             "name": "the ticker or the sector",
             "var_95": "fraction of value, 1 day: historical VaR 95%, minus the 5% quantile (linear interpolation) "
             "of the last 252 daily returns; a loss is positive",
@@ -256,16 +258,21 @@ TABLES: dict[str, dict[str, Any]] = {
             "volatility_252": "fraction, annualised: stddev_samp of the last 252 daily simple returns x sqrt(252)",
             "max_drawdown_252": "fraction, <= 0: the worst fall from a running peak of the value over the last "
             "252 returns",
-            "beta_252": "ratio: covar_samp(return, IBOV return) / var_samp(IBOV return), last 252 sessions",
-            "alpha_252": "fraction per year: Jensen's alpha, (mean(r - cdi) - beta x mean(ibov - cdi)) x 252",
+            "beta_252": "ratio: covar_samp(return, benchmark return) / var_samp(benchmark return), last 252 sessions",
+            "alpha_252": "fraction per year: Jensen's alpha, (mean(r - rf) - beta x mean(benchmark - rf)) x 252; "
+            "rf: CDI (etf: FRED DFF as (1 + DFF/100)^(1/252) - 1 per session, NULL without it)",
             "sharpe_252": "annualised ratio: (mean r - mean cdi) / stddev_samp(r) x sqrt(252); NULL for zero deviation",
             "sortino_252": "annualised ratio: mean(r - cdi) / sqrt(mean(min(r - cdi, 0)^2)) x sqrt(252)",
-            "correlation_ibov_63": "Pearson correlation of daily returns with IBOV's, last 63 sessions",
-            "correlation_ibov_252": "Pearson correlation of daily returns with IBOV's, last 252 sessions",
+            "correlation_ibov_63": "Pearson correlation of daily returns with the benchmark's (IBOV; level etf: "
+            "SPY), last 63 sessions",
+            "correlation_ibov_252": "Pearson correlation of daily returns with the benchmark's, last 252 sessions",
+            "benchmark": "the market the beta, alpha and correlations are against: 'IBOV', or the US market "
+            "symbol (SPY) for level 'etf'",
         },
-        "description": "Risk per spot ticker and IBOV sector (level) and session: 1-day historical VaR and "
-        "expected shortfall, volatility, drawdown, beta and alpha against IBOV, Sharpe and Sortino over CDI, "
-        "correlation with IBOV; a value needs a full window of sessions in one currency, else NULL",
+        "description": "Risk per spot ticker, IBOV sector and US watchlist ETF (level) and session: 1-day "
+        "historical VaR and expected shortfall, volatility, drawdown, beta and alpha against the benchmark (IBOV; "
+        "SPY for ETFs), Sharpe and Sortino over CDI (FRED DFF for ETFs), correlation with the benchmark; a value "
+        "needs a full window of sessions in one currency, else NULL",
     },
     "trading_signals": {
         "zone": "refined",
@@ -526,6 +533,7 @@ def _global_sources(
             lake, fred.FredClient(http, sources.fred_key), sources, first, last, fetched_at, manifest
         )
     if sources.alpha_vantage_key:
+        manifest.job_args.setdefault("Transform", {})["--global_market"] = sources.market
         client = alpha_vantage.AlphaVantageClient(
             http, sources.alpha_vantage_key, function=sources.function, pause_s=sources.pause_s
         )
@@ -653,6 +661,7 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
     if not days:
         raise InputError("nothing to load: no quote and no portfolio in the sources")
     manifest.job_args["Transform"] = {
+        **manifest.job_args.get("Transform", {}),
         "--run_id": manifest.run_id,
         "--staged_quotes": staged.get("quotes", ""),
         "--staged_portfolio": staged.get("portfolio", ""),

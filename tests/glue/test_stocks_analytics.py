@@ -708,3 +708,80 @@ def test_a_backfill_over_two_years_equals_daily_runs_over_the_last_sessions(spar
     # values exist at the end of two years: the 252-session windows are whole
     risk = spark.read.parquet((daily / "refined/risk_metrics").as_uri())
     assert risk.filter("var_95 is null or beta_252 is null or sharpe_252 is null").count() == 0
+
+
+# ------------------------------------------------------------------------ the US watchlist against SPY
+
+
+def test_etf_risk_against_spy_matches_an_independent_computation(spark: Any):
+    """Two symbols over 300 US sessions with dividends and a 2-for-1 split; DFF every calendar day but the
+    last three (FRED publishes it a day late) and a NULL. Returns, the market and the risk-free rate are
+    rebuilt here in pandas from the raw fields, then the metrics by the reference above."""
+    rng = np.random.default_rng(5)
+    days = sessions(date(2023, 1, 2), 300)
+    spy_r = rng.normal(0.0004, 0.01, len(days))
+    xlk_r = 1.2 * spy_r + rng.normal(0, 0.006, len(days))
+    bars, raw = [], {}
+    for symbol, returns in (("SPY", spy_r), ("XLK", xlk_r)):
+        closes, dividends, splits, price = [], [], [], 100.0
+        for i, r in enumerate(returns):
+            dividend = round(price * 0.004, 4) if i % 63 == 40 else 0.0
+            split = 2.0 if (symbol == "XLK" and i == 150) else 1.0
+            price = round((price * (1 + r) - dividend) / split, 4)
+            closes.append(price)
+            dividends.append(dividend)
+            splits.append(split)
+        raw[symbol] = pd.DataFrame({"close": closes, "dividend": dividends, "split": splits}, index=days)
+        bars += [
+            (symbol, day, dec(c, 8), dec(dv, 8), dec(sp, 8))
+            for day, c, dv, sp in zip(days, closes, dividends, splits, strict=True)
+        ]
+    frame = spark.createDataFrame(
+        bars,
+        "symbol string, date date, close decimal(22,8), dividend_amount decimal(22,8), split_coefficient decimal(22,8)",
+    )
+    calendar = pd.date_range(days[0] - timedelta(days=10), days[-1] - timedelta(days=3)).date
+    dff_values = {day: 5.33 + 0.25 * (day >= date(2023, 7, 27)) for day in calendar}
+    dff_values[date(2023, 3, 1)] = None  # a NULL is skipped: the day before's value holds
+    dff = spark.createDataFrame([(day, value) for day, value in dff_values.items()], "date date, value double")
+
+    got = by_key(job.risk_of(job.global_returns(frame, dff, "SPY")), "name", "dt_ref")
+
+    def total_returns(table: pd.DataFrame) -> pd.Series:
+        return (table["close"] * table["split"] + table["dividend"]) / table["close"].shift(1) - 1
+
+    known = pd.Series({day: value for day, value in dff_values.items() if value is not None})
+    rate = pd.Series(
+        [known[(known.index <= day) & (known.index >= day - timedelta(days=7))].iloc[-1] for day in days], index=days
+    )
+    rf = (1 + rate / 100) ** (1 / 252) - 1
+    market = total_returns(raw["SPY"])
+    assert got[("XLK", days[-1])]["beta_252"] is not None
+    for symbol in ("SPY", "XLK"):
+        expected = reference_risk(total_returns(raw[symbol]), market, rf)
+        for day in days[-30:]:
+            for column in RISK_COLUMNS:
+                assert near(got[(symbol, day)][column], expected.loc[day, column], 1e-7), (symbol, day, column)
+    assert got[("SPY", days[-1])]["beta_252"] == pytest.approx(1.0)
+    assert got[("XLK", days[-1])]["beta_252"] == pytest.approx(1.2, abs=0.1)
+    # The split day's return is the market's move, not -50%.
+    split_day = days[150]
+    xlk_split = total_returns(raw["XLK"]).loc[split_day]
+    assert abs(xlk_split) < 0.1
+
+
+def test_without_dff_the_etf_metrics_that_need_a_risk_free_rate_are_null(spark: Any):
+    days = sessions(date(2023, 1, 2), 260)
+    rng = np.random.default_rng(9)
+    bars = []
+    for symbol in ("SPY", "XLE"):
+        for day, close in zip(days, closes_from(list(rng.normal(0, 0.01, len(days) - 1))), strict=True):
+            bars.append((symbol, day, close, None, None))
+    frame = spark.createDataFrame(
+        bars,
+        "symbol string, date date, close decimal(22,8), dividend_amount decimal(22,8), split_coefficient decimal(22,8)",
+    )
+    dff = spark.createDataFrame([], "date date, value double")
+    last = by_key(job.risk_of(job.global_returns(frame, dff, "SPY")), "name", "dt_ref")[("XLE", days[-1])]
+    assert last["var_95"] is not None and last["beta_252"] is not None and last["correlation_ibov_252"] is not None
+    assert last["sharpe_252"] is None and last["sortino_252"] is None and last["alpha_252"] is None

@@ -164,6 +164,28 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
         assert rows, query
     _, [(ends,)] = run_query(ws, "SELECT count(DISTINCT dt_ref) FROM finlake_refined.correlations")
     assert ends == 1  # January's last session; February's is written when March's first session is loaded
+    # The US watchlist's risk against SPY: a backfill asks for Alpha Vantage's full history.
+    _, etf = run_query(
+        ws,
+        "SELECT name, benchmark, beta_252, correlation_ibov_252, sharpe_252 FROM finlake_refined.risk_metrics "
+        "WHERE level = 'etf' AND dt_ref = DATE '2024-02-29' ORDER BY name",
+    )
+    assert [row[0] for row in etf] == [
+        "SPY",
+        "XLB",
+        "XLC",
+        "XLE",
+        "XLF",
+        "XLI",
+        "XLK",
+        "XLP",
+        "XLRE",
+        "XLU",
+        "XLV",
+        "XLY",
+    ]
+    assert {row[1] for row in etf} == {"SPY"} and all(row[3] is not None and row[4] is not None for row in etf)
+    assert etf[0][2] == pytest.approx(1.0) and etf[0][3] == pytest.approx(1.0)  # SPY against itself
     [email] = result.notifications
     assert "Risk on 2024-02-29: worst sector VaR 95% (1 day)" not in email["message"]  # no 252-session window yet
     assert "Risk on 2024-02-29: biggest mover " in email["message"]
@@ -216,7 +238,7 @@ def test_every_quote_record_is_accounted_for_with_duplicates_bad_records_and_for
     assert [(t, float(c)) for t, c in rows] == [("030", 37.10), ("060", 37.55)]
 
 
-def test_fred_loads_into_macro_series_and_a_refused_key_only_warns(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
+def test_fred_and_alpha_vantage_load_and_refused_keys_only_warn(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
     [result] = run_plans(ws, [RunPlan(STOCKS, date="2025-03-12")], echo=quiet)
 
     assert result.status == "SUCCEEDED", result.cause
@@ -232,15 +254,27 @@ def test_fred_loads_into_macro_series_and_a_refused_key_only_warns(ws: Workspace
     assert vix_total - vix_valued == 4  # "." on 2024-06-19, 2024-07-04, 2024-12-25, 2025-01-01: stored as NULL
     [email] = result.notifications
     assert "Global macro series: CPIAUCSL, DFF, DGS10, VIXCLS" in email["message"]
-    raw = objects(ws, BUCKETS["RAW_BUCKET"], "stocks/fred/")
-    assert len(raw) == 4
+    assert len(objects(ws, BUCKETS["RAW_BUCKET"], "stocks/fred/")) == 4
+    # Alpha Vantage: a daily run asks for the compact answer (the last 100 sessions) of the 12 symbols; its
+    # first answer is the burst rate-limit note, retried after the backoff and never stored.
+    _, [(symbols, bars, last)] = run_query(
+        ws, "SELECT count(DISTINCT symbol), count(*), max(date) FROM finlake_curated.global_quotes"
+    )
+    assert (symbols, bars, last) == (12, 1200, date(2025, 3, 12))
+    assert "Global quotes: SPY, XLB, XLC, XLE, XLF, XLI, XLK, XLP, XLRE, XLU, XLV, XLY" in email["message"]
+    assert "Note: Alpha Vantage XLB: rate-limited 1 time(s), answered after backoff" in email["message"]
+    raw = objects(ws, BUCKETS["RAW_BUCKET"], "stocks/alpha_vantage/")
+    assert len(raw) == 12 and all("/TIME_SERIES_DAILY_ADJUSTED-compact/dt=2025-03-12/" in key for key in raw)
+    from finlake.samples import alpha_vantage as av_sample
     from finlake.samples import fred as sample
 
-    stored = (ws.s3_dir / BUCKETS["RAW_BUCKET"]).rglob("*")
-    assert not any(sample.LOCAL_KEY.encode() in p.read_bytes() for p in stored if p.is_file())
+    stored = [p.read_bytes() for p in (ws.s3_dir / BUCKETS["RAW_BUCKET"]).rglob("*") if p.is_file()]
+    assert not any(sample.LOCAL_KEY.encode() in b or av_sample.LOCAL_KEY.encode() in b for b in stored)
+    assert not any(b"Thank you for using Alpha Vantage" in b for b in stored)  # the note is not raw data
 
-    # A key FRED does not know: one warning, no FRED data fetched, the quotes still load.
-    monkeypatch.setattr(sample, "LOCAL_KEY", "f" * 32)  # what the local secret holds from now on
+    # Keys the sources do not know: one warning each, nothing fetched from them, the quotes still load.
+    monkeypatch.setattr(sample, "LOCAL_KEY", "f" * 32)  # what the local secrets hold from now on
+    monkeypatch.setattr(av_sample, "LOCAL_KEY", "NOTAKEY000000000")
     other = Workspace.open(ws.root.parent / "ws-refused")
     [refused] = run_plans(other, [RunPlan(STOCKS, date="2025-03-13")], echo=quiet)
     assert refused.status == "SUCCEEDED", refused.cause
@@ -248,3 +282,7 @@ def test_fred_loads_into_macro_series_and_a_refused_key_only_warns(ws: Workspace
     assert "FRED series DFF not fetched" in warning and "api_key is not registered" in warning
     assert "f" * 32 not in json.dumps(refused.output) and "api_key=***" in warning
     assert objects(other, BUCKETS["RAW_BUCKET"], "stocks/fred/") == []
+    [av_warning] = [w for w in refused.output["warnings"] if "Alpha Vantage" in w]
+    assert "Alpha Vantage XLB not fetched" in av_warning and "apikey is invalid or missing" in av_warning
+    assert "apikey=***" in av_warning and "NOTAKEY" not in json.dumps(refused.output)
+    assert objects(other, BUCKETS["RAW_BUCKET"], "stocks/alpha_vantage/") == []
