@@ -5,6 +5,10 @@ Reads (Parquet staged by the Lambda "Validate" step; each input may be absent fo
 - ``staged_quotes``: B3 daily quotes (COTAHIST), prices decimal(22,8) per share.
 - ``staged_portfolio``: IBOV theoretical portfolios, one per ``dt_ref``.
 - ``staged_series``: BCB SGS series (selic_target, selic_daily, cdi_daily, ipca_monthly, usd_brl).
+- ``staged_macro``: FRED series (source, series, date, value; NULL where FRED has "."), merged into curated
+  ``macro_series/series=<id>/`` like the BCB series.
+- ``staged_global``: Alpha Vantage daily bars of the US watchlist, merged into curated
+  ``global_quotes/symbol=<symbol>/`` (a refetched session replaces the earlier row; docs/decisions/0020).
 
 Writes (Parquet, zstd, Hive layout, partition columns only in the paths):
 
@@ -77,7 +81,10 @@ Analytics (docs/decisions/0013-market-analytics.md; ``analytics=off`` leaves the
   (N = 21, 63, 252) = stddev_samp x sqrt(252), ``max_drawdown_252`` (<= 0) of the wealth index, ``beta_252``,
   ``alpha_252`` = (mean(r - rf) - beta x mean(m - rf)) x 252 (m: ibov_return, rf: cdi_daily / 100),
   ``sharpe_252``, ``sortino_252`` = mean(r - rf) / sqrt(mean(min(r - rf, 0)^2)) x sqrt(252),
-  ``correlation_ibov_N`` (N = 63, 252). Fractions; ratios NULL when a deviation is zero.
+  ``correlation_ibov_N`` (N = 63, 252). Fractions; ratios NULL when a deviation is zero. With curated
+  ``global_quotes``, level 'etf' rows for each symbol of the US watchlist against the ``global_market``
+  symbol (SPY) with FRED's DFF as the risk-free rate (:func:`global_returns`); column ``benchmark`` names
+  the market of beta, alpha and the correlations ('IBOV' or 'SPY').
 - ``finlake_refined.trading_signals`` per (level, name, dt_ref): tickers: ``ma_50``, ``ma_200``, ``ma_trend``,
   ``ma_cross`` / ``ma_cross_date`` (the latest golden or death cross of the last 63 sessions), ``momentum_12_1``
   = close_{t-21} / close_{t-252} - 1, ``rsi_14`` (Wilder, over the last 100 changes), ``breakout_252`` ('up' /
@@ -631,7 +638,7 @@ def risk_of(returns: DataFrame) -> DataFrame:
     q95 = _quantile(F.col("_sorted"), n, 0.05)
     tail = F.filter(F.col("_sorted"), lambda x: x <= q95)
     full = F.col(f"_full_{n}")
-    beta_ok = full & (F.col("_n_mex") == n) & (F.col("_var_m") > 0)
+    beta_ok = full & (F.col(f"_pairs_{n}") == n) & (F.col("_var_m") > 0)  # the market, not the risk-free rate
     return frame.select(
         "dt_ref",
         "level",
@@ -642,9 +649,10 @@ def risk_of(returns: DataFrame) -> DataFrame:
         *[F.when(F.col(f"_full_{k}"), F.col(f"_vol_{k}")).alias(f"volatility_{k}") for k in VOLATILITY_WINDOWS],
         F.when(full, _max_drawdown(F.col("_path"))).alias(f"max_drawdown_{n}"),
         F.when(beta_ok, F.col("_beta")).alias(f"beta_{n}"),
-        F.when(beta_ok & (F.col("_n_ex") == n), (F.col("_mean_ex") - F.col("_beta") * F.col("_mean_mex")) * 252).alias(
-            f"alpha_{n}"
-        ),
+        F.when(
+            beta_ok & (F.col("_n_ex") == n) & (F.col("_n_mex") == n),
+            (F.col("_mean_ex") - F.col("_beta") * F.col("_mean_mex")) * 252,
+        ).alias(f"alpha_{n}"),
         F.when(
             full & (F.col("_n_rf") == n) & (F.col("_sd") > 0),
             (F.col("_mean_r") - F.col("_mean_rf")) / F.col("_sd") * ANNUALISE,

@@ -126,11 +126,21 @@ def bars(symbol: str, end: date, *, seed: int = 7) -> tuple[DailyBar, ...]:
     return tuple(reversed(adjusted))
 
 
-def av_answer(function: str, symbol: str, size: str, api_key: str, *, as_of: date, seed: int = 7) -> tuple[int, bytes]:
-    """(HTTP status, body) Alpha Vantage answers for one request (always HTTP 200)."""
-    if api_key not in (LOCAL_KEY, FREE_KEY):
+def av_answer(
+    function: str,
+    symbol: str,
+    size: str,
+    api_key: str,
+    *,
+    as_of: date,
+    seed: int = 7,
+    registered: tuple[str, str] = (LOCAL_KEY, FREE_KEY),
+) -> tuple[int, bytes]:
+    """(HTTP status, body) Alpha Vantage answers for one request (always HTTP 200); ``registered``: the keys
+    it knows (the full one, then the free one)."""
+    if api_key not in registered:
         return 200, json.dumps(INVALID_KEY, indent=4).encode()
-    if function == "TIME_SERIES_DAILY_ADJUSTED" and api_key == FREE_KEY:
+    if function == "TIME_SERIES_DAILY_ADJUSTED" and api_key == registered[1]:
         return 200, json.dumps(PREMIUM, indent=4).encode()
     if symbol not in SYMBOLS or function not in ("TIME_SERIES_DAILY_ADJUSTED", "TIME_SERIES_DAILY"):
         return 200, json.dumps(INVALID_CALL, indent=4).encode()

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from aws_lambda_powertools.utilities import parameters
 
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.runtime import BUCKETS
@@ -146,8 +147,10 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
     path = tmp_path / "COTAHIST_A2024.ZIP"
     content = b3.cotahist_yearly(2024, records_target=15_000, until=date(2024, 2, 29))
     path.write_bytes(b3.cotahist_zip(path.name, content, "COTAHIST_A2024.TXT"))
+    portfolio = tmp_path / "IBOV-portfolio-2024-01-02.json"  # the sectors, as the demo loads them
+    portfolio.write_bytes(b3.ibov_portfolio_json(b3.recomposition_days(2024)[0]))
 
-    [result] = run_plans(ws, [RunPlan(STOCKS, date="2024-02-29", inputs=[path])], echo=quiet)
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2024-02-29", inputs=[path, portfolio])], echo=quiet)
 
     assert result.status == "SUCCEEDED", result.cause
     columns, rows = run_query(
@@ -275,6 +278,7 @@ def test_fred_and_alpha_vantage_load_and_refused_keys_only_warn(ws: Workspace, m
     # Keys the sources do not know: one warning each, nothing fetched from them, the quotes still load.
     monkeypatch.setattr(sample, "LOCAL_KEY", "f" * 32)  # what the local secrets hold from now on
     monkeypatch.setattr(av_sample, "LOCAL_KEY", "NOTAKEY000000000")
+    parameters.clear_caches()  # Fetch caches secrets for five minutes, as in Lambda
     other = Workspace.open(ws.root.parent / "ws-refused")
     [refused] = run_plans(other, [RunPlan(STOCKS, date="2025-03-13")], echo=quiet)
     assert refused.status == "SUCCEEDED", refused.cause
