@@ -517,6 +517,7 @@ class LineItem:
     free: Decimal
     unit_price: Decimal
     per: Decimal
+    page: str = ""  # the AWS pricing page the unit price comes from
 
     @property
     def billable(self) -> Decimal:
@@ -686,6 +687,7 @@ def estimate(
             free=D(meta.get("free", 0)) if free_tier else Decimal(0),
             unit_price=D(table[key]),
             per=D(meta["per"]),
+            page=str(meta.get("page", "")),
         )
         for key, meta in prices["items"].items()
     ]

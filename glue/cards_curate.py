@@ -11,7 +11,7 @@ data rows). Each file is decoded with the encoding its Fetch decided (``invoice_
 ``payment_encodings``, aligned with the files; UTF-8 when absent; a BOM is dropped), line by line and strictly:
 a line that is not valid in it is quarantined ("not valid <encoding> text"), never turned into mojibake.
 
-Header drift (the contract of the files, docs/decisions/0011-card-files.md): columns are found by NAME, in any
+Header drift (the contract of the files, docs/decisions/0013-card-files.md): columns are found by NAME, in any
 order, and the publisher's known renames are mapped explicitly (:data:`RENAMES`: ``data_emissao`` ->
 ``dt_emissao_fatura``, ``data_vencimento`` -> ``dt_vencimento_fatura``, ``data_pagamento`` -> ``dt_pagamento``,
 as in the later deliveries ``tb_faturas_YYYYMMDD_...``). Any other header (a missing, unknown or repeated

@@ -53,7 +53,7 @@ decimals cast to double here):
   another currency) and ``distribution_changed`` (DISMES differs from the previous session's: the share went
   ex a distribution, dividend, interest on equity, bonus, subscription or split).
 
-Currencies are never mixed (docs/decisions/0010-discontinuities.md): every window above runs over the
+Currencies are never mixed (docs/decisions/0012-discontinuities.md): every window above runs over the
 ticker's sessions in ONE currency regime (a regime starts where MODREF changes, e.g. CR$ -> R$ on 1994-07-01),
 so a return across the change is NULL and flagged, and windows restart; the IBOV level needs its
 constituents in one currency and ``ibov_return`` is NULL across a change; a sector's ``return_1d`` is NULL
@@ -73,7 +73,7 @@ It also gains ``return_1y`` (return_1d compounded over the last 252 sessions), `
 after a NULL return), ``sharpe_252`` (as the indicators', NULL for a zero deviation) and ``relative_strength``
 = (1 + return_3m) / (1 + IBOV's return compounded over the last 63 market sessions).
 
-Analytics (docs/decisions/0013-market-analytics.md; ``analytics=off`` leaves them out):
+Analytics (docs/decisions/0018-market-analytics.md; ``analytics=off`` leaves them out):
 
 - ``finlake_refined.risk_metrics`` per (level, name, dt_ref), level 'ticker' (daily_return) or 'sector'
   (return_1d), over the last 252 returns: ``var_95`` / ``var_99`` = minus the 5% / 1% quantile (linear

@@ -1,8 +1,11 @@
-"""A Lambda layer of a domain's extra Python dependencies, built with pip on this machine (no Docker).
+"""A Lambda layer of pinned Python dependencies, built with pip on this machine (no Docker).
 
 CDK calls ``PipLayerBundler.try_bundle`` before it would start a Docker container. The bundler runs
 the local interpreter's pip with ``--platform``/``--python-version``/``--implementation`` so that it
 fetches the wheels of the Lambda runtime (CPython 3.14, manylinux x86_64), not of this machine.
+A requirements file is the layer's whole closure, pinned, and is installed with ``--no-deps``: a
+layer never pulls in a second copy of what the runtime or an earlier layer already unpacks into
+/opt/python, and a dependency's own exact pins (pynubank's) cannot override fixed versions.
 
 pip refuses a cross-platform install unless every distribution is a wheel (``--only-binary=:all:``).
 A few pure-Python packages are published only as an sdist (``qrcode==7.3.1``, which pynubank pins).
@@ -61,6 +64,7 @@ def pip_install_command(
         "--python-version",
         PYTHON_VERSION,
         "--only-binary=:all:",
+        "--no-deps",
         "--upgrade",
         "--no-compile",
         "--disable-pip-version-check",

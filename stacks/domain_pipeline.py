@@ -9,16 +9,13 @@ import json
 import re
 from pathlib import Path
 
-from aws_cdk import ArnFormat, BundlingOptions, CfnOutput, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
@@ -28,14 +25,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks import nag
-from stacks.bundling import PipLayerBundler
-from stacks.observability import DomainDashboard
+from stacks.layers import common_layer, managed_layer, pip_layer
+from stacks.observability import STARTER_MAX_EVENT_AGE, DomainSection, NotifierDestination
 from stacks.platform_stack import (
-    CURATED_DATABASE,
     LAMBDA_CODE_EXCLUDE,
-    REFINED_DATABASE,
     RUNTIME,
-    WORKGROUP,
     PlatformStack,
     retention,
 )
@@ -86,6 +80,8 @@ class DomainPipeline(Construct):
         self.spec = spec
         self.platform = platform
         self.settings = settings
+        self.names = settings.names
+        self.databases = (self.names.database("curated"), self.names.database("refined"))
         self.project_root = project_root
         self.log_retention = retention(settings.log_retention_days)
         # Zones by their deterministic names (no cross-stack exports, stable IAM resources).
@@ -93,31 +89,31 @@ class DomainPipeline(Construct):
             zone: s3.Bucket.from_bucket_attributes(
                 self,
                 f"{zone.title().replace('-', '')}Bucket",
-                bucket_name=bucket_name(self, zone),
+                bucket_name=bucket_name(self, zone, self.names),
                 encryption_key=platform.key,
             )
             for zone in ("raw", "curated", "refined", "athena-results")
         }
 
         code = lambda_.Code.from_asset(str(project_root), exclude=LAMBDA_CODE_EXCLUDE)
-        pandas_arn, powertools_arn = settings.layer_arns(Stack.of(self).region)
-        self.powertools = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn)
-        self.layers = [lambda_.LayerVersion.from_layer_version_arn(self, "PandasLayer", pandas_arn), self.powertools]
+        # Layers in Lambda's merge order (stacks/layers.py); the domain's own layer holds only what the
+        # runtime and the earlier layers do not (tests/infra/test_lambda_packaging.py).
+        self.powertools = managed_layer(self, "powertools")
+        self.common = common_layer(self)
+        self.layers: list[lambda_.ILayerVersion] = [managed_layer(self, "pandas"), self.powertools, self.common]
         self.secrets = self._secrets()
-        # The domain's own dependencies go last, so its pinned versions win over the managed layers'.
         self.dependencies = self._dependencies_layer() if spec.requirements else None
-        step_layers = [*self.layers, self.dependencies] if self.dependencies else self.layers
-        self.functions = {step.step: self._function(step, code, step_layers) for step in spec.lambdas}
+        self.step_layers = [*self.layers, self.dependencies] if self.dependencies else list(self.layers)
+        self.functions = {step.step: self._function(step, code, self.step_layers) for step in spec.lambdas}
         self.jobs = {job.step: self._glue_job(job) for job in spec.glue_jobs}
         self.state_machine = self._state_machine()
         self.schedule_start = self._schedule_start(code)
         self.schedule = self._schedule(self.schedule_start)
         self.trigger = self._trigger(code) if spec.trigger else None
-        self._alarms()
-        self._glue_failures()
-        self.dashboard = DomainDashboard(
-            self,
-            "Dashboard",
+        # No alarms here: a failed step, run or Glue job reaches the platform's notifier through the
+        # definition's Catch and the EventBridge rules, a failed start through its on-failure
+        # destination (stacks/observability.py).
+        self.dashboard_section = DomainSection(
             domain=spec.name,
             description=spec.description,
             state_machine=self.state_machine,
@@ -127,7 +123,6 @@ class DomainPipeline(Construct):
                 **({"Trigger": self.trigger} if self.trigger else {}),
             },
             glue_jobs=[self._job_name(job) for job in spec.glue_jobs],
-            dead_letter_queue=platform.dead_letter_queue,
         )
         # Stable keys that `finlake --aws` reads (e.g. "BndesStateMachineArn"); see finlake/ops.
         CfnOutput(
@@ -140,28 +135,11 @@ class DomainPipeline(Construct):
     # -- dependencies layer ------------------------------------------------------------------------
 
     def _dependencies_layer(self) -> lambda_.LayerVersion:
-        """``spec.requirements`` installed by pip on the synthesizing machine (see stacks/bundling.py);
-        Docker with the runtime's build image only if local bundling declines."""
+        """``spec.requirements`` (the whole pinned closure) installed by pip on the synthesizing machine."""
         requirements = self.project_root / self.spec.requirements
         if not requirements.is_file():
             raise ValueError(f"{self.spec.name}: requirements file {self.spec.requirements} does not exist")
-        code = lambda_.Code.from_asset(
-            str(requirements.parent),
-            exclude=["*", f"!{requirements.name}"],  # the layer's hash depends on the requirements only
-            bundling=BundlingOptions(
-                image=RUNTIME.bundling_image,
-                local=PipLayerBundler(requirements),  # type: ignore[arg-type]  # jsii protocol, see bundling.py
-                command=["bash", "-c", f"pip install --no-cache-dir -r {requirements.name} -t /asset-output/python"],
-            ),
-        )
-        return lambda_.LayerVersion(
-            self,
-            "DependenciesLayer",
-            code=code,
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[lambda_.Architecture.X86_64],
-            description=f"finlake {self.spec.name}: {self.spec.requirements}",
-        )
+        return pip_layer(self, "DependenciesLayer", requirements, f"finlake {self.spec.name}: {self.spec.requirements}")
 
     # -- secrets -----------------------------------------------------------------------------------
 
@@ -175,6 +153,8 @@ class DomainPipeline(Construct):
                 raise ValueError(f"{self.spec.name} {step.step} lists undeclared secrets {sorted(unknown)}")
         # The lake key by reference: a grant on the platform's own Key object would put this stack's
         # roles into the key policy (a cycle between the stacks). Decrypt is granted on the roles instead.
+        # It also encrypts the log groups: the key policy lets CloudWatch Logs use it for this account's
+        # log groups (stacks/storage.py), so nothing needs granting to the writers.
         self.secrets_key = kms.Key.from_key_arn(self, "SecretsKey", self.platform.key.key_arn)
         return {
             secret.key: self._secret(secret)
@@ -183,7 +163,7 @@ class DomainPipeline(Construct):
         }
 
     def _secret(self, secret: Secret) -> secretsmanager.Secret:
-        name = self.spec.secret_name(secret.key)
+        name = self.names.secret(self.spec.name, secret.key)
         if secret.generated:
             description = f"finlake {self.spec.name}: {secret.description}. Generated at deploy; never set by hand."
             generator = secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True)
@@ -215,7 +195,7 @@ class DomainPipeline(Construct):
         environment: dict[str, str] = {}
         for secret in self.spec.secrets:
             if secret.key in step.secrets and secret.key in self.secrets:
-                environment[secret.env_var] = self.spec.secret_name(secret.key)
+                environment[secret.env_var] = self.names.secret(self.spec.name, secret.key)
                 if secret.optional_setting:
                     environment |= self.settings.optional_environment(secret.optional_setting)
         return environment
@@ -243,15 +223,15 @@ class DomainPipeline(Construct):
     def environment(self) -> dict[str, str]:
         b = self.buckets
         return {
-            "POWERTOOLS_SERVICE_NAME": f"finlake-{self.spec.name}",
+            "POWERTOOLS_SERVICE_NAME": self.names.service(self.spec.name),
             "POWERTOOLS_METRICS_NAMESPACE": "finlake",
             "DOMAIN": self.spec.name,
             "RAW_BUCKET": b["raw"].bucket_name,
             "CURATED_BUCKET": b["curated"].bucket_name,
             "REFINED_BUCKET": b["refined"].bucket_name,
-            "CURATED_DATABASE": CURATED_DATABASE,
-            "REFINED_DATABASE": REFINED_DATABASE,
-            "ATHENA_WORKGROUP": WORKGROUP,
+            "CURATED_DATABASE": self.databases[0],
+            "REFINED_DATABASE": self.databases[1],
+            "ATHENA_WORKGROUP": self.names.workgroup,
         }
 
     def _function(self, step: LambdaStep, code: lambda_.Code, layers: list[lambda_.ILayerVersion]) -> lambda_.Function:
@@ -261,7 +241,9 @@ class DomainPipeline(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"finlake {self.spec.name} {step.step} function",
         )
-        log_group = logs.LogGroup(self, f"{step.step}Logs", retention=self.log_retention)
+        log_group = logs.LogGroup(
+            self, f"{step.step}Logs", retention=self.log_retention, encryption_key=self.secrets_key
+        )
         log_group.grant_write(role)
         function = lambda_.Function(
             self,
@@ -329,19 +311,21 @@ class DomainPipeline(Construct):
             number_of_workers=job.workers,
             timeout=job.timeout_min,
             max_retries=0,
-            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            # An overlapping run (a schedule during a backfill, two operators) waits in Glue's queue
+            # instead of failing with ConcurrentRunsExceededException; the task timeout covers the
+            # wait (stacks/specs.py GLUE_RUNS_AHEAD).
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=job.max_concurrent_runs),
+            job_run_queuing_enabled=True,
             security_configuration=p.glue_security_configuration.ref,
             default_arguments={
                 "--job-language": "python",
                 "--enable-metrics": "true",
-                "--enable-continuous-cloudwatch-log": "true",
-                "--enable-glue-datacatalog": "true",
                 "--DOMAIN": self.spec.name,
                 "--RAW_BUCKET": self.buckets["raw"].bucket_name,
                 "--CURATED_BUCKET": self.buckets["curated"].bucket_name,
                 "--REFINED_BUCKET": self.buckets["refined"].bucket_name,
-                "--CURATED_DATABASE": CURATED_DATABASE,
-                "--REFINED_DATABASE": REFINED_DATABASE,
+                "--CURATED_DATABASE": self.databases[0],
+                "--REFINED_DATABASE": self.databases[1],
             },
         )
         nag.glue_role(role)
@@ -349,7 +333,7 @@ class DomainPipeline(Construct):
         return cfn_job
 
     def _job_name(self, job: GlueStep) -> str:
-        return f"finlake-{self.spec.name}-{job.step.lower()}"
+        return self.names.glue_job(self.spec.name, job.step)
 
     def _grant(self, role: iam.IRole, access: Access) -> None:
         zones = {"raw": access.raw, "curated": access.curated, "refined": access.refined}
@@ -364,7 +348,7 @@ class DomainPipeline(Construct):
                 bucket.grant_put(role)
         if access.catalog:
             role.add_to_principal_policy(self._catalog_statement())
-            nag.catalog_grant(role, (CURATED_DATABASE, REFINED_DATABASE))
+            nag.catalog_grant(role, self.databases)
         if access.athena:
             zones["athena-results"] = "rwd"
             self.buckets["athena-results"].grant_read_write(role)
@@ -378,17 +362,19 @@ class DomainPipeline(Construct):
                         "athena:GetWorkGroup",
                     ],
                     resources=[
-                        Stack.of(self).format_arn(service="athena", resource="workgroup", resource_name=WORKGROUP)
+                        Stack.of(self).format_arn(
+                            service="athena", resource="workgroup", resource_name=self.names.workgroup
+                        )
                     ],
                 )
             )
-        nag.zone_grants(role, zones)
+        nag.zone_grants(role, zones, self.names)
 
     def _catalog_statement(self) -> iam.PolicyStatement:
         """Glue Data Catalog access scoped to the two lake databases and their tables."""
         stack = Stack.of(self)
         resources = [stack.format_arn(service="glue", resource="catalog")]
-        for database in (CURATED_DATABASE, REFINED_DATABASE):
+        for database in self.databases:
             resources.append(stack.format_arn(service="glue", resource="database", resource_name=database))
             resources.append(stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*"))
         return iam.PolicyStatement(actions=CATALOG_ACTIONS, resources=resources)
@@ -416,9 +402,14 @@ class DomainPipeline(Construct):
         return subs
 
     def _state_machine(self) -> sfn.StateMachine:
-        name = f"finlake-{self.spec.name}"
+        name = self.names.state_machine(self.spec.name)
+        # Execution data (manifests, counts, the bank's month totals) is logged: encrypted with the lake key.
         log_group = logs.LogGroup(
-            self, "WorkflowLogs", log_group_name=f"/aws/vendedlogs/states/{name}", retention=self.log_retention
+            self,
+            "WorkflowLogs",
+            log_group_name=self.names.state_machine_logs(self.spec.name),
+            retention=self.log_retention,
+            encryption_key=self.secrets_key,
         )
         machine = sfn.StateMachine(
             self,
@@ -466,7 +457,7 @@ class DomainPipeline(Construct):
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
             ),
-            description=f"EventBridge Scheduler: invoke finlake-{self.spec.name}'s ScheduleStart",
+            description=f"EventBridge Scheduler: invoke {self.names.state_machine(self.spec.name)}'s ScheduleStart",
         )
         # the unqualified function only (grant_invoke would add its versions, "<arn>:*")
         role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[starter.function_arn]))
@@ -476,7 +467,7 @@ class DomainPipeline(Construct):
         return scheduler.CfnSchedule(
             self,
             "Schedule",
-            name=f"finlake-{self.spec.name}",
+            name=self.names.schedule(self.spec.name),
             description=f"Start the finlake {self.spec.name} workflow",
             schedule_expression=setting.expression or self.spec.schedule,
             schedule_expression_timezone=TIMEZONE,
@@ -504,8 +495,8 @@ class DomainPipeline(Construct):
             code=code,
             memory_mb=256,
             timeout_s=30,
-            layers=[self.powertools],  # it needs boto3 and the logger only
-            environment={"POWERTOOLS_SERVICE_NAME": f"finlake-{self.spec.name}", "DOMAIN": self.spec.name},
+            layers=[self.powertools, self.common],  # boto3, the logger and tzdata only
+            environment={"POWERTOOLS_SERVICE_NAME": self.names.service(self.spec.name), "DOMAIN": self.spec.name},
         )
 
     def _trigger(self, code: lambda_.Code) -> lambda_.Function:
@@ -521,7 +512,7 @@ class DomainPipeline(Construct):
             code=code,
             memory_mb=trigger.memory_mb,
             timeout_s=trigger.timeout_s,
-            layers=self.layers,
+            layers=self.step_layers,  # the trigger imports the domain's handlers module, as the steps do
             environment=self.environment,
         )
         assert function.role is not None
@@ -556,17 +547,17 @@ class DomainPipeline(Construct):
         environment: dict[str, str],
     ) -> lambda_.Function:
         """A function that starts the workflow (the S3 trigger, the scheduled start): its own role and
-        log group, ``states:StartExecution`` on this machine only, errors and throttles alarmed.
-        Both are invoked asynchronously, so an event still failing after Lambda's two retries lands
-        in the DLQ (a Lambda destination: granted on the function's role, so the platform stack
-        does not depend on this one)."""
+        log group, ``states:StartExecution`` on this machine only. Both are invoked asynchronously:
+        an event still failing after Lambda's two retries, or throttled for ``STARTER_MAX_EVENT_AGE``,
+        goes to the platform's notifier (on-failure destination, granted on this function's role so
+        the platform stack does not depend on this one), which emails and keeps it in the DLQ."""
         role = iam.Role(
             self,
             f"{name}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"finlake {self.spec.name} {what}",
         )
-        log_group = logs.LogGroup(self, f"{name}Logs", retention=self.log_retention)
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=self.log_retention, encryption_key=self.secrets_key)
         log_group.grant_write(role)
         function = lambda_.Function(
             self,
@@ -586,83 +577,8 @@ class DomainPipeline(Construct):
         self.state_machine.grant_start_execution(role)
         nag.lambda_role(role)
         function.configure_async_invoke(
-            on_failure=destinations.SqsDestination(self.platform.dead_letter_queue), retry_attempts=2
+            on_failure=NotifierDestination(self.platform.notifier.function),
+            retry_attempts=2,
+            max_event_age=STARTER_MAX_EVENT_AGE,
         )
-        nag.trigger_role(role)
-        period = Duration.minutes(5)
-        self._alarm(f"{name}Errors", function.metric_errors(period=period), f"{what} failed")
-        self._alarm(f"{name}Throttles", function.metric_throttles(period=period), f"{what} was throttled")
         return function
-
-    # -- alarms ----------------------------------------------------------------------------------
-
-    def _alarms(self) -> None:
-        period = Duration.minutes(5)
-        machine = self.state_machine
-        self._alarm("WorkflowFailed", machine.metric_failed(period=period), "a run failed")
-        self._alarm("WorkflowTimedOut", machine.metric_timed_out(period=period), "a run timed out")
-        self._alarm("WorkflowAborted", machine.metric_aborted(period=period), "a run was stopped (aborted)")
-        for name, function in self.functions.items():
-            self._alarm(f"{name}Errors", function.metric_errors(period=period), f"{name} raised errors")
-            self._alarm(f"{name}Throttles", function.metric_throttles(period=period), f"{name} was throttled")
-
-    def _glue_failures(self) -> None:
-        """Glue job runs that end FAILED, TIMEOUT or ERROR, whoever started them, email the topic
-        directly (EventBridge, input transformer). A run inside the workflow also gets the
-        workflow's NotifyFailure email, as a failing Lambda step also raises its Errors alarm."""
-        if not self.spec.glue_jobs:
-            return
-        names = [self._job_name(job) for job in self.spec.glue_jobs]
-        rule = events.Rule(
-            self,
-            "GlueJobFailed",
-            description=f"finlake {self.spec.name}: a Glue job run failed, timed out or errored",
-            event_pattern=events.EventPattern(
-                source=["aws.glue"],
-                detail_type=["Glue Job State Change"],
-                detail={"jobName": names, "state": ["FAILED", "TIMEOUT", "ERROR"]},
-            ),
-        )
-        job = events.EventField.from_path("$.detail.jobName")
-        run = events.EventField.from_path("$.detail.jobRunId")
-        region = Stack.of(self).region
-        message = events.RuleTargetInput.from_multiline_text(
-            "\n".join(
-                [
-                    f"finlake {self.spec.name}: Glue job {job} ended {events.EventField.from_path('$.detail.state')}.",
-                    f"Domain: {self.spec.name}",
-                    f"Job: {job}",
-                    f"Run: {run}",
-                    f"Cause: {events.EventField.from_path('$.detail.message')}",
-                    f"Console: https://{region}.console.aws.amazon.com/gluestudio/home?region={region}"
-                    f"#/job/{job}/run/{run}",
-                    f"If the run belonged to the finlake-{self.spec.name} workflow, its failure email follows.",
-                ]
-            )
-        )
-        # EventBridge publishes with a role of this rule only (sns:Publish on the topic, the lake key
-        # for the encrypted topic), so the topic policy does not open to every account's EventBridge.
-        role = iam.Role(
-            self,
-            "GlueJobFailedRole",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
-            ),
-            description=f"EventBridge: email the finlake {self.spec.name} Glue job failures",
-        )
-        self.platform.topic.grant_publish(role)
-        rule.add_target(targets.SnsTopic(self.platform.topic, message=message, role=role))
-        nag.events_topic_role(role)
-
-    def _alarm(self, construct_id: str, metric: cw.Metric, what: str) -> None:
-        alarm = cw.Alarm(
-            self,
-            construct_id,
-            alarm_description=f"finlake {self.spec.name}: {what}",
-            metric=metric,
-            threshold=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(cw_actions.SnsAction(self.platform.topic))

@@ -13,6 +13,8 @@ from aws_cdk import Acknowledgment, DefaultStackSynthesizer, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
+from stacks.names import Names
+
 MIN_REASON = 20
 IAM5 = "AwsSolutions-IAM5"
 S3_READ_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
@@ -51,22 +53,31 @@ def dead_letter_queue(queue: IConstruct) -> None:
     )
 
 
-def notifier_role(role: IConstruct) -> None:
-    """The platform's notifier (functions/ops): reads the history of finlake executions."""
+def notifier_role(role: IConstruct, names: Names) -> None:
+    """The platform's notifier (functions/ops): reads the history of the deployment's executions and
+    the arguments of its Glue job runs."""
+    machines = names.state_machine_prefix
+    jobs = names.glue_job_prefix
     _iam5(
         role,
-        ["Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:finlake-*:*"],
-        "states:GetExecutionHistory/DescribeExecution on the executions of the finlake-<domain> state "
+        [f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{machines}*:*"],
+        f"states:GetExecutionHistory/DescribeExecution on the executions of the {machines}<domain> state "
         "machines only: execution names are chosen at run time, and the platform stack is deployed "
         "before the pipelines, so it cannot name their state machines.",
     )
-    _kms(role)  # publishes to the encrypted topic, sends undeliverable events to the encrypted DLQ
+    _iam5(
+        role,
+        [f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:job/{jobs}*"],
+        f"glue:GetJobRun on the {jobs}<domain>-<step> Glue jobs only: the platform stack is deployed "
+        "before the pipelines that define the jobs, so it cannot name them one by one.",
+    )
+    _kms(role)  # publishes to the encrypted topic, sends records to the encrypted DLQ
 
 
 # -- domain pipelines ---------------------------------------------------------------------------------
 
 
-def zone_grants(role: IConstruct, zones: Mapping[str, str]) -> None:
+def zone_grants(role: IConstruct, zones: Mapping[str, str], names: Names) -> None:
     """Wildcards produced by ``bucket.grant_read``/``grant_read_write`` on the lake zones."""
     granted = {zone: mode for zone, mode in zones.items() if mode}
     if not granted:
@@ -80,7 +91,7 @@ def zone_grants(role: IConstruct, zones: Mapping[str, str]) -> None:
     for zone in granted:
         _iam5(
             role,
-            [f"Resource::arn:<AWS::Partition>:s3:::finlake-{zone}-<AWS::AccountId>-<AWS::Region>/*"],
+            [f"Resource::arn:<AWS::Partition>:s3:::{names.bucket(zone, '<AWS::AccountId>', '<AWS::Region>')}/*"],
             f"Objects of the {zone} zone bucket: keys are partitioned by domain and date and written at "
             "run time, so they cannot be listed at deploy time.",
         )
@@ -145,7 +156,7 @@ def glue_role(role: IConstruct) -> None:
 
 def glue_job(job: IConstruct) -> None:
     reason = (
-        "The job uses the platform's Glue security configuration 'finlake' (CloudWatch SSE-KMS, job "
+        "The job uses the platform's Glue security configuration (CloudWatch SSE-KMS, job "
         "bookmarks CSE-KMS, S3 SSE-KMS); the rule only looks for it in the job's own stack."
     )
     acknowledge(job, "AwsSolutions-GL1", reason)
@@ -171,17 +182,6 @@ def state_machine_role(machine: IConstruct, functions: Iterable[lambda_.Function
 
 
 def schedule_role(role: IConstruct) -> None:
-    _kms(role)
-
-
-def trigger_role(role: IConstruct) -> None:
-    """The functions that start a workflow (S3 trigger, scheduled start) send events they could not
-    handle to the KMS-encrypted dead-letter queue."""
-    _kms(role)
-
-
-def events_topic_role(role: IConstruct) -> None:
-    """The role EventBridge assumes to email a domain's Glue job failures to the encrypted topic."""
     _kms(role)
 
 

@@ -9,6 +9,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from stacks.domain_pipeline import DomainPipeline
+from stacks.observability import PlatformDashboard
 from stacks.platform_stack import PlatformStack
 from stacks.settings import Settings
 from stacks.specs import DOMAINS, DomainSpec
@@ -30,3 +31,15 @@ class PipelinesStack(Stack):
             name: DomainPipeline(self, name.capitalize(), spec=spec, platform=platform, settings=settings)
             for name, spec in domains.items()
         }
+        # One dashboard for every domain, only on request: 3 USD a month is most of a small bill.
+        self.dashboard = (
+            PlatformDashboard(
+                self,
+                "Dashboard",
+                sections=[p.dashboard_section for p in self.pipelines.values()],
+                dead_letter_queue=platform.dead_letter_queue,
+                names=settings.names,
+            )
+            if settings.dashboard
+            else None
+        )

@@ -1,15 +1,17 @@
-"""Typed deployment settings, read from the ``finlake`` key of the CDK context (``cdk.json``).
+"""Typed deployment settings, read from the ``finlake`` key of the CDK context (``cdk.json``, deep-merged
+with the ``-c`` options of the CDK CLI: see ``stacks/app.py``).
 
-The published-layer ARNs are the one documented exception to "no literal ARNs": they are AWS-owned
-layers, kept only in ``cdk.json`` as templates with a ``{region}`` placeholder.
+The AWS-published layers are not settings: their versions must match the pinned requirements, and
+their ARNs differ per region (``stacks/lambda_layers.json``, ``stacks/layers.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
+from stacks.names import DEFAULT_PREFIX, Names
 from stacks.specs import DomainSpec
 
 CONTEXT_KEY = "finlake"
@@ -108,16 +110,15 @@ class Settings:
     log_retention_days: int = 90
     athena_bytes_scanned_cutoff: int = 10 * 1024**3  # 10 GiB per query
     monthly_budget_usd: int = 50  # AWS Budgets alert thresholds: 80% and 100%
-    pandas_layer_arn: str = ""  # template with "{region}"
-    powertools_layer_arn: str = ""  # template with "{region}"
     google_sheets: GoogleSheetsSetting = GoogleSheetsSetting()
     fred: FredSetting = FredSetting()
     alpha_vantage: AlphaVantageSetting = AlphaVantageSetting()
+    dashboard: bool = False  # the "<prefix>" CloudWatch dashboard (3 USD a month); failures email either way
+    # Every fixed resource name starts with it (stacks/names.py); another prefix is another deployment.
+    prefix: str = DEFAULT_PREFIX
 
     def __post_init__(self) -> None:
-        for name in ("pandas_layer_arn", "powertools_layer_arn"):
-            if "{region}" not in getattr(self, name):
-                raise ValueError(f"context {CONTEXT_KEY}.{name} must be an ARN template with {{region}}")
+        Names(self.prefix)  # refuses a prefix that cannot name every resource
         if self.monthly_budget_usd <= 0:
             raise ValueError("monthly_budget_usd must be positive")
         if self.athena_bytes_scanned_cutoff < 10 * 1024**2:
@@ -126,6 +127,12 @@ class Settings:
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | None) -> Settings:
         raw = dict(context or {})
+        unknown = set(raw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(
+                f"unknown context {', '.join(f'{CONTEXT_KEY}.{k}' for k in sorted(unknown))}; "
+                f"known: {', '.join(f.name for f in fields(cls))}"
+            )
         schedules = {
             name: ScheduleSetting(enabled=bool(value.get("enabled", True)), expression=value.get("expression"))
             for name, value in raw.pop("schedules", {}).items()
@@ -147,6 +154,10 @@ class Settings:
             **raw,
         )
 
+    @property
+    def names(self) -> Names:
+        return Names(self.prefix)
+
     def schedule_for(self, spec: DomainSpec) -> ScheduleSetting:
         setting = self.schedules.get(spec.name, ScheduleSetting())
         return ScheduleSetting(enabled=setting.enabled, expression=setting.expression or spec.schedule)
@@ -165,10 +176,3 @@ class Settings:
             raise ValueError(f"unknown optional setting {name!r}; known: {', '.join(OPTIONAL_SETTINGS)}")
         setting: OptionalSetting = getattr(self, name)
         return setting
-
-    def layer_arns(self, region: str) -> tuple[str, str]:
-        """The AWS SDK for pandas and Powertools layer ARNs for ``region`` (may be a token)."""
-        return (
-            self.pandas_layer_arn.format(region=region),
-            self.powertools_layer_arn.format(region=region),
-        )

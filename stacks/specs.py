@@ -20,7 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stacks.names import DEFAULT_NAMES
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# How much longer a workflow step waits than the work it starts may take (the deployed definitions
+# are checked against these: tests/unit/test_definition_contract.py, tests/infra/test_contracts.py).
+# A Lambda invocation: the function's timeout, plus its init phase (at most 10 s on demand) and the
+# invoke round trip. A Glue run: its own timeout for each run it may wait behind in the job's queue
+# (job run queuing, MaxConcurrentRuns) and for itself, plus start-up and the integration's polling.
+LAMBDA_TASK_MARGIN_S = 30
+GLUE_TASK_MARGIN_S = 300
+GLUE_RUNS_AHEAD = 1  # a queued run waits behind at most one run of its job (backfills run one at a time)
 STATEMACHINES_DIR = ROOT / "statemachines"
 FUNCTIONS_DIR = ROOT / "functions"
 GLUE_DIR = ROOT / "glue"
@@ -57,6 +68,11 @@ class LambdaStep:
     description: str = ""
     secrets: tuple[str, ...] = ()  # keys of the domain's `secrets` this step may read
 
+    @property
+    def task_timeout_s(self) -> int:
+        """The ``TimeoutSeconds`` of the step's Task state: the function's timeout plus the margin."""
+        return self.timeout_s + LAMBDA_TASK_MARGIN_S
+
 
 @dataclass(frozen=True)
 class Secret:
@@ -80,11 +96,18 @@ class GlueStep:
 
     step: str  # state name in the definition, e.g. "Transform"
     script: str  # path from the project root, e.g. "glue/stocks_indicators.py"
-    access: Access = Access(raw="r", curated="rwd", refined="rwd", catalog=True)
+    # The scripts read and write S3 paths; the Catalog step (a Lambda) registers the partitions.
+    access: Access = Access(raw="r", curated="rwd", refined="rwd")
     workers: int = 2
     worker_type: str = "G.1X"
     timeout_min: int = 30
     description: str = ""
+    max_concurrent_runs: int = 1  # runs of one job rewrite the same partitions: one at a time, the rest queue
+
+    @property
+    def task_timeout_s(self) -> int:
+        """The ``TimeoutSeconds`` of the step's Task state: its queue wait and its own run, plus the margin."""
+        return (GLUE_RUNS_AHEAD + 1) * self.timeout_min * 60 + GLUE_TASK_MARGIN_S
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,12 @@ class DomainSpec:
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
+    def parallel_runs(self) -> int | None:
+        """How many runs of the domain may go at once without queueing behind each other in Glue
+        (the smallest ``max_concurrent_runs`` of its jobs); None when it has no Glue job."""
+        return min((job.max_concurrent_runs for job in self.glue_jobs), default=None)
+
+    @property
     def period(self) -> str:
         return self.run_period or ("day" if self.partition == "date" else "month")
 
@@ -129,7 +158,7 @@ class DomainSpec:
 
     def secret_name(self, key: str) -> str:
         """The Secrets Manager name of the domain's secret ``key``, e.g. ``finlake/bank/nubank``."""
-        return f"finlake/{self.name}/{key}"
+        return DEFAULT_NAMES.secret(self.name, key)
 
     def substitution_keys(self) -> list[str]:
         keys = [f"{s.step}Function" for s in self.lambdas]
@@ -178,7 +207,6 @@ BNDES = DomainSpec(
     ),
     timeout_min=30,
     tables=("finlake_curated.bndes_balance_sheet",),
-    requirements="functions/common/requirements.txt",  # charset-normalizer: text encodings
 )
 
 STOCKS = DomainSpec(
@@ -223,7 +251,7 @@ STOCKS = DomainSpec(
             description="Curated quotes, portfolio, series; refined indicators, sectors, risk, signals, correlations",
         ),
     ),
-    timeout_min=90,
+    timeout_min=150,  # above the longest path through the definition (tests/infra/test_contracts.py)
     tables=(
         "finlake_curated.b3_quotes",
         "finlake_curated.b3_ibov_portfolio",
@@ -236,7 +264,6 @@ STOCKS = DomainSpec(
         "finlake_refined.trading_signals",
         "finlake_refined.correlations",
     ),
-    requirements="functions/common/requirements.txt",  # charset-normalizer: text encodings
     # Optional global sources, each created (and read by Fetch) only when cdk.json turns it on.
     secrets=(
         Secret("fred", 'FRED API key: JSON {"api_key": "<32 lower-case alphanumerics>"}', optional_setting="fred"),
@@ -284,11 +311,10 @@ CARDS = DomainSpec(
             description="The 48-variable customer book per reference month",
         ),
     ),
-    timeout_min=120,
+    timeout_min=240,
     tables=("finlake_curated.cards_invoices", "finlake_curated.cards_payments", "finlake_refined.cards_book"),
     reads_internet=False,
     trigger=S3Trigger("functions.cards.handlers.trigger", "inbox/cards/"),
-    requirements="functions/common/requirements.txt",  # charset-normalizer: the files' encodings, in Fetch
 )
 
 BANK = DomainSpec(
@@ -341,7 +367,7 @@ BANK = DomainSpec(
             secrets=("google_sheets",),
         ),
     ),
-    timeout_min=30,
+    timeout_min=40,
     tables=(
         "finlake_curated.bank_transactions",
         "finlake_refined.bank_monthly_summary",

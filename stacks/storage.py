@@ -8,6 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.names import Names
+
 NONCURRENT_DAYS = 90
 ABORT_UPLOADS = s3.LifecycleRule(
     id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)
@@ -17,21 +19,22 @@ EXPIRE_NONCURRENT = s3.LifecycleRule(
 )
 
 
-def bucket_name(scope: Construct, zone: str) -> str:
+def bucket_name(scope: Construct, zone: str, names: Names) -> str:
     """Deterministic bucket names, so other stacks and people can name a zone without an export."""
     stack = Stack.of(scope)
-    return f"finlake-{zone}-{stack.account}-{stack.region}"
+    return names.bucket(zone, stack.account, stack.region)
 
 
 class LakeStorage(Construct):
     """KMS key, raw/curated/refined zones, Athena results and the access-logs bucket."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, names: Names) -> None:
         super().__init__(scope, construct_id)
+        self.names = names
         self.key = kms.Key(
             self,
             "Key",
-            alias="alias/finlake",
+            alias=names.key_alias,
             description="finlake: lake buckets, Glue, Athena results, SNS and SQS",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
@@ -41,7 +44,7 @@ class LakeStorage(Construct):
         self.logs_bucket = s3.Bucket(
             self,
             "AccessLogs",
-            bucket_name=bucket_name(self, "access-logs"),
+            bucket_name=bucket_name(self, "access-logs", names),
             encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot write to SSE-KMS
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -88,7 +91,7 @@ class LakeStorage(Construct):
         return s3.Bucket(
             self,
             zone.title().replace("-", ""),
-            bucket_name=bucket_name(self, zone),
+            bucket_name=bucket_name(self, zone, self.names),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,

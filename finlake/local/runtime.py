@@ -46,6 +46,7 @@ OUTBOX = "finlake-email-outbox"  # subscribed to the topic: what the emails woul
 NOTIFIER = "finlake-notify"  # the platform's notifier function (readable failure emails)
 NOTIFY_HANDLER = "functions.ops.handlers.handler"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+UNHANDLED = ("FAILED", "TIMED_OUT", "ABORTED")  # the statuses the platform's EventBridge rule sends on
 
 
 @dataclass
@@ -173,8 +174,9 @@ class EmbeddedAws:
         self.notify_function_arn = self._create_notifier()
 
     def _create_notifier(self) -> str:
-        """The platform's notifier, created once: every definition's NotifyFailure invokes it.
-        (The status-change rule has no local counterpart: moto emits no EventBridge events.)"""
+        """The platform's notifier, created once: every definition's NotifyFailure invokes it, and
+        ``run`` hands it the status-change event of a run that ends FAILED, TIMED_OUT or ABORTED, as
+        the platform's EventBridge rule does on AWS (moto emits no EventBridge events)."""
         return str(
             self.client("lambda").create_function(
                 FunctionName=NOTIFIER,
@@ -342,6 +344,8 @@ class EmbeddedAws:
                 sfn.stop_execution(executionArn=execution_arn, error="finlake.LocalTimeout")
                 raise TimeoutError(f"execution {name} did not finish in {timeout_s} s")
             time.sleep(0.05)
+        if description["status"] in UNHANDLED:
+            self._status_change(description)
         output = description.get("output")
         return RunResult(
             name=name,
@@ -356,6 +360,27 @@ class EmbeddedAws:
             states=_state_history(events),
             notifications=self.drain_outbox(),
         )
+
+    def _status_change(self, description: dict[str, Any]) -> None:
+        """Invoke the notifier with the "Step Functions Execution Status Change" event EventBridge
+        would deliver: it emails only when the run's NotifyFailure did not (a local run then prints
+        the email of every failure path a run can take)."""
+        detail = {
+            key: description.get(key)
+            for key in ("executionArn", "stateMachineArn", "name", "status", "input", "error", "cause")
+        }
+        event = {
+            "version": "0",
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "region": REGION,
+            "resources": [description["executionArn"]],
+            "detail": {**detail, "inputDetails": {"included": True}},
+        }
+        response = self.client("lambda").invoke(FunctionName=NOTIFIER, Payload=json.dumps(event))
+        if response.get("FunctionError"):
+            raise RuntimeError(f"the notifier failed on the status change: {response['Payload'].read().decode()}")
 
     def _history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")

@@ -10,9 +10,12 @@ execution, `parallel` at most, default 4), not as a Distributed Map in a parent 
 - there is no second state machine to deploy, grant and keep in step with four definitions;
 - failures stay per partition, each with its own failure email and dead-letter message, which
   `finlake redrive` already knows how to rerun;
-- the bound protects what the partitions share: Glue jobs run with MaxConcurrentRuns 1 per job
-  and the sources are public services that rate-limit. A backfill is an operator's one-off; it
-  does not need to survive the laptop closing (rerunning it skips what finished).
+- the bound protects what the partitions share: the sources are public services that rate-limit,
+  and a domain with Glue jobs runs at most ``DomainSpec.parallel_runs`` at a time (MaxConcurrentRuns
+  of its jobs, 1): the jobs queue overlapping runs, and a step's timeout covers waiting behind one
+  run only (stacks/specs.py GLUE_RUNS_AHEAD), so a backfill must not stack more behind it. A
+  backfill is an operator's one-off; it does not need to survive the laptop closing (rerunning it
+  skips what finished).
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ def _day(text: str) -> date:
         raise RangeError(f"{text!r}: this domain is partitioned by date, give YYYY-MM-DD") from None
 
 
+def bounded_parallelism(spec: DomainSpec, parallel: int) -> int:
+    """``parallel``, capped at the runs the domain's Glue jobs take at once (no cap without Glue)."""
+    return max(1, min(parallel, spec.parallel_runs or parallel))
+
+
 def request_for(spec: DomainSpec, partition: str, force: bool = False) -> Request:
     if spec.partition == "month":
         return Request(spec, month=partition, force=force)
@@ -109,7 +117,9 @@ def backfill_aws(
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Start the partitions not already SUCCEEDED (under their name or a rerun of it), at most
-    ``parallel`` at a time; a RUNNING one is followed rather than started twice."""
+    ``parallel`` at a time (capped at ``spec.parallel_runs`` for a domain with Glue jobs); a RUNNING
+    one is followed rather than started twice."""
+    parallel = bounded_parallelism(spec, parallel)
     by_base: dict[str, list[dict[str, Any]]] = {}
     names: set[str] = set()
     for item in list_executions(sfn, state_machine_arn):

@@ -12,7 +12,7 @@ here hard-codes it:
   quarantined instead, so one typo cannot silently drop a whole account;
 * every other column is a text attribute, carried on each long row as a JSON object.
 
-Input formats (both published by the BNDES portal; docs/decisions/0009-text-encodings.md):
+Input formats (both published by the BNDES portal; docs/decisions/0011-text-encodings.md):
 
 * the default CSV ("Baixar"): ``;`` delimiter, decimal comma with ``.`` thousands separators
   (``612.345,67``), dates ``dd/mm/yyyy``. Since February 2025 BNDES publishes it in windows-1252;

@@ -251,7 +251,7 @@ def write_cassette_entry(
     cassette_dir = Path(cassette_dir)
     if file is None:
         name = PurePosixPath(urlsplit(url).path).name or "index"
-        digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:12]
+        digest = hashlib.sha1(url.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
         file = f"responses/{digest}-{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}"
     if headers is None:
         content_type = "text/csv; charset=utf-8" if url.lower().endswith(".csv") else "application/json"

@@ -1,6 +1,6 @@
 """Bytes to text for every source: which encoding, decided once, the same way everywhere.
 
-The decision (docs/decisions/0009-text-encodings.md), in this order:
+The decision (docs/decisions/0011-text-encodings.md), in this order:
 
 1. A byte-order mark (UTF-8, UTF-16, UTF-32) decides, and is dropped.
 2. Bytes that are valid UTF-8 are UTF-8, whatever the label says: a body that is valid UTF-8

@@ -1,18 +1,28 @@
-"""The platform's notifier function (``finlake-notify``): readable failure emails to the topic.
+"""The platform's notifier function (``<prefix>-notify``): readable failure emails to the topic.
 
-One function, one entry point (``handler``), two kinds of event:
+One function, one entry point (``handler``), four kinds of event, one email format
+(``functions/ops/notify.py``):
 
 - the ``NotifyFailure`` state of every workflow invokes it with the caught error
   (``notify_failure``);
 - the EventBridge rule on "Step Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED of
   the finlake state machines) delivers the event (``execution_status_change``): it reads the
-  execution history and emails only when ``NotifyFailure`` did not already run.
+  execution history and emails only when ``NotifyFailure`` did not already email;
+- the EventBridge rule on "Glue Job State Change" (FAILED, TIMEOUT, ERROR of the finlake jobs)
+  delivers the event (``glue_job_state_change``): it emails only for runs no workflow started (a
+  workflow's run carries ``--run_id`` and the workflow's own Catch emails);
+- Lambda delivers the invocation record of a starter (S3 trigger, ScheduleStart) whose asynchronous
+  invocation failed for good (its on-failure destination, ``invocation_failed``): it emails, then
+  puts the record on the dead-letter queue, where it used to go directly.
 
-The topic comes from ``TOPIC_ARN``; the execution name is the logs' correlation id.
+The topic comes from ``TOPIC_ARN``, the queue from ``DEAD_LETTER_QUEUE_URL``, which state machines
+and Glue jobs are the deployment's from ``STATE_MACHINE_PREFIX`` and ``GLUE_JOB_PREFIX``
+(``<prefix>-``, stacks/names.py); the execution name is the logs' correlation id.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +34,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.ops import notify
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
+GLUE_STATE_CHANGE = "Glue Job State Change"
 
 logger = Logger()
 tracer = Tracer()
@@ -39,6 +50,16 @@ class Executions(Protocol):
 
 class Publisher(Protocol):
     def publish(self, email: notify.Email) -> str: ...
+
+
+class JobRuns(Protocol):
+    """Glue, as the Glue-event handler reads it."""
+
+    def arguments(self, job_name: str, run_id: str) -> dict[str, str]: ...
+
+
+class DeadLetters(Protocol):
+    def send(self, body: str) -> str: ...
 
 
 @dataclass
@@ -65,6 +86,24 @@ class TopicPublisher:
     def publish(self, email: notify.Email) -> str:
         response = self.client.publish(TopicArn=self.topic_arn, Subject=email.subject, Message=email.message)
         return str(response["MessageId"])
+
+
+@dataclass
+class GlueJobRuns:
+    client: Any
+
+    def arguments(self, job_name: str, run_id: str) -> dict[str, str]:
+        run = self.client.get_job_run(JobName=job_name, RunId=run_id, PredecessorsIncluded=False)["JobRun"]
+        return dict(run.get("Arguments") or {})
+
+
+@dataclass
+class QueueDeadLetters:
+    client: Any
+    queue_url: str
+
+    def send(self, body: str) -> str:
+        return str(self.client.send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"])
 
 
 def _publisher() -> TopicPublisher:
@@ -97,6 +136,41 @@ def handle_status_change(event: dict[str, Any], executions: Executions, publishe
     return {"sent": True, "subject": email.subject, "message_id": message_id}
 
 
+def handle_glue_event(event: dict[str, Any], runs: JobRuns, publisher: Publisher) -> dict[str, Any]:
+    detail = event.get("detail") or {}
+    job, run = str(detail.get("jobName") or ""), str(detail.get("jobRunId") or "")
+    if not notify.is_finlake_job(job):
+        logger.warning("not a finlake Glue job", extra={"job": job})
+        return {"sent": False, "reason": "not a finlake Glue job"}
+    try:
+        arguments = runs.arguments(job, run)
+    except Exception:  # the failure still gets its email, without the run's arguments
+        logger.exception("could not read the Glue job run", extra={"job": job, "run": run})
+        arguments = {}
+    execution = notify.started_by_workflow(arguments)
+    if execution:
+        logger.info("the workflow's own failure email covers this run", extra={"execution": execution})
+        return {"sent": False, "reason": f"started by execution {execution}"}
+    email = notify.format_email(notify.failure_from_glue_event(event, arguments))
+    message_id = publisher.publish(email)
+    logger.info("Glue failure email sent", extra={"subject": email.subject, "message_id": message_id})
+    return {"sent": True, "subject": email.subject, "message_id": message_id}
+
+
+def handle_invocation_record(record: dict[str, Any], publisher: Publisher, dead_letters: DeadLetters) -> dict[str, Any]:
+    """Email first (a person learns of it even if the queue is unreachable), then keep the record
+    on the dead-letter queue. A failure here makes Lambda retry the notifier, then put the
+    notifier's own record on the queue: nothing is lost, an email may come twice."""
+    email = notify.format_email(notify.failure_from_invocation_record(record))
+    message_id = publisher.publish(email)
+    dead_letter_id = dead_letters.send(json.dumps(record))
+    logger.info(
+        "start failure email sent",
+        extra={"subject": email.subject, "message_id": message_id, "dead_letter_id": dead_letter_id},
+    )
+    return {"sent": True, "subject": email.subject, "message_id": message_id, "dead_letter_id": dead_letter_id}
+
+
 def notify_failure(event: dict[str, Any]) -> dict[str, Any]:
     return handle_task(event, _publisher())
 
@@ -106,9 +180,23 @@ def execution_status_change(event: dict[str, Any]) -> dict[str, Any]:
     return handle_status_change(event, executions, _publisher())
 
 
-@logger.inject_lambda_context(correlation_id_path="execution_name || detail.name")
+def glue_job_state_change(event: dict[str, Any]) -> dict[str, Any]:
+    return handle_glue_event(event, GlueJobRuns(boto3.client("glue")), _publisher())
+
+
+def invocation_failed(record: dict[str, Any]) -> dict[str, Any]:
+    dead_letters = QueueDeadLetters(boto3.client("sqs"), os.environ["DEAD_LETTER_QUEUE_URL"])
+    return handle_invocation_record(record, _publisher(), dead_letters)
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_name || detail.name || detail.jobRunId")
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("detail-type") == STATUS_CHANGE:
+    kind = event.get("detail-type")
+    if kind == STATUS_CHANGE:
         return execution_status_change(event)
+    if kind == GLUE_STATE_CHANGE:
+        return glue_job_state_change(event)
+    if notify.is_invocation_record(event):
+        return invocation_failed(event)
     return notify_failure(event)

@@ -588,4 +588,4 @@ def test_a_distribution_change_is_flagged(spark: Any):
         "dt_ref",
     )
     assert [got[(day,)]["distribution_changed"] for day in days] == [False, False, True]
-    assert got[(days[2],)]["daily_return"] == 0.0  # kept: prices are not adjusted (docs/decisions/0010)
+    assert got[(days[2],)]["daily_return"] == 0.0  # kept: prices are not adjusted (docs/decisions/0012)

@@ -28,6 +28,9 @@ PIPELINES = "FinlakePipelines"
 # source folder without running pip, so the tests never reach the network.
 NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
 
+# A second deployment's prefix (tests/infra/test_prefixed_deployment.py, the failure inventory).
+PREFIX = "smoketest1"
+
 # A variant with other context values and a throwaway Glue step, to test those code paths.
 VARIANT_CONTEXT = {
     "notification_emails": ["ops@example.com", "analyst@example.com"],
@@ -37,6 +40,7 @@ VARIANT_CONTEXT = {
     "google_sheets": {"enabled": True, "spreadsheet_id": "abc123"},
     "fred": {"enabled": True, "series": ["DFF", "VIXCLS"]},
     "alpha_vantage": {"enabled": True, "watchlist": ["XLK", "XLF"], "function": "TIME_SERIES_DAILY"},
+    "dashboard": True,
 }
 VARIANT_GLUE_STEP = GlueStep("Indicators", "glue/__init__.py", workers=3, worker_type="G.2X", timeout_min=45)
 # bank: to synthesize its optional Google Sheets sink, switched on in VARIANT_CONTEXT.
@@ -57,8 +61,8 @@ class Synthesized:
         return {k: v for k, v in self.templates[stack]["Resources"].items() if v["Type"] == cfn_type}
 
 
-def _synth(outdir: Path, **kwargs: Any) -> Synthesized:
-    app = build_app(outdir=str(outdir), cdk_context=NO_BUNDLING, **kwargs)
+def _synth(outdir: Path, cdk_context: Mapping[str, Any] | None = None, **kwargs: Any) -> Synthesized:
+    app = build_app(outdir=str(outdir), cdk_context={**NO_BUNDLING, **(cdk_context or {})}, **kwargs)
     assembly = app.synth()
     templates = {s.stack_name: json.loads(Path(s.template_full_path).read_text()) for s in assembly.stacks}
     return Synthesized(app=app, outdir=outdir, templates=templates)
@@ -73,6 +77,17 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 @pytest.fixture(scope="session")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _synth(tmp_path_factory.mktemp("cdk-variant"), context=VARIANT_CONTEXT, domains=VARIANT_DOMAINS)
+
+
+@pytest.fixture(scope="session")
+def prefixed(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app under ``PREFIX`` with exactly the ``-c`` options `make aws-smoke` passes to the CDK CLI
+    (strings, as the CLI hands them over), plus the dashboard the smoke leaves off, so that its name
+    and metrics are checked for the prefix too."""
+    from finlake.smoke import deploy_context
+
+    context = {**deploy_context(PREFIX), "finlake.dashboard": "true"}
+    return _synth(tmp_path_factory.mktemp("cdk-prefixed"), cdk_context=context)
 
 
 @pytest.fixture(scope="session")

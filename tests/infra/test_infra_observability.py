@@ -9,7 +9,9 @@ import pytest
 
 from functions.common.telemetry import RUN_METRICS
 from stacks import observability
+from stacks.names import DEFAULT_NAMES
 from stacks.specs import DOMAINS
+from tests.infra.conftest import VARIANT_DOMAINS
 
 pytestmark = pytest.mark.slow
 
@@ -59,16 +61,28 @@ def test_one_notifier_function_at_platform_level(synthesized) -> None:
     assert props["Handler"] == "functions.ops.handlers.handler"
     assert props["Runtime"] == "python3.14"
     assert props["TracingConfig"] == {"Mode": "Active"}
+    # Powertools, then tzdata: a ScheduleStart failure's email computes the Sao Paulo partition
+    assert len(props["Layers"]) == 2 and "FinlakeCommonLayer" in json.dumps(props["Layers"][1])
     env = props["Environment"]["Variables"]
-    assert set(env) == {"TOPIC_ARN", "POWERTOOLS_SERVICE_NAME"}
+    assert set(env) == {
+        "TOPIC_ARN",
+        "DEAD_LETTER_QUEUE_URL",
+        "POWERTOOLS_SERVICE_NAME",
+        "STATE_MACHINE_PREFIX",
+        "GLUE_JOB_PREFIX",
+    }
     assert env["POWERTOOLS_SERVICE_NAME"] == "finlake-notify"
+    # functions/ops/notify.py: which runs and Glue jobs are this deployment's
+    assert env["STATE_MACHINE_PREFIX"] == "finlake-" and env["GLUE_JOB_PREFIX"] == "finlake-"
     (topic_id,) = synthesized.resources(PLATFORM, "AWS::SNS::Topic")
+    (queue_id,) = synthesized.resources(PLATFORM, "AWS::SQS::Queue")
     assert env["TOPIC_ARN"] == {"Ref": topic_id}
+    assert env["DEAD_LETTER_QUEUE_URL"] == {"Ref": queue_id}
     functions = synthesized.resources(PIPELINES, "AWS::Lambda::Function").values()
     assert not any(f["Properties"]["Handler"].startswith("functions.ops.") for f in functions)  # not per domain
 
 
-def test_notifier_may_publish_to_the_topic_and_read_finlake_executions_only(synthesized) -> None:
+def test_notifier_may_publish_read_finlake_executions_and_job_runs_and_keep_records_only(synthesized) -> None:
     statements = _role_statements(synthesized, PLATFORM, "NotifierRole")
     (topic_id,) = synthesized.resources(PLATFORM, "AWS::SNS::Topic")
     (publish,) = [s for s in statements if "sns:Publish" in _actions(s)]
@@ -76,19 +90,26 @@ def test_notifier_may_publish_to_the_topic_and_read_finlake_executions_only(synt
     (states,) = [s for s in statements if any(a.startswith("states:") for a in _actions(s))]
     assert sorted(_actions(states)) == ["states:DescribeExecution", "states:GetExecutionHistory"]
     assert _render(states["Resource"]).endswith(":states:<Ref:AWS::Region>:<Ref:AWS::AccountId>:execution:finlake-*:*")
-    allowed = ("logs:", "xray:", "kms:", "sqs:", "sns:Publish", "states:GetExecutionHistory", "states:Describe")
+    (glue,) = [s for s in statements if any(a.startswith("glue:") for a in _actions(s))]
+    assert _actions(glue) == ["glue:GetJobRun"]
+    assert _render(glue["Resource"]).endswith(":glue:<Ref:AWS::Region>:<Ref:AWS::AccountId>:job/finlake-*")
+    allowed = (
+        "logs:",
+        "xray:",
+        "kms:",
+        "sqs:",
+        "sns:Publish",
+        "states:GetExecutionHistory",
+        "states:Describe",
+        "glue:GetJobRun",
+    )
     assert all(a.startswith(allowed) for s in statements for a in _actions(s))
     assert not any(s["Resource"] == "*" for s in statements if not _actions(s)[0].startswith("xray:"))
 
 
 def test_status_changes_of_finlake_machines_go_to_the_notifier(synthesized) -> None:
     notifier_id, _ = _notifier(synthesized)
-    rules = [
-        r["Properties"]
-        for r in synthesized.resources(PLATFORM, "AWS::Events::Rule").values()
-        if r["Properties"]["EventPattern"].get("source") == ["aws.states"]
-    ]
-    (rule,) = rules
+    (rule,) = _rules(synthesized, "aws.states")
     pattern = rule["EventPattern"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
@@ -120,66 +141,73 @@ def test_every_notify_failure_invokes_the_notifier_and_nothing_wider(synthesized
         assert [_actions(s) for s in invoke] == [["lambda:InvokeFunction"]], spec.name
 
 
-def _alarms_by_domain(s) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for alarm in s.resources(PIPELINES, "AWS::CloudWatch::Alarm").values():
-        props = alarm["Properties"]
-        domain = props["AlarmDescription"].removeprefix("finlake ").split(":")[0]
-        found.setdefault(domain, []).append(props["MetricName"])
-    return found
+def _rules(s, source: str) -> list[dict]:
+    return [
+        r["Properties"]
+        for stack in (PLATFORM, PIPELINES)
+        for r in s.resources(stack, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"].get("source") == [source]
+    ]
 
 
-def test_every_domain_has_the_full_alarm_set_on_the_topic(synthesized) -> None:
-    alarms = _alarms_by_domain(synthesized)
-    assert set(alarms) == set(DOMAINS)
-    for name, spec in DOMAINS.items():
-        functions = len(spec.lambdas) + bool(spec.trigger) + 1  # steps, S3 trigger, the scheduled start
-        expected = ["ExecutionsAborted", "ExecutionsFailed", "ExecutionsTimedOut"] + ["Errors", "Throttles"] * functions
-        assert sorted(alarms[name]) == sorted(expected), name
-    platform_alarms = {
-        a["Properties"]["MetricName"] for a in synthesized.resources(PLATFORM, "AWS::CloudWatch::Alarm").values()
-    }
-    assert platform_alarms == {"ApproximateNumberOfMessagesVisible", "Errors"}  # the DLQ, the notifier
-    for stack in (PLATFORM, PIPELINES):
-        for alarm in synthesized.resources(stack, "AWS::CloudWatch::Alarm").values():
-            (action,) = alarm["Properties"]["AlarmActions"]
-            assert "Notifications" in json.dumps(action)
-
-
-def _glue_rules(s) -> dict[str, dict]:
-    return {
-        r["Properties"]["Description"].split(":")[0].removeprefix("finlake "): r["Properties"]
-        for r in s.resources(PIPELINES, "AWS::Events::Rule").values()
-        if r["Properties"]["EventPattern"].get("source") == ["aws.glue"]
-    }
-
-
-def test_glue_job_failures_email_the_topic_with_a_readable_message(synthesized) -> None:
-    rules = _glue_rules(synthesized)
-    assert set(rules) == {name for name, spec in DOMAINS.items() if spec.glue_jobs}
-    for name, rule in rules.items():
-        pattern = rule["EventPattern"]
-        assert pattern["detail-type"] == ["Glue Job State Change"]
-        assert pattern["detail"]["state"] == ["FAILED", "TIMEOUT", "ERROR"]
-        assert pattern["detail"]["jobName"] == [f"finlake-{name}-{g.step.lower()}" for g in DOMAINS[name].glue_jobs]
-        (target,) = rule["Targets"]
-        assert "Notifications" in json.dumps(target["Arn"])
-        assert "RoleArn" in target  # a role of its own, not an open topic policy
-        transformer = target["InputTransformer"]
-        assert transformer["InputPathsMap"]["detail-jobName"] == "$.detail.jobName"
-        template = _render(transformer["InputTemplate"])
-        for text in ("Domain: " + name, "Job: <detail-jobName>", "Cause: <detail-message>", "Console: https://"):
-            assert text in template
-    # a job name the rule names is a job of the stack
+def test_glue_job_failures_of_every_finlake_job_go_to_the_notifier(synthesized) -> None:
+    """One rule for every finlake-* job (a new job is covered), into the readable-email notifier: no
+    input transformer whose every line SNS would show in quotes (RuleTargetInput.from_multiline_text)."""
+    notifier_id, _ = _notifier(synthesized)
+    (rule,) = _rules(synthesized, "aws.glue")
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["Glue Job State Change"]
+    assert pattern["detail"]["state"] == ["FAILED", "TIMEOUT", "ERROR"]
+    assert pattern["detail"]["jobName"] == [{"prefix": "finlake-"}]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [notifier_id, "Arn"]}
+    assert "InputTransformer" not in target and "Input" not in target  # the event itself
     jobs = {j["Properties"]["Name"] for j in synthesized.resources(PIPELINES, "AWS::Glue::Job").values()}
-    assert {n for r in rules.values() for n in r["EventPattern"]["detail"]["jobName"]} == jobs
+    assert jobs and all(job.startswith("finlake-") for job in jobs)
 
 
-def test_the_notifier_and_rules_leave_the_topic_policy_closed(synthesized) -> None:
-    for policy in synthesized.resources(PLATFORM, "AWS::SNS::TopicPolicy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Effect"] == "Allow":
-                assert "Condition" in statement, statement  # every service publisher is account-scoped
+def test_the_topic_policy_lets_finlake_alarms_and_budgets_publish_and_nothing_else(synthesized) -> None:
+    (policy,) = synthesized.resources(PLATFORM, "AWS::SNS::TopicPolicy").values()
+    allows = {
+        s["Principal"]["Service"]: s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    }
+    assert set(allows) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    for service, source_arn in {
+        "cloudwatch.amazonaws.com": ":cloudwatch:<Ref:AWS::Region>:<Ref:AWS::AccountId>:alarm:finlake *",
+        "budgets.amazonaws.com": ":budgets::<Ref:AWS::AccountId>:*",
+    }.items():
+        conditions = allows[service]["Condition"]
+        assert _actions(allows[service]) == ["sns:Publish"]
+        assert conditions["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert _render(conditions["ArnLike"]["aws:SourceArn"]).endswith(source_arn), service
+
+
+def test_only_two_alarms_each_with_a_readable_subject(synthesized) -> None:
+    """CloudWatch's email subject is 'ALARM: "<name>" in <Region>'; SNS cuts subjects at 100 characters."""
+    assert not synthesized.resources(PIPELINES, "AWS::CloudWatch::Alarm")
+    alarms = [a["Properties"] for a in synthesized.resources(PLATFORM, "AWS::CloudWatch::Alarm").values()]
+    assert {a["MetricName"] for a in alarms} == {"ApproximateNumberOfMessagesVisible", "Errors"}  # DLQ, notifier
+    for alarm in alarms:
+        subject = f'ALARM: "{alarm["AlarmName"]}" in South America (Sao Paulo)'
+        assert alarm["AlarmName"].startswith(DEFAULT_NAMES.alarm_prefix) and len(subject) <= 100, subject
+        assert "finlake --aws" in alarm["AlarmDescription"]  # what to do next
+        (action,) = alarm["AlarmActions"]
+        assert "Notifications" in json.dumps(action)
+
+
+def test_alarm_names_are_checked_when_built() -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_cloudwatch as cw
+    from aws_cdk import aws_sns as sns
+
+    stack = Stack(App(), "Check")
+    metric = cw.Metric(namespace="N", metric_name="M")
+    topic = sns.Topic(stack, "T")
+    for name in ("DeadLetters", DEFAULT_NAMES.alarm_prefix + "x" * 80):
+        with pytest.raises(ValueError, match="alarm name"):
+            observability.alarm_to_topic(stack, name[:10], name=name, description="d", metric=metric, topic=topic)
 
 
 def _dashboards(s) -> dict[str, str]:
@@ -193,29 +221,23 @@ def _metrics(body: str) -> list[list[Any]]:
     return [m for widget in json.loads(body)["widgets"] for m in widget.get("properties", {}).get("metrics", [])]
 
 
-def test_one_dashboard_per_domain_with_runs_rows_steps_and_the_dlq(synthesized) -> None:
-    dashboards = _dashboards(synthesized)
-    assert set(dashboards) == {f"finlake-{name}" for name in DOMAINS}
-    for name, spec in DOMAINS.items():
-        metrics = _metrics(dashboards[f"finlake-{name}"])
-        names = {(m[0], m[1]) for m in metrics}
-        for execution in ("Started", "Succeeded", "Failed", "TimedOut", "Aborted"):
-            assert ("AWS/States", f"Executions{execution}") in names, name
-        stats = {m[-1]["stat"] for m in metrics if m[1] == "ExecutionTime"}
-        assert stats == {"p50", "Maximum"}
-        custom = [m for m in metrics if m[0] == "finlake"]
-        assert {m[1] for m in custom} == set(RUN_METRICS)
-        assert all(m[2:4] == ["service", f"finlake-{name}"] and m[4]["stat"] == "Sum" for m in custom)
-        labels = {m[-1]["label"] for m in metrics if m[0] == "AWS/Lambda" and m[1] == "Errors"}
-        starters = {"ScheduleStart"} | ({"Trigger"} if spec.trigger else set())
-        assert labels == {s.step for s in spec.lambdas} | starters
-        assert {m[-1]["label"] for m in metrics if m[1] == "Duration"} == labels
-        assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in names
-        glue = [m for m in metrics if m[0] == "Glue"]
+def test_no_dashboard_by_default_and_one_with_a_section_per_domain_on_request(synthesized, variant) -> None:
+    assert _dashboards(synthesized) == {}  # 3 USD a month: off unless the context asks for it
+    dashboards = _dashboards(variant)  # "dashboard": true
+    assert set(dashboards) == {"finlake"}
+    body = dashboards["finlake"]
+    metrics = _metrics(body)
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in {(m[0], m[1]) for m in metrics}
+    for name, spec in VARIANT_DOMAINS.items():
+        assert f"## {name}" in body
+        custom = [m for m in metrics if m[0] == "finlake" and m[2:4] == ["service", f"finlake-{name}"]]
+        assert {m[1] for m in custom} == set(RUN_METRICS) and all(m[4]["stat"] == "Sum" for m in custom)
+        glue = [m for m in metrics if m[0] == "Glue" and m[3].startswith(f"finlake-{name}-")]
         assert [m[3] for m in glue] == [f"finlake-{name}-{g.step.lower()}" for g in spec.glue_jobs]
-        assert all(
-            m[1] == "glue.driver.aggregate.elapsedTime" and m[4:8] == ["JobRunId", "ALL", "Type", "count"] for m in glue
-        )
+    executions = [m for m in metrics if m[0] == "AWS/States" and m[1] == "ExecutionsFailed"]
+    assert len(executions) == len(VARIANT_DOMAINS)
+    labels = {m[-1]["label"] for m in metrics if m[0] == "AWS/Lambda" and m[1] == "Errors"}
+    assert labels == {s.step for spec in VARIANT_DOMAINS.values() for s in spec.lambdas} | {"ScheduleStart", "Trigger"}
 
 
 def test_dashboard_metric_names_are_the_ones_the_catalog_steps_emit() -> None:

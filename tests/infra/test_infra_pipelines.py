@@ -91,17 +91,17 @@ def test_one_function_per_lambda_step_with_the_spec_settings(synthesized, cdk_co
         assert props["MemorySize"] == step.memory_mb
         assert props["Timeout"] == step.timeout_s
         assert props["TracingConfig"] == {"Mode": "Active"}
-        assert len(props["Layers"]) == 2 + bool(spec_of(step).requirements)  # managed + the domain's own
+        assert len(props["Layers"]) == 3 + bool(spec_of(step).requirements)  # managed, common, the domain's own
         log_group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
         assert log_group["Properties"]["RetentionInDays"] == cdk_context["log_retention_days"] == 90
 
 
-def test_layers_are_the_managed_layers_from_context(synthesized) -> None:
+def test_layers_are_the_managed_layers_then_the_common_layer(synthesized) -> None:
     layers = next(iter(_functions(synthesized).values()))["Properties"]["Layers"]
     rendered = [json.dumps(layer) for layer in layers]
-    assert "336392948345:layer:AWSSDKPandas-Python314" in rendered[0]
-    assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-x86_64" in rendered[1]
-    assert all('"Ref": "AWS::Region"' in r for r in rendered[:2])  # a third is the domain's own layer
+    assert rendered[0] == json.dumps({"Fn::FindInMap": ["PandasLayerArns", {"Ref": "AWS::Region"}, "arn"]})
+    assert "/aws/service/powertools/python/x86_64/python3.14/3.37.0" in rendered[1]
+    assert "FinlakeCommonLayer" in rendered[2]
 
 
 def test_function_environment_is_the_documented_set_and_has_no_secrets(synthesized) -> None:
@@ -231,20 +231,25 @@ def test_schedule_start_may_only_start_its_own_state_machine(synthesized) -> Non
     env = props["Environment"]["Variables"]
     assert set(env) == {"POWERTOOLS_SERVICE_NAME", "DOMAIN", "STATE_MACHINE_ARN"}
     assert env["STATE_MACHINE_ARN"] == {"Ref": next(iter(_machine_ids(synthesized)))}
-    assert len(props["Layers"]) == 1 and "Powertools" in json.dumps(props["Layers"])
+    assert len(props["Layers"]) == 2 and "powertools" in json.dumps(props["Layers"][0])
+    assert "FinlakeCommonLayer" in json.dumps(props["Layers"][1])  # tzdata for ZoneInfo
     assert props["TracingConfig"] == {"Mode": "Active"}
     statements = _statements(synthesized, "BndesScheduleStartRole")
     (start,) = [s for s in statements if "states:StartExecution" in _actions(s)]
     assert _actions(start) == ["states:StartExecution"]
     assert start["Resource"] == {"Ref": next(iter(_machine_ids(synthesized)))}
-    others = {a for s in statements if s is not start for a in _actions(s)}
-    assert all(a.startswith(("sqs:", "kms:", "logs:", "xray:")) for a in others)  # DLQ destination, own logs
+    (invoke,) = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
+    assert "NotifierFunction" in json.dumps(invoke["Resource"]) and ":*" not in json.dumps(invoke["Resource"])
+    others = {a for s in statements if s not in (start, invoke) for a in _actions(s)}
+    assert all(a.startswith(("logs:", "xray:")) for a in others)  # its own logs and traces
     (config,) = [
         c["Properties"]
         for c in synthesized.resources(PIPELINES, "AWS::Lambda::EventInvokeConfig").values()
         if c["Properties"]["FunctionName"] == {"Ref": lid}
     ]
-    assert "OnFailure" in config["DestinationConfig"]  # a start that keeps failing lands in the DLQ
+    # a start that keeps failing (or is throttled for an hour) goes to the notifier: email, then the DLQ
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == invoke["Resource"]
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (2, 3600)
 
 
 def test_schedule_role_may_only_invoke_its_schedule_start(synthesized) -> None:
@@ -262,20 +267,10 @@ def _machine_ids(s) -> list[str]:
     return list(s.resources(PIPELINES, "AWS::StepFunctions::StateMachine"))
 
 
-def test_alarms_notify_the_topic(synthesized) -> None:
-    alarms = synthesized.resources(PIPELINES, "AWS::CloudWatch::Alarm").values()
-    metrics = sorted(a["Properties"]["MetricName"] for a in alarms)
-    n_functions = sum(len(spec.lambdas) for spec in DOMAINS.values())
-    n_triggers = sum(1 for spec in DOMAINS.values() if spec.trigger)
-    assert metrics == sorted(
-        ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"] * len(DOMAINS)
-        + ["Errors", "Throttles"] * n_functions
-        + ["Errors", "Throttles"] * n_triggers
-        + ["Errors", "Throttles"] * len(DOMAINS)  # the schedules' starters
-    )
-    for alarm in alarms:
-        (action,) = alarm["Properties"]["AlarmActions"]
-        assert "Fn::ImportValue" in action and "Notifications" in action["Fn::ImportValue"]
+def test_the_pipelines_have_no_alarms_and_no_dashboard_by_default(synthesized) -> None:
+    """Failures reach the notifier by events (test_failure_inventory.py); alarms cost 0.10 USD a metric."""
+    assert not synthesized.resources(PIPELINES, "AWS::CloudWatch::Alarm")
+    assert not synthesized.resources(PIPELINES, "AWS::CloudWatch::Dashboard")
 
 
 def test_glue_step_becomes_a_glue_5_job_with_the_security_configuration(variant) -> None:
@@ -290,7 +285,7 @@ def test_glue_step_becomes_a_glue_5_job_with_the_security_configuration(variant)
     assert "Fn::ImportValue" in props["SecurityConfiguration"]
     args = props["DefaultArguments"]
     assert args["--enable-metrics"] == "true"
-    assert args["--enable-continuous-cloudwatch-log"] == "true"
+    assert props["JobRunQueuingEnabled"] is True
     assert {"--RAW_BUCKET", "--CURATED_BUCKET", "--REFINED_BUCKET", "--CURATED_DATABASE"} <= set(args)
     assert "cdk-hnb659fds-assets" in json.dumps(props["Command"]["ScriptLocation"])
     machine = _machines(variant)["finlake-bndes"]

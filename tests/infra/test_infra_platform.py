@@ -30,7 +30,7 @@ def test_one_customer_managed_key_with_rotation_retained(synthesized) -> None:
     assert len(keys) == 1
     (key,) = keys.values()
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_zone_buckets_are_kms_encrypted_with_the_key_and_bucket_keys(synthesized) -> None:
@@ -58,7 +58,7 @@ def test_every_bucket_is_versioned_private_retained_and_logged(synthesized) -> N
             "IgnorePublicAcls": True,
             "RestrictPublicBuckets": True,
         }, zone
-        assert bucket["DeletionPolicy"] == "Retain", zone
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate", zone
         assert bucket["UpdateReplacePolicy"] == "Retain", zone
         rules = props["LifecycleConfiguration"]["Rules"]
         assert any(r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 90 for r in rules), zone
@@ -180,17 +180,18 @@ def test_dead_letter_queue_keeps_14_days_encrypted_tls_only(synthesized) -> None
     )
 
 
-def test_dead_letter_queue_alarm_notifies_the_topic(synthesized) -> None:
+def test_dead_letter_queue_alarm_notifies_the_topic_under_a_readable_name(synthesized) -> None:
     (topic_id,) = synthesized.resources(PLATFORM, "AWS::SNS::Topic")
     (queue_id,) = synthesized.resources(PLATFORM, "AWS::SQS::Queue")
     synthesized.template(PLATFORM).has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
+            "AlarmName": "finlake dead-letter queue holds failed runs",
             "MetricName": "ApproximateNumberOfMessagesVisible",
             "Namespace": "AWS/SQS",
             "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}],
-            "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
             "AlarmActions": [{"Ref": topic_id}],
         },
     )
@@ -199,6 +200,11 @@ def test_dead_letter_queue_alarm_notifies_the_topic(synthesized) -> None:
 def test_a_monthly_budget_alerts_the_topic_at_80_and_100_percent(synthesized) -> None:
     [budget] = synthesized.resources(PLATFORM, "AWS::Budgets::Budget").values()
     props = budget["Properties"]
+    # Budgets are global to an account: the region in the name lets two regions deploy side by side.
+    assert props["Budget"]["BudgetName"] == {"Fn::Join": ["", ["finlake-monthly-", {"Ref": "AWS::Region"}]]}
+    # AWS Budgets checks it may publish when the notification is created: the topic policy comes first.
+    (policy_id,) = synthesized.resources(PLATFORM, "AWS::SNS::TopicPolicy")
+    assert policy_id in budget["DependsOn"]
     assert props["Budget"]["TimeUnit"] == "MONTHLY"
     assert props["Budget"]["BudgetLimit"]["Amount"] == 50
     notifications = props["NotificationsWithSubscribers"]

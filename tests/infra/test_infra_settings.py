@@ -19,18 +19,16 @@ def test_cdk_json_context_parses_into_settings() -> None:
     assert settings.schedule_for(BNDES) == ScheduleSetting(enabled=True, expression=BNDES.schedule)
 
 
-def test_schedule_override_and_layer_region() -> None:
+def test_schedule_override() -> None:
     context = {**CONTEXT, "schedules": {"bndes": {"enabled": False, "expression": "rate(1 day)"}}}
     settings = Settings.from_context(context)
     assert settings.schedule_for(BNDES) == ScheduleSetting(enabled=False, expression="rate(1 day)")
-    pandas, powertools = settings.layer_arns("sa-east-1")
-    assert pandas.startswith("arn:aws:lambda:sa-east-1:336392948345:layer:AWSSDKPandas-Python314:")
-    assert powertools.startswith("arn:aws:lambda:sa-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314")
 
 
 @pytest.mark.parametrize(
     "override",
     [
+        # layers are not settings any more (stacks/lambda_layers.json): an old cdk.json key is refused
         {"pandas_layer_arn": "arn:aws:lambda:sa-east-1:336392948345:layer:AWSSDKPandas-Python314:6"},
         {"athena_bytes_scanned_cutoff": 1024},
     ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,8 @@ def test_prices_cover_every_item_in_both_regions_with_a_date_and_sources() -> No
         assert set(SHIPPED["regions"][region]) == set(SHIPPED["items"])
     services = {item["service"] for item in SHIPPED["items"].values()}
     assert all(SHIPPED["sources"][key].startswith("https://aws.amazon.com/") for key in SHIPPED["sources"])
+    for key, item in SHIPPED["items"].items():  # each figure names the pricing page it comes from
+        assert item["page"] in SHIPPED["sources"].values() and item["page"].endswith("/pricing/"), key
     assert {"Step Functions", "Lambda", "Glue", "S3", "KMS", "Secrets Manager", "CloudWatch"} <= services
     assert {"SNS", "SQS", "Athena", "EventBridge Scheduler"} <= services
 
@@ -436,3 +439,37 @@ def test_the_real_app_produces_every_line_item_and_a_sane_total(real: Any) -> No
     assert Decimal(2) < est.total < budget
     sa = estimate(real, region="sa-east-1")
     assert est.total < sa.total < 2 * est.total
+
+
+GOAL_USD = Decimal("5.00")  # issue 12: the default deployment, us-east-1, without the free tier
+README_ROW = re.compile(
+    r"^\| (us-east-1|sa-east-1) \| (not applied|`--free-tier`) \| \**([0-9.]+)\** \|$", re.MULTILINE
+)
+
+
+@pytest.mark.slow
+def test_the_default_deployment_costs_under_5_usd_a_month_with_the_same_data_work(real: Any) -> None:
+    est = estimate(real, region="us-east-1")
+    assert est.total < GOAL_USD
+    # Monitoring is two alarm metrics (the dead-letter queue, the notifier's errors) and no dashboard:
+    # failures reach the notifier through free EventBridge rules and Lambda destinations.
+    assert (est.line("cw_alarms").quantity, est.line("cw_dashboards").quantity) == (2, 0)
+    # The data work is unchanged: every run, Glue job, query and GB still priced.
+    runs = {w.domain: (w.full_runs, w.transitions_full) for w in est.workflows}
+    assert runs["stocks"] == (Decimal(7305) / CYCLE_MONTHS, 6) and runs["bank"] == (4, 8)
+    assert est.line("glue_dpu_hours").quantity > 1 and est.line("s3_storage").quantity == 10
+
+
+@pytest.mark.slow
+def test_the_readme_cost_table_is_what_finlake_cost_prints(real: Any) -> None:
+    """Loosely (5 cents): the README figures come from `finlake cost` with the shipped price table."""
+    rows = README_ROW.findall((ROOT / "README.md").read_text())
+    assert {(region, free) for region, free, _ in rows} == {
+        ("us-east-1", "not applied"),
+        ("sa-east-1", "not applied"),
+        ("us-east-1", "`--free-tier`"),
+    }
+    for region, free, figure in rows:
+        est = estimate(real, region=region, free_tier=free != "not applied")
+        assert abs(est.total - Decimal(figure)) <= Decimal("0.05"), (region, free, round(est.total, 2))
+        assert est.total < GOAL_USD
