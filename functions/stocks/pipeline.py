@@ -741,7 +741,8 @@ def _stage(lake: Lake, manifest: Manifest, what: str, table: pa.Table) -> str:
 
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
-    """Register the tables (eight; ten with the global sources) and the partitions the Glue job wrote; record what was ingested.
+    """Register the tables (eight; ten with the global sources) and the partitions the Glue job wrote; record
+    what was ingested.
 
     Fails (RowAccountingError) when the quote records in != curated + quarantined + duplicates."""
     result = json.loads(lake.get(result_uri(lake, manifest.run_id)))

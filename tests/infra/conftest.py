@@ -19,7 +19,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from stacks.app import build_app
-from stacks.specs import BANK, BNDES, ROOT, STOCKS, GlueStep
+from stacks.specs import BANK, BNDES, ROOT, GlueStep
 
 PLATFORM = "FinlakePlatform"
 PIPELINES = "FinlakePipelines"
@@ -38,14 +38,11 @@ VARIANT_CONTEXT = {
     "athena_bytes_scanned_cutoff": 1073741824,
     "log_retention_days": 30,
     "google_sheets": {"enabled": True, "spreadsheet_id": "abc123"},
-    "fred": {"enabled": True, "series": ["DFF", "VIXCLS"]},
-    "alpha_vantage": {"enabled": True, "watchlist": ["XLK", "XLF"], "function": "TIME_SERIES_DAILY"},
     "dashboard": True,
 }
 VARIANT_GLUE_STEP = GlueStep("Indicators", "glue/__init__.py", workers=3, worker_type="G.2X", timeout_min=45)
 # bank: to synthesize its optional Google Sheets sink, switched on in VARIANT_CONTEXT.
-# stocks: its optional FRED and Alpha Vantage sources, switched on in VARIANT_CONTEXT.
-VARIANT_DOMAINS = {"bndes": dataclasses.replace(BNDES, glue_jobs=(VARIANT_GLUE_STEP,)), "bank": BANK, "stocks": STOCKS}
+VARIANT_DOMAINS = {"bndes": dataclasses.replace(BNDES, glue_jobs=(VARIANT_GLUE_STEP,)), "bank": BANK}
 
 
 @dataclass(frozen=True)

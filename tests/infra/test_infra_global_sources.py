@@ -3,15 +3,30 @@ one on, its key secret exists, only the stocks Fetch role may read it, and Fetch
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stacks.settings import Settings
+from stacks.specs import ROOT
+from tests.infra.conftest import Synthesized, _synth
 from tests.infra.test_infra_bank import READ_SECRET, _actions, _functions, _key_export, _roles_with, _secrets
 
 pytestmark = pytest.mark.slow
 
 NAMES = {"fred": "finlake/stocks/fred", "alpha_vantage": "finlake/stocks/alpha_vantage"}
 FETCH = "functions.stocks.handlers.fetch"
+GLOBAL_CONTEXT = {
+    "fred": {"enabled": True, "series": ["DFF", "VIXCLS"]},
+    "alpha_vantage": {"enabled": True, "watchlist": ["XLK", "XLF"], "function": "TIME_SERIES_DAILY"},
+}
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app with cdk.json's context and both global sources turned on."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]["finlake"] | GLOBAL_CONTEXT
+    return _synth(tmp_path_factory.mktemp("cdk-global-sources"), context=context)
 
 
 def test_both_are_off_by_default_and_documented_in_cdk_json(synthesized, cdk_context) -> None:
@@ -45,3 +60,17 @@ def test_turned_on_each_key_secret_is_readable_by_stocks_fetch_only(variant) -> 
         if handler != FETCH:
             variables = function["Properties"]["Environment"]["Variables"]
             assert not [v for v in variables if v.startswith(("FRED_", "ALPHA_VANTAGE_"))], handler
+
+
+def test_turned_on_the_app_has_no_unacknowledged_aws_solutions_findings(variant) -> None:
+    from aws_cdk import Stack
+    from cdk_nag import AwsSolutionsChecks
+
+    findings = [
+        f"{violation.rule_name} {resource.construct_path}"
+        for stack in variant.app.node.children
+        if isinstance(stack, Stack)
+        for violation in AwsSolutionsChecks().validate_scope(stack).violations
+        for resource in violation.violating_resources
+    ]
+    assert findings == []
