@@ -55,8 +55,52 @@ class GoogleSheetsSetting:
         return {"SHEETS_SPREADSHEET_ID": self.spreadsheet_id, "SHEETS_WORKSHEET": self.worksheet}
 
 
+@dataclass(frozen=True)
+class FredSetting:
+    """The optional FRED source of the stocks domain (``functions/stocks/fred.py``). Enabling it creates
+    the ``finlake/stocks/fred`` secret (JSON {"api_key": ...}, set by the operator)."""
+
+    enabled: bool = False
+    series: tuple[str, ...] = ("DFF", "CPIAUCSL", "VIXCLS", "DGS10")
+
+    def __post_init__(self) -> None:
+        if self.enabled and not self.series:
+            raise ValueError(f"context {CONTEXT_KEY}.fred.series must name at least one FRED series")
+
+    def environment(self) -> dict[str, str]:
+        return {"FRED_SERIES": ",".join(self.series)}
+
+
+@dataclass(frozen=True)
+class AlphaVantageSetting:
+    """The optional Alpha Vantage source of the stocks domain (``functions/stocks/alpha_vantage.py``).
+    Enabling it creates the ``finlake/stocks/alpha_vantage`` secret (JSON {"api_key": ...})."""
+
+    enabled: bool = False
+    watchlist: tuple[str, ...] = ("XLB", "XLC", "XLE", "XLF", "XLI", "XLK", "XLP", "XLRE", "XLU", "XLV", "XLY", "SPY")
+    market: str = "SPY"
+    function: str = "TIME_SERIES_DAILY_ADJUSTED"  # premium; TIME_SERIES_DAILY with a free key
+    pause_s: float = 12.0  # between two requests: 5 a minute, the free tier's published pace
+
+    def __post_init__(self) -> None:
+        if self.function not in ("TIME_SERIES_DAILY_ADJUSTED", "TIME_SERIES_DAILY"):
+            raise ValueError(f"context {CONTEXT_KEY}.alpha_vantage.function: TIME_SERIES_DAILY[_ADJUSTED]")
+        if self.enabled and not self.watchlist:
+            raise ValueError(f"context {CONTEXT_KEY}.alpha_vantage.watchlist must not be empty")
+        if self.pause_s < 0:
+            raise ValueError(f"context {CONTEXT_KEY}.alpha_vantage.pause_s must be >= 0")
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "ALPHA_VANTAGE_WATCHLIST": ",".join(self.watchlist),
+            "ALPHA_VANTAGE_MARKET": self.market,
+            "ALPHA_VANTAGE_FUNCTION": self.function,
+            "ALPHA_VANTAGE_PAUSE_S": str(self.pause_s),
+        }
+
+
 # Settings that switch optional resources on, by the name a spec uses (``Secret.optional_setting``).
-OPTIONAL_SETTINGS = ("google_sheets",)
+OPTIONAL_SETTINGS = ("google_sheets", "fred", "alpha_vantage")
 
 
 @dataclass(frozen=True)
@@ -67,6 +111,8 @@ class Settings:
     athena_bytes_scanned_cutoff: int = 10 * 1024**3  # 10 GiB per query
     monthly_budget_usd: int = 50  # AWS Budgets alert thresholds: 80% and 100%
     google_sheets: GoogleSheetsSetting = GoogleSheetsSetting()
+    fred: FredSetting = FredSetting()
+    alpha_vantage: AlphaVantageSetting = AlphaVantageSetting()
     dashboard: bool = False  # the "<prefix>" CloudWatch dashboard (3 USD a month); failures email either way
     # Every fixed resource name starts with it (stacks/names.py); another prefix is another deployment.
     prefix: str = DEFAULT_PREFIX
@@ -93,7 +139,20 @@ class Settings:
         }
         emails = tuple(raw.pop("notification_emails", ()))
         sheets = GoogleSheetsSetting(**raw.pop("google_sheets", {}))
-        return cls(notification_emails=emails, schedules=schedules, google_sheets=sheets, **raw)
+        fred = raw.pop("fred", {})
+        fred_setting = FredSetting(**{**fred, **({"series": tuple(fred["series"])} if "series" in fred else {})})
+        av = raw.pop("alpha_vantage", {})
+        av_setting = AlphaVantageSetting(
+            **{**av, **({"watchlist": tuple(av["watchlist"])} if "watchlist" in av else {})}
+        )
+        return cls(
+            notification_emails=emails,
+            schedules=schedules,
+            google_sheets=sheets,
+            fred=fred_setting,
+            alpha_vantage=av_setting,
+            **raw,
+        )
 
     @property
     def names(self) -> Names:

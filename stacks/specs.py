@@ -221,7 +221,9 @@ STOCKS = DomainSpec(
             Access(raw="rw", curated="r"),
             1024,
             600,
-            "Download the COTAHIST file, the IBOV portfolio and the BCB series to the raw zone",
+            "Download the COTAHIST file, the IBOV portfolio and the BCB series (and FRED and Alpha Vantage "
+            "when configured) to the raw zone",
+            secrets=("fred", "alpha_vantage"),
         ),
         LambdaStep(
             "Validate",
@@ -246,7 +248,7 @@ STOCKS = DomainSpec(
             "glue/stocks_transform.py",
             workers=2,
             timeout_min=45,
-            description="Curated quotes, portfolio and series; refined indicators and sector performance",
+            description="Curated quotes, portfolio, series; refined indicators, sectors, risk, signals, correlations",
         ),
     ),
     timeout_min=150,  # above the longest path through the definition (tests/infra/test_contracts.py)
@@ -254,8 +256,18 @@ STOCKS = DomainSpec(
         "finlake_curated.b3_quotes",
         "finlake_curated.b3_ibov_portfolio",
         "finlake_curated.bcb_series",
+        "finlake_curated.macro_series",
+        "finlake_curated.global_quotes",
         "finlake_refined.stock_indicators",
         "finlake_refined.sector_performance",
+        "finlake_refined.risk_metrics",
+        "finlake_refined.trading_signals",
+        "finlake_refined.correlations",
+    ),
+    # Optional global sources, each created (and read by Fetch) only when cdk.json turns it on.
+    secrets=(
+        Secret("fred", 'FRED API key: JSON {"api_key": "<32 lower-case alphanumerics>"}', optional_setting="fred"),
+        Secret("alpha_vantage", 'Alpha Vantage API key: JSON {"api_key": "<key>"}', optional_setting="alpha_vantage"),
     ),
 )
 

@@ -278,14 +278,15 @@ class EmbeddedAws:
         return arn
 
     def _create_secrets(self, spec: DomainSpec) -> dict[str, str]:
-        """The domain's secrets with local values; optional ones (e.g. the Google Sheets sink) stay
-        off in local mode. Returns key -> secret name, named as the stack names them."""
-        from finlake.local.sources import local_secret
+        """The domain's secrets with local values; optional ones stay off in local mode (e.g. the Google
+        Sheets sink) except the sources the sample transport answers (FRED, Alpha Vantage: LOCAL_OPTIONAL).
+        Returns key -> secret name, named as the stack names them."""
+        from finlake.local.sources import LOCAL_OPTIONAL, local_secret
 
         manager = self.client("secretsmanager")
         names = {}
         for secret in spec.secrets:
-            if secret.optional_setting:
+            if secret.optional_setting and secret.optional_setting not in LOCAL_OPTIONAL:
                 continue
             name = spec.secret_name(secret.key)
             manager.create_secret(Name=name, SecretString=local_secret(self.workspace, spec.name, secret.key))

@@ -34,7 +34,17 @@ def bndes_env(ws: Workspace) -> dict[str, str]:
     return {"FINLAKE_HTTP_CASSETTE": str(cassette)}
 
 
-SAMPLE_SOURCES = {"bndes": ("Fetch", bndes_env)}
+def stocks_env(ws: Workspace) -> dict[str, str]:
+    """The optional global sources on, as cdk.json's defaults would set them, without the free tier's pause
+    between Alpha Vantage requests (the sample transport has no rate to respect)."""
+    from stacks.settings import AlphaVantageSetting, FredSetting
+
+    return FredSetting(enabled=True).environment() | AlphaVantageSetting(enabled=True, pause_s=0).environment()
+
+
+SAMPLE_SOURCES = {"bndes": ("Fetch", bndes_env), "stocks": ("Fetch", stocks_env)}
+# Optional secrets created on the embedded AWS (with invented keys the sample transport accepts).
+LOCAL_OPTIONAL = frozenset({"fred", "alpha_vantage"})
 
 # An invented CPF with valid check digits: the tests scan every written object and log line for it.
 LOCAL_NUBANK_CPF = "529.982.247-25"
@@ -44,6 +54,14 @@ def local_secret(ws: Workspace, domain: str, key: str) -> str:
     """The value a domain's secret holds on the embedded AWS. The HMAC key is made once per
     workspace (so keyed hashes stay stable between runs); the Nubank login is invented (pynubank's
     MockHttpClient accepts any)."""
+    if (domain, key) == ("stocks", "fred"):
+        from finlake.samples.fred import LOCAL_KEY
+
+        return json.dumps({"api_key": LOCAL_KEY})
+    if (domain, key) == ("stocks", "alpha_vantage"):
+        from finlake.samples.alpha_vantage import LOCAL_KEY as AV_KEY
+
+        return json.dumps({"api_key": AV_KEY})
     if (domain, key) == ("bank", "nubank"):
         certificate = base64.b64encode(b"finlake local mode: not a real certificate").decode()
         return json.dumps({"cpf": LOCAL_NUBANK_CPF, "password": "local-only", "certificate_p12_base64": certificate})

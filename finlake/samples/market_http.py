@@ -8,10 +8,16 @@ step requests with files from the project's generators, in the formats the live 
 - ``.../InstDados/SerHist/COTAHIST_Ayyyy.ZIP``: a yearly ZIP, up to ``as_of`` for the current year;
 - ``.../indexProxy/indexCall/GetPortfolioDay/<base64>``: the IBOV portfolio JSON in force on ``as_of``;
 - ``https://api.bcb.gov.br/dados/serie/bcdata.sgs.<code>/dados?...``: the SGS series for the window,
-  for any date the real series covers (404 "Value(s) not found" before it starts).
+  for any date the real series covers (404 "Value(s) not found" before it starts);
+- ``https://api.stlouisfed.org/fred/series/observations?...``: FRED's JSON (``finlake.samples.fred``),
+  ``"."`` on US holidays, HTTP 400 with FRED's error object for a key other than the local one;
+- ``https://www.alphavantage.co/query?function=TIME_SERIES_DAILY[_ADJUSTED]&...``: Alpha Vantage's JSON
+  (``finlake.samples.alpha_vantage``) or its refusals (invalid key, premium endpoint for the free key).
 
 The quirks the real sources have, met every time: the first SGS request of CDI (series 12) is answered
 with SGS's XHTML error page at HTTP 200, as the real API sometimes does, and the retry gets the data;
+the first Alpha Vantage request is answered with its burst rate-limit note (HTTP 200, ``Information``)
+and the retry after the backoff gets the data;
 the yearly COTAHIST's trailer counts the records only (``finlake.samples.b3``).
 
 Anything else answers ``SourceUnavailable``, like an unrecorded URL in a cassette.
@@ -21,8 +27,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from urllib.parse import parse_qs, urlsplit
 
-from finlake.samples import b3
+from finlake.samples import alpha_vantage, b3, fred
 from finlake.samples.bcb import sgs_answer, sgs_error_page
 from functions.common.http import HttpResponse, SourceUnavailable
 from functions.stocks.bcb import SERIES
@@ -43,6 +50,7 @@ class SampleMarketHttp:
         self.yearly_records = yearly_records  # smaller yearly files for the demo and tests
         self.requested: list[str] = []
         self.error_pages = 0  # error pages answered so far (one, to the first CDI request)
+        self.rate_limited = 0  # Alpha Vantage rate-limit notes answered so far (one, to its first request)
 
     def get(self, url: str, *, timeout: float) -> HttpResponse:
         self.requested.append(url)
@@ -67,5 +75,27 @@ class SampleMarketHttp:
                 return HttpResponse(200, {"Content-Type": "application/json;charset=UTF-8"}, sgs_error_page())
             start, end = (datetime.strptime(match[i], "%d/%m/%Y").date() for i in (2, 3))
             status, body = sgs_answer(_CODES[int(match[1])], start, end, seed=self.seed)
+            return HttpResponse(status, JSON, body)
+        if url.startswith("https://api.stlouisfed.org/fred/series/observations?"):
+            query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+            start, end = (date.fromisoformat(query[k]) for k in ("observation_start", "observation_end"))
+            status, body = fred.fred_answer(
+                query.get("series_id", ""), start, end, query.get("api_key", ""), today=self.as_of, seed=self.seed
+            )
+            return HttpResponse(status, JSON, body)
+        if url.startswith("https://www.alphavantage.co/query?"):
+            query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+            if not self.rate_limited:
+                self.rate_limited += 1
+                status, body = alpha_vantage.refusal(alpha_vantage.BURST_LIMIT)
+            else:
+                status, body = alpha_vantage.av_answer(
+                    query.get("function", ""),
+                    query.get("symbol", ""),
+                    query.get("outputsize", "compact"),
+                    query.get("apikey", ""),
+                    as_of=self.as_of,
+                    seed=self.seed,
+                )
             return HttpResponse(status, JSON, body)
         raise SourceUnavailable(f"no sample source for {url} (local mode never reaches the network)")

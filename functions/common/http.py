@@ -31,6 +31,7 @@ import binascii
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import time
@@ -110,6 +111,29 @@ def snippet(body: bytes | str, limit: int = 80) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = " ".join(text.lstrip(_BOM).split())
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+_API_KEY = re.compile(r"(api_?key=)[^&\s'\"]+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every ``api_key=`` / ``apikey=`` query parameter replaced by ``***``
+    (FRED and Alpha Vantage take their keys only in the query string)."""
+    return _API_KEY.sub(r"\1***", text)
+
+
+class RedactKeys(logging.Filter):
+    """Rewrites a log record's message through :func:`redact`: urllib3 logs the URL of a retried request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _API_KEY.search(message):
+            record.msg, record.args = redact(message), None
+        return True
+
+
+for _name in ("urllib3", "urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(RedactKeys())
 
 
 class SourceError(Exception):

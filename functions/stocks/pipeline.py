@@ -14,7 +14,8 @@ Lake layout of the domain:
 - quarantine: ``<curated>/quarantine/stocks/dt=<partition>/<file>.jsonl`` (bad records, with
   line and reason) and ``<file>.rejected.json`` (whole files: truncated, bad trailer, >1% bad).
 - the Glue job writes curated ``b3_quotes``, ``b3_ibov_portfolio``, ``bcb_series`` and refined
-  ``stock_indicators``, ``sector_performance``, and its result to ``<curated>/_runs/stocks/<run id>.json``.
+  ``stock_indicators``, ``sector_performance``, ``risk_metrics``, ``trading_signals``, ``correlations``,
+  and its result to ``<curated>/_runs/stocks/<run id>.json``.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from functions.common.http import (
 )
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
-from functions.stocks import bcb, ibov
+from functions.stocks import alpha_vantage, bcb, fred, ibov
 from functions.stocks.cotahist import CotahistError, parse_cotahist, unzip_cotahist
+from functions.stocks.global_sources import GlobalSources
 
 DOMAIN = "stocks"
 # What identifies an instrument in b3_quotes (B3 COTAHIST layout): the negotiation code (CODNEG, which for
@@ -113,6 +115,48 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "BCB SGS series: selic_target (% a.a.), selic_daily, cdi_daily (% a.d.), "
         "ipca_monthly (% a.m.), usd_brl (PTAX sell)",
     },
+    "macro_series": {
+        "zone": "curated",
+        "partition": ("series", "string"),
+        "columns": {"source": "string", "date": "date", "value": "decimal(20,8)"},
+        "comments": {
+            "source": "'fred' (St. Louis Fed FRED API)",
+            "date": "the observation date as the source publishes it (monthly series: the month's first day)",
+            "value": "as published, in the series' unit: DFF and DGS10 percent per year, CPIAUCSL index "
+            "1982-84=100, VIXCLS index points; NULL where FRED publishes '.' (no value that day)",
+        },
+        "description": "Global macro series next to the BCB ones (source, series, date, value): FRED DFF, "
+        "CPIAUCSL, VIXCLS, DGS10 by default; a revised value replaces the earlier one",
+    },
+    "global_quotes": {
+        "zone": "curated",
+        "partition": ("symbol", "string"),
+        "columns": {
+            "date": "date",
+            "open": PRICE,
+            "high": PRICE,
+            "low": PRICE,
+            "close": PRICE,
+            "adjusted_close": PRICE,
+            "volume": "bigint",
+            "dividend_amount": PRICE,
+            "split_coefficient": PRICE,
+            "function": "string",
+        },
+        "comments": {
+            "date": "the US session (US/Eastern)",
+            "close": "USD per share, as traded (not adjusted)",
+            "adjusted_close": "USD, back-adjusted for dividends and splits as of the day it was fetched (a later "
+            "dividend rewrites it: do not chain adjusted closes fetched on different days); "
+            "NULL from TIME_SERIES_DAILY",
+            "dividend_amount": "USD per share going ex that session; NULL from TIME_SERIES_DAILY",
+            "split_coefficient": "shares after / before a split that session, 1.0 otherwise; "
+            "NULL from TIME_SERIES_DAILY",
+            "function": "the Alpha Vantage endpoint of the row: TIME_SERIES_DAILY_ADJUSTED or TIME_SERIES_DAILY",
+        },
+        "description": "Alpha Vantage daily prices of the US watchlist (SPDR sector ETFs and SPY by default), one row "
+        "per symbol and session; a refetched session replaces the earlier row",
+    },
     "stock_indicators": {
         "zone": "refined",
         "partition": ("dt_ref", "date"),
@@ -157,17 +201,151 @@ TABLES: dict[str, dict[str, Any]] = {
             "return_3m": "double",
             "return_ytd": "double",
             "vol_21": "double",
+            "return_1y": "double",
+            "return_cumulative": "double",
+            "sharpe_252": "double",
+            "relative_strength": "double",
         },
-        "description": "IBOV sectors per session: weighted daily, 1-month, 3-month and year-to-date returns, "
-        "21-session volatility, number of constituents",
+        "comments": {
+            "constituents": "members with a close on the session and on the previous market session",
+            "return_1d": "fraction; sum(q x close) / sum(q x previous close) - 1 over the members",
+            "return_1m": "fraction; return_1d compounded over the sector's last 21 sessions",
+            "return_3m": "fraction; return_1d compounded over the sector's last 63 sessions",
+            "return_ytd": "fraction; return_1d compounded over the sessions of the calendar year so far",
+            "vol_21": "fraction, annualised: stddev_samp(return_1d) over 21 sessions x sqrt(252)",
+            "return_1y": "fraction; return_1d compounded over the sector's last 252 sessions",
+            "return_cumulative": "fraction; return_1d compounded since the sector's first session (restarts "
+            "after a currency change)",
+            "sharpe_252": "annualised ratio; (mean return_1d - mean CDI) / stddev_samp(return_1d) x sqrt(252), "
+            "252 sessions; NULL for a zero deviation",
+            "relative_strength": "ratio; (1 + return_3m) / (1 + IBOV return over the last 63 sessions); 1 = in line",
+        },
+        "description": "IBOV sectors per session: weighted daily, 1-month, 3-month, year-to-date, 1-year and "
+        "cumulative returns, 21-session volatility, 252-session Sharpe, strength against IBOV, constituents",
+    },
+    "risk_metrics": {
+        "zone": "refined",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "level": "string",
+            "name": "string",
+            "var_95": "double",
+            "var_99": "double",
+            "es_95": "double",
+            "volatility_21": "double",
+            "volatility_63": "double",
+            "volatility_252": "double",
+            "max_drawdown_252": "double",
+            "beta_252": "double",
+            "alpha_252": "double",
+            "sharpe_252": "double",
+            "sortino_252": "double",
+            "correlation_ibov_63": "double",
+            "correlation_ibov_252": "double",
+            "benchmark": "string",
+        },
+        "comments": {
+            "level": "'ticker' (a spot-market ticker), 'sector' (an IBOV sector, its weighted daily return) or "
+            "'etf' (a symbol of the US watchlist, Alpha Vantage; against benchmark SPY, risk-free FRED DFF)",
+            "name": "the ticker or the sector",
+            "var_95": "fraction of value, 1 day: historical VaR 95%, minus the 5% quantile (linear interpolation) "
+            "of the last 252 daily returns; a loss is positive",
+            "var_99": "fraction of value, 1 day: historical VaR 99% over the last 252 daily returns",
+            "es_95": "fraction of value, 1 day: expected shortfall (CVaR) 95%, minus the mean of the returns at or "
+            "below the 5% quantile, last 252",
+            "volatility_21": "fraction, annualised: stddev_samp of the last 21 daily simple returns x sqrt(252)",
+            "volatility_63": "fraction, annualised: stddev_samp of the last 63 daily simple returns x sqrt(252)",
+            "volatility_252": "fraction, annualised: stddev_samp of the last 252 daily simple returns x sqrt(252)",
+            "max_drawdown_252": "fraction, <= 0: the worst fall from a running peak of the value over the last "
+            "252 returns",
+            "beta_252": "ratio: covar_samp(return, benchmark return) / var_samp(benchmark return), last 252 sessions",
+            "alpha_252": "fraction per year: Jensen's alpha, (mean(r - rf) - beta x mean(benchmark - rf)) x 252; "
+            "rf: CDI (etf: FRED DFF as (1 + DFF/100)^(1/252) - 1 per session, NULL without it)",
+            "sharpe_252": "annualised ratio: (mean r - mean cdi) / stddev_samp(r) x sqrt(252); NULL for zero deviation",
+            "sortino_252": "annualised ratio: mean(r - cdi) / sqrt(mean(min(r - cdi, 0)^2)) x sqrt(252)",
+            "correlation_ibov_63": "Pearson correlation of daily returns with the benchmark's (IBOV; level etf: "
+            "SPY), last 63 sessions",
+            "correlation_ibov_252": "Pearson correlation of daily returns with the benchmark's, last 252 sessions",
+            "benchmark": "the market the beta, alpha and correlations are against: 'IBOV', or the US market "
+            "symbol (SPY) for level 'etf'",
+        },
+        "description": "Risk per spot ticker, IBOV sector and US watchlist ETF (level) and session: 1-day "
+        "historical VaR and expected shortfall, volatility, drawdown, beta and alpha against the benchmark (IBOV; "
+        "SPY for ETFs), Sharpe and Sortino over CDI (FRED DFF for ETFs), correlation with the benchmark; a value "
+        "needs a full window of sessions in one currency, else NULL",
+    },
+    "trading_signals": {
+        "zone": "refined",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "level": "string",
+            "name": "string",
+            "ma_50": "double",
+            "ma_200": "double",
+            "ma_trend": "string",
+            "ma_cross": "string",
+            "ma_cross_date": "date",
+            "momentum_12_1": "double",
+            "rsi_14": "double",
+            "breakout_252": "string",
+            "rotation_rank": "int",
+            "rotation_rank_change": "int",
+        },
+        "comments": {
+            "level": "'ticker' (moving averages, momentum, RSI, breakout) or 'sector' (momentum and rotation)",
+            "name": "the ticker or the sector",
+            "ma_50": "price (the ticker's currency): mean close over the last 50 sessions",
+            "ma_200": "price (the ticker's currency): mean close over the last 200 sessions",
+            "ma_trend": "'up' when ma_50 > ma_200, 'down' when below",
+            "ma_cross": "'golden' (ma_50 crossed above ma_200) or 'death' (below): the latest cross of the last "
+            "63 sessions",
+            "ma_cross_date": "the session of that cross",
+            "momentum_12_1": "fraction: close 21 sessions ago / close 252 sessions ago - 1 (sectors: return_1d "
+            "compounded over the same span)",
+            "rsi_14": "0-100: Wilder's RSI(14) seeded and smoothed over the last 100 price changes",
+            "breakout_252": "'up' (close above every close of the previous 252 sessions), 'down' (below), 'none'",
+            "rotation_rank": "sectors: rank of momentum_12_1 among the sectors that day, 1 = strongest",
+            "rotation_rank_change": "sectors: previous session's rank - this rank (positive: moved up)",
+        },
+        "description": "Descriptive price signals per spot ticker and session (50/200 moving-average trend and "
+        "cross, 12-1 momentum, RSI(14), 252-session breakout) and sector rotation ranks; facts, not advice",
+    },
+    "correlations": {
+        "zone": "refined",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "window": "int",
+            "left": "string",
+            "right": "string",
+            "kind": "string",
+            "correlation": "double",
+            "observations": "int",
+        },
+        "comments": {
+            "window": "sessions for kinds sector_sector and sector_factor (63, 252); months for "
+            "sector_factor_monthly (12)",
+            "left": "a sector",
+            "right": "a sector (sector_sector) or a macro series (usd_brl, cdi_daily, ipca_monthly, FRED series)",
+            "kind": "sector_sector: daily returns; sector_factor: daily return vs the factor's daily change; "
+            "sector_factor_monthly: monthly return vs the factor's monthly change",
+            "correlation": "Pearson correlation; NULL unless both have a value on every session (month) of the window",
+            "observations": "sessions (months) of the window where both have a value",
+        },
+        "description": "Correlations at each month end (dt_ref: the month's last session): cross-sector daily "
+        "returns over 63 and 252 sessions, each sector against macro factor changes",
     },
 }
 RESULT_PARTITIONS = {
     "b3_quotes": "quotes_partitions",
     "b3_ibov_portfolio": "portfolio_partitions",
     "bcb_series": "series",
+    "macro_series": "macro_series",
+    "global_quotes": "global_symbols",
     "stock_indicators": "indicator_partitions",
     "sector_performance": "sector_partitions",
+    "risk_metrics": "risk_partitions",
+    "trading_signals": "signal_partitions",
+    "correlations": "correlation_partitions",
 }
 
 
@@ -185,7 +363,16 @@ def _store_raw(lake: Lake, key: str, data: bytes, metadata: dict[str, str]) -> s
 # -- Fetch -----------------------------------------------------------------------------------------
 
 
-def fetch(event: dict[str, Any], *, lake: Lake, http: Http, now: datetime | None = None) -> Manifest:
+def fetch(
+    event: dict[str, Any],
+    *,
+    lake: Lake,
+    http: Http,
+    now: datetime | None = None,
+    global_sources: GlobalSources | None = None,
+) -> Manifest:
+    """The run's sources in the raw zone. ``global_sources``: the optional global ones (FRED, Alpha Vantage) and
+    their keys (None: both off); either failing is a warning in the email, never a failed run."""
     request = event.get("input") or {}
     fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     if request.get("year"):
@@ -210,6 +397,9 @@ def fetch(event: dict[str, Any], *, lake: Lake, http: Http, now: datetime | None
             manifest.sources.append(source)
     if any(s.kind in {"cotahist", "portfolio_csv", "portfolio_json"} for s in manifest.sources):
         manifest.sources += _series_sources(lake, http, first, last, fetched_at, manifest)
+        manifest.sources += _global_sources(
+            lake, http, global_sources or GlobalSources(), first, last, fetched_at, manifest
+        )
         manifest.new_data = True
     elif not manifest.summary:
         manifest.summary = "stocks: nothing new (COTAHIST already loaded: " + ", ".join(manifest.skipped) + ")"
@@ -332,6 +522,93 @@ def _series_sources(
     return sources
 
 
+def _global_sources(
+    lake: Lake, http: Http, sources: GlobalSources, first: date, last: date, fetched_at: str, manifest: Manifest
+) -> list[Source]:
+    """FRED series (and Alpha Vantage quotes) over the lookback, when their keys are configured."""
+    manifest.warnings += list(sources.problems)
+    found = []
+    if sources.fred_key:
+        found += _fred_sources(
+            lake, fred.FredClient(http, sources.fred_key), sources, first, last, fetched_at, manifest
+        )
+    if sources.alpha_vantage_key:
+        manifest.job_args.setdefault("Transform", {})["--global_market"] = sources.market
+        client = alpha_vantage.AlphaVantageClient(
+            http, sources.alpha_vantage_key, function=sources.function, pause_s=sources.pause_s
+        )
+        found += _alpha_vantage_sources(lake, client, sources, first, last, fetched_at, manifest)
+    return found
+
+
+COMPACT_DAYS = 140  # Alpha Vantage's compact answer: the last 100 sessions, about 140 calendar days
+
+
+def _alpha_vantage_sources(
+    lake: Lake,
+    client: alpha_vantage.AlphaVantageClient,
+    sources: GlobalSources,
+    first: date,
+    last: date,
+    fetched_at: str,
+    manifest: Manifest,
+) -> list[Source]:
+    """One raw answer per symbol: the last 100 sessions (compact) for a daily run, the whole history (full)
+    for a run over a longer span. A refused symbol is a warning; an invalid key, a premium endpoint or a rate
+    limit that outlasts the backoff stops the others (each request would be refused, and costs quota)."""
+    size = "compact" if (last - first).days <= COMPACT_DAYS else "full"
+    found = []
+    for symbol in sources.symbols:
+        url = client.url(symbol, size)
+        try:
+            response, _, limited = client.get(symbol, size)
+        except SourceError as exc:
+            manifest.warnings.append(f"Alpha Vantage {symbol} not fetched, using what curated holds: {exc}")
+            if isinstance(exc, (alpha_vantage.InvalidKey, alpha_vantage.PremiumEndpoint, SourceUnavailable)):
+                break
+            continue
+        if limited:
+            manifest.notes.append(f"Alpha Vantage {symbol}: rate-limited {limited} time(s), answered after backoff")
+        md5 = md5_hex(response.body)
+        key = f"{DOMAIN}/alpha_vantage/{symbol}/{sources.function}-{size}/dt={last}/{md5}.json"
+        uri = _store_raw(lake, key, response.body, {"source-url": url, "md5": md5, "fetched-at": fetched_at})
+        found.append(
+            Source(uri=uri, name=symbol, resource_id=sources.function, md5=md5, source_url=url, kind="alpha_vantage")
+        )
+    return found
+
+
+def _fred_sources(
+    lake: Lake,
+    client: fred.FredClient,
+    sources: GlobalSources,
+    first: date,
+    last: date,
+    fetched_at: str,
+    manifest: Manifest,
+) -> list[Source]:
+    """One raw answer per FRED series; a series FRED refuses or that cannot be fetched is a warning (an
+    invalid key stops the others: they would be refused the same way)."""
+    start = first - SERIES_LOOKBACK
+    found = []
+    for series in sources.fred_series:
+        url = client.url(series, start, last)  # redacted: what is stored and shown
+        try:
+            response = client.get(series, start, last)
+        except SourceError as exc:
+            manifest.warnings.append(f"FRED series {series} not fetched, using what curated holds: {exc}")
+            if "api_key" in str(exc):
+                break
+            continue
+        if retried := response.header("x-finlake-retried"):
+            manifest.notes.append(f"FRED series {series}: the answer came after a retry ({snippet(retried, 160)})")
+        md5 = md5_hex(response.body)
+        key = f"{DOMAIN}/fred/{series}/{start:%Y%m%d}_{last:%Y%m%d}/{md5}.json"
+        uri = _store_raw(lake, key, response.body, {"source-url": url, "md5": md5, "fetched-at": fetched_at})
+        found.append(Source(uri=uri, name=series, resource_id=series, md5=md5, source_url=url, kind="fred"))
+    return found
+
+
 # -- Validate --------------------------------------------------------------------------------------
 
 
@@ -367,14 +644,30 @@ def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
     points = [p for chunks in series.values() for p in bcb.merge_points(chunks)]
     if points:
         staged["series"] = _stage(lake, manifest, "series", bcb.series_table(points))
+    observations = [
+        o for s in by_kind["fred"] for o in fred.parse_observations(lake.get(s.uri), s.name, where=s.source_url)
+    ]
+    if observations:
+        staged["macro"] = _stage(lake, manifest, "macro", fred.observations_table(observations))
+    bars = [
+        alpha_vantage.quotes_table(
+            alpha_vantage.parse_daily(lake.get(s.uri), s.name, where=s.source_url), s.resource_id
+        )
+        for s in by_kind["alpha_vantage"]
+    ]
+    if bars:
+        staged["global"] = _stage(lake, manifest, "global", pa.concat_tables(bars))
     days = _dates(quotes, portfolios)
     if not days:
         raise InputError("nothing to load: no quote and no portfolio in the sources")
     manifest.job_args["Transform"] = {
+        **manifest.job_args.get("Transform", {}),
         "--run_id": manifest.run_id,
         "--staged_quotes": staged.get("quotes", ""),
         "--staged_portfolio": staged.get("portfolio", ""),
         "--staged_series": staged.get("series", ""),
+        "--staged_macro": staged.get("macro", ""),
+        "--staged_global": staged.get("global", ""),
         "--curated_root": s3_uri(lake.curated_bucket, ""),
         "--refined_root": s3_uri(lake.refined_bucket, ""),
         "--start_date": min(days).isoformat(),
@@ -448,7 +741,8 @@ def _stage(lake: Lake, manifest: Manifest, what: str, table: pa.Table) -> str:
 
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
-    """Register the five tables and the partitions the Glue job wrote; record what was ingested.
+    """Register the tables (eight; ten with the global sources) and the partitions the Glue job wrote; record
+    what was ingested.
 
     Fails (RowAccountingError) when the quote records in != curated + quarantined + duplicates."""
     result = json.loads(lake.get(result_uri(lake, manifest.run_id)))
@@ -470,6 +764,7 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
             partition=spec["partition"],
             values=values,
             description=spec["description"],
+            comments=spec.get("comments"),
         )
         key = spec["partition"][0]
         manifest.tables.append(f"{database}.{table}")
@@ -487,6 +782,21 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     return manifest
 
 
+def headline_risk(headline: dict[str, Any]) -> list[str]:
+    """The email's risk line: the sector with the highest 1-day VaR 95% and the ticker with the largest move
+    on the last session computed (empty when the run computed neither)."""
+    worst, mover = headline.get("worst_sector_var") or {}, headline.get("biggest_mover") or {}
+    parts = []
+    if worst.get("sector"):
+        parts.append(f"worst sector VaR 95% (1 day) {worst['sector']} {worst['var_95']:.2%}")
+    if mover.get("ticker"):
+        parts.append(f"biggest mover {mover['ticker']} {mover['daily_return']:+.2%}")
+    if not parts:
+        return []
+    day = worst.get("dt_ref") or mover.get("dt_ref")
+    return [f"Risk on {day}: " + "; ".join(parts)]
+
+
 def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
     c = manifest.counts
     files = ", ".join(s.name for s in manifest.sources if s.kind == "cotahist") or "none"
@@ -499,7 +809,10 @@ def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
         f"Trading days loaded: {len(quote_days)} ({span})",
         f"IBOV portfolios: {len(result.get('portfolio_partitions', []))}; BCB series: "
         + (", ".join(result.get("series", [])) or "none"),
+        *([f"Global macro series: {', '.join(result['macro_series'])}"] if result.get("macro_series") else []),
+        *([f"Global quotes: {', '.join(result['global_symbols'])}"] if result.get("global_symbols") else []),
         f"Indicators: {result.get('indicator_rows', 0)} rows; sectors: {result.get('sector_rows', 0)} rows",
+        *headline_risk(result.get("headline") or {}),
         f"Tables: {', '.join(manifest.tables)}",
     ]
     if manifest.quarantine:

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from aws_lambda_powertools.utilities import parameters
 
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.runtime import BUCKETS
@@ -146,8 +147,10 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
     path = tmp_path / "COTAHIST_A2024.ZIP"
     content = b3.cotahist_yearly(2024, records_target=15_000, until=date(2024, 2, 29))
     path.write_bytes(b3.cotahist_zip(path.name, content, "COTAHIST_A2024.TXT"))
+    portfolio = tmp_path / "IBOV-portfolio-2024-01-02.json"  # the sectors, as the demo loads them
+    portfolio.write_bytes(b3.ibov_portfolio_json(b3.recomposition_days(2024)[0]))
 
-    [result] = run_plans(ws, [RunPlan(STOCKS, date="2024-02-29", inputs=[path])], echo=quiet)
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2024-02-29", inputs=[path, portfolio])], echo=quiet)
 
     assert result.status == "SUCCEEDED", result.cause
     columns, rows = run_query(
@@ -158,6 +161,45 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
     assert len(rows) == len(b3.trading_days(date(2024, 1, 1), date(2024, 1, 31)))
     record = dict(zip(columns, rows[-1], strict=True))
     assert record["ma_5"] is not None and record["ma_21"] is not None and record["ma_63"] is None
+    # the README's query of each analytics table runs as is and returns rows
+    for query in readme_queries()[1:]:
+        columns, rows = run_query(ws, query)
+        assert rows, query
+    _, [(ends,)] = run_query(ws, "SELECT count(DISTINCT dt_ref) FROM finlake_refined.correlations")
+    assert ends == 1  # January's last session; February's is written when March's first session is loaded
+    # The US watchlist's risk against SPY: a backfill asks for Alpha Vantage's full history.
+    _, etf = run_query(
+        ws,
+        "SELECT name, benchmark, beta_252, correlation_ibov_252, sharpe_252 FROM finlake_refined.risk_metrics "
+        "WHERE level = 'etf' AND dt_ref = DATE '2024-02-29' ORDER BY name",
+    )
+    assert [row[0] for row in etf] == [
+        "SPY",
+        "XLB",
+        "XLC",
+        "XLE",
+        "XLF",
+        "XLI",
+        "XLK",
+        "XLP",
+        "XLRE",
+        "XLU",
+        "XLV",
+        "XLY",
+    ]
+    assert {row[1] for row in etf} == {"SPY"} and all(row[3] is not None and row[4] is not None for row in etf)
+    assert etf[0][2] == pytest.approx(1.0) and etf[0][3] == pytest.approx(1.0)  # SPY against itself
+    [email] = result.notifications
+    assert "Risk on 2024-02-29: worst sector VaR 95% (1 day)" not in email["message"]  # no 252-session window yet
+    assert "Risk on 2024-02-29: biggest mover " in email["message"]
+
+
+def readme_queries() -> list[str]:
+    """The SQL block of the README's stocks section, query by query."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("### What the stocks domain does") :]
+    block = section[section.index("```sql") + len("```sql") : section.index("```", section.index("```sql") + 6)]
+    return [q.strip() for q in block.split("\n\n") if q.strip()]
 
 
 def test_every_quote_record_is_accounted_for_with_duplicates_bad_records_and_forward_terms(
@@ -197,3 +239,54 @@ def test_every_quote_record_is_accounted_for_with_duplicates_bad_records_and_for
     )
     _, rows = run_query(ws, "SELECT term_days, close FROM finlake_curated.b3_quotes WHERE ticker = 'PETR4T' ORDER BY 1")
     assert [(t, float(c)) for t, c in rows] == [("030", 37.10), ("060", 37.55)]
+
+
+def test_fred_and_alpha_vantage_load_and_refused_keys_only_warn(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2025-03-12")], echo=quiet)
+
+    assert result.status == "SUCCEEDED", result.cause
+    _, rows = run_query(
+        ws,
+        "SELECT series, count(*), count(value), max(date) FROM finlake_curated.macro_series "
+        "WHERE source = 'fred' GROUP BY series ORDER BY series",
+    )
+    by_series = {series: (n, valued, last) for series, n, valued, last in rows}
+    assert sorted(by_series) == ["CPIAUCSL", "DFF", "DGS10", "VIXCLS"]
+    assert by_series["DFF"][2] == date(2025, 3, 12) and by_series["CPIAUCSL"][2] == date(2025, 3, 1)
+    vix_total, vix_valued, _ = by_series["VIXCLS"]
+    assert vix_total - vix_valued == 4  # "." on 2024-06-19, 2024-07-04, 2024-12-25, 2025-01-01: stored as NULL
+    [email] = result.notifications
+    assert "Global macro series: CPIAUCSL, DFF, DGS10, VIXCLS" in email["message"]
+    assert len(objects(ws, BUCKETS["RAW_BUCKET"], "stocks/fred/")) == 4
+    # Alpha Vantage: a daily run asks for the compact answer (the last 100 sessions) of the 12 symbols; its
+    # first answer is the burst rate-limit note, retried after the backoff and never stored.
+    _, [(symbols, bars, last)] = run_query(
+        ws, "SELECT count(DISTINCT symbol), count(*), max(date) FROM finlake_curated.global_quotes"
+    )
+    assert (symbols, bars, last) == (12, 1200, date(2025, 3, 12))
+    assert "Global quotes: SPY, XLB, XLC, XLE, XLF, XLI, XLK, XLP, XLRE, XLU, XLV, XLY" in email["message"]
+    assert "Note: Alpha Vantage XLB: rate-limited 1 time(s), answered after backoff" in email["message"]
+    raw = objects(ws, BUCKETS["RAW_BUCKET"], "stocks/alpha_vantage/")
+    assert len(raw) == 12 and all("/TIME_SERIES_DAILY_ADJUSTED-compact/dt=2025-03-12/" in key for key in raw)
+    from finlake.samples import alpha_vantage as av_sample
+    from finlake.samples import fred as sample
+
+    stored = [p.read_bytes() for p in (ws.s3_dir / BUCKETS["RAW_BUCKET"]).rglob("*") if p.is_file()]
+    assert not any(sample.LOCAL_KEY.encode() in b or av_sample.LOCAL_KEY.encode() in b for b in stored)
+    assert not any(b"Thank you for using Alpha Vantage" in b for b in stored)  # the note is not raw data
+
+    # Keys the sources do not know: one warning each, nothing fetched from them, the quotes still load.
+    monkeypatch.setattr(sample, "LOCAL_KEY", "f" * 32)  # what the local secrets hold from now on
+    monkeypatch.setattr(av_sample, "LOCAL_KEY", "NOTAKEY000000000")
+    parameters.clear_caches()  # Fetch caches secrets for five minutes, as in Lambda
+    other = Workspace.open(ws.root.parent / "ws-refused")
+    [refused] = run_plans(other, [RunPlan(STOCKS, date="2025-03-13")], echo=quiet)
+    assert refused.status == "SUCCEEDED", refused.cause
+    [warning] = [w for w in refused.output["warnings"] if "FRED" in w]
+    assert "FRED series DFF not fetched" in warning and "api_key is not registered" in warning
+    assert "f" * 32 not in json.dumps(refused.output) and "api_key=***" in warning
+    assert objects(other, BUCKETS["RAW_BUCKET"], "stocks/fred/") == []
+    [av_warning] = [w for w in refused.output["warnings"] if "Alpha Vantage" in w]
+    assert "Alpha Vantage XLB not fetched" in av_warning and "apikey is invalid or missing" in av_warning
+    assert "apikey=***" in av_warning and "NOTAKEY" not in json.dumps(refused.output)
+    assert objects(other, BUCKETS["RAW_BUCKET"], "stocks/alpha_vantage/") == []
