@@ -19,13 +19,19 @@ which are powers of ten). VOLTOT is BRL with 2 decimals (``decimal(20,2)``), PTO
 and 6 decimal digits (``decimal(22,6)``). DATVEN ``99991231`` (no expiration) becomes null.
 
 Speed: no Python loop over records. When every line has the same length (the normal case) the
-bytes are viewed in place as a ``(lines, 245)`` ``uint8`` matrix with the line end as stride;
-otherwise lines are split once and the 245-byte ones stacked. The matrix is processed in chunks
-of 4k rows (to stay in cache), each transposed once so that every byte position is a contiguous
-vector: non-digits are one ``max`` per run of digit fields, numbers are Horner's rule over whole
-vectors in int64, dates a table lookup. Text fields are copied out of the chunk, transcoded
-latin-1 -> UTF-8 (only when a byte is >= 0x80) and trimmed inside Arrow. Reasons are written only
-for the few bad rows.
+records are read in place, as a strided view of the bytes with the line end as stride; otherwise
+lines are split once and the 245-byte ones joined. Records go through in chunks of 16k rows.
+Numbers are read eight digits at a time: each numeric field is covered by 64-bit words that a few
+integer operations check (all digits?) and convert (see "vectorised fields" below); text fields
+get a probe, eight bytes at a time, for anything outside printable ASCII, and only the rows it
+flags (latin-1 letters, control bytes) get the exact byte-by-byte check. Dates are a table
+lookup. Text fields are copied out of the chunk, transcoded latin-1 -> UTF-8 (only when a byte is
+>= 0x80) and trimmed inside Arrow. Reasons are written only for the few bad rows, by the
+record-by-record checks of :func:`_reason`. Written by hand on NumPy because no library reads
+fixed-width records with a verdict per row: Arrow's string-to-number cast fails the whole column
+on one bad value, polars' turns it into a null without a reason, and pandas.read_fwf is 40x
+slower without any check
+(BENCHMARKS.md measures b3cotahist, b3fileparser and read_fwf on the same file).
 
 Errors: a file that cannot be trusted as a whole raises :class:`FileRejected` (empty, not text,
 bad header, TOTREG mismatch, more than 1% bad records) or :class:`TruncatedFile` (no trailer,
