@@ -20,7 +20,8 @@ Writes (Parquet, zstd, Hive layout, partition columns only in the paths):
 2. Refined, for the sessions ``start_date``..``end_date`` (inclusive) only, computed from the CURATED
    tables (quotes of the spot market, ``market_type = '010'``, from ``start_date - 400 days``;
    portfolios from ``start_date - 530 days``; cdi_daily from ``start_date - 400 days``):
-   ``<refined_root>stock_indicators/dt_ref=.../`` and ``<refined_root>sector_performance/dt_ref=.../``.
+   ``<refined_root>stock_indicators/dt_ref=.../``, ``<refined_root>sector_performance/dt_ref=.../``,
+   ``risk_metrics/``, ``trading_signals/`` and ``correlations/`` (dt_ref = a month end) the same way.
 3. The run's result as JSON at ``result_path`` (also returned by `run`).
 
 Indicators of ``finlake_refined.stock_indicators`` (one row per spot ticker and session; "the last N
@@ -63,6 +64,29 @@ theoretical_quantity x close_prev (sums exact in decimal); ``return_1m`` / ``ret
 - 1 over the sector's last 21 / 63 sessions (NULL when fewer); ``return_ytd`` = the same over the sessions
 of t's calendar year up to t; ``vol_21`` = stddev_samp(return_1d) over the last 21 sessions x sqrt(252).
 
+It also gains ``return_1y`` (return_1d compounded over the last 252 sessions), ``return_cumulative``
+(compounded since the sector's first session: chained from the latest refined value before the run, restarted
+after a NULL return), ``sharpe_252`` (as the indicators', NULL for a zero deviation) and ``relative_strength``
+= (1 + return_3m) / (1 + IBOV's return compounded over the last 63 market sessions).
+
+Analytics (docs/decisions/0018-market-analytics.md; ``analytics=off`` leaves them out):
+
+- ``finlake_refined.risk_metrics`` per (level, name, dt_ref), level 'ticker' (daily_return) or 'sector'
+  (return_1d), over the last 252 returns: ``var_95`` / ``var_99`` = minus the 5% / 1% quantile (linear
+  interpolation), ``es_95`` = minus the mean of the returns at or below the 5% quantile, ``volatility_N``
+  (N = 21, 63, 252) = stddev_samp x sqrt(252), ``max_drawdown_252`` (<= 0) of the wealth index, ``beta_252``,
+  ``alpha_252`` = (mean(r - rf) - beta x mean(m - rf)) x 252 (m: ibov_return, rf: cdi_daily / 100),
+  ``sharpe_252``, ``sortino_252`` = mean(r - rf) / sqrt(mean(min(r - rf, 0)^2)) x sqrt(252),
+  ``correlation_ibov_N`` (N = 63, 252). Fractions; ratios NULL when a deviation is zero.
+- ``finlake_refined.trading_signals`` per (level, name, dt_ref): tickers: ``ma_50``, ``ma_200``, ``ma_trend``,
+  ``ma_cross`` / ``ma_cross_date`` (the latest golden or death cross of the last 63 sessions), ``momentum_12_1``
+  = close_{t-21} / close_{t-252} - 1, ``rsi_14`` (Wilder, over the last 100 changes), ``breakout_252`` ('up' /
+  'down' / 'none' against the previous 252 closes); sectors: ``momentum_12_1`` (return_1d compounded from
+  t-251 to t-21), ``rotation_rank`` (1 = strongest that day) and ``rotation_rank_change``.
+- ``finlake_refined.correlations`` (dt_ref, window, left, right, kind, correlation, observations) at the month
+  ends whose next session the run computes: sector vs sector and sector vs each daily factor over 63 and 252
+  market sessions, sector vs each monthly factor over 12 months (see :func:`read_factors`, FACTOR_CHANGES).
+
 Stored types: refined values are double (indicators, not money: computed from the exact decimals of the
 curated zone); ``constituents`` int; ``in_ibov`` boolean; ``ticker`` / ``sector`` string; ``dt_ref`` date
 (partition).
@@ -80,6 +104,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -105,6 +130,7 @@ ARGUMENTS = (
     "start_date",
     "end_date",
     "result_path",
+    "analytics",
 )
 
 # Declared types of the curated tables (columns not listed keep the staged type).
@@ -259,24 +285,29 @@ def _full(window: Any, n: int, value: str, oldest: str, expr: Column) -> Column:
     return F.when(complete & bounded, expr)
 
 
-def stock_indicators(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -> DataFrame:
-    """Indicators per spot ticker and session (see the module docstring) for every session of ``quotes``.
+def market_sessions(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame | None = None) -> DataFrame:
+    """One row per market session: dt_ref, prev_session, pf_date, ibov_level, ibov_return and (with ``cdi``)
+    cdi (cdi_daily, % per day, forward-filled)."""
+    return _ibov(quotes, portfolios, _calendar(quotes, portfolios, cdi))
 
-    ``quotes``: spot-market rows (ticker, dt_ref, high, low, close); ``portfolios``: the curated portfolios;
-    ``cdi``: cdi_daily points (date, value).
-    """
-    calendar = _calendar(quotes, portfolios, cdi)
-    sessions = _ibov(quotes, portfolios, calendar).select("dt_ref", "ibov_level", "ibov_return", "cdi")
-    members = _members(calendar, portfolios).select(
+
+def ticker_sessions(quotes: DataFrame, portfolios: DataFrame, sessions: DataFrame) -> DataFrame:
+    """One row per spot ticker and session with what every ticker-level table starts from: ticker, dt_ref,
+    close/high/low (double), currency, currency_changed, distribution_changed, _regime (the ticker's currency
+    regime number), prev_dt, daily_return, log_return, ibov_level, ibov_return, cdi, _member, weight_pct."""
+    members = _members(sessions.select("dt_ref", "prev_session", "pf_date"), portfolios).select(
         "dt_ref", "ticker", F.lit(True).alias("_member"), F.col("weight_pct").cast("double").alias("weight_pct")
     )
+    market = sessions.select("dt_ref", "ibov_level", "ibov_return", *(["cdi"] if "cdi" in sessions.columns else []))
+    if "cdi" not in market.columns:
+        market = market.withColumn("cdi", F.lit(None).cast("double"))
 
     # Windows never span two currencies: a regime is a ticker's run of sessions in one MODREF.
     in_time = Window.partitionBy("ticker").orderBy("dt_ref")
     by_ticker = Window.partitionBy("ticker", "_regime").orderBy("dt_ref")
     prev_ok = F.datediff(F.col("dt_ref"), F.col("prev_dt")) <= LOOKBACK_DAYS
     previous_currency = F.lag("currency").over(in_time)
-    base = (
+    return (
         quotes.select(
             "ticker",
             "dt_ref",
@@ -295,13 +326,27 @@ def stock_indicators(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -
             "_regime",
             F.sum(F.col("currency_changed").cast("int")).over(in_time.rowsBetween(Window.unboundedPreceding, 0)),
         )
-        .join(F.broadcast(sessions), "dt_ref", "left")
+        .join(F.broadcast(market), "dt_ref", "left")
         .join(F.broadcast(members), ["dt_ref", "ticker"], "left")
         .withColumn("prev_close", F.lag("close").over(by_ticker))
         .withColumn("prev_dt", F.lag("dt_ref").over(by_ticker))
         .withColumn("daily_return", F.when(prev_ok, F.col("close") / F.col("prev_close") - 1))
         .withColumn("log_return", F.when(prev_ok, F.log(F.col("close") / F.col("prev_close"))))
     )
+
+
+def stock_indicators(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -> DataFrame:
+    """Indicators per spot ticker and session (see the module docstring) for every session of ``quotes``.
+
+    ``quotes``: spot-market rows (ticker, dt_ref, high, low, close); ``portfolios``: the curated portfolios;
+    ``cdi``: cdi_daily points (date, value).
+    """
+    return indicators_of(ticker_sessions(quotes, portfolios, market_sessions(quotes, portfolios, cdi)))
+
+
+def indicators_of(base: DataFrame) -> DataFrame:
+    """``stock_indicators`` from :func:`ticker_sessions`."""
+    by_ticker = Window.partitionBy("ticker", "_regime").orderBy("dt_ref")
 
     def last(n: int) -> Any:
         return by_ticker.rowsBetween(-(n - 1), 0)
@@ -354,9 +399,13 @@ def _compounded(window: Any) -> Column:
     return growth - 1
 
 
-def sector_performance(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
-    """Per sector of the portfolio in force and market session (see the module docstring)."""
-    members = _members(_calendar(quotes, portfolios), portfolios).filter(F.col("sector").isNotNull())
+def sector_daily(quotes: DataFrame, portfolios: DataFrame, sessions: DataFrame | None = None) -> DataFrame:
+    """Per sector of the portfolio in force and market session: sector, dt_ref, prev_session, constituents,
+    return_1d (NULL when a member's close and previous close differ in currency) and _mixed (1 on such a day)."""
+    calendar = sessions if sessions is not None else _calendar(quotes, portfolios)
+    members = _members(calendar.select("dt_ref", "prev_session", "pf_date"), portfolios).filter(
+        F.col("sector").isNotNull()
+    )
     closes = quotes.select("ticker", "dt_ref", F.col("close").cast(_PRICE).alias("close"), "currency")
     before = closes.select(
         "ticker",
@@ -366,7 +415,7 @@ def sector_performance(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
     )
     qty = F.col("theoretical_quantity").cast(_QTY)
     mixed = F.col("currency") != F.col("currency_prev")
-    daily = (
+    return (
         closes.join(F.broadcast(members), ["ticker", "dt_ref"])
         .join(before, ["ticker", "prev_session"])
         .groupBy("sector", "dt_ref")
@@ -381,7 +430,32 @@ def sector_performance(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
             "return_1d",
             F.when(F.col("_mixed") == 0, F.col("_value").cast("double") / F.col("_value_prev").cast("double") - 1),
         )
+        .drop("_value", "_value_prev")
     )
+
+
+def sector_performance(
+    quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame | None = None, anchors: DataFrame | None = None
+) -> DataFrame:
+    """Per sector of the portfolio in force and market session (see the module docstring). ``cdi``: cdi_daily
+    points (date, value), for sharpe_252; ``anchors``: (sector, anchor_date, anchor) the latest refined
+    return_cumulative before the sessions computed, to chain from (see :func:`sector_performance_of`)."""
+    sessions = market_sessions(quotes, portfolios, cdi)
+    return sector_performance_of(sector_daily(quotes, portfolios, sessions), sessions, anchors)
+
+
+def _step(acc: Column, growth: Column) -> Column:
+    """One compounding step on a cumulative return: (1 + acc) x growth - 1 (the same float operations in a
+    daily run chaining from the stored value and in a backfill folding many days)."""
+    return (acc + 1) * growth - 1
+
+
+def sector_performance_of(daily: DataFrame, sessions: DataFrame, anchors: DataFrame | None = None) -> DataFrame:
+    """``sector_performance`` from :func:`sector_daily` and :func:`market_sessions`.
+
+    ``return_cumulative`` compounds return_1d since the sector's first session read, or, when ``anchors``
+    holds the sector's refined value on a session read, from that value; it restarts after a session whose
+    return is NULL (a currency change)."""
     by_sector = Window.partitionBy("sector").orderBy("dt_ref")
 
     def last(n: int) -> Any:
@@ -390,18 +464,540 @@ def sector_performance(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
     def on_returns(n: int, expr: Column) -> Column:
         return _full(last(n), n, "return_1d", "prev_session", expr)
 
+    market = sessions.select(
+        "dt_ref",
+        "prev_session",
+        "ibov_return",
+        (F.col("cdi") / 100 if "cdi" in sessions.columns else F.lit(None)).alias("_rf"),
+    )
+    in_market = Window.orderBy("dt_ref").rowsBetween(-62, 0)  # the calendar: a few hundred rows, one partition
+    ibov_growth = F.aggregate(F.collect_list(1 + F.col("ibov_return")).over(in_market), F.lit(1.0), lambda a, x: a * x)
+    market = market.withColumn(
+        "_ibov_3m", F.when(F.count("ibov_return").over(in_market) == 63, ibov_growth - 1)
+    ).withColumn("_ibov_3m_oldest", F.min("prev_session").over(in_market))
+    frame = daily.join(F.broadcast(market.drop("prev_session")), "dt_ref", "left")
+    if anchors is not None:
+        known = daily.select("sector", F.col("dt_ref").alias("anchor_date"))
+        frame = frame.join(F.broadcast(anchors.join(known, ["sector", "anchor_date"])), "sector", "left")
+    else:
+        frame = frame.withColumn("anchor_date", F.lit(None).cast("date")).withColumn(
+            "anchor", F.lit(None).cast("double")
+        )
+    upto = by_sector.rowsBetween(Window.unboundedPreceding, 0)
+    frame = frame.withColumn("_segment", F.sum(F.col("return_1d").isNull().cast("int")).over(upto))
+    segment = Window.partitionBy("sector", "_segment").orderBy("dt_ref")
+    after = F.col("anchor_date").isNull() | (F.col("dt_ref") > F.col("anchor_date"))
+    chained = F.col("anchor_date").isNotNull() & (F.min("dt_ref").over(segment) <= F.col("anchor_date"))
+    seed = F.when(chained, F.coalesce(F.col("anchor"), F.lit(0.0))).otherwise(F.lit(0.0))
+    growths = F.collect_list(F.when(after, 1 + F.col("return_1d"))).over(
+        segment.rowsBetween(Window.unboundedPreceding, 0)
+    )
+    cumulative = F.aggregate(growths, seed, _step)
+
+    sharpe = (F.avg("return_1d").over(last(252)) - F.avg("_rf").over(last(252))) / F.stddev_samp("return_1d").over(
+        last(252)
+    )
+    sharpe_ok = (F.count("_rf").over(last(252)) == 252) & (F.stddev_samp("return_1d").over(last(252)) > 0)
     ytd = Window.partitionBy("sector", F.year("dt_ref")).orderBy("dt_ref").rowsBetween(Window.unboundedPreceding, 0)
     ytd_whole = F.sum(F.col("_mixed")).over(ytd) == 0  # no day of the year so far mixes two currencies
-    return daily.select(
+    return_3m = on_returns(63, _compounded(last(63)))
+    ibov_ok = F.datediff(F.col("dt_ref"), F.col("_ibov_3m_oldest")) <= LOOKBACK_DAYS
+    return frame.select(
         "dt_ref",
         "sector",
         "constituents",
         "return_1d",
         on_returns(21, _compounded(last(21))).alias("return_1m"),
-        on_returns(63, _compounded(last(63))).alias("return_3m"),
+        return_3m.alias("return_3m"),
         F.when(ytd_whole, _compounded(ytd)).alias("return_ytd"),
         on_returns(21, F.stddev_samp("return_1d").over(last(21)) * ANNUALISE).alias("vol_21"),
+        on_returns(252, _compounded(last(252))).alias("return_1y"),
+        F.when(F.col("return_1d").isNotNull() & after, cumulative).alias("return_cumulative"),
+        F.when(sharpe_ok, on_returns(252, sharpe * ANNUALISE)).alias("sharpe_252"),
+        F.when(ibov_ok, (1 + return_3m) / (1 + F.col("_ibov_3m"))).alias("relative_strength"),
     )
+
+
+# ------------------------------------------------------------------------------------- analytics
+
+RISK_WINDOW = 252
+VOLATILITY_WINDOWS = (21, 63, 252)
+IBOV_CORRELATION_WINDOWS = (63, 252)
+MA_SHORT, MA_LONG = 50, 200
+CROSS_LOOKBACK = 63  # a moving-average cross is reported for 63 sessions after it happened
+RSI_PERIOD, RSI_CHANGES = 14, 100  # Wilder's RSI(14), seeded and smoothed over the last 100 price changes
+MOMENTUM_SKIP = 21  # 12-1 month momentum: from 252 sessions ago to 21 sessions ago
+CORRELATION_WINDOWS = (63, 252)
+MONTHLY_CORRELATION_MONTHS = 12
+FACTOR_STALE_DAYS = 7  # a daily factor's value is carried to a session at most this many days
+# How a macro series becomes a factor change; a series not listed is a level (relative change).
+# rate: the value is already a change (cdi_daily % per day, ipca_monthly % per month, month over month);
+# difference: a level in percent whose change is its difference (DFF, DGS10); relative: v_t / v_prev - 1.
+FACTOR_CHANGES = {
+    "usd_brl": "relative",
+    "cdi_daily": "rate",
+    "ipca_monthly": "rate",
+    "DFF": "difference",
+    "DGS10": "difference",
+    "VIXCLS": "relative",
+    "CPIAUCSL": "relative",
+}
+BCB_FACTORS = ("usd_brl", "cdi_daily", "ipca_monthly")  # the BCB series used as factors
+FACTOR_SCHEMA = "source string, series string, date date, value double"
+
+
+def _quantile(sorted_values: Column, n: int, p: float) -> Column:
+    """The p-quantile of ``n`` sorted values with linear interpolation between closest ranks (numpy's default,
+    Hyndman & Fan type 7)."""
+    h = (n - 1) * p
+    low = math.floor(h)
+    a = F.element_at(sorted_values, low + 1)
+    if h == low:
+        return a
+    return a + (F.element_at(sorted_values, low + 2) - a) * (h - low)
+
+
+def _max_drawdown(path: Column) -> Column:
+    """The worst fall from a running peak of the wealth index 1, (1 + r_1), (1 + r_1)(1 + r_2), ... (<= 0)."""
+    start = F.struct(F.lit(1.0).alias("w"), F.lit(1.0).alias("p"), F.lit(0.0).alias("d"))
+
+    def step(acc: Column, r: Column) -> Column:
+        wealth = acc["w"] * (1 + r)
+        peak = F.greatest(acc["p"], wealth)
+        return F.struct(wealth.alias("w"), peak.alias("p"), F.least(acc["d"], wealth / peak - 1).alias("d"))
+
+    return F.aggregate(path, start, step, lambda acc: acc["d"])
+
+
+def risk_of(returns: DataFrame) -> DataFrame:
+    """``finlake_refined.risk_metrics`` rows from daily returns (see the module docstring).
+
+    ``returns``: level, name, dt_ref, prev_dt (the session the return starts from), r (daily simple return),
+    m (ibov_return) and rf (CDI, fraction per day) for every session of each name.
+    """
+    by = Window.partitionBy("level", "name").orderBy("dt_ref")
+    n = RISK_WINDOW
+
+    def last(k: int) -> Any:
+        return by.rowsBetween(-(k - 1), 0)
+
+    both = F.col("r").isNotNull() & F.col("m").isNotNull()
+    w = last(n)
+    frame = (
+        returns.withColumn("_rp", F.when(both, F.col("r")))
+        .withColumn("_mp", F.when(both, F.col("m")))
+        .withColumn("_ex", F.col("r") - F.col("rf"))
+        .withColumn("_mex", F.when(both, F.col("m") - F.col("rf")))
+    )
+    frame = frame.select(
+        "level",
+        "name",
+        "dt_ref",
+        "r",
+        *[_full(last(k), k, "r", "prev_dt", F.lit(True)).alias(f"_full_{k}") for k in VOLATILITY_WINDOWS],
+        *[(F.stddev_samp("r").over(last(k)) * ANNUALISE).alias(f"_vol_{k}") for k in VOLATILITY_WINDOWS],
+        F.array_sort(F.collect_list("r").over(w)).alias("_sorted"),
+        F.collect_list("r").over(w).alias("_path"),
+        F.avg("r").over(w).alias("_mean_r"),
+        F.avg("rf").over(w).alias("_mean_rf"),
+        F.count("rf").over(w).alias("_n_rf"),
+        F.stddev_samp("r").over(w).alias("_sd"),
+        F.avg("_ex").over(w).alias("_mean_ex"),
+        F.count("_ex").over(w).alias("_n_ex"),
+        F.sqrt(F.avg(F.pow(F.least(F.col("_ex"), F.lit(0.0)), 2)).over(w)).alias("_downside"),
+        (F.covar_samp("_rp", "_mp").over(w) / F.var_samp("_mp").over(w)).alias("_beta"),
+        F.var_samp("_mp").over(w).alias("_var_m"),
+        F.avg("_mex").over(w).alias("_mean_mex"),
+        F.count("_mex").over(w).alias("_n_mex"),
+        *[F.corr("_rp", "_mp").over(last(k)).alias(f"_corr_{k}") for k in IBOV_CORRELATION_WINDOWS],
+        *[F.count("_mp").over(last(k)).alias(f"_pairs_{k}") for k in IBOV_CORRELATION_WINDOWS],
+        *[
+            (F.least(F.var_samp("_rp").over(last(k)), F.var_samp("_mp").over(last(k))) > 0).alias(f"_varies_{k}")
+            for k in IBOV_CORRELATION_WINDOWS
+        ],
+    )
+    q95 = _quantile(F.col("_sorted"), n, 0.05)
+    tail = F.filter(F.col("_sorted"), lambda x: x <= q95)
+    full = F.col(f"_full_{n}")
+    beta_ok = full & (F.col("_n_mex") == n) & (F.col("_var_m") > 0)
+    return frame.select(
+        "dt_ref",
+        "level",
+        "name",
+        F.when(full, -q95).alias("var_95"),
+        F.when(full, -_quantile(F.col("_sorted"), n, 0.01)).alias("var_99"),
+        F.when(full, -F.aggregate(tail, F.lit(0.0), lambda a, x: a + x) / F.size(tail)).alias("es_95"),
+        *[F.when(F.col(f"_full_{k}"), F.col(f"_vol_{k}")).alias(f"volatility_{k}") for k in VOLATILITY_WINDOWS],
+        F.when(full, _max_drawdown(F.col("_path"))).alias(f"max_drawdown_{n}"),
+        F.when(beta_ok, F.col("_beta")).alias(f"beta_{n}"),
+        F.when(beta_ok & (F.col("_n_ex") == n), (F.col("_mean_ex") - F.col("_beta") * F.col("_mean_mex")) * 252).alias(
+            f"alpha_{n}"
+        ),
+        F.when(
+            full & (F.col("_n_rf") == n) & (F.col("_sd") > 0),
+            (F.col("_mean_r") - F.col("_mean_rf")) / F.col("_sd") * ANNUALISE,
+        ).alias(f"sharpe_{n}"),
+        F.when(
+            full & (F.col("_n_ex") == n) & (F.col("_downside") > 0), F.col("_mean_ex") / F.col("_downside") * ANNUALISE
+        ).alias(f"sortino_{n}"),
+        *[
+            F.when(
+                F.col(f"_full_{k}") & (F.col(f"_pairs_{k}") == k) & F.col(f"_varies_{k}"), F.col(f"_corr_{k}")
+            ).alias(f"correlation_ibov_{k}")
+            for k in IBOV_CORRELATION_WINDOWS
+        ],
+    )
+
+
+def _ticker_returns(base: DataFrame) -> DataFrame:
+    return base.select(
+        F.lit("ticker").alias("level"),
+        F.col("ticker").alias("name"),
+        "dt_ref",
+        "prev_dt",
+        F.col("daily_return").alias("r"),
+        F.col("ibov_return").alias("m"),
+        (F.col("cdi") / 100).alias("rf"),
+    )
+
+
+def _sector_returns(daily: DataFrame, sessions: DataFrame) -> DataFrame:
+    market = sessions.select("dt_ref", F.col("ibov_return").alias("m"), (F.col("cdi") / 100).alias("rf"))
+    return daily.join(F.broadcast(market), "dt_ref", "left").select(
+        F.lit("sector").alias("level"),
+        F.col("sector").alias("name"),
+        "dt_ref",
+        F.col("prev_session").alias("prev_dt"),
+        F.col("return_1d").alias("r"),
+        "m",
+        "rf",
+    )
+
+
+def risk_metrics(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -> DataFrame:
+    """``finlake_refined.risk_metrics`` for every session of ``quotes``: one row per spot ticker
+    (level 'ticker') and per IBOV sector (level 'sector'). Inputs as :func:`stock_indicators`."""
+    sessions = market_sessions(quotes, portfolios, cdi)
+    base = ticker_sessions(quotes, portfolios, sessions)
+    daily = sector_daily(quotes, portfolios, sessions)
+    return risk_of(_ticker_returns(base).unionByName(_sector_returns(daily, sessions)))
+
+
+def _rsi(changes: Column) -> Column:
+    """Wilder's RSI(14) over RSI_CHANGES price changes (oldest first): the first 14 gains and losses are
+    averaged, then avg_t = (avg_{t-1} x 13 + x_t) / 14; RSI = 100 - 100 / (1 + avg_gain / avg_loss),
+    100 when there is no loss, NULL when the price never moved."""
+    p = RSI_PERIOD
+    seed = F.slice(changes, 1, p)
+    start = F.struct(
+        (F.aggregate(seed, F.lit(0.0), lambda a, x: a + F.greatest(x, F.lit(0.0))) / p).alias("g"),
+        (F.aggregate(seed, F.lit(0.0), lambda a, x: a + F.greatest(-x, F.lit(0.0))) / p).alias("l"),
+    )
+
+    def step(acc: Column, x: Column) -> Column:
+        return F.struct(
+            ((acc["g"] * (p - 1) + F.greatest(x, F.lit(0.0))) / p).alias("g"),
+            ((acc["l"] * (p - 1) + F.greatest(-x, F.lit(0.0))) / p).alias("l"),
+        )
+
+    final = F.aggregate(F.slice(changes, p + 1, RSI_CHANGES - p), start, step)
+    gain, loss = final["g"], final["l"]
+    return F.when(loss > 0, 100 - 100 / (1 + gain / loss)).when(gain > 0, F.lit(100.0))
+
+
+def signals_of(base: DataFrame, daily: DataFrame) -> DataFrame:
+    """``finlake_refined.trading_signals`` from :func:`ticker_sessions` and :func:`sector_daily`."""
+    by = Window.partitionBy("ticker", "_regime").orderBy("dt_ref")
+
+    def rows(first: int, final: int = 0) -> Any:
+        return by.rowsBetween(first, final)
+
+    def on_closes(first: int, final: int, expr: Column) -> Column:
+        return _full(rows(first, final), final - first + 1, "close", "dt_ref", expr)
+
+    ma_short = on_closes(-(MA_SHORT - 1), 0, F.avg("close").over(rows(-(MA_SHORT - 1))))
+    ma_long = on_closes(-(MA_LONG - 1), 0, F.avg("close").over(rows(-(MA_LONG - 1))))
+    change = F.when(F.col("daily_return").isNotNull(), F.col("close") - F.col("prev_close"))
+    frame = (
+        base.withColumn("ma_50", ma_short)
+        .withColumn("ma_200", ma_long)
+        .withColumn("_trend", F.signum(F.col("ma_50") - F.col("ma_200")))
+        .withColumn("_change", change)
+    )
+    previous = F.lag("_trend").over(by)
+    kind = F.when((previous < 0) & (F.col("_trend") > 0), F.lit("golden")).when(
+        (previous > 0) & (F.col("_trend") < 0), F.lit("death")
+    )
+    # A cross on session s compares the averages of s and s-1: its data starts MA_LONG sessions before s.
+    frame = frame.withColumn(
+        "_cross", F.when(kind.isNotNull(), F.struct(F.col("dt_ref").alias("day"), kind.alias("kind"))).otherwise(None)
+    ).withColumn("_cross_oldest", F.min("dt_ref").over(rows(-MA_LONG)))
+    crosses = F.collect_list(
+        F.when(F.col("_cross").isNotNull(), F.struct("_cross", F.col("_cross_oldest").alias("oldest")))
+    ).over(rows(-(CROSS_LOOKBACK - 1)))
+    frame = frame.withColumn("_crosses", crosses)
+    recent = F.filter(F.col("_crosses"), lambda c: F.datediff(F.col("dt_ref"), c["oldest"]) <= LOOKBACK_DAYS)
+    latest = F.element_at(recent, -1)["_cross"]
+    momentum = F.lag("close", MOMENTUM_SKIP).over(by) / F.lag("close", RISK_WINDOW).over(by) - 1
+    changes = F.collect_list("_change").over(rows(-(RSI_CHANGES - 1)))
+    prior = rows(-RISK_WINDOW, -1)
+    prior_full = _full(prior, RISK_WINDOW, "close", "dt_ref", F.lit(True))
+    breakout = (
+        F.when(F.col("close") > F.max("close").over(prior), F.lit("up"))
+        .when(F.col("close") < F.min("close").over(prior), F.lit("down"))
+        .otherwise(F.lit("none"))
+    )
+    tickers = frame.select(
+        "dt_ref",
+        F.lit("ticker").alias("level"),
+        F.col("ticker").alias("name"),
+        "ma_50",
+        "ma_200",
+        F.when(F.col("_trend") > 0, "up").when(F.col("_trend") < 0, "down").alias("ma_trend"),
+        F.when(F.size(recent) > 0, latest["kind"]).alias("ma_cross"),
+        F.when(F.size(recent) > 0, latest["day"]).alias("ma_cross_date"),
+        on_closes(-RISK_WINDOW, 0, momentum).alias("momentum_12_1"),
+        _full(rows(-(RSI_CHANGES - 1)), RSI_CHANGES, "_change", "prev_dt", _rsi(changes)).alias("rsi_14"),
+        F.when(prior_full, breakout).alias("breakout_252"),
+    )
+    return tickers.unionByName(_rotation(daily), allowMissingColumns=True)
+
+
+def _rotation(daily: DataFrame) -> DataFrame:
+    """Sector rows of trading_signals: 12-1 month momentum of the sector (its return_1d compounded from 252
+    to 21 sessions ago), its rank among the sectors that day (1 = strongest) and the change since the sector's
+    previous session (positive: it moved up)."""
+    by = Window.partitionBy("sector").orderBy("dt_ref")
+    window = by.rowsBetween(-(RISK_WINDOW - 1), -MOMENTUM_SKIP)
+    n = RISK_WINDOW - MOMENTUM_SKIP
+    momentum = _full(window, n, "return_1d", "prev_session", _compounded(window))
+    ranked = daily.withColumn("momentum_12_1", momentum)
+    day = Window.partitionBy("dt_ref", F.col("momentum_12_1").isNull()).orderBy(F.col("momentum_12_1").desc())
+    ranked = ranked.withColumn("rotation_rank", F.when(F.col("momentum_12_1").isNotNull(), F.rank().over(day)))
+    return ranked.select(
+        "dt_ref",
+        F.lit("sector").alias("level"),
+        F.col("sector").alias("name"),
+        "momentum_12_1",
+        F.col("rotation_rank").cast("int").alias("rotation_rank"),
+        (F.lag("rotation_rank").over(by) - F.col("rotation_rank")).cast("int").alias("rotation_rank_change"),
+    )
+
+
+def trading_signals(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
+    """``finlake_refined.trading_signals`` for every session of ``quotes`` (spot rows as :func:`stock_indicators`)."""
+    sessions = market_sessions(quotes, portfolios)
+    return signals_of(ticker_sessions(quotes, portfolios, sessions), sector_daily(quotes, portfolios, sessions))
+
+
+def month_ends(sessions: DataFrame) -> DataFrame:
+    """(dt_ref, next_session): each month's last market session and the session after it (the first of a later
+    month). A month end is known once its next session is: a run writes the month ends whose next session it
+    computes."""
+    return sessions.filter(
+        F.col("prev_session").isNotNull() & (F.trunc("dt_ref", "month") != F.trunc("prev_session", "month"))
+    ).select(F.col("prev_session").alias("dt_ref"), F.col("dt_ref").alias("next_session"))
+
+
+def factor_frequency(factors: DataFrame) -> DataFrame:
+    """(series, monthly): a series whose points all fall on the first of a month is monthly, else daily."""
+    return factors.groupBy("series").agg(
+        F.min((F.dayofmonth("date") == 1).cast("int")).cast("boolean").alias("monthly")
+    )
+
+
+def _change(value: Column, previous: Column, series: Column) -> Column:
+    """A factor's change by FACTOR_CHANGES (relative when the series is not listed)."""
+    how = F.coalesce(
+        F.element_at(F.create_map(*[F.lit(x) for pair in FACTOR_CHANGES.items() for x in pair]), series),
+        F.lit("relative"),
+    )
+    return (
+        F.when(how == "rate", value)
+        .when(how == "difference", value - previous)
+        .when(previous != 0, value / previous - 1)
+    )
+
+
+def daily_factor_changes(factors: DataFrame, sessions: DataFrame) -> DataFrame:
+    """(name, dt_ref, x, prev_dt) of each daily factor on each market session: its change between the values in
+    force at prev_session and at the session (a value is in force FACTOR_STALE_DAYS days at most)."""
+    timeline = factors.select("series", F.col("date").alias("day"), F.lit(0).alias("kind"), "value").unionByName(
+        sessions.select(F.col("dt_ref").alias("day"))
+        .crossJoin(factors.select("series").distinct())
+        .select("series", "day", F.lit(1).alias("kind"), F.lit(None).cast("double").alias("value"))
+    )
+    upto = Window.partitionBy("series").orderBy("day", "kind").rowsBetween(Window.unboundedPreceding, 0)
+    point_day = F.last(F.when(F.col("kind") == 0, F.col("day")), ignorenulls=True).over(upto)
+    in_force = F.when(
+        F.datediff(F.col("day"), point_day) <= FACTOR_STALE_DAYS, F.last("value", ignorenulls=True).over(upto)
+    )
+    at = (
+        timeline.select("series", "day", "kind", in_force.alias("value"))
+        .filter(F.col("kind") == 1)
+        .select("series", F.col("day").alias("dt_ref"), "value")
+    )
+    before = at.select("series", F.col("dt_ref").alias("prev_session"), F.col("value").alias("previous"))
+    return (
+        at.join(F.broadcast(sessions.select("dt_ref", "prev_session")), "dt_ref")
+        .join(before, ["series", "prev_session"], "left")
+        .select(
+            F.col("series").alias("name"),
+            "dt_ref",
+            _change(F.col("value"), F.col("previous"), F.col("series")).alias("x"),
+            F.col("prev_session").alias("prev_dt"),
+        )
+    )
+
+
+def _pair_correlations(left: DataFrame, right: DataFrame, sessions: DataFrame, kind: str, same: bool) -> DataFrame:
+    """(dt_ref, window, left, right, kind, correlation, observations) on every session, for the windows of
+    CORRELATION_WINDOWS market sessions: Pearson correlation of x over the window when both series have a value
+    on every session of it, else NULL (observations: the sessions where both have one)."""
+    grid = sessions.select("dt_ref", "prev_session")
+    a = left.select(F.col("name").alias("left"), "dt_ref", F.col("x").alias("_a"))
+    b = right.select(F.col("name").alias("right"), "dt_ref", F.col("x").alias("_b"))
+    names = a.select("left").distinct().crossJoin(b.select("right").distinct())
+    if same:
+        names = names.filter(F.col("left") < F.col("right"))
+    pairs = (
+        grid.crossJoin(names)
+        .join(a, ["left", "dt_ref"], "left")
+        .join(b, ["right", "dt_ref"], "left")
+        .withColumn("_both", F.when(F.col("_a").isNotNull() & F.col("_b").isNotNull(), F.lit(1)))
+        .withColumn("_a", F.when(F.col("_both") == 1, F.col("_a")))
+        .withColumn("_b", F.when(F.col("_both") == 1, F.col("_b")))
+    )
+    by = Window.partitionBy("left", "right").orderBy("dt_ref")
+    out = None
+    for n in CORRELATION_WINDOWS:
+        w = by.rowsBetween(-(n - 1), 0)
+        complete = (F.count("_both").over(w) == n) & (
+            F.datediff(F.col("dt_ref"), F.min("prev_session").over(w)) <= LOOKBACK_DAYS
+        )
+        varies = F.least(F.var_samp("_a").over(w), F.var_samp("_b").over(w)) > 0
+        rows = pairs.select(
+            "dt_ref",
+            F.lit(n).alias("window"),
+            "left",
+            "right",
+            F.lit(kind).alias("kind"),
+            F.when(complete & varies, F.corr("_a", "_b").over(w)).alias("correlation"),
+            F.count("_both").over(w).cast("int").alias("observations"),
+        )
+        out = rows if out is None else out.unionByName(rows)
+    assert out is not None
+    return out
+
+
+def monthly_sector_returns(daily: DataFrame, sessions: DataFrame) -> DataFrame:
+    """(name, month, x, oldest): a sector's return over a calendar month (its return_1d compounded over every
+    market session of the month; NULL when a session lacks one) and the oldest session it uses."""
+    month = F.trunc("dt_ref", "month")
+    count = sessions.groupBy(month.alias("month")).agg(F.count(F.lit(1)).alias("_sessions"))
+    # in date order, so that every run multiplies in the same order
+    days = F.array_sort(F.collect_list(F.struct("dt_ref", "return_1d")))
+    growth = F.aggregate(days, F.lit(1.0), lambda a, x: a * (1 + x["return_1d"]))
+    return (
+        daily.groupBy("sector", month.alias("month"))
+        .agg(
+            growth.alias("_growth"),
+            F.count("return_1d").alias("_returns"),
+            F.min("prev_session").alias("oldest"),
+        )
+        .join(F.broadcast(count), "month")
+        .select(
+            F.col("sector").alias("name"),
+            "month",
+            F.when(F.col("_returns") == F.col("_sessions"), F.col("_growth") - 1).alias("x"),
+            "oldest",
+        )
+    )
+
+
+def monthly_factor_changes(factors: DataFrame) -> DataFrame:
+    """(name, month, x) of each monthly factor: its change from the previous month (FACTOR_CHANGES)."""
+    by = Window.partitionBy("series").orderBy("month")
+    points = factors.select("series", F.trunc("date", "month").alias("month"), "value")
+    previous = F.when(F.months_between("month", F.lag("month").over(by)) == 1, F.lag("value").over(by))
+    return points.select(
+        F.col("series").alias("name"), "month", _change(F.col("value"), previous, F.col("series")).alias("x")
+    )
+
+
+def _monthly_correlations(sectors: DataFrame, factors: DataFrame, ends: DataFrame) -> DataFrame:
+    """Sector vs monthly factor at each month end: MONTHLY_CORRELATION_MONTHS consecutive months ending with the
+    month end's month, both values present in each; window = the number of months."""
+    n = MONTHLY_CORRELATION_MONTHS
+    pairs = sectors.select(F.col("name").alias("left"), "month", F.col("x").alias("_a"), "oldest").join(
+        factors.select(F.col("name").alias("right"), "month", F.col("x").alias("_b")), "month"
+    )
+    pairs = pairs.withColumn("_both", F.when(F.col("_a").isNotNull() & F.col("_b").isNotNull(), F.lit(1)))
+    by = Window.partitionBy("left", "right").orderBy("month").rowsBetween(-(n - 1), 0)
+    consecutive = F.months_between("month", F.min("month").over(by)) == n - 1
+    stats = pairs.select(
+        "month",
+        "left",
+        "right",
+        (F.count("_both").over(by) == n) & consecutive,
+        F.min("oldest").over(by).alias("_oldest"),
+        F.when(F.col("_both") == 1, F.col("_a")).alias("_a"),
+        F.when(F.col("_both") == 1, F.col("_b")).alias("_b"),
+    ).toDF("month", "left", "right", "_complete", "_oldest", "_a", "_b")
+    stats = stats.select(
+        "month",
+        "left",
+        "right",
+        "_complete",
+        "_oldest",
+        F.corr("_a", "_b").over(by).alias("_corr"),
+        F.count("_a").over(by).cast("int").alias("observations"),
+        (F.least(F.var_samp("_a").over(by), F.var_samp("_b").over(by)) > 0).alias("_varies"),
+    )
+    at = ends.select("dt_ref", F.trunc("dt_ref", "month").alias("month"))
+    bounded = F.datediff(F.col("dt_ref"), F.col("_oldest")) <= LOOKBACK_DAYS
+    return stats.join(at, "month").select(
+        "dt_ref",
+        F.lit(n).alias("window"),
+        "left",
+        "right",
+        F.lit("sector_factor_monthly").alias("kind"),
+        F.when(F.col("_complete") & bounded & F.col("_varies"), F.col("_corr")).alias("correlation"),
+        "observations",
+    )
+
+
+def correlations_of(daily: DataFrame, sessions: DataFrame, factors: DataFrame, ends: DataFrame) -> DataFrame:
+    """``finlake_refined.correlations`` at the month ends ``ends`` (dt_ref) from :func:`sector_daily`,
+    :func:`market_sessions` and the factors (source, series, date, value)."""
+    sector_x = daily.select(F.col("sector").alias("name"), "dt_ref", F.col("return_1d").alias("x"))
+    frequency = factor_frequency(factors)
+    by_frequency = factors.join(F.broadcast(frequency), "series")
+    daily_factors = daily_factor_changes(by_frequency.filter(~F.col("monthly")).drop("monthly"), sessions)
+    at = ends.select("dt_ref")
+    session_rows = _pair_correlations(sector_x, sector_x, sessions, "sector_sector", same=True).unionByName(
+        _pair_correlations(sector_x, daily_factors, sessions, "sector_factor", same=False)
+    )
+    monthly = _monthly_correlations(
+        monthly_sector_returns(daily, sessions),
+        monthly_factor_changes(by_frequency.filter(F.col("monthly")).drop("monthly")),
+        ends,
+    )
+    return session_rows.join(F.broadcast(at), "dt_ref").unionByName(monthly)
+
+
+def correlations(
+    quotes: DataFrame, portfolios: DataFrame, factors: DataFrame, first: date | None = None, last: date | None = None
+) -> DataFrame:
+    """``finlake_refined.correlations`` at the month ends whose next session lies in [first, last] (all the
+    month ends with a next session in ``quotes`` when not given). ``factors``: (source, series, date, value)."""
+    sessions = market_sessions(quotes, portfolios)
+    ends = month_ends(sessions)
+    if first is not None:
+        ends = ends.filter(F.col("next_session") >= F.lit(first))
+    if last is not None:
+        ends = ends.filter(F.col("next_session") <= F.lit(last))
+    return correlations_of(sector_daily(quotes, portfolios, sessions), sessions, factors, ends)
 
 
 # ----------------------------------------------------------------------------------------------- io
@@ -422,12 +1018,13 @@ def _exists(spark: SparkSession, uri: str) -> bool:
     return bool(fs.exists(path))
 
 
-def _read_optional(spark: SparkSession, uri: str | None) -> DataFrame | None:
-    """The Parquet at ``uri``, or None when the argument is empty or nothing is there."""
+def _read_optional(spark: SparkSession, uri: str | None, merge: bool = False) -> DataFrame | None:
+    """The Parquet at ``uri``, or None when the argument is empty or nothing is there. ``merge``: the union
+    of the files' schemas (a table that gained columns)."""
     if not uri or not _exists(spark, uri):
         return None
     try:
-        return spark.read.parquet(uri)
+        return spark.read.option("mergeSchema", str(merge).lower()).parquet(uri)
     except AnalysisException:  # an empty directory: Spark cannot infer a schema
         return None
 
@@ -530,13 +1127,146 @@ def _read_window(spark: SparkSession, curated: str, start: date, end: date) -> t
     return quotes, portfolios, cdi
 
 
-def _write_refined(frame: DataFrame, uri: str, start: date, end: date) -> tuple[int, list[str]]:
-    rows = frame.filter(F.col("dt_ref").between(F.lit(start), F.lit(end))).cache()
+def _write_refined(
+    frame: DataFrame,
+    uri: str,
+    span: tuple[date, date] | None,
+    headline: Callable[[DataFrame], dict[str, Any]] | None = None,
+) -> tuple[int, list[str], dict[str, Any]]:
+    """Write the rows of ``frame`` dated in ``span`` (all of them when None); their count, partitions and
+    what ``headline`` says of them."""
+    rows = (frame if span is None else frame.filter(F.col("dt_ref").between(F.lit(span[0]), F.lit(span[1])))).cache()
     count, partitions = rows.count(), _values(rows, "dt_ref")
     if count:
         _write(rows, uri, "dt_ref")
+    said = headline(rows) if headline is not None and count else {}
     rows.unpersist()
-    return count, partitions
+    return count, partitions, said
+
+
+def _anchors(spark: SparkSession, refined: str, start: date) -> DataFrame | None:
+    """Each sector's latest refined return_cumulative before ``start`` (within the lookback): (sector,
+    anchor_date, anchor); None when the table does not have the column yet."""
+    table = _read_optional(spark, refined + "sector_performance/", merge=True)
+    if table is None or "return_cumulative" not in table.columns:
+        return None
+    rows = table.withColumn("dt_ref", F.col("dt_ref").cast("date")).filter(
+        F.col("dt_ref").between(F.lit(start - timedelta(days=LOOKBACK_DAYS)), F.lit(start - timedelta(days=1)))
+    )
+    latest = Window.partitionBy("sector").orderBy(F.col("dt_ref").desc())
+    return (
+        rows.withColumn("_rank", F.row_number().over(latest))
+        .filter("_rank = 1")
+        .select("sector", F.col("dt_ref").alias("anchor_date"), F.col("return_cumulative").alias("anchor"))
+    )
+
+
+def read_factors(spark: SparkSession, curated: str, first: date, last: date) -> DataFrame:
+    """Macro factor points (source, series, date, value) dated in [first, last]: the BCB_FACTORS series of
+    curated ``bcb_series`` (source 'bcb') and every series of curated ``macro_series`` (source, series, date,
+    value; any partition layout) when that table exists; a (source, series, date) present in both comes from
+    ``macro_series``."""
+    parts = []
+    bcb_series = _read_optional(spark, curated + "bcb_series/")
+    if bcb_series is not None:
+        parts.append(
+            bcb_series.filter(F.col("series").isin(*BCB_FACTORS)).select(
+                F.lit("bcb").alias("source"), "series", "date", "value", F.lit(0).alias("_from")
+            )
+        )
+    macro = _read_optional(spark, curated + "macro_series/", merge=True)
+    if macro is not None and {"source", "series", "date", "value"} <= set(macro.columns):
+        parts.append(macro.select("source", "series", "date", "value", F.lit(1).alias("_from")))
+    points = spark.createDataFrame([], FACTOR_SCHEMA).withColumn("_from", F.lit(0))
+    for part in parts:
+        points = points.unionByName(
+            part.select(
+                F.col("source").cast("string"),
+                F.col("series").cast("string"),
+                F.col("date").cast("date"),
+                F.col("value").cast("double"),
+                "_from",
+            )
+        )
+    latest = Window.partitionBy("source", "series", "date").orderBy(F.col("_from").desc())
+    return (
+        points.filter(F.col("date").between(F.lit(first), F.lit(last)) & F.col("value").isNotNull())
+        .withColumn("_rank", F.row_number().over(latest))
+        .filter("_rank = 1")
+        .drop("_rank", "_from")
+    )
+
+
+def _headline_risk(rows: DataFrame) -> dict[str, Any]:
+    """The riskiest sector (highest 1-day VaR 95%) on the last session written."""
+    last = rows.agg(F.max("dt_ref")).first()[0]  # type: ignore[index]
+    worst = (
+        rows.filter((F.col("dt_ref") == F.lit(last)) & (F.col("level") == "sector") & F.col("var_95").isNotNull())
+        .orderBy(F.col("var_95").desc(), "name")
+        .first()
+    )
+    return {"dt_ref": str(last), **({"sector": worst["name"], "var_95": worst["var_95"]} if worst else {})}
+
+
+def _headline_mover(rows: DataFrame) -> dict[str, Any]:
+    """The spot ticker with the largest absolute daily return on the last session written."""
+    last = rows.agg(F.max("dt_ref")).first()[0]  # type: ignore[index]
+    mover = (
+        rows.filter((F.col("dt_ref") == F.lit(last)) & F.col("daily_return").isNotNull())
+        .orderBy(F.abs("daily_return").desc(), "ticker")
+        .first()
+    )
+    return {
+        "dt_ref": str(last),
+        **({"ticker": mover["ticker"], "daily_return": mover["daily_return"]} if mover else {}),
+    }
+
+
+def _write_refined_tables(
+    spark: SparkSession,
+    args: dict[str, str],
+    curated: str,
+    refined: str,
+    span: tuple[date, date],
+    result: dict[str, Any],
+) -> None:
+    """Every refined table for the sessions of ``span`` (correlations: the month ends whose next session is in
+    it). ``args["analytics"] == "off"`` leaves out risk_metrics, trading_signals and correlations (benchmarks)."""
+    start, end = span
+    # Small inputs, each used several times by the plans below: read the files once.
+    quotes, portfolios, cdi = (frame.cache() for frame in _read_window(spark, curated, start, end))
+    sessions = market_sessions(quotes, portfolios, cdi).cache()
+    base = ticker_sessions(quotes, portfolios, sessions).cache()
+    daily = sector_daily(quotes, portfolios, sessions).cache()
+    cached = [quotes, portfolios, cdi, sessions, base, daily]
+    result["indicator_rows"], result["indicator_partitions"], mover = _write_refined(
+        indicators_of(base), refined + "stock_indicators/", span, _headline_mover
+    )
+    sectors = sector_performance_of(daily, sessions, _anchors(spark, refined, start))
+    result["sector_rows"], result["sector_partitions"], _ = _write_refined(
+        sectors, refined + "sector_performance/", span
+    )
+    if args.get("analytics", "on") != "off":
+        returns = _ticker_returns(base).unionByName(_sector_returns(daily, sessions))
+        result["risk_rows"], result["risk_partitions"], worst = _write_refined(
+            risk_of(returns), refined + "risk_metrics/", span, _headline_risk
+        )
+        result["signal_rows"], result["signal_partitions"], _ = _write_refined(
+            signals_of(base, daily), refined + "trading_signals/", span
+        )
+        ends = month_ends(sessions).filter(F.col("next_session").between(F.lit(start), F.lit(end))).cache()
+        if ends.count():
+            factors = read_factors(
+                spark, curated, start - timedelta(days=LOOKBACK_DAYS + 2 * FACTOR_STALE_DAYS + 31), end
+            ).cache()
+            cached.append(factors)
+            result["correlation_rows"], result["correlation_partitions"], _ = _write_refined(
+                correlations_of(daily, sessions, factors, ends), refined + "correlations/", None
+            )
+        cached.append(ends)
+        result["headline"] = {"biggest_mover": mover, "worst_sector_var": worst}
+    for frame in cached:
+        frame.unpersist()
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
@@ -554,6 +1284,13 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
         "indicator_partitions": [],
         "sector_rows": 0,
         "sector_partitions": [],
+        "risk_rows": 0,
+        "risk_partitions": [],
+        "signal_rows": 0,
+        "signal_partitions": [],
+        "correlation_rows": 0,
+        "correlation_partitions": [],
+        "headline": {},
     }
     _write_curated(spark, args, curated, result)
 
@@ -563,16 +1300,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     if start_arg or end_arg:
         start = date.fromisoformat(start_arg or end_arg)
         end = date.fromisoformat(end_arg or start_arg)
-        # Small inputs, each used several times by the plans below: read the files once.
-        quotes, portfolios, cdi = (frame.cache() for frame in _read_window(spark, curated, start, end))
-        result["indicator_rows"], result["indicator_partitions"] = _write_refined(
-            stock_indicators(quotes, portfolios, cdi), refined + "stock_indicators/", start, end
-        )
-        result["sector_rows"], result["sector_partitions"] = _write_refined(
-            sector_performance(quotes, portfolios), refined + "sector_performance/", start, end
-        )
-        for frame in (quotes, portfolios, cdi):
-            frame.unpersist()
+        _write_refined_tables(spark, args, curated, refined, (start, end), result)
 
     if args.get("result_path"):
         _write_result(args["result_path"], result)

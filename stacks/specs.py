@@ -246,7 +246,7 @@ STOCKS = DomainSpec(
             "glue/stocks_transform.py",
             workers=2,
             timeout_min=45,
-            description="Curated quotes, portfolio and series; refined indicators and sector performance",
+            description="Curated quotes, portfolio, series; refined indicators, sectors, risk, signals, correlations",
         ),
     ),
     timeout_min=150,  # above the longest path through the definition (tests/infra/test_contracts.py)
@@ -256,6 +256,9 @@ STOCKS = DomainSpec(
         "finlake_curated.bcb_series",
         "finlake_refined.stock_indicators",
         "finlake_refined.sector_performance",
+        "finlake_refined.risk_metrics",
+        "finlake_refined.trading_signals",
+        "finlake_refined.correlations",
     ),
 )
 

@@ -14,7 +14,8 @@ Lake layout of the domain:
 - quarantine: ``<curated>/quarantine/stocks/dt=<partition>/<file>.jsonl`` (bad records, with
   line and reason) and ``<file>.rejected.json`` (whole files: truncated, bad trailer, >1% bad).
 - the Glue job writes curated ``b3_quotes``, ``b3_ibov_portfolio``, ``bcb_series`` and refined
-  ``stock_indicators``, ``sector_performance``, and its result to ``<curated>/_runs/stocks/<run id>.json``.
+  ``stock_indicators``, ``sector_performance``, ``risk_metrics``, ``trading_signals``, ``correlations``,
+  and its result to ``<curated>/_runs/stocks/<run id>.json``.
 """
 
 from __future__ import annotations
@@ -157,9 +158,131 @@ TABLES: dict[str, dict[str, Any]] = {
             "return_3m": "double",
             "return_ytd": "double",
             "vol_21": "double",
+            "return_1y": "double",
+            "return_cumulative": "double",
+            "sharpe_252": "double",
+            "relative_strength": "double",
         },
-        "description": "IBOV sectors per session: weighted daily, 1-month, 3-month and year-to-date returns, "
-        "21-session volatility, number of constituents",
+        "comments": {
+            "constituents": "members with a close on the session and on the previous market session",
+            "return_1d": "fraction; sum(q x close) / sum(q x previous close) - 1 over the members",
+            "return_1m": "fraction; return_1d compounded over the sector's last 21 sessions",
+            "return_3m": "fraction; return_1d compounded over the sector's last 63 sessions",
+            "return_ytd": "fraction; return_1d compounded over the sessions of the calendar year so far",
+            "vol_21": "fraction, annualised: stddev_samp(return_1d) over 21 sessions x sqrt(252)",
+            "return_1y": "fraction; return_1d compounded over the sector's last 252 sessions",
+            "return_cumulative": "fraction; return_1d compounded since the sector's first session (restarts "
+            "after a currency change)",
+            "sharpe_252": "annualised ratio; (mean return_1d - mean CDI) / stddev_samp(return_1d) x sqrt(252), "
+            "252 sessions; NULL for a zero deviation",
+            "relative_strength": "ratio; (1 + return_3m) / (1 + IBOV return over the last 63 sessions); 1 = in line",
+        },
+        "description": "IBOV sectors per session: weighted daily, 1-month, 3-month, year-to-date, 1-year and "
+        "cumulative returns, 21-session volatility, 252-session Sharpe, strength against IBOV, constituents",
+    },
+    "risk_metrics": {
+        "zone": "refined",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "level": "string",
+            "name": "string",
+            "var_95": "double",
+            "var_99": "double",
+            "es_95": "double",
+            "volatility_21": "double",
+            "volatility_63": "double",
+            "volatility_252": "double",
+            "max_drawdown_252": "double",
+            "beta_252": "double",
+            "alpha_252": "double",
+            "sharpe_252": "double",
+            "sortino_252": "double",
+            "correlation_ibov_63": "double",
+            "correlation_ibov_252": "double",
+        },
+        "comments": {
+            "level": "'ticker' (a spot-market ticker) or 'sector' (an IBOV sector, its weighted daily return)",
+            "name": "the ticker or the sector",
+            "var_95": "fraction of value, 1 day: historical VaR 95%, minus the 5% quantile (linear interpolation) "
+            "of the last 252 daily returns; a loss is positive",
+            "var_99": "fraction of value, 1 day: historical VaR 99% over the last 252 daily returns",
+            "es_95": "fraction of value, 1 day: expected shortfall (CVaR) 95%, minus the mean of the returns at or "
+            "below the 5% quantile, last 252",
+            "volatility_21": "fraction, annualised: stddev_samp of the last 21 daily simple returns x sqrt(252)",
+            "volatility_63": "fraction, annualised: stddev_samp of the last 63 daily simple returns x sqrt(252)",
+            "volatility_252": "fraction, annualised: stddev_samp of the last 252 daily simple returns x sqrt(252)",
+            "max_drawdown_252": "fraction, <= 0: the worst fall from a running peak of the value over the last "
+            "252 returns",
+            "beta_252": "ratio: covar_samp(return, IBOV return) / var_samp(IBOV return), last 252 sessions",
+            "alpha_252": "fraction per year: Jensen's alpha, (mean(r - cdi) - beta x mean(ibov - cdi)) x 252",
+            "sharpe_252": "annualised ratio: (mean r - mean cdi) / stddev_samp(r) x sqrt(252); NULL for zero deviation",
+            "sortino_252": "annualised ratio: mean(r - cdi) / sqrt(mean(min(r - cdi, 0)^2)) x sqrt(252)",
+            "correlation_ibov_63": "Pearson correlation of daily returns with IBOV's, last 63 sessions",
+            "correlation_ibov_252": "Pearson correlation of daily returns with IBOV's, last 252 sessions",
+        },
+        "description": "Risk per spot ticker and IBOV sector (level) and session: 1-day historical VaR and "
+        "expected shortfall, volatility, drawdown, beta and alpha against IBOV, Sharpe and Sortino over CDI, "
+        "correlation with IBOV; a value needs a full window of sessions in one currency, else NULL",
+    },
+    "trading_signals": {
+        "zone": "refined",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "level": "string",
+            "name": "string",
+            "ma_50": "double",
+            "ma_200": "double",
+            "ma_trend": "string",
+            "ma_cross": "string",
+            "ma_cross_date": "date",
+            "momentum_12_1": "double",
+            "rsi_14": "double",
+            "breakout_252": "string",
+            "rotation_rank": "int",
+            "rotation_rank_change": "int",
+        },
+        "comments": {
+            "level": "'ticker' (moving averages, momentum, RSI, breakout) or 'sector' (momentum and rotation)",
+            "name": "the ticker or the sector",
+            "ma_50": "price (the ticker's currency): mean close over the last 50 sessions",
+            "ma_200": "price (the ticker's currency): mean close over the last 200 sessions",
+            "ma_trend": "'up' when ma_50 > ma_200, 'down' when below",
+            "ma_cross": "'golden' (ma_50 crossed above ma_200) or 'death' (below): the latest cross of the last "
+            "63 sessions",
+            "ma_cross_date": "the session of that cross",
+            "momentum_12_1": "fraction: close 21 sessions ago / close 252 sessions ago - 1 (sectors: return_1d "
+            "compounded over the same span)",
+            "rsi_14": "0-100: Wilder's RSI(14) seeded and smoothed over the last 100 price changes",
+            "breakout_252": "'up' (close above every close of the previous 252 sessions), 'down' (below), 'none'",
+            "rotation_rank": "sectors: rank of momentum_12_1 among the sectors that day, 1 = strongest",
+            "rotation_rank_change": "sectors: previous session's rank - this rank (positive: moved up)",
+        },
+        "description": "Descriptive price signals per spot ticker and session (50/200 moving-average trend and "
+        "cross, 12-1 momentum, RSI(14), 252-session breakout) and sector rotation ranks; facts, not advice",
+    },
+    "correlations": {
+        "zone": "refined",
+        "partition": ("dt_ref", "date"),
+        "columns": {
+            "window": "int",
+            "left": "string",
+            "right": "string",
+            "kind": "string",
+            "correlation": "double",
+            "observations": "int",
+        },
+        "comments": {
+            "window": "sessions for kinds sector_sector and sector_factor (63, 252); months for "
+            "sector_factor_monthly (12)",
+            "left": "a sector",
+            "right": "a sector (sector_sector) or a macro series (usd_brl, cdi_daily, ipca_monthly, FRED series)",
+            "kind": "sector_sector: daily returns; sector_factor: daily return vs the factor's daily change; "
+            "sector_factor_monthly: monthly return vs the factor's monthly change",
+            "correlation": "Pearson correlation; NULL unless both have a value on every session (month) of the window",
+            "observations": "sessions (months) of the window where both have a value",
+        },
+        "description": "Correlations at each month end (dt_ref: the month's last session): cross-sector daily "
+        "returns over 63 and 252 sessions, each sector against macro factor changes",
     },
 }
 RESULT_PARTITIONS = {
@@ -168,6 +291,9 @@ RESULT_PARTITIONS = {
     "bcb_series": "series",
     "stock_indicators": "indicator_partitions",
     "sector_performance": "sector_partitions",
+    "risk_metrics": "risk_partitions",
+    "trading_signals": "signal_partitions",
+    "correlations": "correlation_partitions",
 }
 
 
@@ -448,7 +574,7 @@ def _stage(lake: Lake, manifest: Manifest, what: str, table: pa.Table) -> str:
 
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
-    """Register the five tables and the partitions the Glue job wrote; record what was ingested.
+    """Register the eight tables and the partitions the Glue job wrote; record what was ingested.
 
     Fails (RowAccountingError) when the quote records in != curated + quarantined + duplicates."""
     result = json.loads(lake.get(result_uri(lake, manifest.run_id)))
@@ -470,6 +596,7 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
             partition=spec["partition"],
             values=values,
             description=spec["description"],
+            comments=spec.get("comments"),
         )
         key = spec["partition"][0]
         manifest.tables.append(f"{database}.{table}")
@@ -487,6 +614,21 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     return manifest
 
 
+def headline_risk(headline: dict[str, Any]) -> list[str]:
+    """The email's risk line: the sector with the highest 1-day VaR 95% and the ticker with the largest move
+    on the last session computed (empty when the run computed neither)."""
+    worst, mover = headline.get("worst_sector_var") or {}, headline.get("biggest_mover") or {}
+    parts = []
+    if worst.get("sector"):
+        parts.append(f"worst sector VaR 95% (1 day) {worst['sector']} {worst['var_95']:.2%}")
+    if mover.get("ticker"):
+        parts.append(f"biggest mover {mover['ticker']} {mover['daily_return']:+.2%}")
+    if not parts:
+        return []
+    day = worst.get("dt_ref") or mover.get("dt_ref")
+    return [f"Risk on {day}: " + "; ".join(parts)]
+
+
 def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
     c = manifest.counts
     files = ", ".join(s.name for s in manifest.sources if s.kind == "cotahist") or "none"
@@ -500,6 +642,7 @@ def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
         f"IBOV portfolios: {len(result.get('portfolio_partitions', []))}; BCB series: "
         + (", ".join(result.get("series", [])) or "none"),
         f"Indicators: {result.get('indicator_rows', 0)} rows; sectors: {result.get('sector_rows', 0)} rows",
+        *headline_risk(result.get("headline") or {}),
         f"Tables: {', '.join(manifest.tables)}",
     ]
     if manifest.quarantine:

@@ -361,7 +361,7 @@ def table_rows(spark: Any, uri: str) -> list[tuple]:
     frame = spark.read.parquet(uri)
     partition = frame.columns[-1]
     columns = [partition, *sorted(c for c in frame.columns if c != partition)]
-    return sorted(tuple(r) for r in frame.select(*columns).collect())
+    return sorted((tuple(r) for r in frame.select(*columns).collect()), key=repr)  # repr: NULLs sort too
 
 
 def write_history(table: pa.Table, uri_dir: Path) -> None:
@@ -438,22 +438,43 @@ def test_the_run_writes_curated_and_refined_partitions_and_reports_them(spark: A
     assert dict(sectors.dtypes) == {
         "sector": "string",
         "constituents": "int",
-        **{c: "double" for c in ("return_1d", "return_1m", "return_3m", "return_ytd", "vol_21")},
+        **{c: "double" for c in ("return_1d", "return_1m", "return_3m", "return_ytd", "vol_21", "return_1y")},
+        **{c: "double" for c in ("return_cumulative", "sharpe_252", "relative_strength")},
         "dt_ref": "date",
     }
+    # the analytics tables: a row per ticker and sector and session; correlations at the month ends
+    assert result["risk_rows"] == result["signal_rows"] == (3 + 2) * 40
+    assert result["risk_partitions"] == result["signal_partitions"] == result["indicator_partitions"]
+    ends = [days[i] for i in range(259, N_SESSIONS - 1) if days[i + 1].month != days[i].month]
+    assert result["correlation_partitions"] == [x.isoformat() for x in ends]
+    risk = spark.read.parquet((base / "refined/risk_metrics").as_uri())
+    assert risk.filter("level = 'sector' and var_95 is null").count() == 0
+    correlations = spark.read.parquet((base / "refined/correlations").as_uri())
+    assert {(r["kind"], r["left"], r["right"]) for r in correlations.select("kind", "left", "right").collect()} == {
+        ("sector_sector", "S1", "S2"),
+        ("sector_factor", "S1", "cdi_daily"),
+        ("sector_factor", "S2", "cdi_daily"),
+    }
+    assert set(result["headline"]) == {"biggest_mover", "worst_sector_var"}
+    assert result["headline"]["worst_sector_var"]["dt_ref"] == days[-1].isoformat()
 
 
 def test_daily_runs_reproduce_the_backfill_rows(spark: Any, backfill: dict[str, Any], tmp_path: Path):
     base, days = backfill["base"], backfill["days"]
-    shutil.copytree(base / "curated", tmp_path / "curated")  # same curated history, no refined yet
+    shutil.copytree(base / "curated", tmp_path / "curated")  # same curated history
+    # and the refined sector rows the daily runs find before them (return_cumulative chains from them)
+    for partition in (base / "refined/sector_performance").glob("dt_ref=*"):
+        if partition.name < f"dt_ref={days[-3]}":
+            shutil.copytree(partition, tmp_path / "refined/sector_performance" / partition.name)
     for day in days[-3:]:
         result = job.run(spark, job_args(tmp_path, f"daily-{day}", day.isoformat(), day.isoformat()))
         assert result["indicator_rows"] == 3 and result["quotes_rows"] == 0
 
-    for table in ("stock_indicators", "sector_performance"):
+    expected = {"stock_indicators": 9, "sector_performance": 6, "risk_metrics": 15, "trading_signals": 15}
+    for table, rows in expected.items():
         backfilled = [r for r in table_rows(spark, (base / "refined" / table).as_uri()) if r[0] >= days[-3]]
-        daily = table_rows(spark, (tmp_path / "refined" / table).as_uri())
-        assert len(daily) == (9 if table == "stock_indicators" else 6)
+        daily = [r for r in table_rows(spark, (tmp_path / "refined" / table).as_uri()) if r[0] >= days[-3]]
+        assert len(daily) == rows
         assert daily == backfilled, table
 
 
@@ -465,6 +486,9 @@ def test_rerunning_the_same_input_gives_the_same_rows(spark: Any, backfill: dict
         "curated/bcb_series",
         "refined/stock_indicators",
         "refined/sector_performance",
+        "refined/risk_metrics",
+        "refined/trading_signals",
+        "refined/correlations",
     ]
     before = {t: table_rows(spark, (base / t).as_uri()) for t in tables}
     again = job.run(spark, {**backfill["args"], "run_id": "again"})

@@ -158,6 +158,23 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
     assert len(rows) == len(b3.trading_days(date(2024, 1, 1), date(2024, 1, 31)))
     record = dict(zip(columns, rows[-1], strict=True))
     assert record["ma_5"] is not None and record["ma_21"] is not None and record["ma_63"] is None
+    # the README's query of each analytics table runs as is and returns rows
+    for query in readme_queries()[1:]:
+        columns, rows = run_query(ws, query)
+        assert rows, query
+    _, [(ends,)] = run_query(ws, "SELECT count(DISTINCT dt_ref) FROM finlake_refined.correlations")
+    assert ends == 1  # January's last session; February's is written when March's first session is loaded
+    [email] = result.notifications
+    assert "Risk on 2024-02-29: worst sector VaR 95% (1 day)" not in email["message"]  # no 252-session window yet
+    assert "Risk on 2024-02-29: biggest mover " in email["message"]
+
+
+def readme_queries() -> list[str]:
+    """The SQL block of the README's stocks section, query by query."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("### What the stocks domain does") :]
+    block = section[section.index("```sql") + len("```sql") : section.index("```", section.index("```sql") + 6)]
+    return [q.strip() for q in block.split("\n\n") if q.strip()]
 
 
 def test_every_quote_record_is_accounted_for_with_duplicates_bad_records_and_forward_terms(
