@@ -23,11 +23,12 @@ help:
 	@echo "                 (SMOKE_ARGS=--dry-run prints every AWS call instead)"
 	@echo "make console - serve the local web console on http://127.0.0.1:8050/"
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt requirements-bench.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

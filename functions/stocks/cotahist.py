@@ -19,13 +19,19 @@ which are powers of ten). VOLTOT is BRL with 2 decimals (``decimal(20,2)``), PTO
 and 6 decimal digits (``decimal(22,6)``). DATVEN ``99991231`` (no expiration) becomes null.
 
 Speed: no Python loop over records. When every line has the same length (the normal case) the
-bytes are viewed in place as a ``(lines, 245)`` ``uint8`` matrix with the line end as stride;
-otherwise lines are split once and the 245-byte ones stacked. The matrix is processed in chunks
-of 4k rows (to stay in cache), each transposed once so that every byte position is a contiguous
-vector: non-digits are one ``max`` per run of digit fields, numbers are Horner's rule over whole
-vectors in int64, dates a table lookup. Text fields are copied out of the chunk, transcoded
-latin-1 -> UTF-8 (only when a byte is >= 0x80) and trimmed inside Arrow. Reasons are written only
-for the few bad rows.
+records are read in place, as a strided view of the bytes with the line end as stride; otherwise
+lines are split once and the 245-byte ones joined. Records go through in chunks of 16k rows.
+Numbers are read eight digits at a time: each numeric field is covered by 64-bit words that a few
+integer operations check (all digits?) and convert (see "vectorised fields" below); text fields
+get a probe, eight bytes at a time, for anything outside printable ASCII, and only the rows it
+flags (latin-1 letters, control bytes) get the exact byte-by-byte check. Dates are a table
+lookup. Text fields are copied out of the chunk, transcoded latin-1 -> UTF-8 (only when a byte is
+>= 0x80) and trimmed inside Arrow. Reasons are written only for the few bad rows, by the
+record-by-record checks of :func:`_reason`. Written by hand on NumPy because no library reads
+fixed-width records with a verdict per row: Arrow's string-to-number cast fails the whole column
+on one bad value, polars' turns it into a null without a reason, and pandas.read_fwf is 40x
+slower without any check
+(BENCHMARKS.md measures b3cotahist, b3fileparser and read_fwf on the same file).
 
 Errors: a file that cannot be trusted as a whole raises :class:`FileRejected` (empty, not text,
 bad header, TOTREG mismatch, more than 1% bad records) or :class:`TruncatedFile` (no trailer,
@@ -57,7 +63,7 @@ import pyarrow.compute as pc
 RECORD_LENGTH = 245
 MAX_BAD_SHARE = 0.01
 NO_EXPIRATION = 99991231
-CHUNK_ROWS = 1 << 12
+CHUNK_ROWS = 1 << 14
 
 # name: (first, last) byte, 1-based inclusive, as in the B3 layout.
 FIELDS: dict[str, tuple[int, int]] = {
@@ -187,14 +193,38 @@ class ParsedCotahist:
 
 @dataclass
 class _Lines:
-    """Body records as a (k, 245) uint8 matrix plus the physical line numbers, and odd-length lines."""
+    """Body records: ``count`` rows of 245 bytes at ``offset + i * stride`` in ``buffer``, their
+    physical line numbers, and the odd-length lines (kept aside as bytes)."""
 
     header: bytes
     trailer: bytes
     total: int  # physical lines, header and trailer included
-    rows: np.ndarray
+    buffer: bytes
+    offset: int
+    stride: int
+    count: int
     line_numbers: np.ndarray
     odd: list[tuple[int, bytes]]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The records as a read-only (count, 245) uint8 view of ``buffer`` (no copy)."""
+        if not self.count:
+            return np.empty((0, RECORD_LENGTH), dtype=np.uint8)
+        base = np.frombuffer(self.buffer, dtype=np.uint8)[self.offset :]
+        return np.lib.stride_tricks.as_strided(
+            base, shape=(self.count, RECORD_LENGTH), strides=(self.stride, 1), writeable=False
+        )
+
+    def words(self) -> np.ndarray:
+        """A read-only (count, 238) uint64 view: [i, j] is the little-endian word of record i's bytes j..j+7."""
+        return np.ndarray(
+            (self.count, RECORD_LENGTH - 7),
+            dtype="<u8",
+            buffer=self.buffer,
+            offset=self.offset,
+            strides=(self.stride, 1),
+        )
 
 
 def _content_end(data: bytes) -> int:
@@ -225,54 +255,145 @@ def _frame_regular(data: bytes, end: int) -> _Lines | None:
     )
     if not (ends == np.frombuffer(eol, dtype=np.uint8)).all():
         return None
-    rows = np.lib.stride_tricks.as_strided(buf, shape=(n, RECORD_LENGTH), strides=(stride, 1), writeable=False)
     last = (n - 1) * stride
     return _Lines(
         header=data[:RECORD_LENGTH],
         trailer=data[last : last + RECORD_LENGTH],
         total=n,
-        rows=rows[1:-1],
+        buffer=data,
+        offset=stride,
+        stride=stride,
+        count=n - 2,
         line_numbers=np.arange(2, n, dtype=np.int64),
         odd=[],
     )
 
 
 def _frame_split(data: bytes, end: int) -> _Lines:
-    """General framing: split on LF, drop a CR before it, stack the 245-byte body lines."""
+    """General framing: split on LF, drop a CR before it, join the 245-byte body lines."""
     lines = data[:end].split(b"\n")
     lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
     body = lines[1:-1]
     good = [i for i, line in enumerate(body) if len(line) == RECORD_LENGTH]
     odd = [(i + 2, line) for i, line in enumerate(body) if len(line) != RECORD_LENGTH]
-    joined = b"".join(body[i] for i in good)
-    rows = np.frombuffer(joined, dtype=np.uint8).reshape(len(good), RECORD_LENGTH)
     return _Lines(
         header=lines[0],
         trailer=lines[-1] if len(lines) > 1 else b"",
         total=len(lines),
-        rows=rows,
+        buffer=b"".join(body[i] for i in good),
+        offset=0,
+        stride=RECORD_LENGTH,
+        count=len(good),
         line_numbers=np.asarray(good, dtype=np.int64) + 2,
         odd=odd,
     )
 
 
 # --------------------------------------------------------------------------- vectorised fields
+#
+# Numbers are read eight digits at a time ("SWAR": SIMD within a register). Each numeric field is
+# covered by 64-bit little-endian words that end on its last byte (a 13-digit price: a word of 8
+# digits and one of 5 whose first 3 bytes belong to the field before and are masked out). For a
+# word v of ASCII digits d0..d7 (d0 most significant, in the lowest byte):
+#   x = v - 0x3030..30                       each byte is its digit 0..9
+#   x is all digits  <=>  (x | (x + 0x7676..76)) & 0x8080..80 == 0
+#   x = (x * (1 + (10 << 8))) >> 8 & 0x00FF00FF00FF00FF       pairs   d0*10 + d1 ...
+#   x = (x * (1 + (100 << 16))) >> 16 & 0x0000FFFF0000FFFF    quads   ...
+#   x = (x * (1 + (10000 << 32))) >> 32                       the 8-digit value
+# (the products overflow into higher lanes only, which the masks drop). The masked-out bytes are
+# subtracted 0 rather than '0', so they never borrow. The check is exact: the lowest bad byte of
+# a word either borrows (becomes >= 0x80) or is 0x0A..0xCF after the subtraction, and nothing
+# carries into it from the valid bytes below. A digit-by-digit loop in NumPy would cost ~200
+# vector operations per record: it was the parser's hot spot (see BENCHMARKS.md).
+
+_U = np.uint64
+_ASCII_ZEROS = 0x3030303030303030
 
 
-_POW10_U64 = np.uint64(10**6)
+def _field_words(field: str) -> list[tuple[int, int]]:
+    """(0-based start byte, digits) of the words covering ``field``, least significant first."""
+    first, last = FIELDS[field]
+    length = last - first + 1
+    return [(last - 8 * (j + 1), min(8, length - 8 * j)) for j in range((length + 7) // 8)]
 
 
-_TEXT_SPANS = ((FIELDS["CODBDI"][0], FIELDS["MODREF"][1]), FIELDS["CODISI"])  # 11-56 and 231-242
-_DIGIT_SPANS = (FIELDS["DATA"], (FIELDS["PREABE"][0], FIELDS["PTOEXE"][1]), FIELDS["DISMES"])  # 3-10, 57-230, 243-245
+_NUMBER_WORDS: dict[str, list[int]] = {}  # field -> indexes into _WORD_STARTS, least significant first
+_WORD_STARTS: list[int] = []
+_WORD_SUBTRAHEND: list[int] = []
+_WORD_KEEP: list[int] = []
+for _name in NUMERIC_FIELDS:
+    _NUMBER_WORDS[_name] = []
+    for _start, _digits in _field_words(_name):
+        _keep = ((1 << (8 * _digits)) - 1) << (8 * (8 - _digits))  # the field's bytes are the high ones
+        _NUMBER_WORDS[_name].append(len(_WORD_STARTS))
+        _WORD_STARTS.append(_start)
+        _WORD_SUBTRAHEND.append(_ASCII_ZEROS & _keep)
+        _WORD_KEEP.append(_keep)
+_STARTS = np.array(_WORD_STARTS, dtype=np.intp)
+_SUBTRAHEND = np.array(_WORD_SUBTRAHEND, dtype=np.uint64)
+_KEEP = np.array(_WORD_KEEP, dtype=np.uint64)
+_NOT_DIGIT_PROBE = (_U(0x7676767676767676), _U(0x8080808080808080))
+_SWAR_STEPS = (
+    (_U(1 + (10 << 8)), _U(8), _U(0x00FF00FF00FF00FF)),
+    (_U(1 + (100 << 16)), _U(16), _U(0x0000FFFF0000FFFF)),
+    (_U(1 + (10000 << 32)), _U(32), _U(0xFFFFFFFF)),
+)
+# Text checked for control characters: bytes 11-56 (CODBDI..MODREF) and 231-242 (CODISI). The
+# fast check looks at 8 bytes at a time whether all are printable ASCII (0x20-0x7E):
+#   some byte < 0x20   <=>  (w - 0x2020..20) & ~w & 0x8080..80 != 0
+#   some byte > 0x7E   <=>  ((w + 0x0101..01) | w) & 0x8080..80 != 0
+# (exact as a yes/no per word: a borrow or carry only starts at a byte that is itself flagged).
+# Only the rows it flags, those with latin-1 letters or worse, get the exact byte-by-byte check.
+_TEXT_SPANS = ((FIELDS["CODBDI"][0], FIELDS["MODREF"][1]), FIELDS["CODISI"])
+_TEXT_STARTS = np.array(
+    sorted({start for first, last in _TEXT_SPANS for start in [*range(first - 1, last - 8, 8), last - 8]}),
+    dtype=np.intp,
+)
+_PRINTABLE_PROBE = (_U(0x2020202020202020), _U(0x0101010101010101), _U(0x8080808080808080))
+_CONTROL_BYTE = np.zeros(256, dtype=bool)  # C0 controls, DEL and C1 (0x80-0x9F): not latin-1 text
+_CONTROL_BYTE[:32] = True
+_CONTROL_BYTE[0x7F:0xA0] = True
 
 
-def _horner(digits: np.ndarray, first: int, last: int) -> np.ndarray:
-    """int64 value of the field at byte positions first..last (1-based) of a transposed chunk of digits."""
-    value = digits[first - 1].astype(np.int64)
-    for j in range(first, last):
-        value *= 10
-        value += digits[j]
-    return value
+def _control_rows(rows: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Mask of the rows with a control character in a text field (see above)."""
+    w = words[:, _TEXT_STARTS]
+    low, one, high = _PRINTABLE_PROBE
+    probe = w - low
+    probe &= ~w
+    probe |= w
+    probe |= w + one
+    probe &= high
+    flagged = np.flatnonzero(np.bitwise_or.reduce(probe, axis=1))
+    bad = np.zeros(len(rows), dtype=bool)
+    for first, last in _TEXT_SPANS:
+        bad[flagged] |= _CONTROL_BYTE[rows[flagged, first - 1 : last]].any(axis=1)
+    return bad
+
+
+def _swar_numbers(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gathered (k, w) words of digits -> (their 8-digit values, rows with a non-digit), in place."""
+    x = words
+    x -= _SUBTRAHEND
+    x &= _KEEP
+    probe = x + _NOT_DIGIT_PROBE[0]
+    probe |= x
+    probe &= _NOT_DIGIT_PROBE[1]
+    bad = np.bitwise_or.reduce(probe, axis=1) != 0
+    for factor, shift, mask in _SWAR_STEPS:
+        x *= factor
+        x >>= shift
+        x &= mask
+    return x, bad
+
+
+def _field_value(values: np.ndarray, field: str) -> np.ndarray:
+    """uint64 value of ``field`` from the per-word values of :func:`_swar_numbers`."""
+    indexes = _NUMBER_WORDS[field]
+    number = values[:, indexes[0]].copy()
+    for power, index in enumerate(indexes[1:], start=1):
+        number += values[:, index] * _U(10 ** (8 * power))
+    return number
 
 
 def _civil_days(ymd: np.ndarray) -> np.ndarray:
@@ -296,84 +417,73 @@ _MONTH_DAYS = np.array(
 _MONTH_START = np.concatenate([[[0], [0]], np.cumsum(_MONTH_DAYS, axis=1)[:, :-1]], axis=1)[:, :13]
 
 
-def _dates(digits: np.ndarray, field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(days since 1970-01-01, valid, is 99991231) of a YYYYMMDD field of a transposed chunk of digits."""
-    first = FIELDS[field][0] - 1
-    d = [digits[first + k].astype(np.int64) for k in range(8)]
-    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
-    month = d[4] * 10 + d[5]
-    day = d[6] * 10 + d[7]
-    y = np.clip(year, 0, 9999)
-    m = np.clip(month, 0, 12)
-    leap = _LEAP[y]
-    valid = (year >= 1) & (year <= 9999) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= _MONTH_DAYS[leap, m])
-    days = _YEAR_START[y] + _MONTH_START[leap, m] + day - 1
-    return days, valid, (year == 9999) & (month == 12) & (day == 31)
+def _dates(ymd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """YYYYMMDD values (uint64, any value) -> (days since 1970-01-01, valid, is 99991231)."""
+    ymd = np.minimum(ymd, _U(99_999_999)).astype(np.int64)
+    year, month_day = np.divmod(ymd, 10_000)
+    month, day = np.divmod(month_day, 100)
+    m = np.minimum(month, 12)
+    leap = _LEAP[year]
+    valid = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= _MONTH_DAYS[leap, m])
+    days = _YEAR_START[year] + _MONTH_START[leap, m] + day - 1
+    return days, valid, ymd == NO_EXPIRATION
 
 
 def _per_share(raw: np.ndarray, factor: np.ndarray, unit: bool) -> tuple[np.ndarray, np.ndarray]:
     """raw price (2 decimals, per FATCOT shares) -> (unscaled decimal(.,8) per share, inexact mask)."""
-    scaled = raw.astype(np.uint64) * _POW10_U64
+    scaled = raw * _POW10_U64
     inexact = np.zeros(len(raw), dtype=bool)
     if unit:
         return scaled, inexact
     lots = np.flatnonzero(factor != 1)  # few rows: divide only those
-    safe = np.maximum(factor[lots], 1).astype(np.uint64)
+    safe = np.maximum(factor[lots], _U(1))
     inexact[lots] = (scaled[lots] % safe) != 0
     scaled[lots] //= safe
     return scaled, inexact
 
 
+_POW10_U64 = _U(10**6)
 _DECIMAL_COLUMNS = {
     **dict.fromkeys(PRICE_FIELDS.values(), PRICE_TYPE),
     "volume": VOLUME_TYPE,
     "strike_points": STRIKE_POINTS_TYPE,
 }
-_INT_COLUMNS: dict[str, type] = {
-    "dt_ref": np.int32,
-    "expiration": np.int32,
-    "no_expiration": np.bool_,
-    "trades": np.int32,
-    "quantity": np.int64,
-    "option_correction": np.int8,
-    "quote_factor": np.int32,
-    "distribution": np.int16,
+_INT_COLUMNS: dict[str, tuple[str, type]] = {  # column: (field, stored type)
+    "trades": ("TOTNEG", np.int32),
+    "quantity": ("QUATOT", np.int64),
+    "option_correction": ("INDOPC", np.int8),
+    "quote_factor": ("FATCOT", np.int32),
+    "distribution": ("DISMES", np.int16),
 }
 
 
 def _allocate(n: int) -> dict[str, np.ndarray]:
     """Output buffers for n rows, filled chunk by chunk: decimals as (n, 2) little-endian words
-    (high word 0: every value is non-negative), integers in their final types, text fields as
-    (n, width) bytes."""
+    (high word 0: every value is non-negative), integers and days in their final types, text
+    fields as (n, width) bytes."""
     store: dict[str, np.ndarray] = {name: np.zeros((n, 2), dtype=np.uint64) for name in _DECIMAL_COLUMNS}
-    store |= {name: np.empty(n, dtype=dtype) for name, dtype in _INT_COLUMNS.items()}
+    store |= {name: np.empty(n, dtype=dtype) for name, (_, dtype) in _INT_COLUMNS.items()}
+    store |= {name: np.empty(n, dtype=np.int32) for name in ("dt_ref", "expiration")}
+    store["no_expiration"] = np.empty(n, dtype=np.bool_)
     for _, field, _ in _TEXT_COLUMNS:
         first, last = FIELDS[field]
         store[field] = np.empty((n, last - first + 1), dtype=np.uint8)
     return store
 
 
-def _parse_chunk(rows: np.ndarray, store: dict[str, np.ndarray], start: int) -> np.ndarray:
-    """Convert a block of body rows into ``store[start:]`` and return its bad-row mask, all vectorised.
-
-    The chunk is transposed once, so each byte position is a contiguous vector: the checks and
-    Horner's rule then run over whole vectors.
-    """
-    stop = start + len(rows)
-    t = rows.T.copy()  # C order, always a writable copy
-    bad = (t[0] != 48) | (t[1] != 49)  # TIPREG "01"
-    for first, last in _TEXT_SPANS:  # control characters (a stray CR/LF/NUL, DEL, C1) in text fields
-        text = t[first - 1 : last]
-        bad |= (text.min(axis=0) < 32) | ((text >= 0x7F) & (text < 0xA0)).any(axis=0)
-    for first, last in _DIGIT_SPANS:
-        digits = t[first - 1 : last]
-        digits -= np.uint8(48)
-        bad |= digits.max(axis=0) > 9
-    raw = {name: _horner(t, *FIELDS[name]) for name in NUMERIC_FIELDS if name not in ("DATA", "DATVEN")}
-    days, valid, _ = _dates(t, "DATA")
+def _parse_chunk(lines: _Lines, start: int, stop: int, store: dict[str, np.ndarray]) -> np.ndarray:
+    """Convert body rows start..stop into ``store[start:stop]`` and return their bad-row mask, all vectorised."""
+    rows = lines.rows[start:stop]
+    words = lines.words()[start:stop]
+    bad = words[:, 0] & _U(0xFFFF) != _U(0x3130)  # TIPREG "01"
+    bad |= _control_rows(rows, words)  # a stray CR/LF/NUL, DEL or C1 in a text field
+    values, not_digits = _swar_numbers(words[:, _STARTS])
+    bad |= not_digits
+    raw = {name: _field_value(values, name) for name in NUMERIC_FIELDS}
+    days, valid, _ = _dates(raw["DATA"])
     store["dt_ref"][start:stop] = days
     bad |= ~valid
-    days, valid, no_exp = _dates(t, "DATVEN")
+    days, valid, no_exp = _dates(raw["DATVEN"])
     store["expiration"][start:stop] = days
     store["no_expiration"][start:stop] = no_exp
     bad |= ~(valid | no_exp)
@@ -385,13 +495,7 @@ def _parse_chunk(rows: np.ndarray, store: dict[str, np.ndarray], start: int) -> 
         bad |= inexact
     for column, field in (("volume", "VOLTOT"), ("strike_points", "PTOEXE")):
         store[column][start:stop, 0] = raw[field]
-    for column, field in (
-        ("trades", "TOTNEG"),
-        ("quantity", "QUATOT"),
-        ("option_correction", "INDOPC"),
-        ("quote_factor", "FATCOT"),
-        ("distribution", "DISMES"),
-    ):
+    for column, (field, _) in _INT_COLUMNS.items():
         store[column][start:stop] = raw[field]
     for _, field, _ in _TEXT_COLUMNS:  # copied while the chunk is in cache
         first, last = FIELDS[field]
@@ -405,17 +509,17 @@ def _decimal_array(words: np.ndarray, type_: pa.DataType) -> pa.Array:
 
 
 def _date_array(days: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
-    return pa.array(days.astype(np.int32), type=pa.int32(), mask=null).view(pa.date32())
+    return pa.array(days.astype(np.int32, copy=False), type=pa.int32(), mask=null).view(pa.date32())
 
 
 def _latin1_strings(block: np.ndarray) -> pa.StringArray:
     """A (k, w) matrix of latin-1 bytes -> one UTF-8 string per row (bytes >= 0x80 become 2 bytes)."""
     k, width = block.shape
     flat = np.ascontiguousarray(block).reshape(-1)
-    high = flat >= 0x80
-    if not high.any():
+    if not len(flat) or flat.max() < 0x80:
         offsets = np.arange(0, (k + 1) * width, width, dtype=np.int32)
         return pa.StringArray.from_buffers(k, pa.py_buffer(offsets), pa.py_buffer(flat))
+    high = flat >= 0x80
     extra = high.astype(np.int64)
     position = np.arange(len(flat), dtype=np.int64) + np.cumsum(extra) - extra
     out = np.empty(len(flat) + int(extra.sum()), dtype=np.uint8)
@@ -432,8 +536,13 @@ def _text_column(block: np.ndarray, strip: str, blank_is_null: bool) -> pa.Array
         strings = pc.utf8_trim(strings, characters=" ")
     elif strip == "right":
         strings = pc.utf8_rtrim(strings, characters=" ")
-    if blank_is_null:
-        strings = pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
+    if blank_is_null:  # the validity bitmap from the bytes: far cheaper than a string comparison
+        leading = np.zeros(strings.offset, dtype=bool)  # 0 in practice: the bitmap starts where the offsets do
+        valid = np.packbits(np.concatenate([leading, (block != 32).any(axis=1)]), bitorder="little")
+        _, offsets, data = strings.buffers()
+        strings = pa.Array.from_buffers(
+            pa.string(), len(strings), [pa.py_buffer(valid), offsets, data], offset=strings.offset
+        )
     return strings
 
 
@@ -537,18 +646,24 @@ def _check_text(data: bytes, end: int, file_name: str) -> None:
         raise FileRejected(f"{file_name} is not latin-1 text (binary content: gzip or NUL bytes)")
 
 
-def _assemble(line_numbers: np.ndarray, store: dict[str, np.ndarray]) -> pa.Table:
-    """The output table from the kept rows' buffers (see :func:`_allocate`)."""
+def _assemble(lines: _Lines, store: dict[str, np.ndarray], keep: np.ndarray | None) -> pa.Table:
+    """The output table of the kept rows (all when ``keep`` is None) from the buffers of
+    :func:`_allocate`. Each buffer is filtered and released in turn,
+    so a file with bad rows never holds two copies of everything."""
+
+    def kept(array: np.ndarray) -> np.ndarray:
+        return array if keep is None else array[keep]
+
     columns: dict[str, pa.Array] = {}
     for column, field, strip in _TEXT_COLUMNS:
-        columns[column] = _text_column(store[field], strip, blank_is_null=column == "term_days")
+        columns[column] = _text_column(kept(store.pop(field)), strip, blank_is_null=column == "term_days")
     for column, type_ in _DECIMAL_COLUMNS.items():
-        columns[column] = _decimal_array(store[column], type_)
-    for column in ("trades", "quantity", "option_correction", "quote_factor", "distribution"):
-        columns[column] = pa.array(store[column])
-    columns["dt_ref"] = _date_array(store["dt_ref"])
-    columns["expiration"] = _date_array(store["expiration"], store["no_expiration"])
-    columns["source_line"] = pa.array(line_numbers.astype(np.int32))
+        columns[column] = _decimal_array(kept(store.pop(column)), type_)
+    for column in _INT_COLUMNS:
+        columns[column] = pa.array(kept(store.pop(column)))
+    columns["dt_ref"] = _date_array(kept(store.pop("dt_ref")))
+    columns["expiration"] = _date_array(kept(store.pop("expiration")), kept(store.pop("no_expiration")))
+    columns["source_line"] = pa.array(kept(lines.line_numbers).astype(np.int32))
     return pa.Table.from_arrays([columns[f.name] for f in QUOTES_SCHEMA], schema=QUOTES_SCHEMA)
 
 
@@ -560,15 +675,16 @@ def parse_cotahist(data: bytes, *, file_name: str) -> ParsedCotahist:
     header_date = _check_header(lines.header, file_name)
     trailer_total, convention = _check_trailer(lines, file_name)
 
-    rows = lines.rows
-    bad_mask = np.zeros(len(rows), dtype=bool)
-    store = _allocate(len(rows))
-    for start in range(0, len(rows), CHUNK_ROWS):
-        bad_mask[start : start + CHUNK_ROWS] = _parse_chunk(rows[start : start + CHUNK_ROWS], store, start)
+    bad_mask = np.zeros(lines.count, dtype=bool)
+    store = _allocate(lines.count)
+    for start in range(0, lines.count, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, lines.count)
+        bad_mask[start:stop] = _parse_chunk(lines, start, stop, store)
     bad_index = np.flatnonzero(bad_mask)
 
     records_in = lines.total - 2
     bad_count = len(bad_index) + len(lines.odd)
+    rows = lines.rows
     candidates = [(int(lines.line_numbers[i]), int(i)) for i in bad_index[:1]]
     if bad_count > MAX_BAD_SHARE * records_in:
         first = min([*candidates, *((line, -1) for line, _ in lines.odd[:1])])
@@ -584,12 +700,7 @@ def parse_cotahist(data: bytes, *, file_name: str) -> ParsedCotahist:
         quarantined.append(BadRecord(line, _reason(raw, line), raw.decode("latin-1")))
     quarantined.sort(key=lambda bad: bad.line)
 
-    line_numbers = lines.line_numbers
-    if len(bad_index):
-        keep = ~bad_mask
-        store = {name: array[keep] for name, array in store.items()}
-        line_numbers = line_numbers[keep]
-    table = _assemble(line_numbers, store)
+    table = _assemble(lines, store, ~bad_mask if len(bad_index) else None)
     return ParsedCotahist(
         table=table,
         quarantined=quarantined,

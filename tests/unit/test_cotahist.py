@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 import zipfile
 from datetime import date
 from decimal import Decimal
@@ -14,7 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finlake.samples.b3 import cotahist_zip
+from functions.stocks import cotahist
 from functions.stocks.cotahist import (
+    FIELDS,
+    NUMERIC_FIELDS,
+    PRICE_FIELDS,
     QUOTES_SCHEMA,
     CotahistError,
     FileRejected,
@@ -381,3 +386,184 @@ def test_mutated_files_keep_the_invariant(edits: list[tuple[int, int]], truncate
     for position, value in edits:
         data[position] = value
     _check_invariant(bytes(data[: len(data) // 2] if truncate else data))
+
+
+# --------------------------------------------------------------------------- fast path == reference
+
+
+def _reference_parse(data: bytes) -> tuple[list[dict[str, object]], list[int]] | None:
+    """A straightforward record-by-record parse, the oracle of the vectorised one: (rows, bad line
+    numbers), or None when the whole file is to be rejected. Lines split on LF, one CR dropped."""
+    if b"\x00" in data:
+        return None
+    lines = data.rstrip(b"\r\n").split(b"\n")
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    rows, bad = [], []
+    for number, raw in enumerate(lines[1:-1], start=2):
+        row = _reference_record(raw.decode("latin-1"))
+        if row is None:
+            bad.append(number)
+        else:
+            rows.append({**row, "source_line": number})
+    return rows, bad
+
+
+def _reference_record(text: str) -> dict[str, object] | None:
+    if len(text) != 245 or text[:2] != "01":
+        return None
+    fields = {name: text[first - 1 : last] for name, (first, last) in FIELDS.items()}
+    if not all(fields[name].isascii() and fields[name].isdigit() for name in NUMERIC_FIELDS):
+        return None
+    texts = ("CODBDI", "CODNEG", "TPMERC", "NOMRES", "ESPECI", "PRAZOT", "MODREF", "CODISI")
+    if any(ch < " " or "\x7f" <= ch < "\xa0" for name in texts for ch in fields[name]):
+        return None
+
+    def day(value: str) -> date | None:
+        try:
+            return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        except ValueError:
+            return None
+
+    factor = int(fields["FATCOT"])
+    prices = {column: Decimal(int(fields[name])) / 100 for name, column in PRICE_FIELDS.items()}
+    expiration = None if fields["DATVEN"] == "99991231" else day(fields["DATVEN"])
+    if day(fields["DATA"]) is None or (expiration is None and fields["DATVEN"] != "99991231") or factor == 0:
+        return None
+    if any((price * 10**8) % factor for price in prices.values()):
+        return None
+    return {
+        "ticker": fields["CODNEG"].strip(" "),
+        "dt_ref": day(fields["DATA"]),
+        "bdi_code": fields["CODBDI"],
+        "market_type": fields["TPMERC"],
+        "short_name": fields["NOMRES"].rstrip(" "),
+        "specification": fields["ESPECI"].rstrip(" "),
+        "term_days": fields["PRAZOT"].strip(" ") or None,
+        "currency": fields["MODREF"].strip(" "),
+        **{column: price / factor for column, price in prices.items()},
+        "trades": int(fields["TOTNEG"]),
+        "quantity": int(fields["QUATOT"]),
+        "volume": Decimal(int(fields["VOLTOT"])) / 100,
+        "option_correction": int(fields["INDOPC"]),
+        "expiration": expiration,
+        "quote_factor": factor,
+        "strike_points": Decimal(int(fields["PTOEXE"])) / 10**6,
+        "isin": fields["CODISI"].strip(" "),
+        "distribution": int(fields["DISMES"]),
+    }
+
+
+# Bytes a mutation writes: digits and the bytes either side of them, letters, blanks, latin-1
+# letters, and every kind of control character the parser quarantines (C0, CR, DEL, C1) with the
+# printable bytes next to them; not LF, which moves line boundaries.
+_BYTES = st.sampled_from(b"09/:A $\t\r\x00\x01\x1f\x7e\x7f\x80\x85\x9f\xa0\xc7\xff")
+_POSITIONS = st.sampled_from(list(FIELDS.values())).flatmap(lambda span: st.integers(span[0] - 1, span[1] - 1))
+_FIELD_EDITS = st.sampled_from(
+    [
+        (3, b"20240230"),  # DATA: 30 February
+        (3, b"00000101"),  # DATA: year 0
+        (203, b"99991231"),  # DATVEN: no expiration
+        (203, b"20241301"),  # DATVEN: month 13
+        (203, b"20240229"),  # DATVEN: a leap day
+        (211, b"0000000"),  # FATCOT 0
+        (211, b"0000003"),  # FATCOT 3: inexact for most prices
+        (211, b"0001000"),  # FATCOT 1000
+        (1, b"00"),
+        (1, b"99"),
+        (1, b"05"),
+        (53, b"US$ "),  # MODREF
+        (57, b"9999999999999"),  # PREABE at its maximum
+        (153, b"999999999999999999"),  # QUATOT at its maximum
+    ]
+)
+_MUTATION = st.one_of(
+    st.tuples(st.just("byte"), _POSITIONS, _BYTES),
+    st.tuples(st.just("byte"), _POSITIONS, _BYTES),
+    st.tuples(st.just("field"), _FIELD_EDITS, st.none()),
+    st.tuples(st.just("length"), st.sampled_from([-1, -40, 1, 3]), st.none()),
+)
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def _mutate(record: bytes, mutation: tuple[str, object, object]) -> bytes:
+    kind, what, value = mutation
+    if kind == "byte":
+        assert isinstance(what, int) and isinstance(value, int)
+        return record[:what] + bytes([value]) + record[what + 1 :]
+    if kind == "field":
+        assert isinstance(what, tuple)
+        first, text = what
+        return _corrupt(record, first, text)
+    assert isinstance(what, int)
+    return record[:what] if what < 0 else record + b"0" * what
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(quote_rows(), min_size=1, max_size=12),
+    st.lists(st.tuples(st.integers(0, 11), _MUTATION), max_size=10),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([1, 2, 5, 1 << 14]),
+)
+def test_fast_path_agrees_with_a_reference_parse(
+    rows: list[dict[str, object]],
+    mutations: list[tuple[int, tuple[str, object, object]]],
+    crlf: bool,
+    ascii_only: bool,
+    chunk: int,
+) -> None:
+    """Generated records, some made malformed, through the vectorised parser (in chunks of
+    ``chunk`` rows, the bad-share limit lifted) and through :func:`_reference_parse`: same rows,
+    same values, same quarantined lines. ASCII-only files matter: a latin-1 letter sends its row
+    to the exact byte-by-byte check, which would hide a fault of the fast one."""
+    day = date(2024, 5, 2)
+    if ascii_only:
+        rows = [{k: _ascii(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
+    records = [format_record(r) for r in rows]
+    for index, mutation in mutations:
+        records[index % len(records)] = _mutate(records[index % len(records)], mutation)
+    eol = b"\r\n" if crlf else b"\n"
+    data = eol.join([format_header(day), *records, format_trailer(len(records) + 2, generated=day)]) + eol
+    expected = _reference_parse(data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cotahist, "MAX_BAD_SHARE", 1.0)
+        patch.setattr(cotahist, "CHUNK_ROWS", chunk)
+        if expected is None:
+            with pytest.raises(FileRejected):
+                parse_cotahist(data, file_name="COTAHIST_A2024.TXT")
+            return
+        parsed = parse_cotahist(data, file_name="COTAHIST_A2024.TXT")
+    want_rows, want_bad = expected
+    assert [b.line for b in parsed.quarantined] == want_bad
+    assert parsed.table.to_pylist() == want_rows
+    assert parsed.records_in == len(records) == parsed.table.num_rows + len(parsed.quarantined)
+
+
+def test_every_byte_in_every_field_agrees_with_the_reference() -> None:
+    """Exhaustive over bytes: every byte value but LF and NUL (which the file-level checks own)
+    at the first, middle and last position of every field of an ASCII record; the fast checks
+    (eight bytes at a time) must quarantine exactly the records the reference does."""
+    day = date(2024, 5, 2)
+    base = format_record(
+        {"ticker": "PETR4", "dt_ref": day, "short_name": "PETROBRAS", "close": Decimal("12.34"), "quote_factor": 1}
+    )
+    records = []
+    for first, last in FIELDS.values():
+        for position in sorted({first - 1, (first + last) // 2 - 1, last - 1}):
+            for value in range(256):
+                if value not in (0x00, 0x0A):
+                    records.append(base[:position] + bytes([value]) + base[position + 1 :])
+    data = b"\r\n".join([format_header(day), *records, format_trailer(len(records) + 2, generated=day)])
+    expected = _reference_parse(data)
+    assert expected is not None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cotahist, "MAX_BAD_SHARE", 1.0)
+        parsed = parse_cotahist(data, file_name="COTAHIST_A2024.TXT")
+    want_rows, want_bad = expected
+    assert [b.line for b in parsed.quarantined] == want_bad
+    assert parsed.table.to_pylist() == want_rows
+    assert len(want_bad) > len(records) // 2  # most edits break the record

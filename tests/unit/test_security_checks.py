@@ -61,6 +61,7 @@ def test_pip_audit_covers_every_requirements_file() -> None:
         "requirements.txt",
         "requirements-dev.txt",
         "requirements-nodeps.txt",
+        "requirements-bench.txt",
         "requirements-security.txt",
         "functions/requirements.txt",
         "functions/bank/requirements.txt",

@@ -147,10 +147,16 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
     path = tmp_path / "COTAHIST_A2024.ZIP"
     content = b3.cotahist_yearly(2024, records_target=15_000, until=date(2024, 2, 29))
     path.write_bytes(b3.cotahist_zip(path.name, content, "COTAHIST_A2024.TXT"))
-    portfolio = tmp_path / "IBOV-portfolio-2024-01-02.json"  # the sectors, as the demo loads them
-    portfolio.write_bytes(b3.ibov_portfolio_json(b3.recomposition_days(2024)[0]))
+    # the IBOV portfolios in force, as the demo's backfill has them (finlake.local.sources.stocks_demo):
+    # without one there are no sectors, and the sector queries of the README return nothing
+    inputs = [path]
+    for day in b3.recomposition_days(2024):
+        if day <= date(2024, 2, 29):
+            portfolio = tmp_path / f"IBOV-portfolio-{day}.json"
+            portfolio.write_bytes(b3.ibov_portfolio_json(day))
+            inputs.append(portfolio)
 
-    [result] = run_plans(ws, [RunPlan(STOCKS, date="2024-02-29", inputs=[path, portfolio])], echo=quiet)
+    [result] = run_plans(ws, [RunPlan(STOCKS, date="2024-02-29", inputs=inputs)], echo=quiet)
 
     assert result.status == "SUCCEEDED", result.cause
     columns, rows = run_query(
