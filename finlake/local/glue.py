@@ -60,6 +60,14 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config}")
             .config("spark.driver.memory", "2g")
+            # The UI is off but its listeners still keep every job, stage and SQL plan of the session in the
+            # driver (1000 SQL executions by default). One session serves every local run of a process
+            # (the demo, the suite): keep few, or the analytics' large plans fill the heap.
+            .config("spark.sql.ui.retainedExecutions", "20")
+            .config("spark.ui.retainedJobs", "50")
+            .config("spark.ui.retainedStages", "50")
+            .config("spark.ui.retainedTasks", "2000")
+            .config("spark.ui.dagGraph.retainedRootRDDs", "50")
             .config("spark.sql.parquet.compression.codec", "zstd")
             # list partition folders on the driver: a local job lists hundreds of small folders
             .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
