@@ -36,6 +36,13 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
   initial value, the output function applied to its result; ``map_agg(k, v)`` becomes
   ``map_from_entries(list({k, v}))``; ``cardinality`` works on arrays and maps.
 
+`check_read_only` refuses, before anything runs, every statement that is not one read: only
+``SELECT``/``WITH``/``VALUES`` over the catalog's tables (and CTEs, ``UNNEST``) pass; ``COPY``,
+``ATTACH``, ``INSTALL``/``LOAD``, ``SET``, ``PRAGMA``, DDL and DML, ``SELECT ... INTO`` and DuckDB's
+file-reading table functions (``read_csv``, ``read_parquet``, ``glob``...) or a file named as a
+table (``FROM '/etc/passwd'``) are refused by name. It decides on sqlglot's parse trees (the Athena
+parse and DuckDB's, since DuckDB-only SQL runs too), never on the text.
+
 What cannot be translated raises `TranslationError`, one line naming the construct: a function
 DuckDB does not have (``format_datetime``, ``to_iso8601``, ``with_timezone``...), a Joda-Time
 pattern (``parse_datetime``), a weighted percentile, or a statement that is not Athena SQL.
@@ -43,6 +50,7 @@ pattern (``parse_datetime``), a weighted percentile, or a statement that is not 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
@@ -293,6 +301,89 @@ def glue_schema(catalog: Mapping[str, Mapping[str, Any]]) -> MappingSchema:
             by_table: dict[str, dict[str, str]] = tables.setdefault(database, {})  # type: ignore[assignment]
             by_table[name] = {c["Name"]: c["Type"] for c in columns}
     return MappingSchema(tables, dialect="hive")
+
+
+# DuckDB functions that read files, the environment or other databases; refused wherever they appear.
+_EXTERNAL_FUNCTIONS = frozenset(
+    {
+        "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "parquet_metadata", "parquet_schema",
+        "parquet_file_metadata", "parquet_kv_metadata", "read_json", "read_json_auto", "read_json_objects",
+        "read_json_objects_auto", "read_ndjson", "read_ndjson_auto", "read_ndjson_objects", "read_text",
+        "read_blob", "glob", "sniff_csv", "query", "query_table", "getenv", "iceberg_scan", "delta_scan",
+        "read_xlsx", "sqlite_scan", "sqlite_attach", "postgres_scan", "mysql_scan", "st_read",
+    }
+)  # fmt: skip
+_WRITES: tuple[type[exp.Expr], ...] = (exp.DDL, exp.DML, exp.Copy, exp.Command, exp.Set, exp.Pragma, exp.Attach)
+_WRITES += (exp.Detach, exp.Install, exp.Use, exp.Into, exp.Transaction, exp.Commit, exp.Rollback, exp.Export)
+_READS = "finlake query only reads: one SELECT, WITH or VALUES (or SHOW / DESCRIBE)"
+
+
+def check_read_only(sql: str, databases: Collection[str]) -> None:
+    """Refuse ``sql`` unless it is one read statement over ``databases``' tables.
+
+    Raises
+    ------
+    TranslationError: one line naming the construct (``COPY``, ``read_csv()``, a table outside the
+    catalog...), or the parse error when neither Athena's nor DuckDB's grammar reads the text.
+    """
+    trees, first_error = [], None
+    for dialect in (AthenaV3, "duckdb"):
+        try:
+            trees.append(_parse_quietly(sql, dialect))
+        except TranslationError as exc:
+            first_error = first_error or exc
+    if not trees:
+        raise first_error or TranslationError("not Athena SQL")
+    for statements in trees:
+        if len(statements) != 1:
+            raise TranslationError(f"one statement per query, as in Athena ({len(statements)} given)")
+        _check_tree(statements[0], sql, {d.lower() for d in databases} | {"information_schema"})
+
+
+def _parse_quietly(sql: str, dialect: Any) -> list[exp.Expr]:
+    parser_log = logging.getLogger("sqlglot")
+    level = parser_log.level
+    parser_log.setLevel(logging.ERROR)  # no "falling back to parsing as a Command" warning line
+    try:
+        return [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except ParseError as exc:
+        raise TranslationError(_parse_message(exc)) from None
+    except SqlglotError as exc:
+        raise TranslationError(str(exc).splitlines()[0]) from None
+    finally:
+        parser_log.setLevel(level)
+
+
+def _check_tree(tree: exp.Expr, sql: str, databases: set[str]) -> None:
+    if not isinstance(tree, (exp.Query, exp.Values)):
+        tokens = sqlglot.tokenize(sql)
+        word = tokens[0].text.upper() if tokens else type(tree).__name__.upper()
+        raise TranslationError(f"{word} is refused: {_READS}")
+    ctes = {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
+    for node in tree.walk():
+        if isinstance(node, _WRITES):
+            word = "SELECT ... INTO" if isinstance(node, exp.Into) else type(node).__name__.upper()
+            raise TranslationError(f"{word} is refused: {_READS}")
+        if isinstance(node, exp.Func) and (name := _function_name(node)) in _EXTERNAL_FUNCTIONS:
+            raise TranslationError(f"{name}() reads outside the catalog and is refused: {_READS}")
+        if isinstance(node, exp.Table):
+            _check_table(node, ctes, databases)
+
+
+def _check_table(table: exp.Table, ctes: set[str], databases: set[str]) -> None:
+    if isinstance(table.this, exp.Func):
+        raise TranslationError(f"{_function_name(table.this)}(): only the catalog's tables are read ({_READS})")
+    if not isinstance(table.this, exp.Identifier):
+        raise TranslationError(f"{table.this.sql()}: only the catalog's tables are read ({_READS})")
+    if table.db:
+        if table.db.lower() not in databases:
+            raise TranslationError(f"database {table.db} does not exist (SHOW DATABASES lists them)")
+    elif table.name.lower() not in ctes:
+        raise TranslationError(f"table {table.name}: name it with its database, e.g. finlake_curated.<table>")
+
+
+def _function_name(node: exp.Func) -> str:
+    return node.name.lower() if isinstance(node, exp.Anonymous) else node.sql_name().lower()
 
 
 def translate(sql: str, *, schema: MappingSchema | None = None, functions: Collection[str] = ()) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from finlake.athena_sql import TranslationError, glue_schema, translate
+from finlake.athena_sql import TranslationError, check_read_only, glue_schema, translate
 from finlake.local.workspace import Workspace
 
 _SHOW_DATABASES = re.compile(r"\s*SHOW\s+(DATABASES|SCHEMAS)\s*;?\s*", re.IGNORECASE)
@@ -71,12 +71,23 @@ def _local_path(ws: Workspace, location: str) -> str:
 
 
 def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per catalog table, that reads only the lake's folders.
+
+    Defence in depth behind `check_read_only`: once the views exist, external access is switched
+    off except for the lake's own folder (``allowed_directories``), extensions are neither
+    installed nor loaded, and the configuration is locked, so a statement that slipped past the
+    check still cannot read /etc/passwd, write a file, ATTACH a database or change these settings.
+    """
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # Athena's session time zone
     for database, tables in ws.read_json("catalog.json", {}).items():
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
         for name, entry in tables.items():
             con.execute(f'CREATE OR REPLACE VIEW "{database}"."{name}" AS {_select(ws, entry)}')
+    con.execute("SET allowed_directories = $1", [[str(ws.s3_dir) + "/"]])
+    for setting in ("enable_external_access", "autoinstall_known_extensions", "autoload_known_extensions"):
+        con.execute(f"SET {setting} = false")
+    con.execute("SET lock_configuration = true")
     return con
 
 
@@ -122,6 +133,10 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
     answer = _catalog_statement(catalog, sql)
     if answer is not None:
         return answer
+    try:
+        check_read_only(sql, catalog)
+    except TranslationError as exc:
+        raise QueryError(_with_hint(str(exc), catalog, sql)) from None
     con = connect(ws)
     functions = {name for (name,) in con.execute("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()}
     try:
@@ -137,14 +152,17 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
     try:
         cursor = con.execute(text)
     except duckdb.Error as exc:
-        message = str(exc).strip().splitlines()[0]
-        if not any(catalog.values()) and re.search(r"finlake_\w+", sql):
-            message += " (the lake has no tables yet: run a domain first, e.g. `finlake run bndes`)"
-        elif "does not exist" in message:
-            message += " (`finlake tables` lists the tables)"
-        raise QueryError(message) from None
+        raise QueryError(_with_hint(str(exc).strip().splitlines()[0], catalog, sql)) from None
     columns = [d[0] for d in cursor.description or []]
     return columns, cursor.fetchall()
+
+
+def _with_hint(message: str, catalog: dict[str, dict[str, Any]], sql: str) -> str:
+    if not any(catalog.values()) and re.search(r"finlake_\w+", sql):
+        return message + " (the lake has no tables yet: run a domain first, e.g. `finlake run bndes`)"
+    if "does not exist" in message and "(" not in message:
+        return message + " (`finlake tables` lists the tables)"
+    return message
 
 
 def _catalog_statement(catalog: dict[str, dict[str, Any]], sql: str) -> tuple[list[str], list[tuple[Any, ...]]] | None:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -35,7 +36,7 @@ from finlake.athena_sql import TranslationError, translate
 from finlake.cli import main
 from finlake.local.runtime import BUCKETS, DATABASES, embedded_aws
 from finlake.local.workspace import Workspace
-from finlake.query import QueryError, run_query
+from finlake.query import QueryError, connect, run_query
 from functions.bank.pipeline import TRANSACTIONS_SCHEMA, glue_types
 from functions.common.catalog import register
 from functions.stocks.pipeline import TABLES as STOCK_TABLES
@@ -569,3 +570,62 @@ def test_csv_has_lf_line_ends_and_quotes_as_needed(lake: Workspace, tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == b'x,y,z\n"a,b","say ""hi""",\n'
+
+
+WRITES_AND_FILE_READS = [
+    ("COPY (SELECT 1) TO '{out}'", "COPY"),
+    ("ATTACH '{out}.db'", "ATTACH"),
+    ("INSTALL httpfs", "INSTALL"),
+    ("LOAD httpfs", "LOAD"),
+    ("SET enable_external_access = true", "SET"),
+    ("PRAGMA enable_profiling", "PRAGMA"),
+    ("CREATE TABLE finlake_x AS SELECT 1", "CREATE"),
+    (f"INSERT INTO {SI} SELECT * FROM {SI}", "INSERT"),
+    (f"DROP VIEW {SI}", "DROP"),
+    ("SELECT 1 INTO finlake_x", "SELECT ... INTO"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "read_csv()"),
+    ("SELECT * FROM read_parquet('{out}/*.parquet')", "read_parquet()"),
+    ("SELECT * FROM read_json_auto('/etc/hostname')", "read_json_auto()"),
+    ("SELECT * FROM glob('/etc/*')", "glob()"),
+    ("SELECT content FROM read_text('/etc/passwd')", "read_text()"),
+    ("SELECT * FROM '/etc/passwd'", "table /etc/passwd"),
+    (f"SELECT * FROM {SI} CROSS JOIN read_csv('/etc/passwd')", "read_csv()"),
+    (f"WITH x AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM {SI}, x", "read_csv()"),
+]
+
+
+@pytest.mark.parametrize(("sql", "named"), WRITES_AND_FILE_READS, ids=[w[1] for w in WRITES_AND_FILE_READS])
+def test_a_query_only_reads_the_catalog(lake: Workspace, tmp_path: Path, sql: str, named: str) -> None:
+    """`finlake query` and the console's SQL editor run one read statement over the catalog's
+    tables: DuckDB's writes, settings, extensions and file readers are refused by name, and
+    nothing is written."""
+    out = tmp_path / "out.csv"
+    with pytest.raises(QueryError) as raised:
+        run_query(lake, sql.format(out=out))
+    message = str(raised.value)
+    assert named in message and "\n" not in message, message
+    assert not list(tmp_path.iterdir())
+    assert run_query(lake, f"SELECT count(*) FROM {SI}")[1] == [(15,)]  # the view is still there
+
+
+def test_the_connection_cannot_reach_files_outside_the_lake(lake: Workspace, tmp_path: Path) -> None:
+    """Defence in depth: the connection `finlake query` uses reads the lake's views but refuses
+    files elsewhere, writes and setting changes, even for SQL that skips `check_read_only`."""
+    con = connect(lake)
+    assert con.execute(f"SELECT count(*) FROM {SI}").fetchall() == [(15,)]
+    for sql in (
+        "SELECT * FROM read_csv('/etc/passwd')",
+        f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'",
+        f"ATTACH '{tmp_path / 'x.db'}'",
+        "SET enable_external_access = true",
+    ):
+        with pytest.raises(duckdb.Error):
+            con.execute(sql)
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_cli_refuses_a_write_in_one_line(lake: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "x.csv"
+    result = CliRunner().invoke(main, ["--home", str(lake.root), "query", f"COPY (SELECT 1) TO '{out}'"])
+    assert result.exit_code != 0 and not out.exists()
+    assert len(result.output.strip().splitlines()) == 1 and "COPY" in result.output, result.output
