@@ -28,6 +28,12 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
 - ``ts AT TIME ZONE zone``: Trino shows the *instant* ``ts`` (a timestamp without zone is in the
   session zone, UTC in Athena) in ``zone``; DuckDB would instead read ``ts`` as a wall clock in
   ``zone``. The operand is cast to ``TIMESTAMPTZ`` first, which gives Trino's wall clock.
+- ``from_iso8601_timestamp(s)`` is a ``timestamp with time zone`` that keeps the string's offset:
+  ``hour()``, ``CAST(... AS date|timestamp)``, ``date_format``, ``date_trunc``, ``extract``... of
+  ``'2024-01-01T22:00:00-03:00'`` see 22:00 on 2024-01-01. DuckDB's ``TIMESTAMPTZ`` keeps only the
+  instant and reads it in the session zone (UTC: 01:00 the next day), so under those wall-clock
+  functions the value is the string's own wall clock (offset cut off, ``TIMESTAMP``); elsewhere
+  (shown, compared, ``AT TIME ZONE``) it stays the instant, shown in UTC.
 - ``format(fmt, ...)`` is Java's ``String.format`` (``%s``, ``%d``, ``%.2f``): DuckDB's
   ``printf``, not its ``format`` (``{}`` placeholders).
 - ``date_format``'s ``%v`` is the ISO week (DuckDB ``%V``); the specifiers Trino itself refuses
@@ -151,6 +157,13 @@ def _java_replacement(text: str) -> str:
 
 
 _DUCKDB_GENERATE_SERIES = DuckDBGenerator.TRANSFORMS[exp.GenerateSeries]
+# Functions that read a timestamp's wall clock (fields, formatting, truncation, casts to a type
+# without a zone): Trino reads a timestamp with time zone in its own zone there.
+_WALL_CLOCK = (
+    exp.Hour, exp.Minute, exp.Second, exp.Day, exp.DayOfMonth, exp.Month, exp.Year, exp.Quarter,
+    exp.DayOfWeek, exp.DayOfWeekIso, exp.DayOfYear, exp.Week, exp.WeekOfYear, exp.YearOfWeek,
+    exp.TimestampTrunc, exp.DateTrunc, exp.Extract, exp.TimeToStr, exp.Date, exp.LastDay, exp.TsOrDsToDate,
+)  # fmt: skip
 
 
 class LocalDuckDB(DuckDB):
@@ -189,6 +202,17 @@ class LocalDuckDB(DuckDB):
 
         def arraysize_sql(self, expression: exp.ArraySize) -> str:
             return self.func("CARDINALITY", expression.this)  # arrays and maps, as Trino's cardinality
+
+        def fromiso8601timestamp_sql(self, expression: exp.FromISO8601Timestamp) -> str:
+            parent = expression.parent
+            wall_clock = isinstance(parent, _WALL_CLOCK) or (
+                isinstance(parent, exp.Cast) and not parent.to.is_type(exp.DType.TIMESTAMPTZ)
+            )
+            if not wall_clock:
+                return super().fromiso8601timestamp_sql(expression)
+            # the wall clock as written: the offset (Z, +05:30, -0300, -03) after the time cut off
+            text = self.func("REGEXP_REPLACE", expression.this, "'(T[0-9:.]*)(Z|[+-][0-9:]*)$'", "'\\1'")
+            return f"CAST({text} AS TIMESTAMP)"
 
         def format_sql(self, expression: exp.Format) -> str:
             return self.func("PRINTF", expression.this, *expression.expressions)

@@ -223,6 +223,19 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "SELECT from_iso8601_timestamp('2024-01-02T13:05:00-03:00'), from_iso8601_date('2024-01-02')",
         [(datetime(2024, 1, 2, 16, 5, tzinfo=UTC), D("2024-01-02"))],
     ),
+    (
+        # Trino's timestamp with time zone keeps its zone: 22:00 at -03:00 (a São Paulo evening)
+        # is 2024-01-01 22:00 to date, hour, date_format and CAST AS timestamp (DuckDB alone: the
+        # UTC instant, 2024-01-02 01:00); compared or shown it is still the instant.
+        "from_iso8601_timestamp-keeps-its-offset",
+        "SELECT CAST(from_iso8601_timestamp('2024-01-01T22:00:00-03:00') AS date), "
+        "date_format(from_iso8601_timestamp('2024-01-01T22:00:00-03:00'), '%Y-%m-%d %H:%i'), "
+        "hour(from_iso8601_timestamp('2024-01-01T22:00:00-03:00')), "
+        "CAST(from_iso8601_timestamp('2024-01-01T22:00:00.5+05:30') AS timestamp), "
+        "day(from_iso8601_timestamp('2024-01-01')), "
+        "from_iso8601_timestamp('2024-01-01T22:00:00-03:00') = from_iso8601_timestamp('2024-01-02T01:00:00Z')",
+        [(D("2024-01-01"), "2024-01-01 22:00", 22, datetime(2024, 1, 1, 22, 0, 0, 500000), 1, True)],
+    ),
     # -- date and time functions ----------------------------------------------------------------
     (
         "year-month-day_of_week",
