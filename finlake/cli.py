@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from finlake.arguments import check_local_samples, check_range, check_run_options, parse_month
+from finlake.arguments import (
+    check_distinct_inputs,
+    check_local_samples,
+    check_range,
+    check_run_options,
+    parse_month,
+)
 from finlake.cost import cost
 from finlake.local.workspace import Workspace
 from stacks.specs import DOMAINS
@@ -167,6 +173,7 @@ def run(
         date, month, year = check_run_options(
             DOMAINS[domain], date=date, month=month, year=year, inputs=bool(inputs), source=source
         )
+        check_distinct_inputs(inputs)
     if AWS_TARGET in ctx.meta and (run_all or inputs):
         raise click.UsageError(
             "--all and --input are local-mode options; on AWS upload files to the raw bucket's "

@@ -389,3 +389,19 @@ def test_the_next_step_names_what_to_do_for_each_failure_kind(domain: str, error
     from finlake.cli import next_step
 
     assert hint in next_step(domain, f"{domain}-x", error, cause)
+
+
+@pytest.mark.parametrize("domain", sorted(DOMAINS))
+def test_the_same_input_file_twice_is_refused_before_the_run(tmp_path: Path, domain: str) -> None:
+    """`run bank --input X --input X` read X twice and failed at Transform with RowAccountingError
+    ("a finlake fault"), an email and a dead letter; the repeated file (also as ./X or through a
+    symlink) is now refused at the front door, for every domain."""
+    export = tmp_path / "Nubank_2024-08-01.csv"
+    export.write_text("date,title,amount\n2024-08-01,x,1.00\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(export)
+    for again in (str(export), str(link)):
+        code, out, err = finlake(tmp_path / "ws", "run", domain, "--input", str(export), "--input", again)
+        assert code == 2, (out, err)
+        assert len(err.strip().splitlines()) == 1 and "given twice" in err, err
+        assert not list((tmp_path / "ws" / "runs").glob("*.json"))
