@@ -13,6 +13,14 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
   with intervals gives timestamps, so the result is cast back when the operand is a date. Types
   come from sqlglot's annotator with the Glue catalog as schema.
 - Integer division truncates (``5 / 2`` is 2), as sqlglot does once operand types are known.
+- Decimals stay decimals, as in Trino (DuckDB answers DOUBLE): ``a / b`` with a decimal operand
+  (the other decimal or integer) has scale ``max(a_scale, b_scale)``, rounded half up
+  (``DecimalOperators``: 840316.52 / 3 is 280105.51, ``1.0 / 3`` is 0.3), computed exactly on
+  HUGEINTs, and division by zero fails ("Division by zero") instead of giving ``inf``;
+  ``avg(decimal(p, s))`` is a decimal of scale ``s`` (``avg(amount)`` -28.69, not
+  -28.693243...), in a window too. A decimal literal (``1.0``, ``100.0``) is a decimal as in
+  Trino; scales come from the catalog's types through sqlglot's annotator (``*`` adds scales,
+  ``+``/``-`` take the larger). When an operand's scale is unknown DuckDB's DOUBLE answer stays.
 - ``regexp_extract`` returns NULL when nothing matches (DuckDB: ``''``); ``regexp_replace``'s
   replacement uses Java's ``$1`` for groups (DuckDB/RE2: ``\\1``).
 - ``sequence(d1, d2, INTERVAL '1' MONTH)`` counts each element from the start (Jan 31, Feb 29,
@@ -166,6 +174,57 @@ _WALL_CLOCK = (
 )  # fmt: skip
 
 
+_INTEGERS = (exp.DType.TINYINT, exp.DType.SMALLINT, exp.DType.INT, exp.DType.BIGINT)
+
+
+def _scale(node: exp.Expr) -> tuple[int, bool] | None:
+    """``(scale, is_decimal)`` of an exact numeric expression in Trino's typing (an integer is a
+    decimal of scale 0); None when it is not exact (double, varchar) or the scale is unknown."""
+    if isinstance(node, exp.Paren | exp.Neg):
+        return _scale(node.this)
+    if isinstance(node, exp.Literal) and not node.is_string:
+        text = node.name.lower()
+        if "e" in text:
+            return None
+        return (len(text.partition(".")[2]), True) if "." in text else (0, False)
+    if isinstance(node, exp.Mul | exp.Add | exp.Sub | exp.Div):
+        left, right = _scale(node.left), _scale(node.right)
+        if left is None or right is None:
+            return None
+        combined = left[0] + right[0] if isinstance(node, exp.Mul) else max(left[0], right[0])
+        return combined, left[1] or right[1]
+    if isinstance(node, exp.Sum | exp.Min | exp.Max | exp.Window):
+        return _scale(node.this)
+    if isinstance(node, exp.Avg):
+        inner = _scale(node.this)
+        return inner if inner is not None and inner[1] else None  # avg(integer) is a double
+    if isinstance(node, exp.Cast):
+        return _type_scale(node.to)
+    return _type_scale(node.type) if node.type is not None else None
+
+
+def _type_scale(kind: exp.DataType) -> tuple[int, bool] | None:
+    if kind.is_type(*_INTEGERS):
+        return 0, False
+    if kind.is_type(exp.DType.DECIMAL) and len(kind.expressions) == 2:
+        return int(kind.expressions[1].name), True
+    return None
+
+
+def _exact_division(a: str, a_scale: int, b: str, b_scale: int, scale: int) -> str:
+    """``a / b`` as DECIMAL(38, scale), rounded half up, on the operands' unscaled HUGEINTs:
+    ``round(A * 10^(b_scale + scale - a_scale) / B)`` with ``A = a * 10^a_scale``, ``B = b * 10^b_scale``."""
+    big_a = f"CAST(({a}) * {10**a_scale} AS HUGEINT)"
+    big_b = f"CAST(({b}) * {10**b_scale} AS HUGEINT)"
+    numerator = f"{big_a} * {10 ** (b_scale + scale - a_scale)}"
+    rounded = f"SIGN({big_a}) * SIGN({big_b}) * ((2 * ABS({numerator}) + ABS({big_b})) // (2 * ABS({big_b})))"
+    unit = f" * CAST({exp.Literal.number(f'{10**-scale:.{scale}f}').name} AS DECIMAL({scale + 1}, {scale}))"
+    return (
+        f"CASE WHEN {big_b} = 0 THEN ERROR('Division by zero') "
+        f"ELSE CAST(CAST({rounded} AS DECIMAL(38, 0)){unit if scale else ''} AS DECIMAL(38, {scale})) END"
+    )
+
+
 class LocalDuckDB(DuckDB):
     """DuckDB, written the way Athena means it (the generator fixes in the module docstring)."""
 
@@ -196,6 +255,29 @@ class LocalDuckDB(DuckDB):
             if isinstance(quantile, exp.Array) or quantile.is_type(exp.DType.ARRAY):
                 return f"LIST_TRANSFORM({self.sql(quantile)}, LAMBDA finlake_p: {at('finlake_p')})"
             return at(self.sql(quantile))
+
+        def div_sql(self, expression: exp.Div) -> str:
+            left, right = _scale(expression.left), _scale(expression.right)
+            if left is None or right is None or not (left[1] or right[1]):
+                return super().div_sql(expression)
+            scale = max(left[0], right[0])
+            return _exact_division(self.sql(expression.left), left[0], self.sql(expression.right), right[0], scale)
+
+        def avg_sql(self, expression: exp.Avg) -> str:
+            scale = _scale(expression)
+            if scale is None or isinstance(expression.parent, exp.Window | exp.Filter):
+                return self.function_fallback_sql(expression)
+            value = self.sql(expression.this)
+            return _exact_division(f"SUM({value})", scale[0], f"COUNT({value})", 0, scale[0])
+
+        def window_sql(self, expression: exp.Window) -> str:
+            avg, scale = expression.this, _scale(expression.this)
+            if not isinstance(avg, exp.Avg) or scale is None:
+                return super().window_sql(expression)
+            total, count = expression.copy(), expression.copy()
+            total.set("this", exp.Sum(this=avg.this.copy()))
+            count.set("this", exp.Count(this=avg.this.copy()))
+            return _exact_division(super().window_sql(total), scale[0], super().window_sql(count), 0, scale[0])
 
         def approxdistinct_sql(self, expression: exp.ApproxDistinct) -> str:
             return self.func("APPROX_COUNT_DISTINCT", expression.this)

@@ -224,6 +224,24 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         [(datetime(2024, 1, 2, 16, 5, tzinfo=UTC), D("2024-01-02"))],
     ),
     (
+        # Trino keeps decimals decimal (DecimalOperators): a / b has scale max(a_scale, b_scale),
+        # rounded half up, an integer being decimal(10,0) and 1.0 decimal(2,1); avg(decimal(14,2))
+        # is decimal(14,2); 100.0 * sum(amount) has scale 3. DuckDB alone answers doubles
+        # (avg 1113.55 but 718.4333333333333, 1484.7333333333333, 0.3333333333333333).
+        "decimal-division-and-avg-stay-decimal",
+        f"SELECT month, avg(amount), sum(amount) / 3, 100.0 * sum(amount) / sum(sum(amount)) OVER (), "
+        f"1.0 / 3, CAST(10 AS decimal(5,0)) / 3 FROM {BANK} GROUP BY month ORDER BY month",
+        [
+            ("2024-01", Decimal("1113.55"), Decimal("1484.73"), Decimal("103.331"), Decimal("0.3"), Decimal("3")),
+            ("2024-02", Decimal("-71.80"), Decimal("-47.87"), Decimal("-3.331"), Decimal("0.3"), Decimal("3")),
+        ],
+    ),
+    (
+        "decimal-avg-in-a-window",
+        f"SELECT DISTINCT avg(amount) OVER (), avg(amount) OVER (PARTITION BY month) FROM {BANK} ORDER BY 2",
+        [(Decimal("718.43"), Decimal("-71.80")), (Decimal("718.43"), Decimal("1113.55"))],
+    ),
+    (
         # Trino's timestamp with time zone keeps its zone: 22:00 at -03:00 (a São Paulo evening)
         # is 2024-01-01 22:00 to date, hour, date_format and CAST AS timestamp (DuckDB alone: the
         # UTC instant, 2024-01-02 01:00); compared or shown it is still the instant.
@@ -535,6 +553,7 @@ UNTRANSLATABLE = [
     ("SELECT date_format(DATE '2024-01-02', '%D')", "the specifier %D"),
     ("SELECT regexp_replace('ab', '(?<x>a)', '${x}')", "named groups"),
     ("SELECT 1; SELECT 2", "one statement per query"),
+    ("SELECT 1.0 / 0", "Division by zero"),  # Trino fails; DuckDB alone answers inf
     ("SELECT ticker FROM WHERE", "not Athena SQL, line 1, column 24"),
 ]
 
