@@ -12,7 +12,11 @@ itself, as Athena answers them (DuckDB's own ``SHOW TABLES`` would list its ``ma
 
 - ``SHOW DATABASES`` / ``SHOW SCHEMAS``;
 - ``SHOW TABLES [IN|FROM db] [LIKE 'pattern']`` (``*`` as wildcard, as in Athena);
-- ``DESCRIBE [db.]table``: column, type and comment (partition keys last, marked).
+- ``DESCRIBE [db.]table``: column, type and comment (partition keys last, marked);
+- ``SHOW COLUMNS {IN|FROM} [db.]table [{IN|FROM} db]``: the column names (``field``);
+- ``SHOW PARTITIONS [db.]table``: the registered partitions as ``key=value`` (``partition``).
+
+``SHOW CREATE TABLE`` is refused in one line (the DDL is CDK's; DESCRIBE gives its columns).
 
 They are recognised by a regular expression: the statement forms are fixed and few, so a SQL
 parser would add a dependency for nothing.
@@ -40,6 +44,12 @@ _DESCRIBE = re.compile(
     r"\s*(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?`?\"?(?:(?P<db>\w+)`?\"?\.`?\"?)?(?P<table>\w+)`?\"?\s*;?\s*",
     re.IGNORECASE,
 )
+_NAME = r"`?\"?(?:(?P<db>\w+)`?\"?\.`?\"?)?(?P<table>\w+)`?\"?"
+_SHOW_COLUMNS = re.compile(
+    rf"\s*SHOW\s+COLUMNS\s+(?:IN|FROM)\s+{_NAME}(?:\s+(?:IN|FROM)\s+`?\"?(?P<db2>\w+)`?\"?)?\s*;?\s*", re.IGNORECASE
+)
+_SHOW_PARTITIONS = re.compile(rf"\s*SHOW\s+PARTITIONS\s+(?:FROM\s+|IN\s+)?{_NAME}\s*;?\s*", re.IGNORECASE)
+_SHOW_CREATE = re.compile(r"\s*SHOW\s+CREATE\s+(TABLE|VIEW)\b.*", re.IGNORECASE | re.DOTALL)
 
 
 class QueryError(Exception):
@@ -182,15 +192,7 @@ def _catalog_statement(catalog: dict[str, dict[str, Any]], sql: str) -> tuple[li
         ]
         return ["tab_name"], rows
     if match := _DESCRIBE.fullmatch(sql):
-        found = [
-            (db, tables[match["table"]])
-            for db, tables in sorted(catalog.items())
-            if match["table"] in tables and (not match["db"] or db == match["db"])
-        ]
-        if not found:
-            name = f"{match['db']}.{match['table']}" if match["db"] else match["table"]
-            raise QueryError(f"table {name} does not exist (`finlake tables` lists the tables)")
-        table = found[0][1]["table"]
+        table = _table_entry(catalog, match["db"], match["table"])["table"]
         columns = table["StorageDescriptor"]["Columns"]
         keys = table.get("PartitionKeys", [])
         described: list[tuple[Any, ...]] = [(c["Name"], c["Type"], c.get("Comment", "")) for c in columns]
@@ -198,7 +200,35 @@ def _catalog_statement(catalog: dict[str, dict[str, Any]], sql: str) -> tuple[li
             comment = "partition key" + (f": {key['Comment']}" if key.get("Comment") else "")
             described.append((key["Name"], key["Type"], comment))
         return ["col_name", "data_type", "comment"], described
+    if match := _SHOW_COLUMNS.fullmatch(sql):
+        table = _table_entry(catalog, match["db2"] or match["db"], match["table"])["table"]
+        fields = table["StorageDescriptor"]["Columns"] + table.get("PartitionKeys", [])
+        return ["field"], [(c["Name"],) for c in fields]
+    if match := _SHOW_PARTITIONS.fullmatch(sql):
+        entry = _table_entry(catalog, match["db"], match["table"])
+        keys = [k["Name"] for k in entry["table"].get("PartitionKeys", [])]
+        if not keys:
+            raise QueryError(f"table {match['table']} is not partitioned")
+        names = sorted(
+            "/".join(f"{k}={v}" for k, v in zip(keys, p["Values"], strict=True)) for p in entry["partitions"]
+        )
+        return ["partition"], [(name,) for name in names]
+    if _SHOW_CREATE.fullmatch(sql):
+        raise QueryError(
+            "SHOW CREATE TABLE is not answered locally (the tables are CDK's): DESCRIBE db.table gives the columns"
+        )
     return None
+
+
+def _table_entry(catalog: dict[str, dict[str, Any]], database: str | None, name: str) -> dict[str, Any]:
+    """The catalog entry of ``[database.]name``; `QueryError` naming it when there is none."""
+    found = [
+        tables[name] for db, tables in sorted(catalog.items()) if name in tables and (not database or db == database)
+    ]
+    if not found:
+        shown = f"{database}.{name}" if database else name
+        raise QueryError(f"table {shown} does not exist (`finlake tables` lists the tables)")
+    return found[0]
 
 
 def table_summaries(ws: Workspace) -> list[TableSummary]:
