@@ -11,7 +11,9 @@ uses: ``--date`` for the date domains, ``--month`` for the month domains, ``--ye
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 import click
 
@@ -109,6 +111,19 @@ def check_run_options(
         parse_month(month, today=today) if month is not None else None,
         parse_year(year, today=today) if year is not None else None,
     )
+
+
+def check_distinct_inputs(inputs: Sequence[Path]) -> None:
+    """Refuse a file given twice with ``--input`` (the same file once its path is resolved:
+    ``a.csv``, ``./a.csv`` and a symlink to it): a run counts every input's rows, so the same file
+    twice would be read twice. The same content under two names is a real second file and runs
+    (its rows count as duplicates)."""
+    seen: dict[Path, Path] = {}
+    for given in inputs:
+        resolved = given.resolve()
+        if resolved in seen:
+            raise click.UsageError(f"--input {given} is given twice (as {seen[resolved]} too): give each file once")
+        seen[resolved] = given
 
 
 def check_local_samples(

@@ -13,6 +13,14 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
   with intervals gives timestamps, so the result is cast back when the operand is a date. Types
   come from sqlglot's annotator with the Glue catalog as schema.
 - Integer division truncates (``5 / 2`` is 2), as sqlglot does once operand types are known.
+- Decimals stay decimals, as in Trino (DuckDB answers DOUBLE): ``a / b`` with a decimal operand
+  (the other decimal or integer) has scale ``max(a_scale, b_scale)``, rounded half up
+  (``DecimalOperators``: 840316.52 / 3 is 280105.51, ``1.0 / 3`` is 0.3), computed exactly on
+  HUGEINTs, and division by zero fails ("Division by zero") instead of giving ``inf``;
+  ``avg(decimal(p, s))`` is a decimal of scale ``s`` (``avg(amount)`` -28.69, not
+  -28.693243...), in a window too. A decimal literal (``1.0``, ``100.0``) is a decimal as in
+  Trino; scales come from the catalog's types through sqlglot's annotator (``*`` adds scales,
+  ``+``/``-`` take the larger). When an operand's scale is unknown DuckDB's DOUBLE answer stays.
 - ``regexp_extract`` returns NULL when nothing matches (DuckDB: ``''``); ``regexp_replace``'s
   replacement uses Java's ``$1`` for groups (DuckDB/RE2: ``\\1``).
 - ``sequence(d1, d2, INTERVAL '1' MONTH)`` counts each element from the start (Jan 31, Feb 29,
@@ -28,6 +36,12 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
 - ``ts AT TIME ZONE zone``: Trino shows the *instant* ``ts`` (a timestamp without zone is in the
   session zone, UTC in Athena) in ``zone``; DuckDB would instead read ``ts`` as a wall clock in
   ``zone``. The operand is cast to ``TIMESTAMPTZ`` first, which gives Trino's wall clock.
+- ``from_iso8601_timestamp(s)`` is a ``timestamp with time zone`` that keeps the string's offset:
+  ``hour()``, ``CAST(... AS date|timestamp)``, ``date_format``, ``date_trunc``, ``extract``... of
+  ``'2024-01-01T22:00:00-03:00'`` see 22:00 on 2024-01-01. DuckDB's ``TIMESTAMPTZ`` keeps only the
+  instant and reads it in the session zone (UTC: 01:00 the next day), so under those wall-clock
+  functions the value is the string's own wall clock (offset cut off, ``TIMESTAMP``); elsewhere
+  (shown, compared, ``AT TIME ZONE``) it stays the instant, shown in UTC.
 - ``format(fmt, ...)`` is Java's ``String.format`` (``%s``, ``%d``, ``%.2f``): DuckDB's
   ``printf``, not its ``format`` (``{}`` placeholders).
 - ``date_format``'s ``%v`` is the ISO week (DuckDB ``%V``); the specifiers Trino itself refuses
@@ -36,6 +50,13 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
   initial value, the output function applied to its result; ``map_agg(k, v)`` becomes
   ``map_from_entries(list({k, v}))``; ``cardinality`` works on arrays and maps.
 
+`check_read_only` refuses, before anything runs, every statement that is not one read: only
+``SELECT``/``WITH``/``VALUES`` over the catalog's tables (and CTEs, ``UNNEST``) pass; ``COPY``,
+``ATTACH``, ``INSTALL``/``LOAD``, ``SET``, ``PRAGMA``, DDL and DML, ``SELECT ... INTO`` and DuckDB's
+file-reading table functions (``read_csv``, ``read_parquet``, ``glob``...) or a file named as a
+table (``FROM '/etc/passwd'``) are refused by name. It decides on sqlglot's parse trees (the Athena
+parse and DuckDB's, since DuckDB-only SQL runs too), never on the text.
+
 What cannot be translated raises `TranslationError`, one line naming the construct: a function
 DuckDB does not have (``format_datetime``, ``to_iso8601``, ``with_timezone``...), a Joda-Time
 pattern (``parse_datetime``), a weighted percentile, or a statement that is not Athena SQL.
@@ -43,6 +64,7 @@ pattern (``parse_datetime``), a weighted percentile, or a statement that is not 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
@@ -143,6 +165,64 @@ def _java_replacement(text: str) -> str:
 
 
 _DUCKDB_GENERATE_SERIES = DuckDBGenerator.TRANSFORMS[exp.GenerateSeries]
+# Functions that read a timestamp's wall clock (fields, formatting, truncation, casts to a type
+# without a zone): Trino reads a timestamp with time zone in its own zone there.
+_WALL_CLOCK = (
+    exp.Hour, exp.Minute, exp.Second, exp.Day, exp.DayOfMonth, exp.Month, exp.Year, exp.Quarter,
+    exp.DayOfWeek, exp.DayOfWeekIso, exp.DayOfYear, exp.Week, exp.WeekOfYear, exp.YearOfWeek,
+    exp.TimestampTrunc, exp.DateTrunc, exp.Extract, exp.TimeToStr, exp.Date, exp.LastDay, exp.TsOrDsToDate,
+)  # fmt: skip
+
+
+_INTEGERS = (exp.DType.TINYINT, exp.DType.SMALLINT, exp.DType.INT, exp.DType.BIGINT)
+
+
+def _scale(node: exp.Expr) -> tuple[int, bool] | None:
+    """``(scale, is_decimal)`` of an exact numeric expression in Trino's typing (an integer is a
+    decimal of scale 0); None when it is not exact (double, varchar) or the scale is unknown."""
+    if isinstance(node, exp.Paren | exp.Neg):
+        return _scale(node.this)
+    if isinstance(node, exp.Literal) and not node.is_string:
+        text = node.name.lower()
+        if "e" in text:
+            return None
+        return (len(text.partition(".")[2]), True) if "." in text else (0, False)
+    if isinstance(node, exp.Mul | exp.Add | exp.Sub | exp.Div):
+        left, right = _scale(node.left), _scale(node.right)
+        if left is None or right is None:
+            return None
+        combined = left[0] + right[0] if isinstance(node, exp.Mul) else max(left[0], right[0])
+        return combined, left[1] or right[1]
+    if isinstance(node, exp.Sum | exp.Min | exp.Max | exp.Window):
+        return _scale(node.this)
+    if isinstance(node, exp.Avg):
+        inner = _scale(node.this)
+        return inner if inner is not None and inner[1] else None  # avg(integer) is a double
+    if isinstance(node, exp.Cast):
+        return _type_scale(node.to)
+    return _type_scale(node.type) if node.type is not None else None
+
+
+def _type_scale(kind: exp.DataType) -> tuple[int, bool] | None:
+    if kind.is_type(*_INTEGERS):
+        return 0, False
+    if kind.is_type(exp.DType.DECIMAL) and len(kind.expressions) == 2:
+        return int(kind.expressions[1].name), True
+    return None
+
+
+def _exact_division(a: str, a_scale: int, b: str, b_scale: int, scale: int) -> str:
+    """``a / b`` as DECIMAL(38, scale), rounded half up, on the operands' unscaled HUGEINTs:
+    ``round(A * 10^(b_scale + scale - a_scale) / B)`` with ``A = a * 10^a_scale``, ``B = b * 10^b_scale``."""
+    big_a = f"CAST(({a}) * {10**a_scale} AS HUGEINT)"
+    big_b = f"CAST(({b}) * {10**b_scale} AS HUGEINT)"
+    numerator = f"{big_a} * {10 ** (b_scale + scale - a_scale)}"
+    rounded = f"SIGN({big_a}) * SIGN({big_b}) * ((2 * ABS({numerator}) + ABS({big_b})) // (2 * ABS({big_b})))"
+    unit = f" * CAST({exp.Literal.number(f'{10**-scale:.{scale}f}').name} AS DECIMAL({scale + 1}, {scale}))"
+    return (
+        f"CASE WHEN {big_b} = 0 THEN ERROR('Division by zero') "
+        f"ELSE CAST(CAST({rounded} AS DECIMAL(38, 0)){unit if scale else ''} AS DECIMAL(38, {scale})) END"
+    )
 
 
 class LocalDuckDB(DuckDB):
@@ -176,11 +256,45 @@ class LocalDuckDB(DuckDB):
                 return f"LIST_TRANSFORM({self.sql(quantile)}, LAMBDA finlake_p: {at('finlake_p')})"
             return at(self.sql(quantile))
 
+        def div_sql(self, expression: exp.Div) -> str:
+            left, right = _scale(expression.left), _scale(expression.right)
+            if left is None or right is None or not (left[1] or right[1]):
+                return super().div_sql(expression)
+            scale = max(left[0], right[0])
+            return _exact_division(self.sql(expression.left), left[0], self.sql(expression.right), right[0], scale)
+
+        def avg_sql(self, expression: exp.Avg) -> str:
+            scale = _scale(expression)
+            if scale is None or isinstance(expression.parent, exp.Window | exp.Filter):
+                return self.function_fallback_sql(expression)
+            value = self.sql(expression.this)
+            return _exact_division(f"SUM({value})", scale[0], f"COUNT({value})", 0, scale[0])
+
+        def window_sql(self, expression: exp.Window) -> str:
+            avg, scale = expression.this, _scale(expression.this)
+            if not isinstance(avg, exp.Avg) or scale is None:
+                return super().window_sql(expression)
+            total, count = expression.copy(), expression.copy()
+            total.set("this", exp.Sum(this=avg.this.copy()))
+            count.set("this", exp.Count(this=avg.this.copy()))
+            return _exact_division(super().window_sql(total), scale[0], super().window_sql(count), 0, scale[0])
+
         def approxdistinct_sql(self, expression: exp.ApproxDistinct) -> str:
             return self.func("APPROX_COUNT_DISTINCT", expression.this)
 
         def arraysize_sql(self, expression: exp.ArraySize) -> str:
             return self.func("CARDINALITY", expression.this)  # arrays and maps, as Trino's cardinality
+
+        def fromiso8601timestamp_sql(self, expression: exp.FromISO8601Timestamp) -> str:
+            parent = expression.parent
+            wall_clock = isinstance(parent, _WALL_CLOCK) or (
+                isinstance(parent, exp.Cast) and not parent.to.is_type(exp.DType.TIMESTAMPTZ)
+            )
+            if not wall_clock:
+                return super().fromiso8601timestamp_sql(expression)
+            # the wall clock as written: the offset (Z, +05:30, -0300, -03) after the time cut off
+            text = self.func("REGEXP_REPLACE", expression.this, "'(T[0-9:.]*)(Z|[+-][0-9:]*)$'", "'\\1'")
+            return f"CAST({text} AS TIMESTAMP)"
 
         def format_sql(self, expression: exp.Format) -> str:
             return self.func("PRINTF", expression.this, *expression.expressions)
@@ -293,6 +407,89 @@ def glue_schema(catalog: Mapping[str, Mapping[str, Any]]) -> MappingSchema:
             by_table: dict[str, dict[str, str]] = tables.setdefault(database, {})  # type: ignore[assignment]
             by_table[name] = {c["Name"]: c["Type"] for c in columns}
     return MappingSchema(tables, dialect="hive")
+
+
+# DuckDB functions that read files, the environment or other databases; refused wherever they appear.
+_EXTERNAL_FUNCTIONS = frozenset(
+    {
+        "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "parquet_metadata", "parquet_schema",
+        "parquet_file_metadata", "parquet_kv_metadata", "read_json", "read_json_auto", "read_json_objects",
+        "read_json_objects_auto", "read_ndjson", "read_ndjson_auto", "read_ndjson_objects", "read_text",
+        "read_blob", "glob", "sniff_csv", "query", "query_table", "getenv", "iceberg_scan", "delta_scan",
+        "read_xlsx", "sqlite_scan", "sqlite_attach", "postgres_scan", "mysql_scan", "st_read",
+    }
+)  # fmt: skip
+_WRITES: tuple[type[exp.Expr], ...] = (exp.DDL, exp.DML, exp.Copy, exp.Command, exp.Set, exp.Pragma, exp.Attach)
+_WRITES += (exp.Detach, exp.Install, exp.Use, exp.Into, exp.Transaction, exp.Commit, exp.Rollback, exp.Export)
+_READS = "finlake query only reads: one SELECT, WITH or VALUES (or SHOW / DESCRIBE)"
+
+
+def check_read_only(sql: str, databases: Collection[str]) -> None:
+    """Refuse ``sql`` unless it is one read statement over ``databases``' tables.
+
+    Raises
+    ------
+    TranslationError: one line naming the construct (``COPY``, ``read_csv()``, a table outside the
+    catalog...), or the parse error when neither Athena's nor DuckDB's grammar reads the text.
+    """
+    trees, first_error = [], None
+    for dialect in (AthenaV3, "duckdb"):
+        try:
+            trees.append(_parse_quietly(sql, dialect))
+        except TranslationError as exc:
+            first_error = first_error or exc
+    if not trees:
+        raise first_error or TranslationError("not Athena SQL")
+    for statements in trees:
+        if len(statements) != 1:
+            raise TranslationError(f"one statement per query, as in Athena ({len(statements)} given)")
+        _check_tree(statements[0], sql, {d.lower() for d in databases} | {"information_schema"})
+
+
+def _parse_quietly(sql: str, dialect: Any) -> list[exp.Expr]:
+    parser_log = logging.getLogger("sqlglot")
+    level = parser_log.level
+    parser_log.setLevel(logging.ERROR)  # no "falling back to parsing as a Command" warning line
+    try:
+        return [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except ParseError as exc:
+        raise TranslationError(_parse_message(exc)) from None
+    except SqlglotError as exc:
+        raise TranslationError(str(exc).splitlines()[0]) from None
+    finally:
+        parser_log.setLevel(level)
+
+
+def _check_tree(tree: exp.Expr, sql: str, databases: set[str]) -> None:
+    if not isinstance(tree, (exp.Query, exp.Values)):
+        tokens = sqlglot.tokenize(sql)
+        word = tokens[0].text.upper() if tokens else type(tree).__name__.upper()
+        raise TranslationError(f"{word} is refused: {_READS}")
+    ctes = {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
+    for node in tree.walk():
+        if isinstance(node, _WRITES):
+            word = "SELECT ... INTO" if isinstance(node, exp.Into) else type(node).__name__.upper()
+            raise TranslationError(f"{word} is refused: {_READS}")
+        if isinstance(node, exp.Func) and (name := _function_name(node)) in _EXTERNAL_FUNCTIONS:
+            raise TranslationError(f"{name}() reads outside the catalog and is refused: {_READS}")
+        if isinstance(node, exp.Table):
+            _check_table(node, ctes, databases)
+
+
+def _check_table(table: exp.Table, ctes: set[str], databases: set[str]) -> None:
+    if isinstance(table.this, exp.Func):
+        raise TranslationError(f"{_function_name(table.this)}(): only the catalog's tables are read ({_READS})")
+    if not isinstance(table.this, exp.Identifier):
+        raise TranslationError(f"{table.this.sql()}: only the catalog's tables are read ({_READS})")
+    if table.db:
+        if table.db.lower() not in databases:
+            raise TranslationError(f"database {table.db} does not exist (SHOW DATABASES lists them)")
+    elif table.name.lower() not in ctes:
+        raise TranslationError(f"table {table.name}: name it with its database, e.g. finlake_curated.<table>")
+
+
+def _function_name(node: exp.Func) -> str:
+    return node.name.lower() if isinstance(node, exp.Anonymous) else node.sql_name().lower()
 
 
 def translate(sql: str, *, schema: MappingSchema | None = None, functions: Collection[str] = ()) -> str:

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from finlake.arguments import check_local_samples, check_range, check_run_options, parse_month
+from finlake.arguments import (
+    check_distinct_inputs,
+    check_local_samples,
+    check_range,
+    check_run_options,
+    parse_month,
+)
 from finlake.cost import cost
 from finlake.local.workspace import Workspace
 from stacks.specs import DOMAINS
@@ -99,7 +105,13 @@ def main(
         raise click.UsageError("--profile and --region go with --aws")
     if use_aws:
         ctx.meta[AWS_TARGET] = (profile, region)
-    ctx.obj = Workspace.open(home)
+    if home is not None and home.exists() and not home.is_dir():
+        raise click.UsageError(f"--home {home} is a file: give a folder (it is created if missing)")
+    try:
+        ctx.obj = Workspace.open(home)
+    except OSError as exc:
+        where = f"--home {home}" if home is not None else f"the workspace {exc.filename} ($FINLAKE_HOME or .finlake)"
+        raise click.UsageError(f"{where}: cannot make the workspace there ({exc.strerror})") from None
 
 
 def aws_session(ctx: click.Context) -> Aws | None:
@@ -167,6 +179,7 @@ def run(
         date, month, year = check_run_options(
             DOMAINS[domain], date=date, month=month, year=year, inputs=bool(inputs), source=source
         )
+        check_distinct_inputs(inputs)
     if AWS_TARGET in ctx.meta and (run_all or inputs):
         raise click.UsageError(
             "--all and --input are local-mode options; on AWS upload files to the raw bucket's "
@@ -443,11 +456,15 @@ def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
     input. SHOW TABLES [IN db] and DESCRIBE db.table answer from the catalog, with each column's comment."""
     from finlake.query import QueryError, run_query
 
-    if (sql is None) == (sql_file is None):
+    if sql is not None and sql_file is not None:
+        raise click.UsageError("give the SQL as the argument or with --file FILE, not both")
+    if sql is None and sql_file is None:
         raise click.UsageError("give the SQL as the argument, or --file FILE ('-' or SQL '-' reads standard input)")
     if sql == "-":
         sql = sys.stdin.read()
     text = sql_file.read() if sql_file is not None else str(sql)
+    if not text.strip().strip(";").strip():
+        raise click.UsageError('the SQL is empty: give one statement, e.g. "SHOW TABLES"')
     try:
         columns, rows = run_query(ws, text)
     except QueryError as exc:

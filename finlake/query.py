@@ -12,7 +12,11 @@ itself, as Athena answers them (DuckDB's own ``SHOW TABLES`` would list its ``ma
 
 - ``SHOW DATABASES`` / ``SHOW SCHEMAS``;
 - ``SHOW TABLES [IN|FROM db] [LIKE 'pattern']`` (``*`` as wildcard, as in Athena);
-- ``DESCRIBE [db.]table``: column, type and comment (partition keys last, marked).
+- ``DESCRIBE [db.]table``: column, type and comment (partition keys last, marked);
+- ``SHOW COLUMNS {IN|FROM} [db.]table [{IN|FROM} db]``: the column names (``field``);
+- ``SHOW PARTITIONS [db.]table``: the registered partitions as ``key=value`` (``partition``).
+
+``SHOW CREATE TABLE`` is refused in one line (the DDL is CDK's; DESCRIBE gives its columns).
 
 They are recognised by a regular expression: the statement forms are fixed and few, so a SQL
 parser would add a dependency for nothing.
@@ -28,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from finlake.athena_sql import TranslationError, glue_schema, translate
+from finlake.athena_sql import TranslationError, check_read_only, glue_schema, translate
 from finlake.local.workspace import Workspace
 
 _SHOW_DATABASES = re.compile(r"\s*SHOW\s+(DATABASES|SCHEMAS)\s*;?\s*", re.IGNORECASE)
@@ -40,6 +44,12 @@ _DESCRIBE = re.compile(
     r"\s*(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?`?\"?(?:(?P<db>\w+)`?\"?\.`?\"?)?(?P<table>\w+)`?\"?\s*;?\s*",
     re.IGNORECASE,
 )
+_NAME = r"`?\"?(?:(?P<db>\w+)`?\"?\.`?\"?)?(?P<table>\w+)`?\"?"
+_SHOW_COLUMNS = re.compile(
+    rf"\s*SHOW\s+COLUMNS\s+(?:IN|FROM)\s+{_NAME}(?:\s+(?:IN|FROM)\s+`?\"?(?P<db2>\w+)`?\"?)?\s*;?\s*", re.IGNORECASE
+)
+_SHOW_PARTITIONS = re.compile(rf"\s*SHOW\s+PARTITIONS\s+(?:FROM\s+|IN\s+)?{_NAME}\s*;?\s*", re.IGNORECASE)
+_SHOW_CREATE = re.compile(r"\s*SHOW\s+CREATE\s+(TABLE|VIEW)\b.*", re.IGNORECASE | re.DOTALL)
 
 
 class QueryError(Exception):
@@ -71,12 +81,23 @@ def _local_path(ws: Workspace, location: str) -> str:
 
 
 def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per catalog table, that reads only the lake's folders.
+
+    Defence in depth behind `check_read_only`: once the views exist, external access is switched
+    off except for the lake's own folder (``allowed_directories``), extensions are neither
+    installed nor loaded, and the configuration is locked, so a statement that slipped past the
+    check still cannot read /etc/passwd, write a file, ATTACH a database or change these settings.
+    """
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # Athena's session time zone
     for database, tables in ws.read_json("catalog.json", {}).items():
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
         for name, entry in tables.items():
             con.execute(f'CREATE OR REPLACE VIEW "{database}"."{name}" AS {_select(ws, entry)}')
+    con.execute("SET allowed_directories = $1", [[str(ws.s3_dir) + "/"]])
+    for setting in ("enable_external_access", "autoinstall_known_extensions", "autoload_known_extensions"):
+        con.execute(f"SET {setting} = false")
+    con.execute("SET lock_configuration = true")
     return con
 
 
@@ -122,6 +143,10 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
     answer = _catalog_statement(catalog, sql)
     if answer is not None:
         return answer
+    try:
+        check_read_only(sql, catalog)
+    except TranslationError as exc:
+        raise QueryError(_with_hint(str(exc), catalog, sql)) from None
     con = connect(ws)
     functions = {name for (name,) in con.execute("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()}
     try:
@@ -137,14 +162,17 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
     try:
         cursor = con.execute(text)
     except duckdb.Error as exc:
-        message = str(exc).strip().splitlines()[0]
-        if not any(catalog.values()) and re.search(r"finlake_\w+", sql):
-            message += " (the lake has no tables yet: run a domain first, e.g. `finlake run bndes`)"
-        elif "does not exist" in message:
-            message += " (`finlake tables` lists the tables)"
-        raise QueryError(message) from None
+        raise QueryError(_with_hint(str(exc).strip().splitlines()[0], catalog, sql)) from None
     columns = [d[0] for d in cursor.description or []]
     return columns, cursor.fetchall()
+
+
+def _with_hint(message: str, catalog: dict[str, dict[str, Any]], sql: str) -> str:
+    if not any(catalog.values()) and re.search(r"finlake_\w+", sql):
+        return message + " (the lake has no tables yet: run a domain first, e.g. `finlake run bndes`)"
+    if "does not exist" in message and "(" not in message:
+        return message + " (`finlake tables` lists the tables)"
+    return message
 
 
 def _catalog_statement(catalog: dict[str, dict[str, Any]], sql: str) -> tuple[list[str], list[tuple[Any, ...]]] | None:
@@ -164,15 +192,7 @@ def _catalog_statement(catalog: dict[str, dict[str, Any]], sql: str) -> tuple[li
         ]
         return ["tab_name"], rows
     if match := _DESCRIBE.fullmatch(sql):
-        found = [
-            (db, tables[match["table"]])
-            for db, tables in sorted(catalog.items())
-            if match["table"] in tables and (not match["db"] or db == match["db"])
-        ]
-        if not found:
-            name = f"{match['db']}.{match['table']}" if match["db"] else match["table"]
-            raise QueryError(f"table {name} does not exist (`finlake tables` lists the tables)")
-        table = found[0][1]["table"]
+        table = _table_entry(catalog, match["db"], match["table"])["table"]
         columns = table["StorageDescriptor"]["Columns"]
         keys = table.get("PartitionKeys", [])
         described: list[tuple[Any, ...]] = [(c["Name"], c["Type"], c.get("Comment", "")) for c in columns]
@@ -180,7 +200,35 @@ def _catalog_statement(catalog: dict[str, dict[str, Any]], sql: str) -> tuple[li
             comment = "partition key" + (f": {key['Comment']}" if key.get("Comment") else "")
             described.append((key["Name"], key["Type"], comment))
         return ["col_name", "data_type", "comment"], described
+    if match := _SHOW_COLUMNS.fullmatch(sql):
+        table = _table_entry(catalog, match["db2"] or match["db"], match["table"])["table"]
+        fields = table["StorageDescriptor"]["Columns"] + table.get("PartitionKeys", [])
+        return ["field"], [(c["Name"],) for c in fields]
+    if match := _SHOW_PARTITIONS.fullmatch(sql):
+        entry = _table_entry(catalog, match["db"], match["table"])
+        keys = [k["Name"] for k in entry["table"].get("PartitionKeys", [])]
+        if not keys:
+            raise QueryError(f"table {match['table']} is not partitioned")
+        names = sorted(
+            "/".join(f"{k}={v}" for k, v in zip(keys, p["Values"], strict=True)) for p in entry["partitions"]
+        )
+        return ["partition"], [(name,) for name in names]
+    if _SHOW_CREATE.fullmatch(sql):
+        raise QueryError(
+            "SHOW CREATE TABLE is not answered locally (the tables are CDK's): DESCRIBE db.table gives the columns"
+        )
     return None
+
+
+def _table_entry(catalog: dict[str, dict[str, Any]], database: str | None, name: str) -> dict[str, Any]:
+    """The catalog entry of ``[database.]name``; `QueryError` naming it when there is none."""
+    found = [
+        tables[name] for db, tables in sorted(catalog.items()) if name in tables and (not database or db == database)
+    ]
+    if not found:
+        shown = f"{database}.{name}" if database else name
+        raise QueryError(f"table {shown} does not exist (`finlake tables` lists the tables)")
+    return found[0]
 
 
 def table_summaries(ws: Workspace) -> list[TableSummary]:

@@ -28,6 +28,7 @@ from urllib.parse import unquote
 import dash_cytoscape as cyto
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.dash_table.DataTable import DataTable
+from flask import Response, request
 
 from finlake.console import dashboards
 from finlake.console import data as console_data
@@ -103,8 +104,15 @@ PRE_STYLE = {
 }
 
 
-def create_app(ws: Workspace) -> Dash:
-    """The console's Dash app over ``ws`` (its Flask server is ``app.server``)."""
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def create_app(ws: Workspace, port: int | None = None) -> Dash:
+    """The console's Dash app over ``ws`` (its Flask server is ``app.server``).
+
+    It answers only requests whose ``Host`` is 127.0.0.1 or localhost (at ``port`` when given):
+    anything else gets 403, so a page whose DNS name is rebound to 127.0.0.1 cannot drive it.
+    """
     app = Dash(
         __name__,
         title="finlake console",
@@ -112,6 +120,7 @@ def create_app(ws: Workspace) -> Dash:
         suppress_callback_exceptions=True,
         update_title="",  # no "Updating..." title while a callback runs
     )
+    app.server.before_request(lambda: _refuse_foreign_host(port))
     app.layout = html.Div(
         [
             dcc.Location(id="url"),
@@ -582,6 +591,14 @@ def panels(items: list[dashboards.Panel]) -> list[Any]:
     return out
 
 
+def _refuse_foreign_host(port: int | None) -> Any:
+    """403 unless the request names this console itself (the DNS-rebinding guard)."""
+    host, _, given_port = request.host.rpartition(":") if ":" in request.host else (request.host, "", "")
+    if host.lower() not in LOCAL_HOSTS or (port is not None and given_port != str(port)):
+        return Response("finlake console answers http://127.0.0.1 only\n", status=403, mimetype="text/plain")
+    return None
+
+
 def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8050) -> None:
     """Serve the console until interrupted (Flask's threaded server, through Dash)."""
-    create_app(ws).run(host=host, port=port, debug=False)
+    create_app(ws, port).run(host=host, port=port, debug=False)

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -35,7 +36,7 @@ from finlake.athena_sql import TranslationError, translate
 from finlake.cli import main
 from finlake.local.runtime import BUCKETS, DATABASES, embedded_aws
 from finlake.local.workspace import Workspace
-from finlake.query import QueryError, run_query
+from finlake.query import QueryError, connect, run_query
 from functions.bank.pipeline import TRANSACTIONS_SCHEMA, glue_types
 from functions.common.catalog import register
 from functions.stocks.pipeline import TABLES as STOCK_TABLES
@@ -221,6 +222,37 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "issue-from_iso8601_timestamp",
         "SELECT from_iso8601_timestamp('2024-01-02T13:05:00-03:00'), from_iso8601_date('2024-01-02')",
         [(datetime(2024, 1, 2, 16, 5, tzinfo=UTC), D("2024-01-02"))],
+    ),
+    (
+        # Trino keeps decimals decimal (DecimalOperators): a / b has scale max(a_scale, b_scale),
+        # rounded half up, an integer being decimal(10,0) and 1.0 decimal(2,1); avg(decimal(14,2))
+        # is decimal(14,2); 100.0 * sum(amount) has scale 3. DuckDB alone answers doubles
+        # (avg 1113.55 but 718.4333333333333, 1484.7333333333333, 0.3333333333333333).
+        "decimal-division-and-avg-stay-decimal",
+        f"SELECT month, avg(amount), sum(amount) / 3, 100.0 * sum(amount) / sum(sum(amount)) OVER (), "
+        f"1.0 / 3, CAST(10 AS decimal(5,0)) / 3 FROM {BANK} GROUP BY month ORDER BY month",
+        [
+            ("2024-01", Decimal("1113.55"), Decimal("1484.73"), Decimal("103.331"), Decimal("0.3"), Decimal("3")),
+            ("2024-02", Decimal("-71.80"), Decimal("-47.87"), Decimal("-3.331"), Decimal("0.3"), Decimal("3")),
+        ],
+    ),
+    (
+        "decimal-avg-in-a-window",
+        f"SELECT DISTINCT avg(amount) OVER (), avg(amount) OVER (PARTITION BY month) FROM {BANK} ORDER BY 2",
+        [(Decimal("718.43"), Decimal("-71.80")), (Decimal("718.43"), Decimal("1113.55"))],
+    ),
+    (
+        # Trino's timestamp with time zone keeps its zone: 22:00 at -03:00 (a São Paulo evening)
+        # is 2024-01-01 22:00 to date, hour, date_format and CAST AS timestamp (DuckDB alone: the
+        # UTC instant, 2024-01-02 01:00); compared or shown it is still the instant.
+        "from_iso8601_timestamp-keeps-its-offset",
+        "SELECT CAST(from_iso8601_timestamp('2024-01-01T22:00:00-03:00') AS date), "
+        "date_format(from_iso8601_timestamp('2024-01-01T22:00:00-03:00'), '%Y-%m-%d %H:%i'), "
+        "hour(from_iso8601_timestamp('2024-01-01T22:00:00-03:00')), "
+        "CAST(from_iso8601_timestamp('2024-01-01T22:00:00.5+05:30') AS timestamp), "
+        "day(from_iso8601_timestamp('2024-01-01')), "
+        "from_iso8601_timestamp('2024-01-01T22:00:00-03:00') = from_iso8601_timestamp('2024-01-02T01:00:00Z')",
+        [(D("2024-01-01"), "2024-01-01 22:00", 22, datetime(2024, 1, 1, 22, 0, 0, 500000), 1, True)],
     ),
     # -- date and time functions ----------------------------------------------------------------
     (
@@ -521,6 +553,7 @@ UNTRANSLATABLE = [
     ("SELECT date_format(DATE '2024-01-02', '%D')", "the specifier %D"),
     ("SELECT regexp_replace('ab', '(?<x>a)', '${x}')", "named groups"),
     ("SELECT 1; SELECT 2", "one statement per query"),
+    ("SELECT 1.0 / 0", "Division by zero"),  # Trino fails; DuckDB alone answers inf
     ("SELECT ticker FROM WHERE", "not Athena SQL, line 1, column 24"),
 ]
 
@@ -569,3 +602,62 @@ def test_csv_has_lf_line_ends_and_quotes_as_needed(lake: Workspace, tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == b'x,y,z\n"a,b","say ""hi""",\n'
+
+
+WRITES_AND_FILE_READS = [
+    ("COPY (SELECT 1) TO '{out}'", "COPY"),
+    ("ATTACH '{out}.db'", "ATTACH"),
+    ("INSTALL httpfs", "INSTALL"),
+    ("LOAD httpfs", "LOAD"),
+    ("SET enable_external_access = true", "SET"),
+    ("PRAGMA enable_profiling", "PRAGMA"),
+    ("CREATE TABLE finlake_x AS SELECT 1", "CREATE"),
+    (f"INSERT INTO {SI} SELECT * FROM {SI}", "INSERT"),
+    (f"DROP VIEW {SI}", "DROP"),
+    ("SELECT 1 INTO finlake_x", "SELECT ... INTO"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "read_csv()"),
+    ("SELECT * FROM read_parquet('{out}/*.parquet')", "read_parquet()"),
+    ("SELECT * FROM read_json_auto('/etc/hostname')", "read_json_auto()"),
+    ("SELECT * FROM glob('/etc/*')", "glob()"),
+    ("SELECT content FROM read_text('/etc/passwd')", "read_text()"),
+    ("SELECT * FROM '/etc/passwd'", "table /etc/passwd"),
+    (f"SELECT * FROM {SI} CROSS JOIN read_csv('/etc/passwd')", "read_csv()"),
+    (f"WITH x AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM {SI}, x", "read_csv()"),
+]
+
+
+@pytest.mark.parametrize(("sql", "named"), WRITES_AND_FILE_READS, ids=[w[1] for w in WRITES_AND_FILE_READS])
+def test_a_query_only_reads_the_catalog(lake: Workspace, tmp_path: Path, sql: str, named: str) -> None:
+    """`finlake query` and the console's SQL editor run one read statement over the catalog's
+    tables: DuckDB's writes, settings, extensions and file readers are refused by name, and
+    nothing is written."""
+    out = tmp_path / "out.csv"
+    with pytest.raises(QueryError) as raised:
+        run_query(lake, sql.format(out=out))
+    message = str(raised.value)
+    assert named in message and "\n" not in message, message
+    assert not list(tmp_path.iterdir())
+    assert run_query(lake, f"SELECT count(*) FROM {SI}")[1] == [(15,)]  # the view is still there
+
+
+def test_the_connection_cannot_reach_files_outside_the_lake(lake: Workspace, tmp_path: Path) -> None:
+    """Defence in depth: the connection `finlake query` uses reads the lake's views but refuses
+    files elsewhere, writes and setting changes, even for SQL that skips `check_read_only`."""
+    con = connect(lake)
+    assert con.execute(f"SELECT count(*) FROM {SI}").fetchall() == [(15,)]
+    for sql in (
+        "SELECT * FROM read_csv('/etc/passwd')",
+        f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'",
+        f"ATTACH '{tmp_path / 'x.db'}'",
+        "SET enable_external_access = true",
+    ):
+        with pytest.raises(duckdb.Error):
+            con.execute(sql)
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_cli_refuses_a_write_in_one_line(lake: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "x.csv"
+    result = CliRunner().invoke(main, ["--home", str(lake.root), "query", f"COPY (SELECT 1) TO '{out}'"])
+    assert result.exit_code != 0 and not out.exists()
+    assert len(result.output.strip().splitlines()) == 1 and "COPY" in result.output, result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -389,3 +390,55 @@ def test_the_next_step_names_what_to_do_for_each_failure_kind(domain: str, error
     from finlake.cli import next_step
 
     assert hint in next_step(domain, f"{domain}-x", error, cause)
+
+
+@pytest.mark.parametrize("domain", sorted(DOMAINS))
+def test_the_same_input_file_twice_is_refused_before_the_run(tmp_path: Path, domain: str) -> None:
+    """`run bank --input X --input X` read X twice and failed at Transform with RowAccountingError
+    ("a finlake fault"), an email and a dead letter; the repeated file (also as ./X or through a
+    symlink) is now refused at the front door, for every domain."""
+    export = tmp_path / "Nubank_2024-08-01.csv"
+    export.write_text("date,title,amount\n2024-08-01,x,1.00\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(export)
+    for again in (str(export), str(link)):
+        code, out, err = finlake(tmp_path / "ws", "run", domain, "--input", str(export), "--input", again)
+        assert code == 2, (out, err)
+        assert len(err.strip().splitlines()) == 1 and "given twice" in err, err
+        assert not list((tmp_path / "ws" / "runs").glob("*.json"))
+
+
+def test_an_empty_query_or_sql_given_twice_is_a_usage_error(tmp_path: Path) -> None:
+    sql_file = tmp_path / "q.sql"
+    sql_file.write_text("SELECT 1\n", encoding="utf-8")
+    for args in (("query", ""), ("query", " ; "), ("query", "SELECT 1", "--file", str(sql_file))):
+        code, out, err = finlake(tmp_path / "ws", *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (args, out, err)
+    assert "not both" in finlake(tmp_path / "ws", "query", "SELECT 1", "--file", str(sql_file))[2]
+
+
+def test_a_home_that_cannot_be_a_workspace_is_a_usage_error(tmp_path: Path) -> None:
+    a_file = tmp_path / "afile"
+    a_file.write_text("x", encoding="utf-8")
+    for home in (a_file, a_file / "below"):
+        result = CliRunner().invoke(main, ["--home", str(home), "tables"], prog_name="finlake")
+        assert result.exit_code == 2, result.output
+        assert len(result.stderr.strip().splitlines()) == 1 and "--home" in result.stderr, result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_show_columns_and_partitions_answer_from_the_catalog(bndes_home: Path) -> None:
+    code, out, err = finlake(
+        bndes_home, "query", "SHOW PARTITIONS finlake_curated.bndes_balance_sheet", "--format", "csv"
+    )
+    assert code == 0 and not err, err
+    lines = out.splitlines()
+    assert lines[0] == "partition" and len(lines) == 21 and all(re.fullmatch(r"\w+=[\w-]+", x) for x in lines[1:])
+    code, out, _ = finlake(
+        bndes_home, "query", "SHOW COLUMNS IN bndes_balance_sheet IN finlake_curated", "--format", "csv"
+    )
+    assert code == 0 and out.splitlines()[0] == "field" and "value" in out.splitlines()
+    code, out, err = finlake(bndes_home, "query", "SHOW CREATE TABLE finlake_curated.bndes_balance_sheet")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "DESCRIBE" in err, err
+    code, out, err = finlake(bndes_home, "query", "SHOW FUNCTIONS")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "SHOW" in err, err

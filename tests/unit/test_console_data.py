@@ -63,3 +63,17 @@ def test_a_states_detail_is_what_the_run_recorded():
 
 def test_csv_has_lf_line_ends_and_quotes_what_needs_it():
     assert to_csv(["a", "b"], [(1, "x,y"), (None, 'say "hi"')]) == 'a,b\n1,"x,y"\n,"say ""hi"""\n'
+
+
+def test_the_console_answers_only_its_own_host(tmp_path):
+    """DNS-rebinding guard: a request whose Host is not 127.0.0.1/localhost at the console's port
+    (a page of evil.example rebound to 127.0.0.1) gets 403, the SQL callback included."""
+    from finlake.console.app import create_app
+    from finlake.local.workspace import Workspace
+
+    client = create_app(Workspace(tmp_path), port=8055).server.test_client()
+    assert client.get("/", headers={"Host": "127.0.0.1:8055"}).status_code == 200
+    assert client.get("/", headers={"Host": "localhost:8055"}).status_code == 200
+    for host in ("evil.example:8055", "evil.example", "127.0.0.1:9999", "127.0.0.1.evil.example:8055"):
+        assert client.get("/", headers={"Host": host}).status_code == 403, host
+        assert client.post("/_dash-update-component", json={}, headers={"Host": host}).status_code == 403, host
