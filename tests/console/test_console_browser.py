@@ -172,7 +172,9 @@ def test_stocks_dashboard(browser: Browser, console_url: str, lake: Lake):
     _, sector_names = run_query(lake.ws, "SELECT DISTINCT sector FROM finlake_refined.sector_performance")
     assert {t["name"] for t in sectors} == {s for (s,) in sector_names}
     text = page.locator("#dashboard-panels").inner_text()
-    assert "risk_metrics" not in text and "trading_signals" not in text  # their tables do not exist here
+    for table in ("finlake_refined.risk_metrics", "finlake_refined.trading_signals"):  # their newest partition
+        assert table in text
+    assert "var_95" in text and "rsi_14" in text
     browser.shot("dashboard-stocks")
     assert browser.refused == []
 
