@@ -222,6 +222,8 @@ class EmbeddedAws:
             "DeadLetterQueue": self.dlq_url,
             "Region": REGION,
         }
+        from finlake.local.sources import LOCAL_STEP_ENV
+
         lam = self.client("lambda")
         secret_names = self._create_secrets(spec)
         for step in spec.lambdas:
@@ -235,6 +237,7 @@ class EmbeddedAws:
                     for s in spec.secrets
                     if s.key in step.secrets and s.key in secret_names
                 },
+                **LOCAL_STEP_ENV.get(f"{spec.name}.{step.step}", {}),
                 **self.function_env.get(f"{spec.name}.{step.step}", {}),
             }
             arn = lam.create_function(

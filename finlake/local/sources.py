@@ -43,6 +43,9 @@ def stocks_env(ws: Workspace) -> dict[str, str]:
 
 
 SAMPLE_SOURCES = {"bndes": ("Fetch", bndes_env), "stocks": ("Fetch", stocks_env)}
+# Environment every embedded AWS gives a function, whoever starts it (the runner, redrive, a test): the sample
+# transport has no rate to respect, so no free-tier pause between Alpha Vantage requests (12 s x 12 symbols).
+LOCAL_STEP_ENV = {"stocks.Fetch": {"ALPHA_VANTAGE_PAUSE_S": "0"}}
 # Optional secrets created on the embedded AWS (with invented keys the sample transport accepts).
 LOCAL_OPTIONAL = frozenset({"fred", "alpha_vantage"})
 
