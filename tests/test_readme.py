@@ -44,7 +44,14 @@ SHARED = ROOT.parent / "shared"
 pytestmark = pytest.mark.slow
 # The Makefile and what its .venv stamp depends on, linked into the fresh checkout (the code itself is
 # .venv's editable install of this one).
-MAKE_FILES = ("Makefile", "pyproject.toml", "requirements.txt", "requirements-dev.txt", "requirements-nodeps.txt")
+MAKE_FILES = (
+    "Makefile",
+    "pyproject.toml",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-nodeps.txt",
+    "requirements-bench.txt",
+)
 
 # (pattern searched in the command, why it is not run here). The first match wins.
 SKIPS: list[tuple[str, str]] = [
@@ -121,7 +128,7 @@ def _fence_examples(lang: str, line: int, content: str, marker: str) -> list[Exa
     if lang == "bash":
         return [_shell_example(line + 1 + offset, command) for offset, command in _commands(content)]
     if lang == "sql":
-        return [Example(line, "sql", content.strip())]
+        return [Example(line, "sql", content.strip(), skip=marker.removeprefix("skip").strip())]
     if lang:
         return []  # e.g. the mermaid diagram
     if marker.startswith("output of"):

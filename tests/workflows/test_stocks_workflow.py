@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -201,11 +202,12 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
 
 
 def readme_queries() -> list[str]:
-    """The SQL block of the README's stocks section, query by query."""
+    """The SQL blocks of the README's stocks section, query by query (the PETR4 example first)."""
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = text[text.index("### What the stocks domain does") :]
-    block = section[section.index("```sql") + len("```sql") : section.index("```", section.index("```sql") + 6)]
-    return [q.strip() for q in block.split("\n\n") if q.strip()]
+    start = text.index("### What the stocks domain does")
+    section = text[start : text.index("\n### ", start + 4)]
+    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+    return [q.strip() for block in blocks for q in block.split("\n\n") if q.strip()]
 
 
 def test_every_quote_record_is_accounted_for_with_duplicates_bad_records_and_forward_terms(
