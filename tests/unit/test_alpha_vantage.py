@@ -3,7 +3,6 @@ endpoint, the rate-limit notes) and the client's pacing and backoff, never showi
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import date
 from decimal import Decimal
 
@@ -26,6 +25,7 @@ from functions.stocks.alpha_vantage import (
     quotes_table,
     refusal,
 )
+from tests.http_fakes import FakeHttp
 
 KEY = "ABCDEF0123456789"
 ADJUSTED = "TIME_SERIES_DAILY_ADJUSTED"
@@ -60,14 +60,9 @@ DAILY = b"""{
 }"""
 
 
-class FakeHttp:
-    def __init__(self, *bodies: bytes) -> None:
-        self.queue = deque(bodies)
-        self.urls: list[str] = []
-
-    def get(self, url: str, *, timeout: float) -> HttpResponse:
-        self.urls.append(url)
-        return HttpResponse(200, {"Content-Type": "application/json"}, self.queue.popleft())
+def answers(*bodies: bytes) -> FakeHttp:
+    """HTTP 200 JSON answers, in order (Alpha Vantage answers its refusals with a 200)."""
+    return FakeHttp(*(HttpResponse(200, {"Content-Type": "application/json"}, b) for b in bodies))
 
 
 def body(answer: dict[str, str]) -> bytes:
@@ -172,7 +167,7 @@ def test_parse_inverts_format(rows):
 def test_a_rate_limit_note_is_retried_after_backoff_and_requests_are_paced():
     sleeps: list[float] = []
     _, good = sample.av_answer(ADJUSTED, "XLK", "compact", sample.LOCAL_KEY, as_of=date(2025, 3, 12))
-    http = FakeHttp(body(sample.BURST_LIMIT), body(sample.MINUTE_LIMIT), good, good)
+    http = answers(body(sample.BURST_LIMIT), body(sample.MINUTE_LIMIT), good, good)
     client = AlphaVantageClient(http, KEY, function=ADJUSTED, pause_s=12, sleep=sleeps.append)
     response, bars, limited = client.get("XLK", "compact")
     assert limited == 2 and len(bars) == 100 and response.body == good
@@ -183,13 +178,13 @@ def test_a_rate_limit_note_is_retried_after_backoff_and_requests_are_paced():
 
 def test_the_daily_limit_and_an_exhausted_backoff_are_unavailable_with_the_key_redacted():
     client = AlphaVantageClient(
-        FakeHttp(body(sample.DAILY_LIMIT)), KEY, function=ADJUSTED, pause_s=1, sleep=lambda s: None
+        answers(body(sample.DAILY_LIMIT)), KEY, function=ADJUSTED, pause_s=1, sleep=lambda s: None
     )
     with pytest.raises(RateLimited, match="25 requests per day") as caught:
         client.get("XLK", "compact")
     assert caught.value.daily and client.requests == 1  # no retry: it would spend quota for nothing
     assert KEY not in str(caught.value) and "apikey=***" in str(caught.value)
-    notes = FakeHttp(*[body(sample.BURST_LIMIT)] * 3)
+    notes = answers(*[body(sample.BURST_LIMIT)] * 3)
     client = AlphaVantageClient(notes, KEY, function=ADJUSTED, pause_s=1, sleep=lambda s: None)
     with pytest.raises(RateLimited, match="more sparingly"):
         client.get("XLK", "compact")
@@ -197,11 +192,11 @@ def test_the_daily_limit_and_an_exhausted_backoff_are_unavailable_with_the_key_r
 
 
 def test_invalid_key_and_premium_endpoint_name_the_fix():
-    client = AlphaVantageClient(FakeHttp(body(sample.INVALID_KEY)), KEY, function=ADJUSTED, pause_s=0)
+    client = AlphaVantageClient(answers(body(sample.INVALID_KEY)), KEY, function=ADJUSTED, pause_s=0)
     with pytest.raises(InvalidKey, match="apikey is invalid or missing") as caught:
         client.get("XLK", "compact")
     assert KEY not in str(caught.value)
-    client = AlphaVantageClient(FakeHttp(body(sample.PREMIUM)), KEY, function=ADJUSTED, pause_s=0)
+    client = AlphaVantageClient(answers(body(sample.PREMIUM)), KEY, function=ADJUSTED, pause_s=0)
     with pytest.raises(PremiumEndpoint, match="TIME_SERIES_DAILY"):
         client.get("XLK", "compact")
 

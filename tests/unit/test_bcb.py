@@ -3,7 +3,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections import deque
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,18 +31,7 @@ from functions.stocks.bcb import (
     url_window,
     windows,
 )
-
-
-class FakeHttp:
-    """Returns queued responses in order and records the URLs asked for."""
-
-    def __init__(self, *responses: HttpResponse) -> None:
-        self.queue = deque(responses)
-        self.urls: list[str] = []
-
-    def get(self, url: str, *, timeout: float) -> HttpResponse:
-        self.urls.append(url)
-        return self.queue.popleft()
+from tests.http_fakes import FakeHttp
 
 
 def ok(body: bytes | str, status: int = 200, content_type: str = "application/json") -> HttpResponse:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +21,10 @@ from functions.common.http import (
     Urllib3Http,
     write_cassette_entry,
 )
+from tests.http_fakes import FakeHttp
 
 BASE = "https://dadosabertos.bndes.gov.br"
 PACKAGE_URL = f"{BASE}/api/3/action/package_show?id=balanco-patrimonial"
-
-
-class FakeHttp:
-    """Returns queued responses in order and records the URLs asked for."""
-
-    def __init__(self, *responses: HttpResponse) -> None:
-        self.queue = deque(responses)
-        self.urls: list[str] = []
-
-    def get(self, url: str, *, timeout: float) -> HttpResponse:
-        self.urls.append(url)
-        return self.queue.popleft()
 
 
 def ok_json(payload: Any, status: int = 200) -> HttpResponse:

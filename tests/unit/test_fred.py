@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
 from datetime import date
 from decimal import Decimal
 
@@ -25,6 +24,7 @@ from functions.stocks.fred import (
     parse_observations,
 )
 from functions.stocks.global_sources import DEFAULT_WATCHLIST, from_environment
+from tests.http_fakes import FakeHttp
 
 KEY = "abcdefghij0123456789abcdefghij01"
 
@@ -44,16 +44,6 @@ INVALID_KEY = (
     b'{"error_code":400,"error_message":"Bad Request.  The value for variable api_key is not registered.  '
     b'Read https://fred.stlouisfed.org/docs/api/api_key.html for more information."}'
 )
-
-
-class FakeHttp:
-    def __init__(self, *responses: HttpResponse) -> None:
-        self.queue = deque(responses)
-        self.urls: list[str] = []
-
-    def get(self, url: str, *, timeout: float) -> HttpResponse:
-        self.urls.append(url)
-        return self.queue.popleft()
 
 
 def answer(body: bytes, status: int = 200) -> HttpResponse:

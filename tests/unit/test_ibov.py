@@ -3,7 +3,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections import deque
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -30,6 +29,7 @@ from functions.stocks.ibov import (
     portfolio_table,
     portfolio_url,
 )
+from tests.http_fakes import FakeHttp
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 IBOV_CSV = FIXTURES / "b3" / "IBOVDia_03-10-25.csv"
@@ -229,18 +229,6 @@ def json_pages(portfolio: Portfolio, page_size: int = 60) -> list[bytes]:
         ).encode("utf-8")
         for number, chunk in enumerate(chunks, start=1)
     ]
-
-
-class FakeHttp:
-    """Returns queued responses in order and records the URLs asked for."""
-
-    def __init__(self, *responses: HttpResponse) -> None:
-        self.queue = deque(responses)
-        self.urls: list[str] = []
-
-    def get(self, url: str, *, timeout: float) -> HttpResponse:
-        self.urls.append(url)
-        return self.queue.popleft()
 
 
 def ok(body: bytes, status: int = 200, content_type: str = "application/json") -> HttpResponse:
