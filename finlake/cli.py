@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -454,7 +453,7 @@ def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
     """Run Athena SQL (engine v3, Trino) over the catalog's tables, e.g. finlake_curated.bndes_balance_sheet,
     on DuckDB (translated by sqlglot). SQL is the argument, or '-' / --file for a file or standard
     input. SHOW TABLES [IN db] and DESCRIBE db.table answer from the catalog, with each column's comment."""
-    from finlake.query import QueryError, run_query
+    from finlake.query import QueryError, run_query, to_csv
 
     if sql is not None and sql_file is not None:
         raise click.UsageError("give the SQL as the argument or with --file FILE, not both")
@@ -472,9 +471,7 @@ def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")  # LF, as Athena's result files (csv's default is CRLF)
-        writer.writerow(columns)
-        writer.writerows(rows)
+        click.echo(to_csv(columns, rows), nl=False)
     else:
         click.echo(_table(columns, rows))
 

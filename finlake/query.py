@@ -24,7 +24,9 @@ parser would add a dependency for nothing.
 
 from __future__ import annotations
 
+import csv
 import fnmatch
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,3 +261,14 @@ def table_summaries(ws: Workspace) -> list[TableSummary]:
                 )
             )
     return summaries
+
+
+def to_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """The rows as CSV text with LF line ends, as Athena's result files (the csv module's default is CRLF);
+    RFC 4180 quoting, header first, NULL as an empty field. `finlake query --format csv` and the console's
+    download both write this."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue()

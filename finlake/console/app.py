@@ -18,8 +18,6 @@ so the console works offline (tests/console asserts that no request leaves 127.0
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import threading
 from typing import Any, cast
@@ -33,7 +31,7 @@ from flask import Response, request
 from finlake.console import dashboards
 from finlake.console import data as console_data
 from finlake.local.workspace import Workspace
-from finlake.query import QueryError, run_query, table_summaries
+from finlake.query import QueryError, run_query, table_summaries, to_csv
 from stacks.specs import DOMAINS
 
 cyto.load_extra_layouts()  # the dagre layout, from dash-cytoscape's own extra bundle
@@ -265,15 +263,6 @@ def _lake_callbacks(app: Dash, ws: Workspace) -> None:
         except QueryError:
             return no_update
         return {"content": to_csv(columns, rows), "filename": "query.csv", "type": "text/csv"}
-
-
-def to_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    """The rows as CSV text with LF line ends (RFC 4180 quoting, header first)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def _cell(value: Any) -> Any:

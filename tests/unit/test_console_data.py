@@ -3,8 +3,8 @@ run as the Step Functions console colors it; CSV with LF line ends."""
 
 from __future__ import annotations
 
-from finlake.console.app import to_csv
 from finlake.console.data import definition, graph_elements, state_detail, transitions
+from finlake.query import to_csv
 
 FAILED_AT_FETCH = {  # what a bndes run that failed at Fetch records (finlake.local.runtime._state_history)
     "domain": "bndes",
