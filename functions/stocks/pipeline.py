@@ -360,6 +360,15 @@ def _store_raw(lake: Lake, key: str, data: bytes, metadata: dict[str, str]) -> s
     return uri
 
 
+def _store_answer(lake: Lake, prefix: str, body: bytes, url: str, fetched_at: str) -> tuple[str, str]:
+    """Store a JSON answer of a series source (BCB, FRED, Alpha Vantage) as raw ``<prefix>/<md5>.json`` with
+    its URL (keys redacted), MD5 and fetch time; returns (uri, md5)."""
+    md5 = md5_hex(body)
+    return _store_raw(
+        lake, f"{prefix}/{md5}.json", body, {"source-url": url, "md5": md5, "fetched-at": fetched_at}
+    ), md5
+
+
 # -- Fetch -----------------------------------------------------------------------------------------
 
 
@@ -514,10 +523,8 @@ def _series_sources(
                 break
             if retried := response.header("x-finlake-retried"):
                 manifest.notes.append(f"BCB series {name}: the answer came after a retry ({snippet(retried, 160)})")
-            md5 = md5_hex(response.body)
             window = "_".join(d.replace("/", "") for d in re.findall(r"data(?:Inicial|Final)=([0-9/]+)", url))
-            key = f"{DOMAIN}/bcb/{name}/{window}/{md5}.json"
-            uri = _store_raw(lake, key, response.body, {"source-url": url, "md5": md5, "fetched-at": fetched_at})
+            uri, md5 = _store_answer(lake, f"{DOMAIN}/bcb/{name}/{window}", response.body, url, fetched_at)
             sources.append(Source(uri=uri, name=name, resource_id=name, md5=md5, source_url=url, kind="series"))
     return sources
 
@@ -569,9 +576,8 @@ def _alpha_vantage_sources(
             continue
         if limited:
             manifest.notes.append(f"Alpha Vantage {symbol}: rate-limited {limited} time(s), answered after backoff")
-        md5 = md5_hex(response.body)
-        key = f"{DOMAIN}/alpha_vantage/{symbol}/{sources.function}-{size}/dt={last}/{md5}.json"
-        uri = _store_raw(lake, key, response.body, {"source-url": url, "md5": md5, "fetched-at": fetched_at})
+        prefix = f"{DOMAIN}/alpha_vantage/{symbol}/{sources.function}-{size}/dt={last}"
+        uri, md5 = _store_answer(lake, prefix, response.body, url, fetched_at)
         found.append(
             Source(uri=uri, name=symbol, resource_id=sources.function, md5=md5, source_url=url, kind="alpha_vantage")
         )
@@ -602,9 +608,9 @@ def _fred_sources(
             continue
         if retried := response.header("x-finlake-retried"):
             manifest.notes.append(f"FRED series {series}: the answer came after a retry ({snippet(retried, 160)})")
-        md5 = md5_hex(response.body)
-        key = f"{DOMAIN}/fred/{series}/{start:%Y%m%d}_{last:%Y%m%d}/{md5}.json"
-        uri = _store_raw(lake, key, response.body, {"source-url": url, "md5": md5, "fetched-at": fetched_at})
+        uri, md5 = _store_answer(
+            lake, f"{DOMAIN}/fred/{series}/{start:%Y%m%d}_{last:%Y%m%d}", response.body, url, fetched_at
+        )
         found.append(Source(uri=uri, name=series, resource_id=series, md5=md5, source_url=url, kind="fred"))
     return found
 
