@@ -643,8 +643,9 @@ def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool, deb
         monthly = spec.partition == "month"
         plan = local_plan(ws, spec, date=None if monthly else part, month=part if monthly else None, force=force)
         name = execution_name(spec.name, plan.partition(), plan.request([]))
-        if name in done_in(plan.workspace or ws, spec.name):
-            click.echo(f"   {part}: skipped, {name} already SUCCEEDED")
+        done = done_in(plan.workspace or ws, spec.name)
+        if name in done:
+            click.echo(f"   {part}: skipped, {done[name]} already SUCCEEDED")
         else:
             plans.append(plan)
     results = run_plans(ws, plans, echo=click.echo, debug=debug) if plans else []
@@ -655,7 +656,7 @@ def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool, deb
     ]
 
 
-def done_in(ws: Workspace, domain: str) -> set[str]:
+def done_in(ws: Workspace, domain: str) -> dict[str, str]:
     from finlake.ops.backfill import done_locally
 
     return done_locally(ws.runs(domain))
