@@ -454,7 +454,7 @@ def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
     """Run Athena SQL (engine v3, Trino) over the catalog's tables, e.g. finlake_curated.bndes_balance_sheet,
     on DuckDB (translated by sqlglot). SQL is the argument, or '-' / --file for a file or standard
     input. SHOW TABLES [IN db] and DESCRIBE db.table answer from the catalog, with each column's comment."""
-    from finlake.query import QueryError, run_query
+    from finlake.query import QueryError, athena_text, run_query
 
     if sql is not None and sql_file is not None:
         raise click.UsageError("give the SQL as the argument or with --file FILE, not both")
@@ -474,13 +474,15 @@ def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")  # LF, as Athena's result files (csv's default is CRLF)
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows([athena_text(v) for v in row] for row in rows)
     else:
         click.echo(_table(columns, rows))
 
 
 def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in row] for row in rows]
+    from finlake.query import athena_text
+
+    cells = [[str(c) for c in columns]] + [[athena_text(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -33,7 +33,7 @@ from flask import Response, request
 from finlake.console import dashboards
 from finlake.console import data as console_data
 from finlake.local.workspace import Workspace
-from finlake.query import QueryError, run_query, table_summaries
+from finlake.query import QueryError, athena_text, run_query, table_summaries
 from stacks.specs import DOMAINS
 
 cyto.load_extra_layouts()  # the dagre layout, from dash-cytoscape's own extra bundle
@@ -272,12 +272,15 @@ def to_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerows([athena_text(v) for v in row] for row in rows)
     return out.getvalue()
 
 
 def _cell(value: Any) -> Any:
-    return value if isinstance(value, int | float | str) or value is None else str(value)
+    """A grid cell: numbers stay numbers (the grid sorts them), the rest as Athena writes it."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None if value is None else athena_text(value)
 
 
 # -- pages -------------------------------------------------------------------------------------
