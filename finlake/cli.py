@@ -477,7 +477,9 @@ def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
 
 
 def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in row] for row in rows]
+    from finlake.query import athena_text
+
+    cells = [[str(c) for c in columns]] + [[athena_text(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -640,8 +642,9 @@ def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool, deb
         monthly = spec.partition == "month"
         plan = local_plan(ws, spec, date=None if monthly else part, month=part if monthly else None, force=force)
         name = execution_name(spec.name, plan.partition(), plan.request([]))
-        if name in done_in(plan.workspace or ws, spec.name):
-            click.echo(f"   {part}: skipped, {name} already SUCCEEDED")
+        done = done_in(plan.workspace or ws, spec.name)
+        if name in done:
+            click.echo(f"   {part}: skipped, {done[name]} already SUCCEEDED")
         else:
             plans.append(plan)
     results = run_plans(ws, plans, echo=click.echo, debug=debug) if plans else []
@@ -652,7 +655,7 @@ def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool, deb
     ]
 
 
-def done_in(ws: Workspace, domain: str) -> set[str]:
+def done_in(ws: Workspace, domain: str) -> dict[str, str]:
     from finlake.ops.backfill import done_locally
 
     return done_locally(ws.runs(domain))

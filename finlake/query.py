@@ -29,6 +29,8 @@ import fnmatch
 import io
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,46 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
     return columns, cursor.fetchall()
 
 
+def athena_text(value: Any) -> str:
+    """One result value as Athena's console and its CSV result files write it (Trino's rendering):
+    NULL empty (``null`` inside an array or map), ``true``/``false``, decimals with their scale and
+    no exponent (``-120.41``, ``1.50``), arrays ``[a, b]``, maps and rows ``{k=v, k2=v2}`` (strings
+    unquoted), timestamps with milliseconds (``2024-01-01 10:00:00.123``; with their zone, ``UTC``
+    or ``-03:00``, for timestamp with time zone), varbinary as spaced hex (``48 65``). Written by
+    hand: neither DuckDB nor pyarrow render values the Trino way. Used by `finlake query` and the
+    console's SQL grid and CSV."""
+    return "" if value is None else _text(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_text(k)}={_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+        offset = value.utcoffset()
+        if offset is None:
+            return text
+        if offset == timedelta(0):
+            return f"{text} UTC"
+        minutes = int(offset.total_seconds()) // 60
+        return f"{text} {'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex(" ")
+    return str(value)
+
+
 def _with_hint(message: str, catalog: dict[str, dict[str, Any]], sql: str) -> str:
     if not any(catalog.values()) and re.search(r"finlake_\w+", sql):
         return message + " (the lake has no tables yet: run a domain first, e.g. `finlake run bndes`)"
@@ -265,10 +307,10 @@ def table_summaries(ws: Workspace) -> list[TableSummary]:
 
 def to_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     """The rows as CSV text with LF line ends, as Athena's result files (the csv module's default is CRLF);
-    RFC 4180 quoting, header first, NULL as an empty field. `finlake query --format csv` and the console's
-    download both write this."""
+    RFC 4180 quoting, header first, each value as `athena_text` renders it (NULL an empty field).
+    `finlake query --format csv` and the console's download both write this."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerows([athena_text(v) for v in row] for row in rows)
     return out.getvalue()

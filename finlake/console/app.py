@@ -31,7 +31,7 @@ from flask import Response, request
 from finlake.console import dashboards
 from finlake.console import data as console_data
 from finlake.local.workspace import Workspace
-from finlake.query import QueryError, run_query, table_summaries, to_csv
+from finlake.query import QueryError, athena_text, run_query, table_summaries, to_csv
 from stacks.specs import DOMAINS
 
 cyto.load_extra_layouts()  # the dagre layout, from dash-cytoscape's own extra bundle
@@ -266,7 +266,10 @@ def _lake_callbacks(app: Dash, ws: Workspace) -> None:
 
 
 def _cell(value: Any) -> Any:
-    return value if isinstance(value, int | float | str) or value is None else str(value)
+    """A grid cell: numbers stay numbers (the grid sorts them), the rest as Athena writes it."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None if value is None else athena_text(value)
 
 
 # -- pages -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from finlake.local.runtime import EmbeddedAws, RunResult, StateEvent
 from finlake.local.sources import local_function_env, sample_transport
 from finlake.local.workspace import Workspace
 from finlake.naming import execution_input, execution_name, pinned
+from finlake.ops.executions import next_attempt
 from functions.common.http import use_transport
 from functions.common.manifest import today_in_sao_paulo
 from stacks.specs import DomainSpec
@@ -73,7 +74,10 @@ def run_plans(ws: Workspace, plans: list[RunPlan], *, echo: Echo = print, debug:
 
 def _run_one(aws: EmbeddedAws, ws: Workspace, plan: RunPlan, echo: Echo, debug: bool) -> RunResult:
     request = plan.request([aws.put_input(plan.spec.name, path) for path in plan.inputs])
-    name = execution_name(plan.spec.name, plan.partition(), request)
+    # A name the workspace's records already hold gets the first free ``-r<N>``, as on AWS (Step
+    # Functions keeps a name for 90 days): `finlake runs` and the console never show one name twice.
+    taken = {record["name"] for record in ws.runs()}
+    name = next_attempt(taken, execution_name(plan.spec.name, plan.partition(), request))
     return run_request(aws, ws, plan.spec, request, name, echo=echo, debug=debug, note=plan.note)
 
 

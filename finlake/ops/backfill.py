@@ -34,6 +34,7 @@ from finlake.ops.executions import (
     list_executions,
     next_attempt,
     start_or_attach,
+    succeeded,
 )
 from stacks.specs import DomainSpec
 
@@ -122,15 +123,17 @@ def backfill_aws(
     parallel = bounded_parallelism(spec, parallel)
     by_base: dict[str, list[dict[str, Any]]] = {}
     names: set[str] = set()
-    for item in list_executions(sfn, state_machine_arn):
+    executions = list(list_executions(sfn, state_machine_arn))
+    for item in executions:
         names.add(item["name"])
         by_base.setdefault(base_name(item["name"]), []).append(item)
+    done = succeeded(executions)
 
     def one(partition: str) -> Outcome:
         name = request_for(spec, partition, force).name()
         previous = by_base.get(name, [])
-        if any(e["status"] == "SUCCEEDED" for e in previous):
-            return Outcome(partition, name, "SKIPPED")
+        if name in done:
+            return Outcome(partition, done[name], "SKIPPED")
         running = next((e for e in previous if e["status"] == "RUNNING"), None)
         if running:
             execution = follow(sfn, running["executionArn"], poll_s=poll_s, attached=True)
@@ -154,6 +157,7 @@ def backfill_aws(
     return sorted(outcomes, key=lambda o: order[o.partition])
 
 
-def done_locally(records: list[dict[str, Any]]) -> set[str]:
-    """Names of the local runs (the workspace's run records) that SUCCEEDED."""
-    return {r["name"] for r in records if r.get("status") == "SUCCEEDED"}
+def done_locally(records: list[dict[str, Any]]) -> dict[str, str]:
+    """``{deterministic name: the name that SUCCEEDED}`` of the local runs (the workspace's run
+    records), by the rule of `backfill_aws` (`finlake.ops.executions.succeeded`)."""
+    return succeeded(records)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -120,6 +120,17 @@ def rerun_name(name: str, attempt: int) -> str:
 def list_executions(sfn: Any, state_machine_arn: str) -> Iterator[dict[str, Any]]:
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
         yield from page["executions"]
+
+
+def succeeded(runs: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """``{deterministic name: the name that SUCCEEDED}`` over executions or local run records
+    (``{"name", "status"}``): a partition is done when its run or any rerun ``<name>-r<N>`` of it
+    SUCCEEDED. The one rule of `backfill`, with --aws and without."""
+    done: dict[str, str] = {}
+    for run in runs:
+        if run.get("status") == "SUCCEEDED":
+            done.setdefault(base_name(run["name"]), run["name"])
+    return done
 
 
 def next_attempt(names: set[str], name: str) -> str:

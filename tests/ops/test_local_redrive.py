@@ -82,6 +82,35 @@ def test_a_failed_local_run_is_kept_listed_rerun_and_deleted_only_after_success(
     rows = finlake(ws, "query", "--format", "csv", "SELECT count(*) AS n FROM finlake_curated.bndes_balance_sheet")
     assert int(rows.output.splitlines()[1]) > 0
 
+    backfill = finlake(ws, "backfill", "bndes", "--from", DAY, "--to", DAY)  # -r2 did the day: done
+
+    assert backfill.exit_code == 0, backfill.output
+    assert f"{DAY}: skipped, {name}-r2 already SUCCEEDED" in backfill.output
+    assert len(ws.runs("bndes")) == 3
+
+
+def test_a_partition_run_again_locally_takes_the_next_free_name(tmp_path: Path):
+    """Without a redrive, a backfill (or a second `finlake run`) of a day whose run failed runs it
+    under ``<name>-r1``, as AWS would: every record keeps its own name, and so its own link."""
+    ws = Workspace.open(tmp_path / "ws")
+    break_the_source(ws)
+    name = Request(BNDES, date=DAY).name()
+    assert finlake(ws, "run", "bndes", "--date", DAY).exit_code == 1
+    write_bndes_cassette(ws.samples_dir / "bndes-ckan")
+
+    backfill = finlake(ws, "backfill", "bndes", "--from", DAY, "--to", DAY)
+    again = finlake(ws, "backfill", "bndes", "--from", DAY, "--to", DAY)
+
+    assert backfill.exit_code == 0, backfill.output
+    assert f"execution {name}-r1" in backfill.output
+    assert f"{DAY}: skipped, {name}-r1 already SUCCEEDED" in again.output
+    assert sorted((r["name"], r["status"]) for r in ws.runs("bndes")) == [
+        (name, "FAILED"),
+        (f"{name}-r1", "SUCCEEDED"),
+    ]
+    listing = finlake(ws, "runs", "bndes").output
+    assert len([line for line in listing.splitlines() if f"{name} " in line or line.endswith(name)]) == 1
+
 
 def test_apply_for_another_domain_leaves_the_message(tmp_path: Path):
     ws = Workspace.open(tmp_path / "ws")

@@ -10,7 +10,7 @@ from finlake.local.runner import RunPlan
 from finlake.local.runtime import EmbeddedAws
 from finlake.ops.backfill import backfill_aws, partitions
 from finlake.ops.discovery import Aws
-from finlake.ops.executions import Request, execution_arn
+from finlake.ops.executions import Request, execution_arn, follow
 from functions.common import schedule
 from stacks.specs import BNDES, CARDS, STOCKS
 
@@ -150,3 +150,19 @@ def test_local_backfill_runs_in_sequence_and_skips_what_the_workspace_says_succe
 
     assert again.exit_code == 0, again.output
     assert "2026-11-23: skipped" in again.output and "execution " not in again.output
+
+
+def test_backfill_counts_a_partition_done_when_a_rerun_of_it_succeeded(deployed: EmbeddedAws, ops: Aws):
+    """The local rule (tests/ops/test_local_redrive.py): a redrive's ``<name>-r<N>`` that SUCCEEDED
+    makes the partition done; backfill neither starts it again nor reuses the name."""
+    name = Request(BNDES, date="2026-11-23").name()
+    sfn, machine = ops.sfn, ops.deployment.state_machine("bndes")
+    started = sfn.start_execution(
+        stateMachineArn=machine, name=f"{name}-r2", input=json.dumps(Request(BNDES, date="2026-11-23").input())
+    )
+    assert follow(sfn, started["executionArn"], poll_s=0.05).status == "SUCCEEDED"
+
+    [outcome] = backfill_aws(sfn, machine, BNDES, ["2026-11-23"], poll_s=0.05)
+
+    assert (outcome.status, outcome.name) == ("SKIPPED", f"{name}-r2")
+    assert [e["name"] for e in deployed.executions(BNDES)] == [f"{name}-r2"]

@@ -36,7 +36,7 @@ from finlake.athena_sql import TranslationError, translate
 from finlake.cli import main
 from finlake.local.runtime import BUCKETS, DATABASES, embedded_aws
 from finlake.local.workspace import Workspace
-from finlake.query import QueryError, connect, run_query
+from finlake.query import QueryError, athena_text, connect, run_query
 from functions.bank.pipeline import TRANSACTIONS_SCHEMA, glue_types
 from functions.common.catalog import register
 from functions.stocks.pipeline import TABLES as STOCK_TABLES
@@ -661,3 +661,43 @@ def test_the_cli_refuses_a_write_in_one_line(lake: Workspace, tmp_path: Path) ->
     result = CliRunner().invoke(main, ["--home", str(lake.root), "query", f"COPY (SELECT 1) TO '{out}'"])
     assert result.exit_code != 0 and not out.exists()
     assert len(result.output.strip().splitlines()) == 1 and "COPY" in result.output, result.output
+
+
+RENDERED_AS_ATHENA = [  # (SELECT expression, as Athena's console and CSV write it)
+    ("true", "true"),
+    ("1 = 2", "false"),
+    ("CAST(-120.41 AS decimal(10,2))", "-120.41"),
+    ("CAST(1.5 AS decimal(10,2))", "1.50"),
+    ("ARRAY[CAST(-120.41 AS decimal(10,2)), CAST(-18.51 AS decimal(10,2))]", "[-120.41, -18.51]"),
+    ("ARRAY['a', 'b']", "[a, b]"),
+    ("ARRAY[true, NULL]", "[true, null]"),
+    ("MAP(ARRAY['k', 'q'], ARRAY[1, 2])", "{k=1, q=2}"),
+    ("CAST(ROW(1, 'x') AS ROW(a integer, b varchar))", "{a=1, b=x}"),
+    ("TIMESTAMP '2024-01-01 10:00:00.123'", "2024-01-01 10:00:00.123"),
+    ("TIMESTAMP '2024-01-01 10:00:00'", "2024-01-01 10:00:00.000"),
+    ("DATE '2024-01-31'", "2024-01-31"),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), RENDERED_AS_ATHENA)
+def test_query_renders_values_as_athena_in_the_table_and_in_csv(lake: Workspace, expression: str, expected: str):
+    def query(*options: str) -> str:
+        result = CliRunner().invoke(main, ["--home", str(lake.root), "query", f"SELECT {expression} AS v", *options])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert query("--format", "csv").splitlines()[1].strip('"') == expected
+    assert query().splitlines()[2] == expected
+
+
+def test_null_is_an_empty_field_in_csv_and_in_the_table(lake: Workspace):
+    csv_out = CliRunner().invoke(
+        main, ["--home", str(lake.root), "query", "SELECT NULL AS a, 1 AS b", "--format", "csv"]
+    )
+    assert csv_out.stdout_bytes == b"a,b\n,1\n"
+    assert athena_text(None) == ""
+
+
+def test_a_timestamp_with_time_zone_keeps_its_zone_and_varbinary_is_hex():
+    assert athena_text(datetime(2024, 1, 1, 13, 0, 0, 5000, tzinfo=UTC)) == "2024-01-01 13:00:00.005 UTC"
+    assert athena_text(b"He") == "48 65"

@@ -3,6 +3,9 @@ run as the Step Functions console colors it; CSV with LF line ends."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from finlake.console.app import _cell
 from finlake.console.data import definition, graph_elements, state_detail, transitions
 from finlake.query import to_csv
 
@@ -63,6 +66,12 @@ def test_a_states_detail_is_what_the_run_recorded():
 
 def test_csv_has_lf_line_ends_and_quotes_what_needs_it():
     assert to_csv(["a", "b"], [(1, "x,y"), (None, 'say "hi"')]) == 'a,b\n1,"x,y"\n,"say ""hi"""\n'
+
+
+def test_the_sql_grid_and_its_csv_write_values_as_athena():
+    row = (True, Decimal("-120.41"), [Decimal("-120.41"), Decimal("-18.51")], {"k": 1}, 3, 0.5, None)
+    assert [_cell(v) for v in row] == ["true", "-120.41", "[-120.41, -18.51]", "{k=1}", 3, 0.5, None]
+    assert to_csv(["b", "d", "a"], [row[:3]]) == 'b,d,a\ntrue,-120.41,"[-120.41, -18.51]"\n'
 
 
 def test_the_console_answers_only_its_own_host(tmp_path):
