@@ -12,11 +12,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv browser demo test test-fast lint typecheck security synth cdk-synth cdk-diff cdk-deploy aws-smoke bench console console-shots clean
+.PHONY: help venv browser demo test test-fast lint typecheck security asl synth cdk-synth cdk-diff cdk-deploy aws-smoke bench console console-shots clean
 
 help:
 	@echo "make demo   - run all domains on the embedded AWS with sample data"
 	@echo "make test   - lint, type-check and run the whole test suite"
+	@echo "make asl    - render statemachines/*.asl.json from the domain specs (stacks/asl.py)"
 	@echo "make synth  - synthesize the CDK app into cdk.out/ (pip builds the bank layer: PyPI, first time)"
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
 	@echo "make aws-smoke - deploy under a throwaway prefix into your AWS account, run every domain, delete it all"
@@ -75,6 +76,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The definitions are rendered from stacks/specs.py and committed (tests/unit/test_asl.py: committed == rendered).
+asl: $(STAMP)
+	$(BIN)/python -m stacks.asl
 
 synth: $(STAMP)
 	$(BIN)/python app.py

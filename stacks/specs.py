@@ -1,8 +1,9 @@
 """Domain specs: the data that describes each domain's workflow.
 
-A domain is one spec, one folder of handlers under ``functions/`` and one state-machine
-definition under ``statemachines/``. The CDK ``DomainPipeline`` construct and the local runtime
-(``finlake.local``) both read these specs, so this module must not import ``aws_cdk``.
+A domain is one spec and one folder of handlers under ``functions/``; its state-machine definition
+under ``statemachines/`` is rendered from the spec by ``stacks/asl.py`` (``make asl``) and committed.
+The CDK ``DomainPipeline`` construct and the local runtime (``finlake.local``) both read these
+specs, so this module must not import ``aws_cdk``.
 
 Substitutions in a definition (``${Name}``), filled by CDK at deploy time and by the local
 runtime on the embedded AWS:
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeAlias
 
 from stacks.names import DEFAULT_NAMES
 
@@ -35,6 +37,7 @@ GLUE_RUNS_AHEAD = 1  # a queued run waits behind at most one run of its job (bac
 STATEMACHINES_DIR = ROOT / "statemachines"
 FUNCTIONS_DIR = ROOT / "functions"
 GLUE_DIR = ROOT / "glue"
+LAMBDA_DESCRIPTION_MAX = 256  # Lambda's limit on a function's Description; the step's Comment too
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,13 @@ class Access:
             raise ValueError("raw objects are never deleted: no step gets delete on the raw zone")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LambdaStep:
-    """A workflow step run by a Lambda function."""
+    """A workflow step run by a Lambda function: a ``lambda:invoke`` Task whose output (the
+    function's return value, a manifest dict) is the next step's input.
+
+    ``description`` is the Task's Comment in the definition and the function's Description
+    (at most 256 characters); ``timeout_s`` and ``memory_mb`` are the function's (seconds, MB)."""
 
     step: str  # state name in the definition, e.g. "Fetch"
     handler: str  # dotted path from the project root, e.g. "functions.bndes.handlers.fetch"
@@ -67,6 +74,10 @@ class LambdaStep:
     timeout_s: int = 120
     description: str = ""
     secrets: tuple[str, ...] = ()  # keys of the domain's `secrets` this step may read
+
+    def __post_init__(self) -> None:
+        if len(self.description) > LAMBDA_DESCRIPTION_MAX:
+            raise ValueError(f"{self.step}: description over {LAMBDA_DESCRIPTION_MAX} characters (Lambda's limit)")
 
     @property
     def task_timeout_s(self) -> int:
@@ -90,9 +101,12 @@ class Secret:
         return f"{self.key.upper()}_SECRET"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GlueStep:
-    """A workflow step run by a Glue 5.0 PySpark job."""
+    """A workflow step run by a Glue 5.0 PySpark job: a ``glue:startJobRun.sync`` Task that passes
+    ``$.job_args.<step>`` as the run's arguments and puts the run's summary at ``$.<step>_run``
+    (lower case), leaving the manifest as it was. ``description`` is the Task's Comment and the
+    job's Description; ``timeout_min`` the job's timeout (minutes)."""
 
     step: str  # state name in the definition, e.g. "Transform"
     script: str  # path from the project root, e.g. "glue/stocks_indicators.py"
@@ -121,9 +135,28 @@ class S3Trigger:
     timeout_s: int = 120
 
 
+Step: TypeAlias = LambdaStep | GlueStep
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workflow:
+    """What a domain's generated definition says beyond its steps (``stacks/asl.py``)."""
+
+    comment: str = ""  # the definition's Comment after "finlake <domain>: " (empty: the spec's description)
+    nothing_new: str = "Nothing new ends the run successfully."  # AnythingNew?: what ends a run early
+    nothing_to_do: str = "Nothing new: nothing to do."  # the NothingNew (Succeed) state
+    success_email: str = "Email the run summary."  # the NotifySuccess state
+    notify_start: bool = False  # email when processing starts (NotifyStart, after AnythingNew?)
+
+
 @dataclass(frozen=True)
 class DomainSpec:
-    """Everything that differs between two domains' pipelines."""
+    """Everything that differs between two domains' pipelines.
+
+    ``steps`` are the workflow's steps in the order they run: the first is Fetch (a ``LambdaStep``
+    that reads the execution input and says whether anything is new); ``stacks/asl.py`` renders the
+    definition from them and ``workflow``, unless ``definition_file`` names a hand-written one.
+    """
 
     name: str
     description: str
@@ -132,8 +165,11 @@ class DomainSpec:
     # The partition of a run given no date or month (a scheduled run, a bare `finlake run`): "day",
     # "month" or "previous_month" (functions.common.naming.PERIODS); empty: the day or the month.
     run_period: str = ""
-    lambdas: tuple[LambdaStep, ...] = ()
-    glue_jobs: tuple[GlueStep, ...] = ()
+    steps: tuple[Step, ...] = ()
+    workflow: Workflow = Workflow()
+    # a hand-written definition, path from the project root, for a flow the skeleton cannot express
+    # (still under tests/unit/test_definition_contract.py); empty: rendered by stacks/asl.py
+    definition_file: str = ""
     timeout_min: int = 60  # state-machine timeout
     tables: tuple[str, ...] = ()  # Glue tables the domain writes, "database.table"
     reads_internet: bool = True  # whether Fetch calls public sources
@@ -141,6 +177,16 @@ class DomainSpec:
     secrets: tuple[Secret, ...] = ()
     requirements: str = ""  # a requirements file beyond the managed layers, bundled as a layer
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lambdas(self) -> tuple[LambdaStep, ...]:
+        """The steps run by Lambda functions, in workflow order."""
+        return tuple(step for step in self.steps if isinstance(step, LambdaStep))
+
+    @property
+    def glue_jobs(self) -> tuple[GlueStep, ...]:
+        """The steps run by Glue jobs, in workflow order."""
+        return tuple(step for step in self.steps if isinstance(step, GlueStep))
 
     @property
     def parallel_runs(self) -> int | None:
@@ -154,7 +200,9 @@ class DomainSpec:
 
     @property
     def definition_path(self) -> Path:
-        return STATEMACHINES_DIR / f"{self.name}.asl.json"
+        """The definition CDK deploys and the embedded AWS runs: ``statemachines/<name>.asl.json``
+        (rendered, ``make asl``) or the hand-written ``definition_file``."""
+        return ROOT / self.definition_file if self.definition_file else STATEMACHINES_DIR / f"{self.name}.asl.json"
 
     def secret_name(self, key: str) -> str:
         """The Secrets Manager name of the domain's secret ``key``, e.g. ``finlake/bank/nubank``."""
@@ -171,39 +219,45 @@ BNDES = DomainSpec(
     description="BNDES balance sheets (BRGAAP, IFRS, Prudential Conglomerate) from the CKAN open-data API",
     partition="date",
     schedule="cron(0 7 ? * MON-FRI *)",
-    lambdas=(
+    steps=(
         LambdaStep(
-            "Fetch",
-            "functions.bndes.handlers.fetch",
-            Access(raw="rw", curated="r"),
-            512,
-            300,
-            "Download new or changed CKAN resources to the raw zone",
+            step="Fetch",
+            handler="functions.bndes.handlers.fetch",
+            access=Access(raw="rw", curated="r"),
+            memory_mb=512,
+            timeout_s=300,
+            description="Download new or changed BNDES CKAN resources into the raw zone, stored as received.",
         ),
         LambdaStep(
-            "Validate",
-            "functions.bndes.handlers.validate",
-            Access(raw="r", curated="rw"),
-            1024,
-            300,
-            "Parse and validate raw CSVs; stage valid rows, quarantine bad rows",
+            step="Validate",
+            handler="functions.bndes.handlers.validate",
+            access=Access(raw="r", curated="rw"),
+            memory_mb=1024,
+            timeout_s=300,
+            description="Parse and validate the raw CSVs; malformed rows go to quarantine with the reason.",
         ),
         LambdaStep(
-            "Transform",
-            "functions.bndes.handlers.transform",
-            Access(curated="rwd"),
-            1024,
-            300,
-            "Merge validated rows into the curated partitions they touch",
+            step="Transform",
+            handler="functions.bndes.handlers.transform",
+            access=Access(curated="rwd"),
+            memory_mb=1024,
+            timeout_s=300,
+            description="Consolidate all resources into curated Parquet, rewriting only the partitions touched.",
         ),
         LambdaStep(
-            "Catalog",
-            "functions.bndes.handlers.catalog",
-            Access(curated="rw", catalog=True),
-            512,
-            120,
-            "Register table and partitions in the Glue Data Catalog",
+            step="Catalog",
+            handler="functions.bndes.handlers.catalog",
+            access=Access(curated="rw", catalog=True),
+            memory_mb=512,
+            timeout_s=120,
+            description="Register the table and its partitions in the Glue Data Catalog.",
         ),
+    ),
+    workflow=Workflow(
+        comment="BNDES balance sheets from the CKAN open-data API -> raw -> curated "
+        "(finlake_curated.bndes_balance_sheet).",
+        nothing_new="Nothing new (unchanged resources) ends the run successfully.",
+        nothing_to_do="No new or changed source data: nothing to do.",
     ),
     timeout_min=30,
     tables=("finlake_curated.bndes_balance_sheet",),
@@ -214,42 +268,51 @@ STOCKS = DomainSpec(
     description="B3 daily quotes (COTAHIST), the IBOV portfolio and BCB macro series into indicators",
     partition="date",
     schedule="cron(0 21 ? * MON-FRI *)",  # after B3 publishes the day's COTAHIST file
-    lambdas=(
+    steps=(
         LambdaStep(
-            "Fetch",
-            "functions.stocks.handlers.fetch",
-            Access(raw="rw", curated="r"),
-            1024,
-            600,
-            "Download the COTAHIST file, the IBOV portfolio and the BCB series (and FRED and Alpha Vantage "
-            "when configured) to the raw zone",
+            step="Fetch",
+            handler="functions.stocks.handlers.fetch",
+            access=Access(raw="rw", curated="r"),
+            memory_mb=1024,
+            timeout_s=600,
+            description="Download the day's COTAHIST file (or a year's for a backfill), the IBOV portfolio and the "
+            "BCB series (and FRED and Alpha Vantage when their keys are configured; either failing is a warning) "
+            "into the raw zone, as received.",
             secrets=("fred", "alpha_vantage"),
         ),
         LambdaStep(
-            "Validate",
-            "functions.stocks.handlers.validate",
-            Access(raw="r", curated="rw"),
-            3008,
-            900,
-            "Parse COTAHIST, portfolio and series exactly; stage Parquet; quarantine bad records",
+            step="Validate",
+            handler="functions.stocks.handlers.validate",
+            access=Access(raw="r", curated="rw"),
+            memory_mb=3008,
+            timeout_s=900,
+            description="Parse COTAHIST exactly (header, trailer, every type-01 field), the portfolio and the series; "
+            "stage them as Parquet; quarantine bad records; reject truncated files.",
         ),
-        LambdaStep(
-            "Catalog",
-            "functions.stocks.handlers.catalog",
-            Access(curated="rw", refined="r", catalog=True),
-            512,
-            120,
-            "Register tables and partitions; summarise the run",
-        ),
-    ),
-    glue_jobs=(
         GlueStep(
-            "Transform",
-            "glue/stocks_transform.py",
+            step="Transform",
+            script="glue/stocks_transform.py",
             workers=2,
             timeout_min=45,
-            description="Curated quotes, portfolio, series; refined indicators, sectors, risk, signals, correlations",
+            description="Glue 5.0 PySpark: write curated partitions, then indicators, sector performance, risk "
+            "metrics, signals and month-end correlations over the history they need.",
         ),
+        LambdaStep(
+            step="Catalog",
+            handler="functions.stocks.handlers.catalog",
+            access=Access(curated="rw", refined="r", catalog=True),
+            memory_mb=512,
+            timeout_s=120,
+            description="Register the tables and the partitions written in the Glue Data Catalog; summarise the run.",
+        ),
+    ),
+    workflow=Workflow(
+        comment="B3 COTAHIST quotes, the IBOV theoretical portfolio and BCB SGS series (FRED and Alpha Vantage "
+        "when configured) -> raw -> curated (b3_quotes, b3_ibov_portfolio, bcb_series, macro_series, "
+        "global_quotes) -> refined (stock_indicators, sector_performance, risk_metrics, trading_signals, "
+        "correlations).",
+        nothing_new="No COTAHIST file (weekend or B3 holiday) ends the run successfully, without a failure email.",
+        nothing_to_do="No trading session to load: nothing to do.",
     ),
     timeout_min=150,  # above the longest path through the definition (tests/infra/test_contracts.py)
     tables=(
@@ -277,39 +340,46 @@ CARDS = DomainSpec(
     partition="month",
     schedule="cron(0 9 5 * ? *)",  # fallback: the 5th of each month reports a missing file
     run_period="previous_month",
-    lambdas=(
+    steps=(
         LambdaStep(
-            "Fetch",
-            "functions.cards.handlers.fetch",
-            Access(raw="r", curated="rw"),  # rw: a file no month can take is copied to quarantine
-            512,
-            300,
-            "Find the month's invoice and payment files in the raw inbox; report a file that fits no month",
+            step="Fetch",
+            handler="functions.cards.handlers.fetch",
+            access=Access(raw="r", curated="rw"),  # rw: a file no month can take is copied to quarantine
+            memory_mb=512,
+            timeout_s=300,
+            description="Find the month's invoice and payment files in the raw inbox (both must be there) and list "
+            "them.",
         ),
-        LambdaStep(
-            "Catalog",
-            "functions.cards.handlers.catalog",
-            Access(curated="rw", refined="r", catalog=True),
-            512,
-            120,
-            "Register curated and refined tables; reconcile and summarise",
-        ),
-    ),
-    glue_jobs=(
         GlueStep(
-            "Validate",
-            "glue/cards_curate.py",
+            step="Validate",
+            script="glue/cards_curate.py",
             workers=2,
             timeout_min=45,
-            description="Schema checks, dedup, quarantine and reconciliation into curated invoices and payments",
+            description="Glue 5.0 PySpark: header and row checks, dedup (newest file wins), quarantine, "
+            "reconciliation; curated invoices and payments.",
         ),
         GlueStep(
-            "Transform",
-            "glue/cards_book.py",
+            step="Transform",
+            script="glue/cards_book.py",
             workers=4,
             timeout_min=45,
-            description="The 48-variable customer book per reference month",
+            description="Glue 5.0 PySpark: the 48-variable book for every reference month the files touch, from "
+            "12 months of curated history.",
         ),
+        LambdaStep(
+            step="Catalog",
+            handler="functions.cards.handlers.catalog",
+            access=Access(curated="rw", refined="r", catalog=True),
+            memory_mb=512,
+            timeout_s=120,
+            description="Register curated invoices and payments and the refined book; reconcile and summarise.",
+        ),
+    ),
+    workflow=Workflow(
+        comment="monthly invoice and payment files -> curated (schema checks, dedup, quarantine, reconciliation) "
+        "-> refined cards_book (48 variables per client over 1/3/6/12 months).",
+        nothing_new="Files already processed with the same content end the run successfully.",
+        nothing_to_do="Nothing new for this month.",
     ),
     timeout_min=240,
     tables=("finlake_curated.cards_invoices", "finlake_curated.cards_payments", "finlake_refined.cards_book"),
@@ -322,50 +392,63 @@ BANK = DomainSpec(
     description="A person's Nubank card and NuConta (pynubank and the app's exports), categorised and summarised",
     partition="month",
     schedule="cron(0 8 * * ? *)",  # the daily API fetch; off by default (Nubank refuses pynubank since 2024-10)
-    lambdas=(
+    steps=(
         LambdaStep(
-            "Fetch",
-            "functions.bank.handlers.fetch",
-            Access(raw="rw", curated="r"),
-            512,
-            300,
-            "Snapshot the Nubank API (pynubank) or list the dropped exports into the raw zone",
+            step="Fetch",
+            handler="functions.bank.handlers.fetch",
+            access=Access(raw="rw", curated="r"),
+            memory_mb=512,
+            timeout_s=300,
+            description="Snapshot the Nubank API through pynubank into the raw zone, or list the exports dropped in "
+            "the inbox. A rejected login fails at once (no retry).",
             secrets=("nubank",),
         ),
         LambdaStep(
-            "Validate",
-            "functions.bank.handlers.validate",
-            Access(raw="r", curated="rw"),
-            1024,
-            300,
-            "Parse exports and API snapshots exactly; scrub personal data; quarantine bad rows",
+            step="Validate",
+            handler="functions.bank.handlers.validate",
+            access=Access(raw="r", curated="rw"),
+            memory_mb=1024,
+            timeout_s=300,
+            description="Parse every source exactly; scrub CPFs and account numbers; keyed-hash account ids; "
+            "quarantine bad rows with the line and reason.",
             secrets=("bank_hmac",),
         ),
         LambdaStep(
-            "Transform",
-            "functions.bank.handlers.transform",
-            Access(raw="r", curated="rwd", refined="rwd"),
-            1024,
-            300,
-            "Deduplicate and categorise into transactions; monthly summary and future installments",
+            step="Transform",
+            handler="functions.bank.handlers.transform",
+            access=Access(raw="r", curated="rwd", refined="rwd"),
+            memory_mb=1024,
+            timeout_s=300,
+            description="Deduplicate across sources, type and categorise every transaction; rewrite the months that "
+            "changed; monthly summary and future installments.",
         ),
         LambdaStep(
-            "Catalog",
-            "functions.bank.handlers.catalog",
-            Access(curated="rw", refined="r", catalog=True),
-            512,
-            120,
-            "Register tables and partitions; the month's headline numbers",
+            step="Catalog",
+            handler="functions.bank.handlers.catalog",
+            access=Access(curated="rw", refined="r", catalog=True),
+            memory_mb=512,
+            timeout_s=120,
+            description="Register the three tables and their partitions; the month's headline numbers.",
         ),
         LambdaStep(
-            "Publish",
-            "functions.bank.handlers.publish",
-            Access(refined="r"),
-            512,
-            120,
-            "Push the monthly summary to a Google Sheet when the sink is enabled",
+            step="Publish",
+            handler="functions.bank.handlers.publish",
+            access=Access(refined="r"),
+            memory_mb=512,
+            timeout_s=120,
+            description="Push the monthly summary to the Google Sheet when the sink is enabled (a no-op otherwise).",
             secrets=("google_sheets",),
         ),
+    ),
+    workflow=Workflow(
+        comment="a person's Nubank card and NuConta (pynubank API snapshots and the app's CSV/OFX exports) -> raw "
+        "-> curated (finlake_curated.bank_transactions) -> refined (finlake_refined.bank_monthly_summary, "
+        "bank_installments).",
+        nothing_new="Exports already processed with the same content (or an unchanged API snapshot) end the run "
+        "successfully.",
+        nothing_to_do="Nothing new: no email.",
+        success_email="Email the run summary with the month's headline numbers (spend, income, top categories).",
+        notify_start=True,
     ),
     timeout_min=40,
     tables=(

@@ -44,7 +44,7 @@ def spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> specs.DomainSpec:
         description="glue adapter test",
         partition="date",
         schedule="rate(1 day)",
-        glue_jobs=(specs.GlueStep("Transform", "tests/glue/jobs/count_job.py"),),
+        steps=(specs.GlueStep(step="Transform", script="tests/glue/jobs/count_job.py"),),
     )
 
 

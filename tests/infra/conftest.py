@@ -40,9 +40,11 @@ VARIANT_CONTEXT = {
     "google_sheets": {"enabled": True, "spreadsheet_id": "abc123"},
     "dashboard": True,
 }
-VARIANT_GLUE_STEP = GlueStep("Indicators", "glue/__init__.py", workers=3, worker_type="G.2X", timeout_min=45)
+VARIANT_GLUE_STEP = GlueStep(
+    step="Indicators", script="glue/__init__.py", workers=3, worker_type="G.2X", timeout_min=45
+)
 # bank: to synthesize its optional Google Sheets sink, switched on in VARIANT_CONTEXT.
-VARIANT_DOMAINS = {"bndes": dataclasses.replace(BNDES, glue_jobs=(VARIANT_GLUE_STEP,)), "bank": BANK}
+VARIANT_DOMAINS = {"bndes": dataclasses.replace(BNDES, steps=(*BNDES.steps, VARIANT_GLUE_STEP)), "bank": BANK}
 
 
 @dataclass(frozen=True)
