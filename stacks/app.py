@@ -117,6 +117,7 @@ def build_app(
     app = App(context={**defaults, **(cdk_context or {})}, outdir=outdir)
     settings_context = finlake_context(app.node.get_all_context(), defaults.get(CONTEXT_KEY, {}))
     settings = Settings.from_context({**settings_context, **(context or {})})
+    settings.check_schedules(domains)
     # Construct ids stay fixed; the stack names follow the prefix (FinlakePlatform for "finlake").
     platform = PlatformStack(
         app,

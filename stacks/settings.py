@@ -7,7 +7,7 @@ their ARNs differ per region (``stacks/lambda_layers.json``, ``stacks/layers.py`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -20,9 +20,13 @@ TIMEZONE = "America/Sao_Paulo"
 
 @dataclass(frozen=True)
 class ScheduleSetting:
-    """Whether a domain runs on a schedule, and when (Scheduler expression in ``TIMEZONE``)."""
+    """Whether a domain runs on a schedule, and when (Scheduler expression in ``TIMEZONE``).
 
-    enabled: bool = True
+    Schedules are opt-in: a domain absent from the ``schedules`` setting gets its schedule created
+    DISABLED (an operator turns it on with ``-c finlake.schedules.<domain>.enabled=true``), and an
+    entry must say ``enabled`` itself."""
+
+    enabled: bool = False
     expression: str | None = None  # None: the spec's default schedule
 
 
@@ -99,6 +103,13 @@ class AlphaVantageSetting:
         }
 
 
+def _schedule(domain: str, value: Mapping[str, Any]) -> ScheduleSetting:
+    """One ``schedules.<domain>`` entry; it must say ``enabled`` (a schedule is never on by omission)."""
+    if not isinstance(value.get("enabled"), bool):
+        raise ValueError(f'context {CONTEXT_KEY}.schedules.{domain} needs "enabled": true or false')
+    return ScheduleSetting(enabled=value["enabled"], expression=value.get("expression"))
+
+
 # Settings that switch optional resources on, by the name a spec uses (``Secret.optional_setting``).
 OPTIONAL_SETTINGS = ("google_sheets", "fred", "alpha_vantage")
 
@@ -133,10 +144,7 @@ class Settings:
                 f"unknown context {', '.join(f'{CONTEXT_KEY}.{k}' for k in sorted(unknown))}; "
                 f"known: {', '.join(f.name for f in fields(cls))}"
             )
-        schedules = {
-            name: ScheduleSetting(enabled=bool(value.get("enabled", True)), expression=value.get("expression"))
-            for name, value in raw.pop("schedules", {}).items()
-        }
+        schedules = {name: _schedule(name, value) for name, value in raw.pop("schedules", {}).items()}
         emails = tuple(raw.pop("notification_emails", ()))
         sheets = GoogleSheetsSetting(**raw.pop("google_sheets", {}))
         fred = raw.pop("fred", {})
@@ -159,8 +167,20 @@ class Settings:
         return Names(self.prefix)
 
     def schedule_for(self, spec: DomainSpec) -> ScheduleSetting:
+        """The schedule of ``spec``: its setting, the spec's expression unless the setting names one;
+        not enabled when the domain is absent from ``schedules`` (opt-in)."""
         setting = self.schedules.get(spec.name, ScheduleSetting())
         return ScheduleSetting(enabled=setting.enabled, expression=setting.expression or spec.schedule)
+
+    def check_schedules(self, domains: Iterable[str]) -> None:
+        """Refuse a schedule setting for a domain that is not deployed (a typo would leave the
+        domain it meant unscheduled, silently). Raises ValueError naming it and the known domains."""
+        unknown = sorted(set(self.schedules) - set(domains))
+        if unknown:
+            raise ValueError(
+                f"context {CONTEXT_KEY}.schedules names no deployed domain: {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(domains))}"
+            )
 
     def optional_enabled(self, name: str) -> bool:
         """Whether the optional setting ``name`` (e.g. "google_sheets") is switched on."""

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from stacks.app import build_app
 from stacks.specs import DOMAINS, DomainSpec, LambdaStep
+from tests.infra.conftest import VARIANT_CONTEXT, VARIANT_DOMAINS
 
 pytestmark = pytest.mark.slow
 
@@ -202,6 +204,20 @@ def _schedules(s) -> dict[str, dict]:
     return {x["Properties"]["Name"]: x for x in s.resources(PIPELINES, "AWS::Scheduler::Schedule").values()}
 
 
+def test_a_domain_absent_from_the_schedule_settings_is_deployed_unscheduled(variant) -> None:
+    """Schedules are opt-in: the variant's context names bndes (off) and not bank, so both schedules
+    exist DISABLED (bank's was ENABLED by omission before); a setting naming no deployed domain
+    fails the synth, naming it."""
+    assert set(VARIANT_CONTEXT["schedules"]) == {"bndes"} and set(VARIANT_DOMAINS) == {"bndes", "bank"}
+    schedules = _schedules(variant)
+    assert {name: s["Properties"]["State"] for name, s in schedules.items()} == {
+        "finlake-bndes": "DISABLED",
+        "finlake-bank": "DISABLED",
+    }
+    with pytest.raises(ValueError, match="schedules names no deployed domain: stocks"):
+        build_app(context={"schedules": {"stocks": {"enabled": True}}}, domains=VARIANT_DOMAINS)
+
+
 def test_schedules_run_in_sao_paulo_time_from_the_spec(synthesized, cdk_context) -> None:
     schedules = _schedules(synthesized)
     starts = _schedule_starts(synthesized)
@@ -210,7 +226,7 @@ def test_schedules_run_in_sao_paulo_time_from_the_spec(synthesized, cdk_context)
         props = schedules[f"finlake-{name}"]["Properties"]
         assert props["ScheduleExpressionTimezone"] == "America/Sao_Paulo"
         assert props["ScheduleExpression"] == spec.schedule
-        enabled = cdk_context["schedules"].get(name, {}).get("enabled", True)
+        enabled = cdk_context["schedules"].get(name, {}).get("enabled", False)  # opt-in: absent is off
         assert props["State"] == ("ENABLED" if enabled else "DISABLED")
         target = props["Target"]
         # Scheduler invokes the domain's ScheduleStart with the time it fired, which names the run

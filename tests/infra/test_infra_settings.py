@@ -7,7 +7,7 @@ import json
 import pytest
 
 from stacks.settings import GoogleSheetsSetting, ScheduleSetting, Settings
-from stacks.specs import BANK, BNDES, ROOT
+from stacks.specs import BANK, BNDES, DOMAINS, ROOT
 
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]["finlake"]
 
@@ -63,3 +63,34 @@ def test_an_unknown_optional_setting_is_an_error() -> None:
 
 def test_the_bank_schedule_is_off_by_default() -> None:
     assert Settings.from_context(CONTEXT).schedule_for(BANK).enabled is False
+
+
+def test_schedules_are_opt_in() -> None:
+    """A domain absent from cdk.json's schedules is not scheduled (it was ON by omission), and an entry
+    must say whether it is on: a missing or non-boolean ``enabled`` is refused, naming the domain."""
+    without_bndes = {k: v for k, v in CONTEXT["schedules"].items() if k != "bndes"}
+    settings = Settings.from_context({**CONTEXT, "schedules": without_bndes})
+    assert settings.schedule_for(BNDES) == ScheduleSetting(enabled=False, expression=BNDES.schedule)
+    assert Settings.from_context({**CONTEXT, "schedules": {}}).schedule_for(BNDES).enabled is False
+    for entry in ({}, {"expression": "rate(1 day)"}, {"enabled": "false"}):
+        with pytest.raises(ValueError, match=r"schedules\.bndes needs \"enabled\""):
+            Settings.from_context({**CONTEXT, "schedules": {"bndes": entry}})
+
+
+def test_cdk_json_states_every_domains_schedule_and_keeps_todays_defaults() -> None:
+    """Opt-in changed no deployed default: cdk.json names each domain, bank alone off."""
+    schedules = Settings.from_context(CONTEXT).schedules
+    assert set(schedules) == set(DOMAINS)
+    assert {name: s.enabled for name, s in schedules.items()} == {
+        "bndes": True,
+        "stocks": True,
+        "cards": True,
+        "bank": False,
+    }
+
+
+def test_a_schedule_for_an_unknown_domain_is_refused() -> None:
+    settings = Settings.from_context({**CONTEXT, "schedules": {"bdnes": {"enabled": True}}})
+    with pytest.raises(ValueError, match="bdnes; known: bank, bndes, cards, stocks"):
+        settings.check_schedules(DOMAINS)
+    Settings.from_context(CONTEXT).check_schedules(DOMAINS)
