@@ -13,7 +13,7 @@ from aws_cdk import Acknowledgment, DefaultStackSynthesizer, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
-from stacks.names import Names
+from functions.common.contract import Names
 
 MIN_REASON = 20
 IAM5 = "AwsSolutions-IAM5"

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stacks.names import DEFAULT_NAMES
+from functions.common.contract import DEFAULT_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
