@@ -342,7 +342,6 @@ class DomainPipeline(Construct):
                 bucket.grant_put(role)
         if access.catalog:
             role.add_to_principal_policy(self._catalog_statement())
-            nag.catalog_grant(role, self.databases)
         if access.athena:
             zones["athena-results"] = "rwd"
             self.buckets["athena-results"].grant_read_write(role)
@@ -365,12 +364,17 @@ class DomainPipeline(Construct):
         nag.zone_grants(role, zones, self.names)
 
     def _catalog_statement(self) -> iam.PolicyStatement:
-        """Glue Data Catalog access scoped to the two lake databases and their tables."""
+        """Glue Data Catalog access scoped to the lake's two databases and the domain's own tables
+        (``spec.tables``, declared in ``functions/<domain>/tables.py``)."""
+        if not self.spec.tables:
+            raise ValueError(f"{self.spec.name}: a step has catalog access but the spec declares no tables")
         stack = Stack.of(self)
         resources = [stack.format_arn(service="glue", resource="catalog")]
-        for database in self.databases:
-            resources.append(stack.format_arn(service="glue", resource="database", resource_name=database))
-            resources.append(stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*"))
+        resources += [stack.format_arn(service="glue", resource="database", resource_name=d) for d in self.databases]
+        resources += [
+            stack.format_arn(service="glue", resource="table", resource_name=f"{self.names.database(t.zone)}/{t.name}")
+            for t in self.spec.tables
+        ]
         return iam.PolicyStatement(actions=CATALOG_ACTIONS, resources=resources)
 
     # -- workflow --------------------------------------------------------------------------------

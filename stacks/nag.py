@@ -112,16 +112,6 @@ def zone_grants(role: IConstruct, zones: Mapping[str, str], names: Names) -> Non
         )
 
 
-def catalog_grant(role: IConstruct, databases: Iterable[str]) -> None:
-    for database in databases:
-        _iam5(
-            role,
-            [f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{database}/*"],
-            f"Tables of the {database} Glue database (created by the pipelines); the statement is scoped "
-            "to the lake's two databases and their tables.",
-        )
-
-
 def lambda_role(role: IConstruct) -> None:
     _iam5(
         role,
