@@ -6,7 +6,7 @@ policy, no packaging, no task timeout; see docs/decisions/0009-deploy-contracts.
 
 - ``cdk deploy`` of both stacks succeeds from a clean start (layers resolve in the region, every
   name is free, the policies are accepted), under the prefix ``finlakesmoke<6 hex>``
-  (``finlake.prefix``, ``stacks/names.py``), so it never touches the default ``finlake`` deployment;
+  (``finlake.prefix``, ``functions/common/contract.py``), so it never touches the default ``finlake`` deployment;
 - each domain runs to ``SUCCEEDED`` with its bundled sample input (``finlake.samples``): stocks and
   bndes started with files uploaded to the raw inbox, cards and bank started by their S3 triggers
   (the files uploaded to ``inbox/cards/``, ``inbox/bank/``). stocks' Fetch also reads the BCB SGS
@@ -60,9 +60,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from functions.common.contract import DEAD_LETTER_ALARM, Names
 from functions.common.manifest import today_in_sao_paulo
 from functions.common.naming import default_partition, execution_input, execution_name
-from stacks.names import DEAD_LETTER_ALARM, Names
 from stacks.specs import DOMAINS, ROOT
 
 CDK_CLI = "aws-cdk@2.1148.1"  # the Makefile's CDK_CLI

@@ -24,6 +24,16 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from functions.common.contract import (
+    GLUE_COMMAND,
+    GLUE_VERSION,
+    LAKE_ZONES,
+    TIMEZONE,
+    LakeLocation,
+    function_environment,
+    glue_job_arguments,
+    schedule_start_environment,
+)
 from stacks import nag
 from stacks.layers import common_layer, managed_layer, pip_layer
 from stacks.observability import STARTER_MAX_EVENT_AGE, DomainSection, NotifierDestination
@@ -33,11 +43,10 @@ from stacks.platform_stack import (
     PlatformStack,
     retention,
 )
-from stacks.settings import TIMEZONE, Settings
+from stacks.settings import Settings
 from stacks.specs import ROOT, Access, DomainSpec, GlueStep, LambdaStep, Secret
 from stacks.storage import bucket_name
 
-GLUE_VERSION = "5.0"
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # Scheduler context attribute, ISO 8601 UTC
 
 CATALOG_ACTIONS = [
@@ -192,12 +201,11 @@ class DomainPipeline(Construct):
 
     def _secret_environment(self, step: LambdaStep) -> dict[str, str]:
         """``<KEY>_SECRET`` (the name) of each secret the step reads, plus its optional setting's values."""
-        environment: dict[str, str] = {}
-        for secret in self.spec.secrets:
-            if secret.key in step.secrets and secret.key in self.secrets:
-                environment[secret.env_var] = self.names.secret(self.spec.name, secret.key)
-                if secret.optional_setting:
-                    environment |= self.settings.optional_environment(secret.optional_setting)
+        read = [s for s in self.spec.secrets if s.key in step.secrets and s.key in self.secrets]
+        environment = function_environment(self.names, self.spec.name, self.lake, {s.env_var: s.key for s in read})
+        for secret in read:
+            if secret.optional_setting:
+                environment |= self.settings.optional_environment(secret.optional_setting)
         return environment
 
     def _grant_secrets(self, role: iam.IRole, step: LambdaStep) -> None:
@@ -220,19 +228,14 @@ class DomainPipeline(Construct):
     # -- steps -----------------------------------------------------------------------------------
 
     @property
+    def lake(self) -> LakeLocation:
+        """The lake as the functions and jobs see it: the zones' bucket names (tokens) and the databases."""
+        return self.names.lake({zone: self.buckets[zone].bucket_name for zone in LAKE_ZONES})
+
+    @property
     def environment(self) -> dict[str, str]:
-        b = self.buckets
-        return {
-            "POWERTOOLS_SERVICE_NAME": self.names.service(self.spec.name),
-            "POWERTOOLS_METRICS_NAMESPACE": "finlake",
-            "DOMAIN": self.spec.name,
-            "RAW_BUCKET": b["raw"].bucket_name,
-            "CURATED_BUCKET": b["curated"].bucket_name,
-            "REFINED_BUCKET": b["refined"].bucket_name,
-            "CURATED_DATABASE": self.databases[0],
-            "REFINED_DATABASE": self.databases[1],
-            "ATHENA_WORKGROUP": self.names.workgroup,
-        }
+        """The environment every step function and the S3 trigger get (``functions/common/contract.py``)."""
+        return function_environment(self.names, self.spec.name, self.lake)
 
     def _function(self, step: LambdaStep, code: lambda_.Code, layers: list[lambda_.ILayerVersion]) -> lambda_.Function:
         role = iam.Role(
@@ -256,7 +259,7 @@ class DomainPipeline(Construct):
             timeout=Duration.seconds(step.timeout_s),
             tracing=lambda_.Tracing.ACTIVE,
             layers=layers,
-            environment=self.environment | self._secret_environment(step),
+            environment=self._secret_environment(step),
             log_group=log_group,
             role=role,
         )
@@ -304,7 +307,7 @@ class DomainPipeline(Construct):
             description=job.description or f"finlake {self.spec.name} {job.step}",
             role=role.role_arn,
             command=glue.CfnJob.JobCommandProperty(
-                name="glueetl", python_version="3", script_location=script.s3_object_url
+                name=GLUE_COMMAND, python_version="3", script_location=script.s3_object_url
             ),
             glue_version=GLUE_VERSION,
             worker_type=job.worker_type,
@@ -317,16 +320,7 @@ class DomainPipeline(Construct):
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=job.max_concurrent_runs),
             job_run_queuing_enabled=True,
             security_configuration=p.glue_security_configuration.ref,
-            default_arguments={
-                "--job-language": "python",
-                "--enable-metrics": "true",
-                "--DOMAIN": self.spec.name,
-                "--RAW_BUCKET": self.buckets["raw"].bucket_name,
-                "--CURATED_BUCKET": self.buckets["curated"].bucket_name,
-                "--REFINED_BUCKET": self.buckets["refined"].bucket_name,
-                "--CURATED_DATABASE": self.databases[0],
-                "--REFINED_DATABASE": self.databases[1],
-            },
+            default_arguments=glue_job_arguments(self.spec.name, self.lake),
         )
         nag.glue_role(role)
         nag.glue_job(cfn_job)
@@ -348,7 +342,6 @@ class DomainPipeline(Construct):
                 bucket.grant_put(role)
         if access.catalog:
             role.add_to_principal_policy(self._catalog_statement())
-            nag.catalog_grant(role, self.databases)
         if access.athena:
             zones["athena-results"] = "rwd"
             self.buckets["athena-results"].grant_read_write(role)
@@ -371,12 +364,17 @@ class DomainPipeline(Construct):
         nag.zone_grants(role, zones, self.names)
 
     def _catalog_statement(self) -> iam.PolicyStatement:
-        """Glue Data Catalog access scoped to the two lake databases and their tables."""
+        """Glue Data Catalog access scoped to the lake's two databases and the domain's own tables
+        (``spec.tables``, declared in ``functions/<domain>/tables.py``)."""
+        if not self.spec.tables:
+            raise ValueError(f"{self.spec.name}: a step has catalog access but the spec declares no tables")
         stack = Stack.of(self)
         resources = [stack.format_arn(service="glue", resource="catalog")]
-        for database in self.databases:
-            resources.append(stack.format_arn(service="glue", resource="database", resource_name=database))
-            resources.append(stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*"))
+        resources += [stack.format_arn(service="glue", resource="database", resource_name=d) for d in self.databases]
+        resources += [
+            stack.format_arn(service="glue", resource="table", resource_name=f"{self.names.database(t.zone)}/{t.name}")
+            for t in self.spec.tables
+        ]
         return iam.PolicyStatement(actions=CATALOG_ACTIONS, resources=resources)
 
     # -- workflow --------------------------------------------------------------------------------
@@ -496,7 +494,7 @@ class DomainPipeline(Construct):
             memory_mb=256,
             timeout_s=30,
             layers=[self.powertools, self.common],  # boto3, the logger and tzdata only
-            environment={"POWERTOOLS_SERVICE_NAME": self.names.service(self.spec.name), "DOMAIN": self.spec.name},
+            environment=schedule_start_environment(self.names, self.spec.name),
         )
 
     def _trigger(self, code: lambda_.Code) -> lambda_.Function:

@@ -13,7 +13,7 @@ from aws_cdk import Acknowledgment, DefaultStackSynthesizer, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
-from stacks.names import Names
+from functions.common.contract import Names
 
 MIN_REASON = 20
 IAM5 = "AwsSolutions-IAM5"
@@ -109,16 +109,6 @@ def zone_grants(role: IConstruct, zones: Mapping[str, str], names: Names) -> Non
             ["Action::s3:DeleteObject*"],
             "Action family from bucket.grant_read_write (DeleteObject*): this step rewrites the curated or "
             "refined partitions it touches and removes its staging files; never granted on the raw zone.",
-        )
-
-
-def catalog_grant(role: IConstruct, databases: Iterable[str]) -> None:
-    for database in databases:
-        _iam5(
-            role,
-            [f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{database}/*"],
-            f"Tables of the {database} Glue database (created by the pipelines); the statement is scoped "
-            "to the lake's two databases and their tables.",
         )
 
 

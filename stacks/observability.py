@@ -39,21 +39,18 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from functions.common.contract import DEFAULT_NAMES, METRICS_NAMESPACE, NOTIFIER_ALARM, RUN_METRICS, Names
 from stacks import nag
-from stacks.names import DEFAULT_NAMES, NOTIFIER_ALARM, Names
 
 NOTIFIER_HANDLER = "functions.ops.handlers.handler"
 # Every name (the notifier, the state machines' and Glue jobs' prefixes, the alarms) comes from the
-# deployment's Names (stacks/names.py, settings.names).
+# deployment's Names (functions/common/contract.py, settings.names).
 STATUS_CHANGE = "Step Functions Execution Status Change"
 UNHANDLED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
 GLUE_STATE_CHANGE = "Glue Job State Change"
 GLUE_FAILED_STATES = ["FAILED", "TIMEOUT", "ERROR"]
 # A starter's event still failing (or throttled) after this long goes to the notifier.
 STARTER_MAX_EVENT_AGE = Duration.hours(1)
-# The run counts the Catalog step records (functions/common/telemetry.py RUN_METRICS).
-RUN_METRICS = ("RowsIn", "RowsValid", "RowsQuarantined", "RowsWritten", "SourcesProcessed")
-METRICS_NAMESPACE = "finlake"
 # Glue job metrics (--enable-metrics): namespace "Glue", per job, aggregated over runs with JobRunId=ALL.
 GLUE_NAMESPACE = "Glue"
 GLUE_ELAPSED = "glue.driver.aggregate.elapsedTime"  # milliseconds

@@ -18,9 +18,9 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions.common.contract import DEAD_LETTER_ALARM, DEFAULT_NAMES
 from stacks import nag
 from stacks.layers import RUNTIME, common_layer, managed_layer
-from stacks.names import DEAD_LETTER_ALARM, DEFAULT_NAMES
 from stacks.observability import Notifier, alarm_to_topic
 from stacks.settings import Settings
 from stacks.specs import ROOT

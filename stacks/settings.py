@@ -11,11 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
-from stacks.names import DEFAULT_PREFIX, Names
+from functions.common.contract import DEFAULT_PREFIX, Names
 from stacks.specs import DomainSpec
 
 CONTEXT_KEY = "finlake"
-TIMEZONE = "America/Sao_Paulo"
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ class Settings:
     fred: FredSetting = FredSetting()
     alpha_vantage: AlphaVantageSetting = AlphaVantageSetting()
     dashboard: bool = False  # the "<prefix>" CloudWatch dashboard (3 USD a month); failures email either way
-    # Every fixed resource name starts with it (stacks/names.py); another prefix is another deployment.
+    # Every fixed resource name starts with it (functions/common/contract.py); another prefix is another deployment.
     prefix: str = DEFAULT_PREFIX
 
     def __post_init__(self) -> None:

@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
 
-from stacks.names import DEFAULT_NAMES
+from functions.bank import tables as bank_tables
+from functions.bndes import tables as bndes_tables
+from functions.cards import tables as cards_tables
+from functions.common.contract import DEFAULT_NAMES
+from functions.common.tables import Table
+from functions.stocks import tables as stocks_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -171,7 +176,7 @@ class DomainSpec:
     # (still under tests/unit/test_definition_contract.py); empty: rendered by stacks/asl.py
     definition_file: str = ""
     timeout_min: int = 60  # state-machine timeout
-    tables: tuple[str, ...] = ()  # Glue tables the domain writes, "database.table"
+    tables: tuple[Table, ...] = ()  # the Glue tables the domain's Catalog step registers (functions/<domain>/tables.py)
     reads_internet: bool = True  # whether Fetch calls public sources
     trigger: S3Trigger | None = None
     secrets: tuple[Secret, ...] = ()
@@ -203,6 +208,11 @@ class DomainSpec:
         """The definition CDK deploys and the embedded AWS runs: ``statemachines/<name>.asl.json``
         (rendered, ``make asl``) or the hand-written ``definition_file``."""
         return ROOT / self.definition_file if self.definition_file else STATEMACHINES_DIR / f"{self.name}.asl.json"
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        """``<database>.<table>`` of each of the domain's tables, default deployment names."""
+        return tuple(table.qualified(DEFAULT_NAMES.prefix) for table in self.tables)
 
     def secret_name(self, key: str) -> str:
         """The Secrets Manager name of the domain's secret ``key``, e.g. ``finlake/bank/nubank``."""
@@ -260,7 +270,7 @@ BNDES = DomainSpec(
         nothing_to_do="No new or changed source data: nothing to do.",
     ),
     timeout_min=30,
-    tables=("finlake_curated.bndes_balance_sheet",),
+    tables=bndes_tables.TABLES,
 )
 
 STOCKS = DomainSpec(
@@ -315,18 +325,7 @@ STOCKS = DomainSpec(
         nothing_to_do="No trading session to load: nothing to do.",
     ),
     timeout_min=150,  # above the longest path through the definition (tests/infra/test_contracts.py)
-    tables=(
-        "finlake_curated.b3_quotes",
-        "finlake_curated.b3_ibov_portfolio",
-        "finlake_curated.bcb_series",
-        "finlake_curated.macro_series",
-        "finlake_curated.global_quotes",
-        "finlake_refined.stock_indicators",
-        "finlake_refined.sector_performance",
-        "finlake_refined.risk_metrics",
-        "finlake_refined.trading_signals",
-        "finlake_refined.correlations",
-    ),
+    tables=stocks_tables.TABLES,
     # Optional global sources, each created (and read by Fetch) only when cdk.json turns it on.
     secrets=(
         Secret("fred", 'FRED API key: JSON {"api_key": "<32 lower-case alphanumerics>"}', optional_setting="fred"),
@@ -382,7 +381,7 @@ CARDS = DomainSpec(
         nothing_to_do="Nothing new for this month.",
     ),
     timeout_min=240,
-    tables=("finlake_curated.cards_invoices", "finlake_curated.cards_payments", "finlake_refined.cards_book"),
+    tables=cards_tables.TABLES,
     reads_internet=False,
     trigger=S3Trigger("functions.cards.handlers.trigger", "inbox/cards/"),
 )
@@ -451,11 +450,7 @@ BANK = DomainSpec(
         notify_start=True,
     ),
     timeout_min=40,
-    tables=(
-        "finlake_curated.bank_transactions",
-        "finlake_refined.bank_monthly_summary",
-        "finlake_refined.bank_installments",
-    ),
+    tables=bank_tables.TABLES,
     trigger=S3Trigger("functions.bank.handlers.trigger", "inbox/bank/"),
     secrets=(
         Secret("nubank", "Nubank login for pynubank: JSON {cpf, password, certificate_p12_base64}"),

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.names import Names
+from functions.common.contract import Names
 
 NONCURRENT_DAYS = 90
 ABORT_UPLOADS = s3.LifecycleRule(

@@ -134,7 +134,9 @@ class LocalGlueRunner:
 
         job = self.aws.client("glue").get_job(JobName=job_name)["Job"]
         script = load_script(job["Command"]["ScriptLocation"])
-        args: dict[str, Any] = {k.removeprefix("--"): v for k, v in arguments.items()}
+        # As Glue does: the job's default arguments, overridden by the run's own.
+        merged = {**job.get("DefaultArguments", {}), **arguments}
+        args: dict[str, Any] = {k.removeprefix("--"): v for k, v in merged.items()}
         workspace = self.aws.workspace
         self.aws.save_workspace()
         before = self.aws.object_etags()

@@ -30,6 +30,14 @@ from finlake.local.workspace import Workspace
 from finlake.ops.executions import StateEvent
 from finlake.ops.executions import state_event as _state_event
 from finlake.ops.redrive import SENT_ATTRIBUTE, receive_all
+from functions.common.contract import (
+    DEFAULT_NAMES,
+    GLUE_COMMAND,
+    GLUE_VERSION,
+    METRICS_NAMESPACE,
+    function_environment,
+    glue_job_arguments,
+)
 from stacks.specs import DomainSpec
 
 REGION = "us-east-1"
@@ -40,11 +48,17 @@ BUCKETS = {
     "REFINED_BUCKET": "finlake-refined",
     "ATHENA_RESULTS_BUCKET": "finlake-athena-results",
 }
-DATABASES = {"CURATED_DATABASE": "finlake_curated", "REFINED_DATABASE": "finlake_refined"}
+NAMES = DEFAULT_NAMES
+DATABASES = {"CURATED_DATABASE": NAMES.database("curated"), "REFINED_DATABASE": NAMES.database("refined")}
+# The lake every local function and Glue job is given (functions/common/contract.py builds their wiring).
+LAKE = NAMES.lake(
+    {"raw": BUCKETS["RAW_BUCKET"], "curated": BUCKETS["CURATED_BUCKET"], "refined": BUCKETS["REFINED_BUCKET"]}
+)
+# CloudFormation names the deployed topic and queue; these are the embedded AWS's own.
 TOPIC = "finlake-notifications"
 DLQ = "finlake-failed-runs"
 OUTBOX = "finlake-email-outbox"  # subscribed to the topic: what the emails would say
-NOTIFIER = "finlake-notify"  # the platform's notifier function (readable failure emails)
+NOTIFIER = NAMES.notifier  # the platform's notifier function (readable failure emails)
 NOTIFY_HANDLER = "functions.ops.handlers.handler"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 UNHANDLED = ("FAILED", "TIMED_OUT", "ABORTED")  # the statuses the platform's EventBridge rule sends on
@@ -128,7 +142,7 @@ class EmbeddedAws:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "finlake",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             # Embedded-metric JSON would be printed with the run; FINLAKE_METRICS=1 shows it.
             "POWERTOOLS_METRICS_DISABLED": "false" if os.environ.get("FINLAKE_METRICS") else "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("FINLAKE_LOG_LEVEL", "WARNING"),
@@ -209,9 +223,6 @@ class EmbeddedAws:
             )["FunctionArn"]
         )
 
-    def lake_env(self) -> dict[str, str]:
-        return {**BUCKETS, **DATABASES, "ATHENA_WORKGROUP": "finlake"}
-
     def deploy(self, spec: DomainSpec) -> str:
         """Create a domain's functions, jobs and state machine; return the state machine ARN."""
         if spec.name in self.state_machines:
@@ -227,21 +238,15 @@ class EmbeddedAws:
         lam = self.client("lambda")
         secret_names = self._create_secrets(spec)
         for step in spec.lambdas:
+            secrets = {s.env_var: s.key for s in spec.secrets if s.key in step.secrets and s.key in secret_names}
             env = {
-                **self.lake_env(),
-                "DOMAIN": spec.name,
-                "POWERTOOLS_SERVICE_NAME": f"finlake-{spec.name}",
+                **function_environment(NAMES, spec.name, LAKE, secrets),
                 "FINLAKE_LOCAL": "true",
-                **{
-                    s.env_var: secret_names[s.key]
-                    for s in spec.secrets
-                    if s.key in step.secrets and s.key in secret_names
-                },
                 **LOCAL_STEP_ENV.get(f"{spec.name}.{step.step}", {}),
                 **self.function_env.get(f"{spec.name}.{step.step}", {}),
             }
             arn = lam.create_function(
-                FunctionName=f"finlake-{spec.name}-{step.step.lower()}",
+                FunctionName=NAMES.function(spec.name, step.step),
                 Runtime="python3.12",
                 Role=self.role_arn,
                 Handler=step.handler,
@@ -253,30 +258,32 @@ class EmbeddedAws:
             substitutions[f"{step.step}Function"] = arn
         glue = self.client("glue")
         for job in spec.glue_jobs:
-            name = f"finlake-{spec.name}-{job.step.lower()}"
+            name = NAMES.glue_job(spec.name, job.step)
             glue.create_job(
                 Name=name,
                 Role=self.role_arn,
-                Command={"Name": "glueetl", "ScriptLocation": job.script, "PythonVersion": "3"},
-                DefaultArguments={f"--{k}": v for k, v in self.lake_env().items()},
-                GlueVersion="5.0",
-                ExecutionProperty={"MaxConcurrentRuns": 1},
+                Command={"Name": GLUE_COMMAND, "ScriptLocation": job.script, "PythonVersion": "3"},
+                DefaultArguments=glue_job_arguments(spec.name, LAKE),
+                GlueVersion=GLUE_VERSION,
+                ExecutionProperty={"MaxConcurrentRuns": job.max_concurrent_runs},
             )
             substitutions[f"{job.step}Job"] = name
         definition = render_definition(spec.definition_path, substitutions)
         arn = self.client("stepfunctions").create_state_machine(
-            name=f"finlake-{spec.name}", definition=definition, roleArn=self.role_arn, type="STANDARD"
+            name=NAMES.state_machine(spec.name), definition=definition, roleArn=self.role_arn, type="STANDARD"
         )["stateMachineArn"]
         self.state_machines[spec.name] = arn
         if spec.trigger:
+            env = {**function_environment(NAMES, spec.name, LAKE), "FINLAKE_LOCAL": "true", "STATE_MACHINE_ARN": arn}
             lam.create_function(
-                FunctionName=f"finlake-{spec.name}-trigger",
+                FunctionName=NAMES.function(spec.name, "Trigger"),
                 Runtime="python3.12",
                 Role=self.role_arn,
                 Handler=spec.trigger.handler,
                 Code={"ZipFile": _fake_zip()},
+                MemorySize=spec.trigger.memory_mb,
                 Timeout=spec.trigger.timeout_s,
-                Environment={"Variables": {**self.lake_env(), "STATE_MACHINE_ARN": arn}},
+                Environment={"Variables": env},
             )
         return arn
 
@@ -310,7 +317,7 @@ class EmbeddedAws:
             "detail": {"bucket": {"name": BUCKETS["RAW_BUCKET"]}, "object": {"key": key, "size": path.stat().st_size}},
         }
         response = self.client("lambda").invoke(
-            FunctionName=f"finlake-{spec.name}-trigger", Payload=json.dumps(event).encode()
+            FunctionName=NAMES.function(spec.name, "Trigger"), Payload=json.dumps(event).encode()
         )
         payload: dict[str, Any] = json.loads(response["Payload"].read())
         if response.get("FunctionError"):

@@ -43,7 +43,8 @@ from functions.bank.exports import detect_kind, parse_export
 from functions.bank.model import FileRejected, Parsed, content_key, fold
 from functions.bank.nubank_api import parse_snapshot, snapshot_bytes
 from functions.bank.privacy import keyed_hash, scrub
-from functions.common.catalog import register
+from functions.bank.tables import TABLES
+from functions.common.catalog import location, register_written
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import SAO_PAULO, Manifest, Source
 from functions.common.naming import default_partition, execution_input, execution_name, month_of
@@ -95,23 +96,6 @@ TRANSACTIONS_SCHEMA = pa.schema(
         ("transaction_id", pa.string()),
     ]
 )
-TRANSACTION_COMMENTS = {
-    "transaction_key": "dedup key (hash of the source id, or of date, description, amount and occurrence)",
-    "date": "transaction date, America/Sao_Paulo",
-    "account": "card or nuconta",
-    "account_ref": "keyed hash (HMAC-SHA256) of the account identifier; never the number itself",
-    "type": "purchase, installment, refund, bill_payment, income, transfer_in, transfer_out, fee, interest",
-    "category": "the source's category, else the first matching keyword rule, else by type",
-    "category_source": "source, rule or type",
-    "description": "as in the source, with CPFs, account and card numbers replaced by markers",
-    "amount": "BRL, exact; money out of the person's pocket is negative",
-    "installment_number": "n of 'Parcela n/N'",
-    "installment_count": "N of 'Parcela n/N'",
-    "source": "api (pynubank), card_csv, nuconta_csv or ofx",
-    "source_file": "the export file (or API snapshot) the row comes from",
-    "source_line": "line (CSV) or position (OFX, API) in the source",
-    "transaction_id": "the source's transaction id (Nubank UUID, OFX FITID), if any",
-}
 
 
 class SourceRejected(FileRejected):
@@ -531,12 +515,6 @@ def _write_partitions(
 
 # -- Catalog ---------------------------------------------------------------------------------------
 
-TABLES = {  # table -> (zone, partition key, columns as Glue types, description)
-    "bank_transactions": ("curated", "month", "Nubank card and NuConta transactions, deduplicated across sources"),
-    "bank_monthly_summary": ("refined", "month", "Spend, income and net per month and category ('_all': the month)"),
-    "bank_installments": ("refined", "due_month", "Installments still to be charged, per month due"),
-}
-
 
 def glue_types(schema: pa.Schema) -> dict[str, str]:
     names = {pa.string(): "string", pa.date32(): "date", pa.int32(): "int", pa.int64(): "bigint", pa.bool_(): "boolean"}
@@ -555,27 +533,16 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
         "bank_monthly_summary": summary.SUMMARY_SCHEMA,
         "bank_installments": summary.INSTALLMENTS_SCHEMA,
     }
-    for table, (zone, key, description) in TABLES.items():
-        database = lake.curated_database if zone == "curated" else lake.refined_database
-        bucket = lake.curated_bucket if zone == "curated" else lake.refined_bucket
-        values = result["partitions"][table]
-        if values:
-            register(
-                glue,
-                database=database,
-                table=table,
-                path=s3_uri(bucket, f"{table}/"),
-                columns=glue_types(schemas[table]),
-                partition=(key, "string"),
-                values=values,
-                description=description,
-                comments=TRANSACTION_COMMENTS if table == "bank_transactions" else None,
-            )
-            manifest.tables.append(f"{database}.{table}")
-        removed = result["removed"][table]
+    columns = {name: glue_types(schema) for name, schema in schemas.items()}
+    written = result["partitions"]
+    for registered in register_written(glue, TABLES, lake=lake, written=written, columns=columns):
+        manifest.tables.append(registered.qualified)
+    for table in TABLES:
+        removed = result["removed"][table.name]
         if removed:
+            database, _ = location(table, lake)
             glue.batch_delete_partition(
-                DatabaseName=database, TableName=table, PartitionsToDelete=[{"Values": [v]} for v in removed]
+                DatabaseName=database, TableName=table.name, PartitionsToDelete=[{"Values": [v]} for v in removed]
             )
     ingested = lake.read_state(DOMAIN, "ingested.json")
     ingested |= {s.standard: s.md5 for s in manifest.sources}

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from functions.bndes.ckan import CkanClient, classify_standard
 from functions.bndes.parse import FileRejected, ParseResult, parse_balance_sheet
+from functions.bndes.tables import BALANCE_SHEET
 from functions.common.catalog import register
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
@@ -42,8 +43,8 @@ from functions.common.text import charset_of
 DOMAIN = "bndes"
 PACKAGE_ID = "balanco-patrimonial"
 DUPLICATE_KEY = "reference date and text attributes, same values, within a file"
-TABLE = "bndes_balance_sheet"
-PARTITION_KEY = "reference_date"
+TABLE = BALANCE_SHEET.name
+PARTITION_KEY = BALANCE_SHEET.key
 
 # Stored types (decided once for the table; see docs/decisions/0003-money-and-types.md).
 SCHEMA = pa.schema(
@@ -60,26 +61,6 @@ SCHEMA = pa.schema(
     ]
 )
 DATA_SCHEMA = pa.schema([f for f in SCHEMA if f.name != PARTITION_KEY])
-GLUE_TYPES = {
-    "accounting_standard": "string",
-    "resource_name": "string",
-    "resource_id": "string",
-    "source_line": "int",
-    "account": "string",
-    "account_label": "string",
-    "value": "decimal(20,2)",
-    "attributes": "string",
-}
-COLUMN_COMMENTS = {
-    "accounting_standard": "BRGAAP, IFRS or PRUDENCIAL (Conglomerado Prudencial)",
-    "resource_name": "CKAN resource (or input file) the row comes from",
-    "resource_id": "CKAN resource id (file-<name> for files fed by hand)",
-    "source_line": "line of the source CSV (header = 1)",
-    "account": "balance-sheet line: the source column name in snake_case",
-    "account_label": "the source column header as published",
-    "value": "amount in millions of reais (R$ milhões, as the CKAN resources describe it), exact decimal",
-    "attributes": "JSON of the source row's text columns",
-}
 
 
 def table_prefix(lake: Lake) -> str:
@@ -302,18 +283,7 @@ def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     """Register the table and the partitions written; record what was ingested; write the summary."""
-    register(
-        glue,
-        database=lake.curated_database,
-        table=TABLE,
-        path=table_prefix(lake),
-        columns=GLUE_TYPES,
-        partition=(PARTITION_KEY, "date"),
-        values=manifest.partitions_written,
-        description="BNDES balance sheets (BRGAAP, IFRS, Prudential Conglomerate), long form, one row per "
-        "account and reference date",
-        comments=COLUMN_COMMENTS,
-    )
+    register(glue, BALANCE_SHEET, lake=lake, values=manifest.partitions_written)
     ingested = lake.read_state(DOMAIN, "ingested.json")
     columns = lake.read_state(DOMAIN, "columns.json")
     for source in manifest.sources:

@@ -25,7 +25,8 @@ import re
 from datetime import date
 from typing import Any
 
-from functions.common.catalog import register
+from functions.cards.tables import TABLES
+from functions.common.catalog import register_written
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
 from functions.common.naming import execution_input, execution_name, partition_for
@@ -47,11 +48,7 @@ NAMING = (
 INVOICE_HEADER = "id_cliente,id_fatura,dt_emissao_fatura,dt_vencimento_fatura,valor_fatura"
 PAYMENT_HEADER = "id_pagamento,id_fatura,id_cliente,dt_pagamento,valor_pagamento"
 DUPLICATE_KEY = "id_fatura / id_pagamento; the newest file's row, then the last line, wins"
-TABLES = {  # table -> (zone, partition key, result section)
-    "cards_invoices": ("curated", "issue_month", "invoices"),
-    "cards_payments": ("curated", "payment_month", "payments"),
-    "cards_book": ("refined", "ref", "book"),
-}
+SECTIONS = {"cards_invoices": "invoices", "cards_payments": "payments", "cards_book": "book"}  # table -> result
 
 
 class MissingFile(FileNotFoundError):
@@ -262,22 +259,10 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
         "payments": results["curate"]["payments"],
         "book": {"partitions": results["book"]["refs"]},
     }
-    for table, (zone, key, section) in TABLES.items():
-        database = lake.curated_database if zone == "curated" else lake.refined_database
-        bucket = lake.curated_bucket if zone == "curated" else lake.refined_bucket
-        path = s3_uri(bucket, f"{table}/")
-        values = sorted(set(sections[section]["partitions"]))
-        if not values:
-            continue
-        import awswrangler as wr  # heavy import, only where the catalog is written
-
-        sample = [u for u in lake.list_uris(f"{path}{key}={values[0]}/") if u.endswith(".parquet")]
-        columns, _ = wr.s3.read_parquet_metadata(path=sample[:1])
-        register(
-            glue, database=database, table=table, path=path, columns=columns, partition=(key, "string"), values=values
-        )
-        manifest.tables.append(f"{database}.{table}")
-        manifest.partitions_written += [f"{table}/{key}={v}" for v in values]
+    written = {table: sections[section]["partitions"] for table, section in SECTIONS.items()}
+    for registered in register_written(glue, TABLES, lake=lake, written=written):
+        manifest.tables.append(registered.qualified)
+        manifest.partitions_written += registered.partitions
     invoices, payments = sections["invoices"], sections["payments"]
     counts = manifest.counts
     counts.rows_in = invoices["rows_in"] + payments["rows_in"]

@@ -1,51 +1,127 @@
-"""Registering tables and partitions in the Glue Data Catalog (no crawlers), for every domain."""
+"""Registering a domain's tables and partitions in the Glue Data Catalog (no crawlers), for every domain.
+
+Each domain declares its tables once (``functions/<domain>/tables.py``, `functions.common.tables.Table`);
+its Catalog step hands them here with the partition values its run wrote.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from functions.common.lake import Lake, s3_uri
+from functions.common.tables import Table
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A table the Catalog step registered: its database and the partition values it added or kept, sorted."""
+
+    table: Table
+    database: str
+    values: list[str]
+
+    @property
+    def qualified(self) -> str:
+        """``<database>.<table>``."""
+        return f"{self.database}.{self.table.name}"
+
+    @property
+    def partitions(self) -> list[str]:
+        """``<table>/<key>=<value>`` of each value (the manifest's ``partitions_written``)."""
+        return [f"{self.table.name}/{self.table.key}={v}" for v in self.values]
+
+
+def location(table: Table, lake: Lake) -> tuple[str, str]:
+    """(Glue database, ``s3://<zone bucket>/<table>/``) of ``table`` in ``lake``."""
+    if table.zone == "curated":
+        return lake.curated_database, s3_uri(lake.curated_bucket, f"{table.name}/")
+    return lake.refined_database, s3_uri(lake.refined_bucket, f"{table.name}/")
 
 
 def register(
-    glue: Any,
-    *,
-    database: str,
-    table: str,
-    path: str,
-    columns: dict[str, str],
-    partition: tuple[str, str],
-    values: list[str],
-    description: str = "",
-    comments: dict[str, str] | None = None,
-) -> list[str]:
-    """Create or update a Parquet table partitioned by one key, and add the partitions in ``values``
-    that are not registered yet; returns the partition values, sorted. Without ``comments``, the
-    columns get those of `functions.common.column_comments` (units included). A partition is added only
-    after its files are written, so a query never sees a partial one."""
+    glue: Any, table: Table, *, lake: Lake, values: Iterable[str], columns: Mapping[str, str] | None = None
+) -> Registered:
+    """Create or update ``table`` (Parquet, zstd) and add the partitions in ``values`` not registered yet.
+
+    Parameters
+    ----------
+    glue
+        A boto3 Glue client (the partitions already registered are read with it).
+    table
+        The table's declaration.
+    lake
+        Buckets and databases of the deployment.
+    values
+        Partition values the run wrote, e.g. ``["2024-01-02"]``; a partition is added only after its
+        files are written, so a query never sees a partial one.
+    columns
+        Column -> Glue type; default: ``table.columns``, else the types of the first written
+        partition's first Parquet file.
+
+    Returns
+    -------
+    Registered
+        The database and the partition values, sorted and unique.
+
+    Raises
+    ------
+    ValueError
+        When the columns are neither given, declared nor readable from a written file.
+    """
     import awswrangler as wr  # heavy import (pandas, pyarrow), only where the catalog is written
 
-    from functions.common.column_comments import TABLE_COMMENTS
-
-    key, key_type = partition
-    if comments is None:  # the shared comments (units) of the tables whose step gives none
-        comments = {k: v for k, v in TABLE_COMMENTS.get(table, {}).items() if k in columns or k == key} or None
+    database, path = location(table, lake)
+    wanted = sorted(set(values))
+    columns = dict(columns or table.columns) or _parquet_columns(lake, path, table.key, wanted)
     wr.catalog.create_parquet_table(
         database=database,
-        table=table,
+        table=table.name,
         path=path,
         columns_types=columns,
-        partitions_types={key: key_type},
+        partitions_types={table.key: table.partition[1]},
         compression="zstd",
-        description=description,
-        columns_comments=comments,
+        description=table.description,
+        columns_comments=table.comments_for(columns) or None,
         mode="update",  # type: ignore[arg-type]  # accepted by awswrangler 3.17, missing from its hint; keeps partitions
     )
     existing = {
         tuple(p["Values"])
-        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
+        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table.name)
         for p in page["Partitions"]
     }
-    wanted = sorted(set(values))
-    missing = {f"{path}{key}={value}/": [value] for value in wanted if (value,) not in existing}
+    missing = {f"{path}{table.key}={value}/": [value] for value in wanted if (value,) not in existing}
     if missing:
-        wr.catalog.add_parquet_partitions(database=database, table=table, partitions_values=missing, compression="zstd")
-    return wanted
+        wr.catalog.add_parquet_partitions(
+            database=database, table=table.name, partitions_values=missing, compression="zstd"
+        )
+    return Registered(table=table, database=database, values=wanted)
+
+
+def register_written(
+    glue: Any,
+    tables: Iterable[Table],
+    *,
+    lake: Lake,
+    written: Mapping[str, Sequence[str]],
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Registered]:
+    """`register` each table of ``tables`` the run wrote partitions of (``written``: table name -> values);
+    a table without written partitions is left as it is. ``columns``: table name -> Glue types, for
+    tables that declare none."""
+    return [
+        register(glue, table, lake=lake, values=written[table.name], columns=(columns or {}).get(table.name))
+        for table in tables
+        if written.get(table.name)
+    ]
+
+
+def _parquet_columns(lake: Lake, path: str, key: str, values: Sequence[str]) -> dict[str, str]:
+    import awswrangler as wr
+
+    sample = [u for u in lake.list_uris(f"{path}{key}={values[0]}/") if u.endswith(".parquet")] if values else []
+    if not sample:
+        raise ValueError(f"{path}: no columns declared and no Parquet file written to read them from")
+    columns, _ = wr.s3.read_parquet_metadata(path=sample[:1])
+    return dict(columns)

@@ -10,9 +10,8 @@ from __future__ import annotations
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from functions.common.contract import RUN_METRICS
 from functions.common.manifest import Manifest
-
-RUN_METRICS = ("RowsIn", "RowsValid", "RowsQuarantined", "RowsWritten", "SourcesProcessed")
 
 
 def record_run(metrics: Metrics, manifest: Manifest) -> None:

@@ -17,7 +17,7 @@ One function, one entry point (``handler``), four kinds of event, one email form
 
 The topic comes from ``TOPIC_ARN``, the queue from ``DEAD_LETTER_QUEUE_URL``, which state machines
 and Glue jobs are the deployment's from ``STATE_MACHINE_PREFIX`` and ``GLUE_JOB_PREFIX``
-(``<prefix>-``, stacks/names.py); the execution name is the logs' correlation id.
+(``<prefix>-``, functions/common/contract.py); the execution name is the logs' correlation id.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 NOTIFY_STATE = "NotifyFailure"
-# "<prefix>-" of the deployment's state machines and Glue jobs (stacks/names.py), set by the stack
+# "<prefix>-" of the deployment's state machines and Glue jobs (functions/common/contract.py), set by the stack
 # on the notifier; the defaults are the default deployment's.
 STATE_MACHINE_PREFIX = os.environ.get("STATE_MACHINE_PREFIX", "finlake-")
 GLUE_JOB_PREFIX = os.environ.get("GLUE_JOB_PREFIX", "finlake-")
@@ -289,7 +289,7 @@ def is_finlake_job(job_name: str) -> bool:
 
 
 def job_domain(job_name: str) -> str:
-    """``<prefix>-<domain>-<step>`` -> ``<domain>`` (stacks/names.py names the jobs; a prefix has no
+    """``<prefix>-<domain>-<step>`` -> ``<domain>`` (functions/common/contract.py names the jobs; a prefix has no
     hyphen, a domain none either), "unknown" for another job."""
     parts = job_name.removeprefix(GLUE_JOB_PREFIX).split("-") if is_finlake_job(job_name) else []
     return parts[0] if len(parts) >= 2 else "unknown"

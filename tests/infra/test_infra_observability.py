@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from functions.common.contract import DEFAULT_NAMES
 from functions.common.telemetry import RUN_METRICS
 from stacks import observability
-from stacks.names import DEFAULT_NAMES
 from stacks.specs import DOMAINS
 from tests.infra.conftest import VARIANT_DOMAINS
 
@@ -238,7 +238,3 @@ def test_no_dashboard_by_default_and_one_with_a_section_per_domain_on_request(sy
     assert len(executions) == len(VARIANT_DOMAINS)
     labels = {m[-1]["label"] for m in metrics if m[0] == "AWS/Lambda" and m[1] == "Errors"}
     assert labels == {s.step for spec in VARIANT_DOMAINS.values() for s in spec.lambdas} | {"ScheduleStart", "Trigger"}
-
-
-def test_dashboard_metric_names_are_the_ones_the_catalog_steps_emit() -> None:
-    assert observability.RUN_METRICS == RUN_METRICS

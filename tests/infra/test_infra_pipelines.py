@@ -150,15 +150,27 @@ def test_no_role_may_delete_raw_objects(synthesized) -> None:
         assert not any(a.startswith("s3:Delete") for a in _zone_actions(statements, "raw")), policy
 
 
-def test_catalog_permissions_are_scoped_to_the_two_databases(synthesized) -> None:
+def test_catalog_permissions_are_scoped_to_the_two_databases_and_the_domains_tables(synthesized) -> None:
     (statement,) = [s for s in _statements(synthesized, "BndesCatalogRole") if "glue:GetTable" in _actions(s)]
     rendered = [json.dumps(r) for r in statement["Resource"]]
-    assert len(rendered) == 5  # catalog, 2 databases, 2 table wildcards
+    assert len(rendered) == 4  # catalog, 2 databases, the one table bndes declares (functions/bndes/tables.py)
     assert any(":catalog" in r for r in rendered)
     for database in ("finlake_curated", "finlake_refined"):
         assert any(f":database/{database}" in r for r in rendered)
-        assert any(f":table/{database}/*" in r for r in rendered)
+        assert not any(f":table/{database}/*" in r for r in rendered)
+    assert any(":table/finlake_curated/bndes_balance_sheet" in r for r in rendered)
     assert "glue:DeleteDatabase" not in _actions(statement)
+
+
+def test_each_catalog_role_may_touch_only_its_domains_tables(synthesized) -> None:
+    for spec in DOMAINS.values():
+        (statement,) = [
+            s for s in _statements(synthesized, f"{spec.name.title()}CatalogRole") if "glue:GetTable" in _actions(s)
+        ]
+        tables = {
+            json.dumps(r).split(":table/")[1].rstrip('"]}') for r in statement["Resource"] if ":table/" in json.dumps(r)
+        }
+        assert tables == {name.replace(".", "/") for name in spec.table_names}, spec.name
 
 
 def _machines(s) -> dict[str, dict]:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from finlake.smoke import RETAINED_TYPES, DryRunCalls, Smoke, sample_runs
-from stacks.names import DEAD_LETTER_ALARM, NOTIFIER_ALARM, Names
+from functions.common.contract import DEAD_LETTER_ALARM, NOTIFIER_ALARM, Names
 from tests.infra.conftest import PREFIX, Synthesized
 
 REGION = "sa-east-1"

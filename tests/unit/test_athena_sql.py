@@ -2,7 +2,7 @@
 demo's own schemas, each with the answer Athena gives.
 
 The tables are registered the way the pipelines register them: the stocks and bank catalog specs
-(`functions.stocks.pipeline.TABLES`, `functions.bank.pipeline.TRANSACTIONS_SCHEMA`) through
+(`functions.stocks.tables.TABLES`, `functions.bank.pipeline.TRANSACTIONS_SCHEMA`) through
 `functions.common.catalog.register` (awswrangler) on the embedded AWS, Parquet objects under
 ``<table>/<key>=<value>/``; the workspace is then read by `finlake.query.run_query` exactly as
 ``finlake query`` reads it. The data is a handful of rows a person can check by hand:
@@ -38,8 +38,12 @@ from finlake.local.runtime import BUCKETS, DATABASES, embedded_aws
 from finlake.local.workspace import Workspace
 from finlake.query import QueryError, athena_text, connect, run_query
 from functions.bank.pipeline import TRANSACTIONS_SCHEMA, glue_types
+from functions.bank.tables import TRANSACTIONS
 from functions.common.catalog import register
-from functions.stocks.pipeline import TABLES as STOCK_TABLES
+from functions.common.lake import Lake
+from functions.stocks.tables import TABLES
+
+STOCK_TABLES = {table.name: table for table in TABLES}
 
 SESSIONS = [date(2024, 1, d) for d in (2, 3, 4, 5, 8)]
 CLOSES = {
@@ -152,37 +156,28 @@ def _transaction_rows() -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def _databases() -> dict[str, str]:
+    return {"curated_database": DATABASES["CURATED_DATABASE"], "refined_database": DATABASES["REFINED_DATABASE"]}
+
+
 @pytest.fixture(scope="session")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """A workspace whose catalog holds stock_indicators, b3_quotes and bank_transactions."""
     ws = Workspace.open(tmp_path_factory.mktemp("athena") / "ws")
     tables = [
-        (
-            "REFINED",
-            "stock_indicators",
-            STOCK_TABLES["stock_indicators"]["columns"],
-            ("dt_ref", "date"),
-            _indicator_rows(),
-        ),
-        ("CURATED", "b3_quotes", STOCK_TABLES["b3_quotes"]["columns"], ("dt_ref", "date"), _quote_rows()),
-        ("CURATED", "bank_transactions", glue_types(TRANSACTIONS_SCHEMA), ("month", "string"), _transaction_rows()),
+        (STOCK_TABLES["stock_indicators"], dict(STOCK_TABLES["stock_indicators"].columns), _indicator_rows()),
+        (STOCK_TABLES["b3_quotes"], dict(STOCK_TABLES["b3_quotes"].columns), _quote_rows()),
+        (TRANSACTIONS, glue_types(TRANSACTIONS_SCHEMA), _transaction_rows()),
     ]
+    local = Lake(BUCKETS["RAW_BUCKET"], BUCKETS["CURATED_BUCKET"], BUCKETS["REFINED_BUCKET"], **_databases())
     with embedded_aws(ws) as aws:
         s3, glue = aws.client("s3"), aws.client("glue")
-        for zone, table, columns, partition, partitions in tables:
-            bucket = BUCKETS[f"{zone}_BUCKET"]
+        for table, columns, partitions in tables:
+            bucket = BUCKETS[f"{table.zone.upper()}_BUCKET"]
             for value, rows in partitions.items():
-                key = f"{table}/{partition[0]}={value}/part-0.parquet"
+                key = f"{table.name}/{table.key}={value}/part-0.parquet"
                 s3.put_object(Bucket=bucket, Key=key, Body=_parquet(columns, rows))
-            register(
-                glue,
-                database=DATABASES[f"{zone}_DATABASE"],
-                table=table,
-                path=f"s3://{bucket}/{table}/",
-                columns=columns,
-                partition=partition,
-                values=list(partitions),
-            )
+            register(glue, table, lake=local, values=list(partitions), columns=columns)
     return ws
 
 

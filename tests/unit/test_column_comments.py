@@ -1,11 +1,13 @@
-"""The catalog's column comments (functions/common/column_comments.py) name real columns and cover the
+"""The catalog's column comments (functions/<domain>/tables.py) name real columns and cover the
 columns the real-world inputs added: the instrument's key and currency of b3_quotes, the discontinuity
 flags of stock_indicators."""
 
 from __future__ import annotations
 
-from functions.common.column_comments import TABLE_COMMENTS
 from functions.stocks.cotahist import QUOTES_SCHEMA
+from functions.stocks.tables import TABLES
+
+TABLE_COMMENTS = {table.name: dict(table.comments) for table in TABLES}
 
 STOCK_INDICATORS = {  # glue/stocks_transform.py, indicators(): the refined table's columns
     "dt_ref", "ticker", "close", "daily_return", "log_return", "ma_5", "ma_21", "ma_63", "ma_252", "high_21",

@@ -1,10 +1,10 @@
-"""The deployment's fixed names come from one prefix (stacks/names.py)."""
+"""The deployment's fixed names come from one prefix (functions/common/contract.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from stacks.names import DEFAULT_NAMES, Names
+from functions.common.contract import DEFAULT_NAMES, Names
 from stacks.settings import Settings
 from stacks.specs import BANK
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from functions.stocks.pipeline import TABLES, headline_risk
+from functions.stocks.pipeline import headline_risk
+from functions.stocks.tables import TABLES as STOCK_TABLES
+
+TABLES = {table.name: {"columns": table.columns, "comments": table.comments} for table in STOCK_TABLES}
 
 
 def test_the_headline_names_the_riskiest_sector_and_the_biggest_mover():

@@ -16,9 +16,9 @@ from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.sources import sample_transport
 from finlake.local.workspace import Workspace
 from finlake.smoke import FORCED_FAILURE_MONTH, Inbox, sample_runs
+from functions.common.contract import DEAD_LETTER_ALARM, Names
 from functions.common.http import use_transport
 from functions.common.naming import execution_input
-from stacks.names import DEAD_LETTER_ALARM, Names
 from stacks.specs import DOMAINS
 
 pytestmark = pytest.mark.slow
