@@ -49,6 +49,18 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
 - ``reduce(array, initial, (s, x) -> ..., s -> ...)`` becomes DuckDB's ``list_reduce`` with an
   initial value, the output function applied to its result; ``map_agg(k, v)`` becomes
   ``map_from_entries(list({k, v}))``; ``cardinality`` works on arrays and maps.
+- ``CAST``/``try_cast`` of a varchar to ``tinyint``..``bigint`` takes what Trino's
+  ``VarcharOperators`` take: the text trimmed as Java's ``String.trim()`` does (Trino 457+), then
+  ``Integer.parseInt``'s syntax (optional sign, digits). ``'1.5'``, ``'1e3'``, ``'1_000'`` fail
+  ("Cannot cast '1.5' to INT") or are NULL under ``try_cast``; DuckDB alone rounds or reads them.
+- ``json_extract_scalar`` is NULL for an array, an object, JSON null or text that is not JSON
+  (Trino's ``ScalarValueJsonExtractor``; DuckDB's ``->>`` returns the JSON text, and fails on bad JSON).
+- Integer division by zero fails with "Division by zero" (``IntegerOperators``); double division
+  by zero is Infinity or NaN in both engines (``DoubleOperators.divide`` is Java's ``/``).
+- A varchar compared with a date, timestamp, number or boolean (``dt_ref = '2024-01-02'``,
+  ``BETWEEN``, ``IN``) is refused as Athena refuses it ("Cannot apply operator"): Trino converts
+  no varchar implicitly, DuckDB would. The refusal is `AthenaRefuses`, which ``finlake query``
+  does not retry in DuckDB's dialect.
 
 `check_read_only` refuses, before anything runs, every statement that is not one read: only
 ``SELECT``/``WITH``/``VALUES`` over the catalog's tables (and CTEs, ``UNNEST``) pass; ``COPY``,
