@@ -49,6 +49,18 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
 - ``reduce(array, initial, (s, x) -> ..., s -> ...)`` becomes DuckDB's ``list_reduce`` with an
   initial value, the output function applied to its result; ``map_agg(k, v)`` becomes
   ``map_from_entries(list({k, v}))``; ``cardinality`` works on arrays and maps.
+- ``CAST``/``try_cast`` of a varchar to ``tinyint``..``bigint`` takes what Trino's
+  ``VarcharOperators`` take: the text trimmed as Java's ``String.trim()`` does (Trino 457+), then
+  ``Integer.parseInt``'s syntax (optional sign, digits). ``'1.5'``, ``'1e3'``, ``'1_000'`` fail
+  ("Cannot cast '1.5' to INT") or are NULL under ``try_cast``; DuckDB alone rounds or reads them.
+- ``json_extract_scalar`` is NULL for an array, an object, JSON null or text that is not JSON
+  (Trino's ``ScalarValueJsonExtractor``; DuckDB's ``->>`` returns the JSON text, and fails on bad JSON).
+- Integer division by zero fails with "Division by zero" (``IntegerOperators``); double division
+  by zero is Infinity or NaN in both engines (``DoubleOperators.divide`` is Java's ``/``).
+- A varchar compared with a date, timestamp, number or boolean (``dt_ref = '2024-01-02'``,
+  ``BETWEEN``, ``IN``) is refused as Athena refuses it ("Cannot apply operator"): Trino converts
+  no varchar implicitly, DuckDB would. The refusal is `AthenaRefuses`, which ``finlake query``
+  does not retry in DuckDB's dialect.
 
 `check_read_only` refuses, before anything runs, every statement that is not one read: only
 ``SELECT``/``WITH``/``VALUES`` over the catalog's tables (and CTEs, ``UNNEST``) pass; ``COPY``,
@@ -83,6 +95,11 @@ from sqlglot.schema import MappingSchema
 
 class TranslationError(ValueError):
     """Athena SQL that has no DuckDB translation; the message is one line naming the construct."""
+
+
+class AthenaRefuses(TranslationError):
+    """SQL that Athena itself refuses (a type error), refused here too: DuckDB would run it, so
+    `finlake.query` does not hand it to DuckDB's own dialect either."""
 
 
 # Specifiers Trino's date_format/date_parse refuse ("not currently supported").
@@ -225,6 +242,42 @@ def _exact_division(a: str, a_scale: int, b: str, b_scale: int, scale: int) -> s
     )
 
 
+def _nonzero(divisor: exp.Expr) -> exp.Expr:
+    """``divisor``, or Trino's "Division by zero" error where it is 0 (typed as the divisor)."""
+    error = exp.Anonymous(this="ERROR", expressions=[exp.Literal.string("Division by zero")])
+    checked = exp.case().when(exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)), error)
+    checked = checked.else_(divisor.copy())
+    wrapped = exp.paren(checked, copy=False)
+    checked.type = wrapped.type = divisor.type
+    return wrapped
+
+
+_INTEGER_NAMES = {exp.DType.TINYINT: "TINYINT", exp.DType.SMALLINT: "SMALLINT", exp.DType.INT: "INT"}
+# What Trino's VarcharOperators accept for an integer type: Java's String.trim() (characters up to
+# U+0020) around Integer.parseInt's syntax, an optional sign and digits ('1.5', '1e3', '' fail).
+_JAVA_INTEGER = r"^[\x00-\x20]*([+-]?[0-9]+)[\x00-\x20]*$"
+
+
+def _integer_from_text(generator: Any, cast: exp.Cast) -> str | None:
+    """Trino's ``CAST``/``try_cast`` of a varchar to an integer type (VarcharOperators), or None
+    for any other cast. DuckDB's cast rounds '1.5' to 2 and reads '1e3' and '1_000'; Trino
+    refuses them ("Cannot cast '1.5' to INT"; try_cast gives NULL)."""
+    source, target = cast.this, cast.to
+    if not target.is_type(*_INTEGERS) or not source.is_type(*exp.DataType.TEXT_TYPES):
+        return None
+    text = generator.sql(source)
+    digits = f"REGEXP_EXTRACT({text}, '{_JAVA_INTEGER}', 1)"
+    kind = generator.sql(target)
+    if isinstance(cast, exp.TryCast) or cast.args.get("safe"):
+        return f"TRY_CAST(NULLIF({digits}, '') AS {kind})"
+    name = _INTEGER_NAMES.get(target.this, "BIGINT")
+    refusal = f"ERROR('Cannot cast ''' || {text} || ''' to {name}')"
+    return (
+        f"CAST(CASE WHEN {text} IS NULL OR REGEXP_MATCHES({text}, '{_JAVA_INTEGER}') THEN {digits} "
+        f"ELSE {refusal} END AS {kind})"
+    )
+
+
 class LocalDuckDB(DuckDB):
     """DuckDB, written the way Athena means it (the generator fixes in the module docstring)."""
 
@@ -259,6 +312,17 @@ class LocalDuckDB(DuckDB):
         def div_sql(self, expression: exp.Div) -> str:
             left, right = _scale(expression.left), _scale(expression.right)
             if left is None or right is None or not (left[1] or right[1]):
+                divisor = expression.right
+                if (
+                    expression.args.get("typed")
+                    and expression.left.is_type(*_INTEGERS)
+                    and divisor.is_type(*_INTEGERS)
+                    and not (divisor.is_int and int(divisor.name) != 0)
+                ):
+                    # Trino's integer division fails with "Division by zero"; sqlglot's
+                    # CAST(TRUNC(a / b) AS BIGINT) fails casting DuckDB's inf to BIGINT instead.
+                    expression = expression.copy()
+                    expression.right.replace(_nonzero(expression.right))
                 return super().div_sql(expression)
             scale = max(left[0], right[0])
             return _exact_division(self.sql(expression.left), left[0], self.sql(expression.right), right[0], scale)
@@ -278,6 +342,23 @@ class LocalDuckDB(DuckDB):
             total.set("this", exp.Sum(this=avg.this.copy()))
             count.set("this", exp.Count(this=avg.this.copy()))
             return _exact_division(super().window_sql(total), scale[0], super().window_sql(count), 0, scale[0])
+
+        def cast_sql(self, expression: exp.Cast, safe_prefix: str | None = None) -> str:
+            return _integer_from_text(self, expression) or super().cast_sql(expression, safe_prefix)
+
+        def trycast_sql(self, expression: exp.TryCast) -> str:
+            return _integer_from_text(self, expression) or super().trycast_sql(expression)
+
+        def jsonextractscalar_sql(self, expression: exp.JSONExtractScalar) -> str:
+            # Trino's ScalarValueJsonExtractor: NULL for an array, an object, JSON null, a missing
+            # path and text that is not JSON (JsonExtract catches the parse error); DuckDB's ->>
+            # returns arrays and objects as JSON text and fails on malformed JSON.
+            expression = expression.copy()
+            json = expression.this
+            valid = exp.case().when(exp.func("JSON_VALID", json.copy()), json.copy())  # NULL if not JSON
+            json.replace(valid)
+            kind = self.func("JSON_TYPE", valid, expression.expression)
+            return f"CASE WHEN {kind} NOT IN ('ARRAY', 'OBJECT') THEN {super().jsonextractscalar_sql(expression)} END"
 
         def approxdistinct_sql(self, expression: exp.ApproxDistinct) -> str:
             return self.func("APPROX_COUNT_DISTINCT", expression.this)
@@ -515,6 +596,7 @@ def translate(sql: str, *, schema: MappingSchema | None = None, functions: Colle
         raise TranslationError(f"one statement per query, as in Athena ({len(statements)} given)")
     tree = statements[0]
     _annotate(tree, schema)
+    _refuse_mixed_comparisons(tree)
     if functions:
         for call in tree.find_all(exp.Anonymous):
             name = call.name.lower()
@@ -525,6 +607,42 @@ def translate(sql: str, *, schema: MappingSchema | None = None, functions: Colle
         return tree.sql(dialect=LocalDuckDB, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
         raise TranslationError(str(exc).splitlines()[0]) from None
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+_NOT_TEXT = {*exp.DataType.TEMPORAL_TYPES, *exp.DataType.NUMERIC_TYPES, exp.DType.BOOLEAN}
+
+
+def _refuse_mixed_comparisons(tree: exp.Expr) -> None:
+    """Refuse comparing a varchar with a date, timestamp, number or boolean, as Athena does
+    ("Cannot apply operator: date = varchar(10)": Trino coerces no varchar to those types, and
+    DuckDB would cast the text silently). Only operands whose types the catalog gives are checked."""
+    for node in tree.find_all(*_COMPARISONS, exp.Between, exp.In):
+        if isinstance(node, exp.Between):
+            pairs = [(node.this, node.args["low"]), (node.this, node.args["high"])]
+        elif isinstance(node, exp.In):
+            pairs = [(node.this, value) for value in node.expressions]
+        elif isinstance(node, exp.Binary):
+            pairs = [(node.left, node.right)]
+        else:  # pragma: no cover - every comparison is a Binary
+            continue
+        for left, right in pairs:
+            kinds = [_known_type(left), _known_type(right)]
+            if None in kinds:
+                continue
+            texts = [k.is_type(*exp.DataType.TEXT_TYPES) for k in kinds if k is not None]
+            others = [k.is_type(*_NOT_TEXT) for k in kinds if k is not None]
+            if any(texts) and any(others):
+                names = " and ".join(k.sql(dialect=AthenaV3).lower() for k in kinds if k is not None)
+                raise AthenaRefuses(
+                    f"Cannot apply operator to {names} ({node.sql(dialect=AthenaV3)}): Athena converts no "
+                    "varchar implicitly; write DATE '2024-01-02', or CAST one side"
+                )
+
+
+def _known_type(node: exp.Expr) -> exp.DataType | None:
+    kind = node.type
+    return None if kind is None or kind.is_type(exp.DType.UNKNOWN, exp.DType.NULL) else kind
 
 
 def _parse_message(exc: ParseError) -> str:

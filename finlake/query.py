@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -36,7 +37,7 @@ from typing import Any
 
 import duckdb
 
-from finlake.athena_sql import TranslationError, check_read_only, glue_schema, translate
+from finlake.athena_sql import AthenaRefuses, TranslationError, check_read_only, glue_schema, translate
 from finlake.local.workspace import Workspace
 
 _SHOW_DATABASES = re.compile(r"\s*SHOW\s+(DATABASES|SCHEMAS)\s*;?\s*", re.IGNORECASE)
@@ -155,6 +156,8 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
     functions = {name for (name,) in con.execute("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()}
     try:
         text = translate(sql, schema=glue_schema(catalog), functions=functions)
+    except AthenaRefuses as exc:  # Athena's own type error: DuckDB's dialect would run it anyway
+        raise QueryError(str(exc)) from None
     except TranslationError as exc:
         try:  # DuckDB's own dialect, as before the translation existed; one statement, as in Athena
             if len(con.extract_statements(sql)) != 1:
@@ -174,9 +177,10 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
 def athena_text(value: Any) -> str:
     """One result value as Athena's console and its CSV result files write it (Trino's rendering):
     NULL empty (``null`` inside an array or map), ``true``/``false``, decimals with their scale and
-    no exponent (``-120.41``, ``1.50``), arrays ``[a, b]``, maps and rows ``{k=v, k2=v2}`` (strings
-    unquoted), timestamps with milliseconds (``2024-01-01 10:00:00.123``; with their zone, ``UTC``
-    or ``-03:00``, for timestamp with time zone), varbinary as spaced hex (``48 65``). Written by
+    no exponent (``-120.41``, ``1.50``), doubles ``Infinity``/``-Infinity``/``NaN``, arrays ``[a, b]``,
+    maps and rows ``{k=v, k2=v2}`` (strings unquoted), timestamps with milliseconds
+    (``2024-01-01 10:00:00.123``; with their zone, ``UTC`` or ``-03:00``, for timestamp with time
+    zone), varbinary as spaced hex (``48 65``). Written by
     hand: neither DuckDB nor pyarrow render values the Trino way. Used by `finlake query` and the
     console's SQL grid and CSV."""
     return "" if value is None else _text(value)
@@ -208,7 +212,13 @@ def _text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex(" ")
-    return str(value)
+    return _double(value) if isinstance(value, float) else str(value)
+
+
+def _double(value: float) -> str:
+    if math.isfinite(value):
+        return str(value)
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")  # Java's Double.toString
 
 
 def _with_hint(message: str, catalog: dict[str, dict[str, Any]], sql: str) -> str:

@@ -511,6 +511,33 @@ CORPUS: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         f"SELECT ticker FROM {B3} WHERE ticker IN (SELECT ticker FROM {SI}) UNION SELECT 'ITUB4' ORDER BY 1",
         [("ITUB4",), ("PETR4",), ("VALE3",)],
     ),
+    # -- conversions where DuckDB alone is more lenient than Trino (docs/decisions/0016) --------
+    (
+        # VarcharOperators: Integer.parseInt etc. of the trimmed text; '1.5', '1e3' and '1_000' are
+        # not integers (try_cast: NULL), ' 12 ' is (Trino 457+). DuckDB alone: 2, 1000, 1000.
+        "try_cast-varchar-to-integer-as-trino",
+        "SELECT CAST(' 12 ' AS integer), try_cast('1.5' AS integer), try_cast('1e3' AS bigint), "
+        "try_cast('1_000' AS integer), try_cast('+7' AS smallint), try_cast('99999999999' AS integer), "
+        f"(SELECT count(try_cast(ticker AS integer)) FROM {SI})",
+        [(12, None, None, None, 7, None, 0)],
+    ),
+    (
+        # JsonExtract's ScalarValueJsonExtractor: an array, an object, JSON null or text that is
+        # not JSON give NULL (DuckDB alone: '[1,2]', '{"c":1}', and an error on 'not json').
+        "json_extract_scalar-of-array-or-object-is-null",
+        "SELECT json_extract_scalar(j, '$.a'), json_extract_scalar(j, '$.b'), json_extract_scalar(j, '$.d'), "
+        "json_extract_scalar(j, '$.e'), json_extract_scalar(j, '$.a[1]'), json_extract_scalar(j, '$.n'), "
+        "json_extract_scalar('not json', '$.a') "
+        """FROM (VALUES '{"a": [1, 2], "b": {"c": 1}, "d": "x y", "e": 10, "n": null}') AS t (j)""",
+        [(None, None, "x y", "10", "2", None, None)],
+    ),
+    (
+        # DoubleOperators.divide is Java's double division: Infinity, -Infinity, NaN.
+        "double-division-by-zero-is-infinity-or-nan",
+        f"SELECT close / 0, -close / 0e0, is_nan(0e0 / 0), 5e0 % 0 IS NOT NULL FROM {SI} "
+        "WHERE ticker = 'PETR4' AND dt_ref = DATE '2024-01-02'",
+        [(float("inf"), float("-inf"), True, True)],
+    ),
 ]
 
 
@@ -549,6 +576,14 @@ UNTRANSLATABLE = [
     ("SELECT regexp_replace('ab', '(?<x>a)', '${x}')", "named groups"),
     ("SELECT 1; SELECT 2", "one statement per query"),
     ("SELECT 1.0 / 0", "Division by zero"),  # Trino fails; DuckDB alone answers inf
+    # Errors Athena itself raises, raised here too (DuckDB alone runs each of them):
+    ("SELECT CAST('1.5' AS integer)", "Cannot cast '1.5' to INT"),  # DuckDB alone: 2
+    ("SELECT CAST('1e3' AS bigint)", "Cannot cast '1e3' to BIGINT"),  # DuckDB alone: 1000
+    (f"SELECT count(*) / 0 FROM {SI}", "Division by zero"),  # integer division (DuckDB: inf to BIGINT)
+    (f"SELECT count(*) FROM {SI} WHERE dt_ref = '2024-01-02'", "Cannot apply operator to date and varchar"),
+    (f"SELECT count(*) FROM {SI} WHERE dt_ref BETWEEN '2024-01-02' AND '2024-01-03'", "date and varchar"),
+    (f"SELECT count(*) FROM {SI} WHERE dt_ref IN ('2024-01-02')", "date and varchar"),
+    (f"SELECT ticker FROM {B3} WHERE close > '30'", "Cannot apply operator to decimal(22, 8) and varchar"),
     ("SELECT ticker FROM WHERE", "not Athena SQL, line 1, column 24"),
 ]
 
@@ -671,6 +706,9 @@ RENDERED_AS_ATHENA = [  # (SELECT expression, as Athena's console and CSV write 
     ("TIMESTAMP '2024-01-01 10:00:00.123'", "2024-01-01 10:00:00.123"),
     ("TIMESTAMP '2024-01-01 10:00:00'", "2024-01-01 10:00:00.000"),
     ("DATE '2024-01-31'", "2024-01-31"),
+    ("1e0 / 0", "Infinity"),  # Java's Double.toString, as Trino writes a double
+    ("-1e0 / 0", "-Infinity"),
+    ("0e0 / 0", "NaN"),
 ]
 
 
