@@ -26,26 +26,13 @@ from moto import mock_aws
 
 from finlake.local import moto_patches
 from finlake.local.glue import LocalGlueRunner
+from finlake.local.lake import ACCOUNT, BUCKETS, DATABASES, DLQ, NOTIFIER, NOTIFY_HANDLER, OUTBOX, REGION, TOPIC
 from finlake.local.workspace import Workspace
 from finlake.ops.executions import StateEvent
 from finlake.ops.executions import state_event as _state_event
 from finlake.ops.redrive import SENT_ATTRIBUTE, receive_all
 from stacks.specs import DomainSpec
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-BUCKETS = {
-    "RAW_BUCKET": "finlake-raw",
-    "CURATED_BUCKET": "finlake-curated",
-    "REFINED_BUCKET": "finlake-refined",
-    "ATHENA_RESULTS_BUCKET": "finlake-athena-results",
-}
-DATABASES = {"CURATED_DATABASE": "finlake_curated", "REFINED_DATABASE": "finlake_refined"}
-TOPIC = "finlake-notifications"
-DLQ = "finlake-failed-runs"
-OUTBOX = "finlake-email-outbox"  # subscribed to the topic: what the emails would say
-NOTIFIER = "finlake-notify"  # the platform's notifier function (readable failure emails)
-NOTIFY_HANDLER = "functions.ops.handlers.handler"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 UNHANDLED = ("FAILED", "TIMED_OUT", "ABORTED")  # the statuses the platform's EventBridge rule sends on
 
@@ -222,7 +209,7 @@ class EmbeddedAws:
             "DeadLetterQueue": self.dlq_url,
             "Region": REGION,
         }
-        from finlake.local.sources import LOCAL_STEP_ENV
+        from finlake.local.sources import base_env
 
         lam = self.client("lambda")
         secret_names = self._create_secrets(spec)
@@ -237,7 +224,7 @@ class EmbeddedAws:
                     for s in spec.secrets
                     if s.key in step.secrets and s.key in secret_names
                 },
-                **LOCAL_STEP_ENV.get(f"{spec.name}.{step.step}", {}),
+                **base_env(spec.name).get(step.step, {}),
                 **self.function_env.get(f"{spec.name}.{step.step}", {}),
             }
             arn = lam.create_function(
@@ -282,14 +269,14 @@ class EmbeddedAws:
 
     def _create_secrets(self, spec: DomainSpec) -> dict[str, str]:
         """The domain's secrets with local values; optional ones stay off in local mode (e.g. the Google
-        Sheets sink) except the sources the sample transport answers (FRED, Alpha Vantage: LOCAL_OPTIONAL).
+        Sheets sink) except the sources the sample transport answers (the adapter's optional_secrets).
         Returns key -> secret name, named as the stack names them."""
-        from finlake.local.sources import LOCAL_OPTIONAL, local_secret
+        from finlake.local.sources import local_optional, local_secret
 
         manager = self.client("secretsmanager")
         names = {}
         for secret in spec.secrets:
-            if secret.optional_setting and secret.optional_setting not in LOCAL_OPTIONAL:
+            if secret.optional_setting and secret.optional_setting not in local_optional(spec.name):
                 continue
             name = spec.secret_name(secret.key)
             manager.create_secret(Name=name, SecretString=local_secret(self.workspace, spec.name, secret.key))

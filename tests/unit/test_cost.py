@@ -16,7 +16,6 @@ from finlake.cost import (
     CYCLE_MONTHS,
     GlueJob,
     Usage,
-    _run_glue,
     cost,
     estimate,
     load_assumptions,
@@ -27,6 +26,7 @@ from finlake.cost import (
     shortest_success_path,
     synthesize_deployment,
 )
+from finlake.cost.estimate import _run_glue
 from stacks.specs import ROOT
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
