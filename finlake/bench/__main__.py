@@ -7,6 +7,7 @@ input in the same process, so the ratio is meaningful on any machine.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from pathlib import Path
@@ -33,8 +34,14 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
-def main() -> None:
-    """Run every section in order and rewrite BENCHMARKS.md (about an hour on 2 cores)."""
+def main(argv: list[str] | None = None) -> None:
+    """Run every section in order and rewrite BENCHMARKS.md (a quarter of an hour on 2 idle cores)."""
+    argparse.ArgumentParser(
+        prog="python -m finlake.bench",
+        description="Run every benchmark section and rewrite BENCHMARKS.md (what `make bench` runs). One "
+        "section alone: python -m finlake.bench.bndes | .cotahist [records] | .stocks [records] | "
+        ".cards [--sizes N,M] | .ops (cold imports).",
+    ).parse_args(argv)
     lines = [
         "# Benchmarks",
         "",
