@@ -494,13 +494,13 @@ def runs(ctx: click.Context, domain: str | None, states: bool | None, limit: int
 
 
 def _all_runs(ws: Workspace, domain: str | None = None) -> list[dict[str, Any]]:
-    """The workspace's run records, and the bank mock's (kept in its own workspace), oldest first."""
-    from finlake.local.sources import mock_workspace
+    """The workspace's run records, and those of the domains' own workspaces (the bank mock's), oldest first."""
+    from finlake.local.sources import side_workspaces
 
     records = ws.runs(domain)
-    mock = mock_workspace(ws)
-    if domain in (None, "bank") and mock.root != ws.root and mock.runs_dir.exists():
-        records += [{**r, "_where": f"  [bank mock: --home {mock.root}]"} for r in mock.runs("bank")]
+    for owner, other in side_workspaces(ws, domain):
+        if other.runs_dir.exists():
+            records += [{**r, "_where": f"  [{owner} mock: --home {other.root}]"} for r in other.runs(owner)]
     return sorted(records, key=lambda r: r.get("started", ""))
 
 
@@ -717,13 +717,13 @@ def redrive(ctx: click.Context, do_apply: bool, domain: str | None) -> None:
 
 def _redrive_local(ws: Workspace, do_apply: bool, domain: str | None, debug: bool) -> None:
     from finlake.local import redrive as local_dlq
-    from finlake.local.sources import mock_workspace
+    from finlake.local.sources import side_workspaces
 
-    homes = [ws]
-    mock = mock_workspace(ws)
-    if domain in (None, "bank") and mock.root != ws.root and mock.root.exists():
-        homes.append(mock)
-    where = {ws.root: "", mock.root: f"  [bank mock: --home {mock.root}]"}
+    homes, where = [ws], {ws.root: ""}
+    for owner, other in side_workspaces(ws, domain):
+        if other.root.exists():
+            homes.append(other)
+            where[other.root] = f"  [{owner} mock: --home {other.root}]"
     if not do_apply:
         waiting = [(home, run_) for home in homes for run_ in local_dlq.failed_runs(home, domain)]
         if not waiting:
