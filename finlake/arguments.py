@@ -129,20 +129,32 @@ def check_distinct_inputs(inputs: Sequence[Path]) -> None:
 def check_local_samples(
     spec: DomainSpec, *, day: str | None = None, year: str | None = None, today: date | None = None
 ) -> None:
-    """A local stocks run without ``--input`` reads B3 answers the project generates
-    (`finlake.samples.b3`), whose trading calendar covers only 2019-2026: refuse a day or year
-    outside it before anything starts, with the way to load a real file of that time instead
-    (the generated BCB answers cover any date, so ``--date D --input FILE`` runs for any D)."""
-    if spec.name != "stocks":
+    """A local run without ``--input`` reads the answers the domain's sample adapter generates; when they
+    cover only some years (``offline_years``: stocks' B3 trading calendar, 2019-2026) refuse a day or year
+    outside them before anything starts, with the way to load a real file of that time instead (the
+    generated BCB answers cover any date, so ``--date D --input FILE`` runs for any D).
+
+    Raises
+    ------
+    click.UsageError
+        The asked year (or today's, in São Paulo) is outside the generated span.
+    finlake.samples.registry.MissingAdapter
+        The domain has no local-mode adapter.
+    """
+    from finlake.samples.registry import adapter
+
+    sample = adapter(spec.name)
+    if sample.offline_years is None:
         return
-    from finlake.samples.b3 import LAST_DAY, ORIGIN
+    first, last = sample.offline_years
 
     asked = f"--year {year}" if year else f"--date {day}" if day else f"today ({_today(today)})"
     asked_year = int(year) if year else (date.fromisoformat(day) if day else _today(today)).year
-    if not ORIGIN.year <= asked_year <= LAST_DAY.year:
+    if not first <= asked_year <= last:
+        source = sample.offline_source
         raise click.UsageError(
-            f"{asked}: local mode generates B3's answers for {ORIGIN.year}-{LAST_DAY.year} only (it never fetches "
-            "B3); give B3's file with `--date YYYY-MM-DD --input FILE`, or run on AWS with --aws"
+            f"{asked}: local mode generates {source}'s answers for {first}-{last} only (it never fetches "
+            f"{source}); give {source}'s file with `--date YYYY-MM-DD --input FILE`, or run on AWS with --aws"
         )
 
 

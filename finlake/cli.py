@@ -17,7 +17,6 @@ from finlake.arguments import (
     check_local_samples,
     check_range,
     check_run_options,
-    parse_month,
 )
 from finlake.cost import cost
 from finlake.local.workspace import Workspace
@@ -209,7 +208,7 @@ def run(
 
 def _echo_failure(result: Any, debug: bool) -> None:
     """``FAILED <execution> at <state>: <Error>: <readable cause>`` and the next step, on stderr."""
-    from functions.ops.notify import readable_cause
+    from functions.notifier.notify import readable_cause
 
     cause = result.cause if debug else readable_cause(result.error or "", result.cause, result.failed_state or "")
     where = f" at {result.failed_state}" if result.failed_state else ""
@@ -398,43 +397,17 @@ def generate() -> None:
     """Write generated sample files (the ones `make demo` loads) into a folder."""
 
 
-@generate.command("cards")
-@click.option("--clients", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
-@click.option("--months", type=click.IntRange(1, 240), default=12, show_default=True, help="Months of files.")
-@click.option("--end-month", default="2024-09", show_default=True, help="Last month, YYYY-MM.")
-@click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--no-minimum", is_flag=True, help="Omit the valor_pagamento_minimo column.")
-@click.option("--no-anomalies", is_flag=True, help="No duplicated or malformed lines.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
-def generate_cards(
-    clients: int, months: int, end_month: str, seed: int, no_minimum: bool, no_anomalies: bool, out: Path
-) -> None:
-    """Monthly invoice and payment files (tb_faturas_YYYYMM.csv, tb_pagamentos_YYYYMM.csv)."""
-    from finlake.samples import cards
+def _add_generators() -> None:
+    """One `finlake generate <domain>` per domain whose sample adapter has a generator."""
+    from finlake.samples.registry import adapters
 
-    end_month = parse_month(end_month, "--end-month")
-    files, truth = cards.generate_with_truth(
-        clients, months, end_month=end_month, seed=seed, minimum_column=not no_minimum, anomalies=not no_anomalies
-    )
-    paths = cards.write(out, files)
-    lines = sum(truth.data_lines.values())
-    click.echo(f"wrote {len(paths)} files, {lines:,} data lines, {len(truth.injected)} injected anomalies, to {out}")
+    for each in adapters():
+        command = each.generate_command()
+        if command is not None:
+            generate.add_command(command)
 
 
-@generate.command("bank")
-@click.option("--end-month", default="2024-09", show_default=True, help="Last month, YYYY-MM.")
-@click.option(
-    "--months", type=click.IntRange(2, 120), default=3, show_default=True, help="Months (2 at least: two card exports)."
-)
-@click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
-def generate_bank(end_month: str, months: int, seed: int, out: Path) -> None:
-    """Nubank app exports: card CSVs in both headers, NuConta CSVs and OFX of both accounts."""
-    from finlake.samples import bank
-
-    end_month = parse_month(end_month, "--end-month")
-    for path in bank.write(out, bank.demo_files(end_month, months, seed=seed)):
-        click.echo(f"wrote {path} ({path.stat().st_size:,} bytes)")
+_add_generators()
 
 
 @main.command()
@@ -521,13 +494,13 @@ def runs(ctx: click.Context, domain: str | None, states: bool | None, limit: int
 
 
 def _all_runs(ws: Workspace, domain: str | None = None) -> list[dict[str, Any]]:
-    """The workspace's run records, and the bank mock's (kept in its own workspace), oldest first."""
-    from finlake.local.sources import mock_workspace
+    """The workspace's run records, and those of the domains' own workspaces (the bank mock's), oldest first."""
+    from finlake.local.sources import side_workspaces
 
     records = ws.runs(domain)
-    mock = mock_workspace(ws)
-    if domain in (None, "bank") and mock.root != ws.root and mock.runs_dir.exists():
-        records += [{**r, "_where": f"  [bank mock: --home {mock.root}]"} for r in mock.runs("bank")]
+    for owner, other in side_workspaces(ws, domain):
+        if other.runs_dir.exists():
+            records += [{**r, "_where": f"  [{owner} mock: --home {other.root}]"} for r in other.runs(owner)]
     return sorted(records, key=lambda r: r.get("started", ""))
 
 
@@ -535,7 +508,7 @@ def outcome(record: dict[str, Any]) -> str:
     """``loaded: rows in 80 = 80 curated + 0 quarantined + 0 duplicates dropped`` (the row accounting every
     domain keeps), ``nothing new`` or ``failed at Fetch: Error: cause``."""
     from finlake.ops.executions import counts_text
-    from functions.ops.notify import readable_cause
+    from functions.notifier.notify import readable_cause
 
     output = record.get("output") or {}
     if record.get("status") != "SUCCEEDED":
@@ -635,7 +608,7 @@ def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool, deb
     from finlake.local.runner import run_plans
     from finlake.local.sources import local_plan
     from finlake.naming import execution_name
-    from functions.ops.notify import readable_cause
+    from functions.notifier.notify import readable_cause
 
     plans = []
     for part in parts:
@@ -744,13 +717,13 @@ def redrive(ctx: click.Context, do_apply: bool, domain: str | None) -> None:
 
 def _redrive_local(ws: Workspace, do_apply: bool, domain: str | None, debug: bool) -> None:
     from finlake.local import redrive as local_dlq
-    from finlake.local.sources import mock_workspace
+    from finlake.local.sources import side_workspaces
 
-    homes = [ws]
-    mock = mock_workspace(ws)
-    if domain in (None, "bank") and mock.root != ws.root and mock.root.exists():
-        homes.append(mock)
-    where = {ws.root: "", mock.root: f"  [bank mock: --home {mock.root}]"}
+    homes, where = [ws], {ws.root: ""}
+    for owner, other in side_workspaces(ws, domain):
+        if other.root.exists():
+            homes.append(other)
+            where[other.root] = f"  [{owner} mock: --home {other.root}]"
     if not do_apply:
         waiting = [(home, run_) for home in homes for run_ in local_dlq.failed_runs(home, domain)]
         if not waiting:

@@ -80,7 +80,7 @@ RUN_TIMEOUT_S = 60 * 60  # every run, Glue jobs included
 NOTIFICATION_TIMEOUT_S = 20 * 60  # after the runs: the alarm evaluates 5-minute periods
 STACK_TIMEOUT_S = 60 * 60
 BRIEF_CHARS = 400  # a parameter's value in the dry-run plan is cut there
-STARTERS = ("Trigger", "ScheduleStart")  # the failed state of a start failure email (functions/ops/notify.py)
+STARTERS = ("Trigger", "ScheduleStart")  # the failed state of a start failure email (functions/notifier/notify.py)
 
 
 class SmokeError(RuntimeError):
@@ -769,7 +769,7 @@ class Inbox:
     alarm_name: str  # the dead-letter queue's alarm, Names.alarm(DEAD_LETTER_ALARM)
     subjects: dict[str, str] = field(default_factory=dict)  # check -> subject of the message that met it
     # Subjects of the notifier's emails for a starter that could not start a run (S3 trigger,
-    # ScheduleStart): functions/ops/notify.py failure_from_invocation_record.
+    # ScheduleStart): functions/notifier/notify.py failure_from_invocation_record.
     start_failures: list[str] = field(default_factory=list)
 
     def checks(self) -> list[str]:

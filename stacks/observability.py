@@ -3,7 +3,7 @@
 Every way a run or a component can fail reaches a person through the notification topic
 (``tests/infra/test_failure_inventory.py`` proves it from the synthesized templates):
 
-- ``Notifier`` (platform stack): the ``<prefix>-notify`` function (``functions/ops``). Every
+- ``Notifier`` (platform stack): the ``<prefix>-notify`` function (``functions/notifier``). Every
   workflow's ``NotifyFailure`` state invokes it; two EventBridge rules (free: AWS service events)
   send it the FAILED, TIMED_OUT and ABORTED status changes of the finlake state machines (a
   ``Catch`` never sees a run's own timeout or a StopExecution) and the FAILED, TIMEOUT and ERROR
@@ -42,7 +42,7 @@ from constructs import Construct
 from functions.common.contract import DEFAULT_NAMES, METRICS_NAMESPACE, NOTIFIER_ALARM, RUN_METRICS, Names
 from stacks import nag
 
-NOTIFIER_HANDLER = "functions.ops.handlers.handler"
+NOTIFIER_HANDLER = "functions.notifier.handlers.handler"
 # Every name (the notifier, the state machines' and Glue jobs' prefixes, the alarms) comes from the
 # deployment's Names (functions/common/contract.py, settings.names).
 STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -153,7 +153,7 @@ class Notifier(Construct):
                 "TOPIC_ARN": topic.topic_arn,
                 "DEAD_LETTER_QUEUE_URL": dead_letter_queue.queue_url,
                 "POWERTOOLS_SERVICE_NAME": names.notifier,
-                # functions/ops/notify.py: which runs and Glue jobs are this deployment's
+                # functions/notifier/notify.py: which runs and Glue jobs are this deployment's
                 "STATE_MACHINE_PREFIX": machines,
                 "GLUE_JOB_PREFIX": jobs,
             },

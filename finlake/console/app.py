@@ -368,7 +368,7 @@ def run_page(ws: Workspace, name: str) -> Any:
     ]
     letter = console_data.dead_letter(home, name) if record["status"] != "SUCCEEDED" else None
     if letter:
-        from functions.ops.notify import readable_cause
+        from functions.notifier.notify import readable_cause
 
         body = letter["body"]
         children += [
@@ -433,7 +433,7 @@ def state_panel(detail: dict[str, Any]) -> Any:
     if detail.get("comment"):
         children.append(html.P(detail["comment"], style={"color": "#546e7a"}))
     if detail.get("error"):
-        from functions.ops.notify import readable_cause
+        from functions.notifier.notify import readable_cause
 
         readable = readable_cause(detail["error"], detail.get("cause"), detail["state"])
         children += [

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from finlake.local.lake import BUCKETS
 from stacks.specs import ROOT
 
 if TYPE_CHECKING:
@@ -130,8 +131,6 @@ class LocalGlueRunner:
         self.aws = aws
 
     def __call__(self, job_name: str, arguments: dict[str, str]) -> None:
-        from finlake.local.runtime import BUCKETS
-
         job = self.aws.client("glue").get_job(JobName=job_name)["Job"]
         script = load_script(job["Command"]["ScriptLocation"])
         # As Glue does: the job's default arguments, overridden by the run's own.

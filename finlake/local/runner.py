@@ -2,61 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from finlake.local.glue import SPARK_LOG
+from finlake.local.plan import RunPlan
 from finlake.local.progress import StepProgress
 from finlake.local.runtime import EmbeddedAws, RunResult, StateEvent
 from finlake.local.sources import local_function_env, sample_transport
 from finlake.local.workspace import Workspace
-from finlake.naming import execution_input, execution_name, pinned
+from finlake.naming import execution_name
 from finlake.ops.executions import next_attempt
 from functions.common.http import use_transport
-from functions.common.manifest import today_in_sao_paulo
 from stacks.specs import DomainSpec
 
 Echo = Callable[..., None]
-
-
-@dataclass
-class RunPlan:
-    """One execution to start: what `finlake run` was asked, or one step of the demo."""
-
-    spec: DomainSpec
-    date: str | None = None
-    month: str | None = None
-    year: str | None = None
-    inputs: list[Path] = field(default_factory=list)
-    force: bool = False
-    source: str | None = None  # bank: "api" or "mock" (pynubank's MockHttpClient)
-    workspace: Workspace | None = None  # another workspace than the command's (the bank mock's own)
-    note: str = ""  # printed under the run's header: where its data comes from
-
-    def __post_init__(self) -> None:
-        if not self.inputs:  # files say what they are for (the S3 triggers' rule)
-            self.date, self.month = pinned(self.spec, self.date, self.month, self.year)
-
-    def partition(self) -> str:
-        if self.spec.partition == "month" and self.month:
-            return self.month
-        return self.date or self.year or self.month or today_in_sao_paulo()
-
-    def request(self, input_uris: list[str]) -> dict[str, Any]:
-        request = execution_input(self.spec.name, date=self.date, month=self.month, inputs=input_uris, force=self.force)
-        if self.year:
-            request["year"] = self.year
-        if self.source:
-            request["source"] = self.source
-        if self.inputs:  # the name follows the content, not just the file names
-            request["inputs_md5"] = [
-                hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() for p in self.inputs
-            ]
-        return request
 
 
 def run_plans(ws: Workspace, plans: list[RunPlan], *, echo: Echo = print, debug: bool = False) -> list[RunResult]:
@@ -100,7 +62,7 @@ def run_request(
         echo(f"   {note}")
     spark_log = ws.root / SPARK_LOG
     log_start = spark_log.stat().st_size if spark_log.exists() else 0
-    use_transport(spec.name, sample_transport(spec.name, request))
+    use_transport(spec.name, sample_transport(ws, spec.name, request))
     progress = StepProgress(echo)
     try:
         result = aws.run(spec, request, name, on_event=_printer(echo, progress, debug))
@@ -155,7 +117,7 @@ def _printer(echo: Echo, progress: StepProgress, debug: bool = False) -> Callabl
 def failure_line(detail: str) -> str:
     """``Error: cause`` as one readable line: the error name and the message, never a JSON payload
     or a stack trace (`finlake --debug` prints those)."""
-    from functions.ops.notify import readable_cause
+    from functions.notifier.notify import readable_cause
 
     error, _, cause = detail.partition(": ")
     return f"{error}: {readable_cause(error, cause if cause != 'None' else '')}"

@@ -26,12 +26,24 @@ from moto import mock_aws
 
 from finlake.local import moto_patches
 from finlake.local.glue import LocalGlueRunner
+from finlake.local.lake import (
+    ACCOUNT,
+    BUCKETS,
+    DATABASES,
+    DLQ,
+    LAKE,
+    NAMES,
+    NOTIFIER,
+    NOTIFY_HANDLER,
+    OUTBOX,
+    REGION,
+    TOPIC,
+)
 from finlake.local.workspace import Workspace
 from finlake.ops.executions import StateEvent
 from finlake.ops.executions import state_event as _state_event
 from finlake.ops.redrive import SENT_ATTRIBUTE, receive_all
 from functions.common.contract import (
-    DEFAULT_NAMES,
     GLUE_COMMAND,
     GLUE_VERSION,
     METRICS_NAMESPACE,
@@ -40,26 +52,6 @@ from functions.common.contract import (
 )
 from stacks.specs import DomainSpec
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-BUCKETS = {
-    "RAW_BUCKET": "finlake-raw",
-    "CURATED_BUCKET": "finlake-curated",
-    "REFINED_BUCKET": "finlake-refined",
-    "ATHENA_RESULTS_BUCKET": "finlake-athena-results",
-}
-NAMES = DEFAULT_NAMES
-DATABASES = {"CURATED_DATABASE": NAMES.database("curated"), "REFINED_DATABASE": NAMES.database("refined")}
-# The lake every local function and Glue job is given (functions/common/contract.py builds their wiring).
-LAKE = NAMES.lake(
-    {"raw": BUCKETS["RAW_BUCKET"], "curated": BUCKETS["CURATED_BUCKET"], "refined": BUCKETS["REFINED_BUCKET"]}
-)
-# CloudFormation names the deployed topic and queue; these are the embedded AWS's own.
-TOPIC = "finlake-notifications"
-DLQ = "finlake-failed-runs"
-OUTBOX = "finlake-email-outbox"  # subscribed to the topic: what the emails would say
-NOTIFIER = NAMES.notifier  # the platform's notifier function (readable failure emails)
-NOTIFY_HANDLER = "functions.ops.handlers.handler"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 UNHANDLED = ("FAILED", "TIMED_OUT", "ABORTED")  # the statuses the platform's EventBridge rule sends on
 
@@ -233,7 +225,7 @@ class EmbeddedAws:
             "DeadLetterQueue": self.dlq_url,
             "Region": REGION,
         }
-        from finlake.local.sources import LOCAL_STEP_ENV
+        from finlake.local.sources import base_env
 
         lam = self.client("lambda")
         secret_names = self._create_secrets(spec)
@@ -242,7 +234,7 @@ class EmbeddedAws:
             env = {
                 **function_environment(NAMES, spec.name, LAKE, secrets),
                 "FINLAKE_LOCAL": "true",
-                **LOCAL_STEP_ENV.get(f"{spec.name}.{step.step}", {}),
+                **base_env(spec.name).get(step.step, {}),
                 **self.function_env.get(f"{spec.name}.{step.step}", {}),
             }
             arn = lam.create_function(
@@ -289,14 +281,14 @@ class EmbeddedAws:
 
     def _create_secrets(self, spec: DomainSpec) -> dict[str, str]:
         """The domain's secrets with local values; optional ones stay off in local mode (e.g. the Google
-        Sheets sink) except the sources the sample transport answers (FRED, Alpha Vantage: LOCAL_OPTIONAL).
+        Sheets sink) except the sources the sample transport answers (the adapter's optional_secrets).
         Returns key -> secret name, named as the stack names them."""
-        from finlake.local.sources import LOCAL_OPTIONAL, local_secret
+        from finlake.local.sources import local_optional, local_secret
 
         manager = self.client("secretsmanager")
         names = {}
         for secret in spec.secrets:
-            if secret.optional_setting and secret.optional_setting not in LOCAL_OPTIONAL:
+            if secret.optional_setting and secret.optional_setting not in local_optional(spec.name):
                 continue
             name = spec.secret_name(secret.key)
             manager.create_secret(Name=name, SecretString=local_secret(self.workspace, spec.name, secret.key))

@@ -34,10 +34,12 @@ Run ``python -m finlake.samples.bank --end-month 2024-09 --months 3 --out DIR``.
 from __future__ import annotations
 
 import argparse
+import base64
 import calendar
 import csv
 import hashlib
 import io
+import json
 import random
 import sys
 from collections.abc import Sequence
@@ -45,6 +47,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import click
+
+from finlake.arguments import parse_month
+from finlake.local.plan import RunPlan
+from finlake.local.workspace import Workspace
+from finlake.samples.registry import SampleAdapter
+from stacks.specs import DomainSpec
 
 MALFORMED = ("extra_field", "bad_date", "ambiguous_amount", "empty_description")
 PT_MONTHS = ("JAN", "FEV", "MAR", "ABR", "MAI", "JUN", "JUL", "AGO", "SET", "OUT", "NOV", "DEZ")
@@ -422,6 +433,93 @@ def main(argv: list[str] | None = None) -> int:
     for path in write(args.out, demo_files(args.end_month, args.months, seed=args.seed)):
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
+
+
+# -- Local mode ---------------------------------------------------------------------------------------
+
+# An invented CPF with valid check digits: the tests scan every written object and log line for it.
+LOCAL_NUBANK_CPF = "529.982.247-25"
+MOCK_BANK_HOME = "mock-bank"  # under the workspace: the bank mock's own workspace
+BANK_DEMO_END, BANK_DEMO_MONTHS = "2024-09", 3
+API_NOTE = (
+    "source: the Nubank API through pynubank (--source api), over the network; this workspace holds an "
+    "invented login, so Nubank will refuse it (it refuses pynubank logins since 2024-10)"
+)
+
+
+def mock_workspace(ws: Workspace) -> Workspace:
+    """Where the bank mock's runs go: invented transactions (2015 on) never share tables with a
+    person's exports. (Not created here: `Workspace.open` it to run there.)"""
+    return Workspace((ws.root / MOCK_BANK_HOME).resolve())
+
+
+class BankAdapter(SampleAdapter):
+    """bank offline: pynubank's MockHttpClient in its own workspace, or the app's exports given with --input."""
+
+    domain = "bank"
+    bench_input = "6 app exports (July-September 2024), 260 rows"
+
+    def secret(self, ws: Workspace, key: str) -> str | None:
+        """An invented Nubank login (pynubank's MockHttpClient accepts any): JSON {cpf, password, certificate}."""
+        if key != "nubank":
+            return None
+        certificate = base64.b64encode(b"finlake local mode: not a real certificate").decode()
+        return json.dumps({"cpf": LOCAL_NUBANK_CPF, "password": "local-only", "certificate_p12_base64": certificate})
+
+    def plan(self, ws: Workspace, spec: DomainSpec, **options: Any) -> RunPlan:
+        """Without ``--input``: the mock in `mock_workspace`, or with ``source="api"`` the Nubank API (which
+        refuses the invented login); with files, what was asked."""
+        if options.get("inputs"):
+            return super().plan(ws, spec, **options)
+        month, force = options.get("month"), bool(options.get("force"))
+        if options.get("source") == "api":
+            return RunPlan(spec, month=month, force=force, source="api", note=API_NOTE)
+        mock = Workspace.open(mock_workspace(ws).root)
+        note = (
+            f"source: pynubank's offline MockHttpClient (invented data), kept apart from your exports in its own "
+            f"workspace {mock.root} (see it with `finlake --home {mock.root} tables`); your exports: --input FILE"
+        )
+        return RunPlan(spec, month=month, force=force, source="mock", workspace=mock, note=note)
+
+    def demo_plans(self, ws: Workspace) -> list[RunPlan]:
+        """The Nubank API through pynubank's offline mock (a snapshot taken this month, so its credit
+        limit applies from this month on), then the app's exports (card CSV in both formats, two
+        overlapping NuConta CSVs, OFX of both accounts) in one run."""
+        folder = ws.samples_dir / "bank"
+        if not folder.exists():
+            write(folder, demo_files(BANK_DEMO_END, BANK_DEMO_MONTHS))
+        exports = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".ofx"))
+        return [self.plan(ws, self.spec, source="mock"), RunPlan(self.spec, month=BANK_DEMO_END, inputs=exports)]
+
+    def bench_plans(self, ws: Workspace) -> list[RunPlan]:
+        """The demo's six exports (July-September 2024) in one run."""
+        files = write(ws.samples_dir / "bank", demo_files("2024-09", 3))
+        return [RunPlan(self.spec, month="2024-09", inputs=files)]
+
+    def workspaces(self, ws: Workspace) -> list[Workspace]:
+        """The mock's own workspace (`mock_workspace`)."""
+        return [mock_workspace(ws)]
+
+    def generate_command(self) -> click.Command:
+        """`finlake generate bank`: the app's exports into ``--out``."""
+        return _generate_command
+
+
+@click.command("bank")
+@click.option("--end-month", default="2024-09", show_default=True, help="Last month, YYYY-MM.")
+@click.option(
+    "--months", type=click.IntRange(2, 120), default=3, show_default=True, help="Months (2 at least: two card exports)."
+)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
+def _generate_command(end_month: str, months: int, seed: int, out: Path) -> None:
+    """Nubank app exports: card CSVs in both headers, NuConta CSVs and OFX of both accounts."""
+    end_month = parse_month(end_month, "--end-month")
+    for path in write(out, demo_files(end_month, months, seed=seed)):
+        click.echo(f"wrote {path} ({path.stat().st_size:,} bytes)")
+
+
+ADAPTER = BankAdapter()
 
 
 if __name__ == "__main__":

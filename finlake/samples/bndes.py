@@ -31,12 +31,16 @@ import hashlib
 import json
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+from finlake.local.workspace import Workspace
+from finlake.samples.registry import SampleAdapter
 from functions.bndes.ckan import DEFAULT_BASE_URL, DEFAULT_PACKAGE_ID
-from functions.common.http import write_cassette_entry
+from functions.common.http import Http, ReplayHttp, write_cassette_entry
 from functions.common.ptbr import format_ptbr, normalize_column
 
 STANDARDS = ("BRGAAP", "IFRS", "PRUDENCIAL")
@@ -236,3 +240,30 @@ def write_bndes_cassette(out_dir: Path, *, years: range = range(2021, 2026), see
         file=f"api/package_show-{DEFAULT_PACKAGE_ID}.json",
     )
     return out_dir
+
+
+# -- Local mode ---------------------------------------------------------------------------------------
+
+CASSETTE = "bndes-ckan"  # under the workspace's samples/
+
+
+def workspace_cassette(ws: Workspace) -> Path:
+    """The workspace's cassette folder (``<workspace>/samples/bndes-ckan``), written once if it has no index."""
+    cassette = ws.samples_dir / CASSETTE
+    if not (cassette / "index.json").exists():
+        write_bndes_cassette(cassette)
+    return cassette
+
+
+class BndesAdapter(SampleAdapter):
+    """bndes offline: Fetch reads the workspace's recorded-format CKAN cassette (15 resources, 80 rows)."""
+
+    domain = "bndes"
+    bench_input = "bundled CKAN cassette: 15 resources, 80 rows"
+
+    def transport(self, ws: Workspace, request: Mapping[str, Any]) -> Http:
+        """A `ReplayHttp` over the workspace's cassette (a broken entry written there is what Fetch gets)."""
+        return ReplayHttp(workspace_cassette(ws))
+
+
+ADAPTER = BndesAdapter()

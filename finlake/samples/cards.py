@@ -39,7 +39,7 @@ per file (see `KINDS`); every injected line is recorded in `Truth`:
     (payment files) a well-formed payment, with a fresh id, of an invoice that exists in no file.
 
 The valid data (`CardsData`) is the same with or without anomalies; the benchmark writes it
-straight to curated Parquet (``finlake.bench_cards``).
+straight to curated Parquet (``finlake.bench.cards``).
 
 Run ``python -m finlake.samples.cards --clients 1000 --months 12 --out DIR``.
 """
@@ -53,10 +53,19 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+import click
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+
+from finlake.arguments import parse_month
+from finlake.local.lake import BUCKETS
+from finlake.local.plan import RunPlan
+from finlake.local.workspace import Workspace
+from finlake.samples.registry import SampleAdapter
+from stacks.specs import DomainSpec
 
 INVOICE_COLUMNS = ("id_cliente", "id_fatura", "dt_emissao_fatura", "dt_vencimento_fatura", "valor_fatura")
 MINIMUM_COLUMN = "valor_pagamento_minimo"
@@ -595,3 +604,87 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- Local mode ---------------------------------------------------------------------------------------
+
+CARDS_SAMPLE_CLIENTS = 1_000  # a `finlake run cards --month M` with an empty inbox
+CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, CARDS_DEMO_END = 2_000, 12, "2024-09"
+
+
+def seed_cards_inbox(ws: Workspace, month: str) -> str:
+    """Put generated invoice and payment files for ``month`` (YYYY-MM) in the local inbox when it has
+    neither (what dropping the month's files would do); return the line that says so, or ""."""
+    from functions.cards.pipeline import INBOX, monthly_names
+
+    names = monthly_names(month)
+    paths = [ws.object_path(BUCKETS["RAW_BUCKET"], INBOX + name) for name in names]
+    if any(p.exists() for p in paths):  # the month's files, or one of them: never overwrite a file dropped there
+        return ""
+    written = write(paths[0].parent, generate(CARDS_SAMPLE_CLIENTS, 1, end_month=month))
+    return (
+        f"no card files for {month} in the local inbox: generated samples ({CARDS_SAMPLE_CLIENTS} clients; "
+        f"`finlake generate cards`) put there as {', '.join(p.name for p in written)}; your own files: --input FILE"
+    )
+
+
+def cards_demo(ws: Workspace) -> RunPlan:
+    """A year of monthly invoice and payment files (with the anomalies real files have: duplicated
+    rows, malformed lines, payments for unknown invoices; the last quarter named as the publisher's
+    date-stamped deliveries, tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv) loaded in one backfill run."""
+    folder = ws.samples_dir / "cards"
+    if not folder.exists():
+        files = generate(CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, end_month=CARDS_DEMO_END)
+        write(folder, files, date_stamped_from=sorted(files)[-3])
+    return RunPlan(ADAPTER.spec, month=CARDS_DEMO_END, inputs=sorted(folder.glob("tb_*.csv")))
+
+
+class CardsAdapter(SampleAdapter):
+    """cards offline: the files in the local inbox, generated for the month when it has none."""
+
+    domain = "cards"
+    bench_input = "500 clients x 3 months of invoice and payment files"
+
+    def plan(self, ws: Workspace, spec: DomainSpec, **options: Any) -> RunPlan:
+        """What was asked; without ``--input``, the month's generated files put in the inbox (`seed_cards_inbox`)."""
+        plan = super().plan(ws, spec, **options)
+        if not plan.inputs and plan.month:
+            plan.note = seed_cards_inbox(ws, plan.month)
+        return plan
+
+    def demo_plans(self, ws: Workspace) -> list[RunPlan]:
+        """`cards_demo`: a year of files in one run."""
+        return [cards_demo(ws)]
+
+    def bench_plans(self, ws: Workspace) -> list[RunPlan]:
+        """500 clients x 3 months (July-September 2024)."""
+        files = write(ws.samples_dir / "cards", generate(500, 3, end_month="2024-09"))
+        return [RunPlan(self.spec, month="2024-09", inputs=files)]
+
+    def generate_command(self) -> click.Command:
+        """`finlake generate cards`: monthly invoice and payment files into ``--out``."""
+        return _generate_command
+
+
+@click.command("cards")
+@click.option("--clients", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
+@click.option("--months", type=click.IntRange(1, 240), default=12, show_default=True, help="Months of files.")
+@click.option("--end-month", default="2024-09", show_default=True, help="Last month, YYYY-MM.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--no-minimum", is_flag=True, help="Omit the valor_pagamento_minimo column.")
+@click.option("--no-anomalies", is_flag=True, help="No duplicated or malformed lines.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
+def _generate_command(
+    clients: int, months: int, end_month: str, seed: int, no_minimum: bool, no_anomalies: bool, out: Path
+) -> None:
+    """Monthly invoice and payment files (tb_faturas_YYYYMM.csv, tb_pagamentos_YYYYMM.csv)."""
+    end_month = parse_month(end_month, "--end-month")
+    files, truth = generate_with_truth(
+        clients, months, end_month=end_month, seed=seed, minimum_column=not no_minimum, anomalies=not no_anomalies
+    )
+    paths = write(out, files)
+    lines = sum(truth.data_lines.values())
+    click.echo(f"wrote {len(paths)} files, {lines:,} data lines, {len(truth.injected)} injected anomalies, to {out}")
+
+
+ADAPTER = CardsAdapter()

@@ -58,7 +58,7 @@ def _role_statements(s, stack: str, role_prefix: str) -> list[dict]:
 def test_one_notifier_function_at_platform_level(synthesized) -> None:
     _, function = _notifier(synthesized)
     props = function["Properties"]
-    assert props["Handler"] == "functions.ops.handlers.handler"
+    assert props["Handler"] == "functions.notifier.handlers.handler"
     assert props["Runtime"] == "python3.14"
     assert props["TracingConfig"] == {"Mode": "Active"}
     # Powertools, then tzdata: a ScheduleStart failure's email computes the Sao Paulo partition
@@ -72,14 +72,14 @@ def test_one_notifier_function_at_platform_level(synthesized) -> None:
         "GLUE_JOB_PREFIX",
     }
     assert env["POWERTOOLS_SERVICE_NAME"] == "finlake-notify"
-    # functions/ops/notify.py: which runs and Glue jobs are this deployment's
+    # functions/notifier/notify.py: which runs and Glue jobs are this deployment's
     assert env["STATE_MACHINE_PREFIX"] == "finlake-" and env["GLUE_JOB_PREFIX"] == "finlake-"
     (topic_id,) = synthesized.resources(PLATFORM, "AWS::SNS::Topic")
     (queue_id,) = synthesized.resources(PLATFORM, "AWS::SQS::Queue")
     assert env["TOPIC_ARN"] == {"Ref": topic_id}
     assert env["DEAD_LETTER_QUEUE_URL"] == {"Ref": queue_id}
     functions = synthesized.resources(PIPELINES, "AWS::Lambda::Function").values()
-    assert not any(f["Properties"]["Handler"].startswith("functions.ops.") for f in functions)  # not per domain
+    assert not any(f["Properties"]["Handler"].startswith("functions.notifier.") for f in functions)  # not per domain
 
 
 def test_notifier_may_publish_read_finlake_executions_and_job_runs_and_keep_records_only(synthesized) -> None:

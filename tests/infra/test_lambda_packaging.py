@@ -72,7 +72,7 @@ def test_every_function_is_modelled(envs: list[FunctionEnv]) -> None:
     assert {
         "functions.bank.handlers.trigger",
         "functions.cards.handlers.trigger",
-        "functions.ops.handlers.handler",
+        "functions.notifier.handlers.handler",
     } <= set(handlers)
     assert len(envs) == 22, sorted(handlers)  # 20 in the pipelines, the notifier, CDK's bucket-notifications handler
 

@@ -14,9 +14,10 @@ from click.testing import CliRunner, Result
 
 from finlake.cli import main
 from finlake.local.runtime import BUCKETS, REGION, EmbeddedAws
-from finlake.local.sources import local_function_env
+from finlake.local.sources import local_function_env, sample_transport
 from finlake.local.workspace import Workspace
 from finlake.ops.discovery import PIPELINES_STACK, PLATFORM_STACK, Aws, discover, state_machine_output
+from functions.common.http import use_transport
 from stacks.specs import BNDES, CARDS, DOMAINS
 
 DEPLOYED = (BNDES, CARDS)
@@ -29,10 +30,14 @@ def workspace(tmp_path: Path) -> Workspace:
 
 @pytest.fixture
 def embedded(workspace: Workspace) -> Iterator[EmbeddedAws]:
-    with EmbeddedAws(workspace, function_env=local_function_env(workspace, list(DEPLOYED))) as session:
-        for spec in DEPLOYED:
-            session.deploy(spec)
-        yield session
+    use_transport("bndes", sample_transport(workspace, "bndes", {}))  # the CKAN cassette (the runner does this per run)
+    try:
+        with EmbeddedAws(workspace, function_env=local_function_env(workspace, list(DEPLOYED))) as session:
+            for spec in DEPLOYED:
+                session.deploy(spec)
+            yield session
+    finally:
+        use_transport("bndes", None)
 
 
 def platform_outputs(aws: EmbeddedAws) -> dict[str, str]:

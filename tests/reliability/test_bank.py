@@ -35,6 +35,7 @@ from finlake.local.runtime import EmbeddedAws
 from finlake.local.workspace import Workspace
 from finlake.query import run_query
 from finlake.samples import bank as samples
+from finlake.samples.bank import LOCAL_NUBANK_CPF
 from functions.bank import handlers
 from functions.bank.nubank_http import RetryingHttpClient
 from functions.common.lake import Lake
@@ -148,7 +149,7 @@ def nubank(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalNubank]:
     server = LocalNubank()
     threading.Thread(target=server.server.serve_forever, daemon=True).start()
     login = {
-        "cpf": sources.LOCAL_NUBANK_CPF,
+        "cpf": LOCAL_NUBANK_CPF,
         "password": "local-only",
         "certificate_p12_base64": base64.b64encode(generated_p12()).decode(),
     }

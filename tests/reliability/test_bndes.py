@@ -17,11 +17,10 @@ import awswrangler
 import pytest
 
 from finlake.local.runtime import BUCKETS, EmbeddedAws
-from finlake.local.sources import local_function_env
 from finlake.local.workspace import Workspace
 from finlake.naming import execution_input, execution_name
 from finlake.query import run_query
-from finlake.samples.bndes import sample_csv, write_bndes_cassette
+from finlake.samples.bndes import sample_csv, workspace_cassette, write_bndes_cassette
 from functions.common.http import ReplayHttp, use_transport
 from functions.common.lake import Lake
 from stacks.specs import BNDES
@@ -56,7 +55,8 @@ def run(aws: EmbeddedAws, suffix: str = "", **kwargs):
 
 
 def with_cassette(ws: Workspace) -> EmbeddedAws:
-    return EmbeddedAws(ws, function_env=local_function_env(ws, [BNDES]))
+    """The embedded AWS with bndes's Fetch replaying the workspace's cassette (the handlers' cassette hook)."""
+    return EmbeddedAws(ws, function_env={"bndes.Fetch": {"FINLAKE_HTTP_CASSETTE": str(workspace_cassette(ws))}})
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from finlake.smoke import DryRunCalls, Inbox, Smoke, SmokeError, main, sample_runs
 from functions.common.contract import DEAD_LETTER_ALARM, NOTIFIER_ALARM, Names
-from functions.ops.notify import Failure, failure_from_invocation_record, format_email
+from functions.notifier.notify import Failure, failure_from_invocation_record, format_email
 from stacks.specs import DOMAINS, ROOT
 
 EVENTS = ROOT / "tests" / "events"

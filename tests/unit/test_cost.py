@@ -16,7 +16,6 @@ from finlake.cost import (
     CYCLE_MONTHS,
     GlueJob,
     Usage,
-    _run_glue,
     cost,
     estimate,
     load_assumptions,
@@ -27,7 +26,8 @@ from finlake.cost import (
     shortest_success_path,
     synthesize_deployment,
 )
-from stacks.specs import ROOT
+from finlake.cost.estimate import _run_glue
+from stacks.specs import DOMAINS, ROOT
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
@@ -341,10 +341,20 @@ def test_worker_types_become_dpus_and_old_glue_has_a_10_minute_minimum() -> None
 # -- The project's own definitions and data ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("domain", "full", "short"), [("bndes", 6, 3), ("stocks", 6, 3), ("cards", 6, 3), ("bank", 8, 3)]
-)
-def test_success_paths_of_the_real_definitions(domain: str, full: int, short: int) -> None:
+# States on the longest success path of each deployed domain's definition, counted by hand.
+FULL_PATH_STATES = {"bndes": 6, "stocks": 6, "cards": 6, "bank": 8}
+
+
+def test_every_deployed_domain_has_its_figures_here_and_its_own_cost_assumptions() -> None:
+    """A new domain must say how often it does work (cost_assumptions.json) instead of silently
+    costing as ``default_domain``, and get its success path counted here."""
+    assert set(FULL_PATH_STATES) == set(DOMAINS)
+    assert set(load_assumptions()["domains"]) == set(DOMAINS)
+
+
+@pytest.mark.parametrize("domain", list(DOMAINS))
+def test_success_paths_of_the_real_definitions(domain: str) -> None:
+    full = FULL_PATH_STATES[domain]
     definition = json.loads((ROOT / "statemachines" / f"{domain}.asl.json").read_text())
     longest = [s["Name"] for s in longest_success_path(definition)]
     assert len(longest) == full

@@ -111,7 +111,7 @@ def test_failures_go_through_notify_failure_and_the_dead_letter_queue_to_fail(sp
         assert marker["Type"] == "Pass" and marker["Result"] == name and marker["ResultPath"] == "$.failed_state"
         assert marker["Next"] == "NotifyFailure"
     notify = states["NotifyFailure"]
-    # The platform's notifier writes the email (functions/ops/notify.py, tests/unit/test_notify.py).
+    # The platform's notifier writes the email (functions/notifier/notify.py, tests/unit/test_notify.py).
     assert notify["Resource"] == "arn:aws:states:::lambda:invoke"
     assert notify["Parameters"]["FunctionName"] == "${NotifyFunction}"
     assert notify["Parameters"]["Payload"] == NOTIFY_PAYLOAD

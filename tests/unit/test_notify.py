@@ -1,4 +1,4 @@
-"""Readable failure emails (functions/ops): one format for every failure path (a caught step error,
+"""Readable failure emails (functions/notifier): one format for every failure path (a caught step error,
 an execution that failed, timed out or was stopped, a Glue job run, a run that could not start), and
 the handlers on moto."""
 
@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.ops import handlers, notify
+from functions.notifier import handlers, notify
 from tests.conftest import load_event
 
 EXECUTION_ARN = "arn:aws:states:sa-east-1:123456789012:execution:finlake-bank:bank-2024-10-1a2b3c4d"

@@ -12,10 +12,10 @@ import pytest
 
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.runtime import BUCKETS, EmbeddedAws
-from finlake.local.sources import LOCAL_NUBANK_CPF
 from finlake.local.workspace import Workspace
 from finlake.query import run_query
 from finlake.samples import bank as samples
+from finlake.samples.bank import LOCAL_NUBANK_CPF
 from functions.bank import handlers
 from functions.bank.privacy import find_cpfs
 from stacks.specs import BANK

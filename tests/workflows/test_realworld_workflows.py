@@ -19,7 +19,7 @@ from finlake.local.workspace import Workspace
 from finlake.quarantine import read_quarantine
 from finlake.query import run_query
 from finlake.samples.market_http import SampleMarketHttp
-from functions.common.http import HttpResponse, write_cassette_entry
+from functions.common.http import HttpResponse, ReplayHttp, write_cassette_entry
 from stacks.specs import BNDES, CARDS, STOCKS
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ class RealWorldMarket(SampleMarketHttp):
 
 
 def run_with(monkeypatch: pytest.MonkeyPatch, ws: Workspace, plan: RunPlan, transport: Any) -> Any:
-    monkeypatch.setattr(runner, "sample_transport", lambda domain, request: transport)
+    monkeypatch.setattr(runner, "sample_transport", lambda ws, domain, request: transport)
     [result] = run_plans(ws, [plan], echo=quiet)
     return result
 
@@ -216,9 +216,7 @@ def test_bndes_resource_declared_windows_1252_is_decoded_and_loaded(
         (REALWORLD / "bndes" / "balanco-patrimonial-brgaap-2024.csv").read_bytes(),
         headers={"Content-Type": "text/csv"},
     )
-    monkeypatch.setattr(
-        runner, "local_function_env", lambda ws, specs: {"bndes.Fetch": {"FINLAKE_HTTP_CASSETTE": str(cassette)}}
-    )
+    monkeypatch.setattr(runner, "sample_transport", lambda ws, domain, request: ReplayHttp(cassette))
 
     [result] = run_plans(ws, [RunPlan(BNDES, date="2025-03-11")], echo=quiet)
 

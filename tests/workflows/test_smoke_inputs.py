@@ -46,7 +46,8 @@ def test_the_smoke_inputs_succeed_under_the_names_the_smoke_waits_for(tmp_path: 
             for name, body in sorted(run.files.items()):
                 aws.client("s3").put_object(Bucket=raw, Key=run.key(name), Body=body)
             request = run.request(raw)
-            use_transport(run.domain, sample_transport(run.domain, request))  # BCB SGS for stocks, generated
+            # the generated sources (BCB SGS for stocks), as the runner installs them
+            use_transport(run.domain, sample_transport(aws.workspace, run.domain, request))
             try:
                 result = aws.run(spec, request, expected)
             finally:

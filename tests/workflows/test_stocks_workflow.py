@@ -148,7 +148,7 @@ def test_the_seed_users_athena_query_runs_as_is_after_a_backfill(ws: Workspace, 
     path = tmp_path / "COTAHIST_A2024.ZIP"
     content = b3.cotahist_yearly(2024, records_target=15_000, until=date(2024, 2, 29))
     path.write_bytes(b3.cotahist_zip(path.name, content, "COTAHIST_A2024.TXT"))
-    # the IBOV portfolios in force, as the demo's backfill has them (finlake.local.sources.stocks_demo):
+    # the IBOV portfolios in force, as the demo's backfill has them (finlake.samples.stocks.stocks_demo):
     # without one there are no sectors, and the sector queries of the README return nothing
     inputs = [path]
     for day in b3.recomposition_days(2024):

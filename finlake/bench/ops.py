@@ -88,30 +88,12 @@ def _median_run(make_plans: Callable[[Workspace], list[RunPlan]], repeats: int) 
 
 def end_to_end(repeats: int = RUN_REPEATS) -> list[dict[str, Any]]:
     """Each domain's local run on a fresh workspace, small but complete inputs."""
-    from finlake.samples import bank, cards
+    from finlake.samples.registry import adapters
 
-    def bank_plans(ws: Workspace) -> list[RunPlan]:
-        files = bank.write(ws.samples_dir / "bank", bank.demo_files("2024-09", 3))
-        return [RunPlan(DOMAINS["bank"], month="2024-09", inputs=files)]
-
-    def cards_plans(ws: Workspace) -> list[RunPlan]:
-        files = cards.write(ws.samples_dir / "cards", cards.generate(500, 3, end_month="2024-09"))
-        return [RunPlan(DOMAINS["cards"], month="2024-09", inputs=files)]
-
-    def stocks_plans(ws: Workspace) -> list[RunPlan]:
-        from finlake.local.sources import stocks_demo
-
-        return stocks_demo(ws)[-1:]  # the daily run: fetch, parse, Glue indicators for one session
-
-    cases = {
-        "bndes": ("bundled CKAN cassette: 15 resources, 80 rows", lambda ws: [RunPlan(DOMAINS["bndes"])]),
-        "bank": ("6 app exports (July-September 2024), 260 rows", bank_plans),
-        "cards": ("500 clients x 3 months of invoice and payment files", cards_plans),
-        "stocks": ("one daily run: COTAHIST of a session, portfolio, BCB series", stocks_plans),
-    }
     rows = []
-    for domain, (what, plans) in cases.items():
-        seconds, in_states, output = _median_run(plans, repeats)
+    for each in adapters():
+        domain, what = each.domain, each.bench_input
+        seconds, in_states, output = _median_run(each.bench_plans, repeats)
         rows.append(
             {
                 "domain": domain,

@@ -14,7 +14,7 @@ curate job is not part of the figure. Then, in the same process:
   On the smallest size the two outputs are compared value by value (1e-6 relative, nulls equal) and
   the benchmark fails if they differ.
 
-Run alone with ``python -m finlake.bench_cards [--sizes 10000,100000] [--months 12]``.
+Run alone with ``python -m finlake.bench.cards [--sizes 10000,100000] [--months 12]``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from finlake.samples.cards import CardsData, build, decimal_array, invoice_file_name, payment_file_name
 from glue.cards_book import VARIABLES, WINDOWS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 BOOK_SCRIPT = ROOT / "glue" / "cards_book.py"
 SIZES = (10_000, 100_000, 1_000_000)
 REPEAT_UP_TO = 100_000  # clients; bigger sizes are timed once
@@ -360,7 +360,7 @@ def bench_cards(sizes: tuple[int, ...] = SIZES, months: int = 12) -> list[str]:
         f"runs up to {REPEAT_UP_TO:,} clients, one run above (column `runs`). Baseline: the same 48 variables",
         f"in one DuckDB SQL query (2 threads) on the same files, median of {REPEATS}. On the smallest size the",
         f"two books are compared value by value ({RTOL:g} relative, nulls equal). Command: `make bench`",
-        "(alone: `python -m finlake.bench_cards --sizes 10000,100000`). The Spark time includes writing the",
+        "(alone: `python -m finlake.bench.cards --sizes 10000,100000`). The Spark time includes writing the",
         "refined partition and the result JSON; the DuckDB time ends with the book as a pandas DataFrame",
         "(nothing written). Rates are invoices read and book rows (clients) produced per second.",
         "",
@@ -412,7 +412,7 @@ def bench_cards(sizes: tuple[int, ...] = SIZES, months: int = 12) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m finlake.bench_cards")
+    parser = argparse.ArgumentParser(prog="python -m finlake.bench.cards")
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES), help="clients, comma-separated")
     parser.add_argument("--months", type=int, default=12)
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 Pure formatting, no boto3. Every failure path of the deployment ends in one of these emails, all in
 one format (``format_email``: domain, partition, failed state, error, cause, console link, what to
-do next). The callers (``functions/ops/handlers.py``):
+do next). The callers (``functions/notifier/handlers.py``):
 
 - the ``NotifyFailure`` state of every workflow, with the error a ``Catch`` caught
   (``failure_from_task``);

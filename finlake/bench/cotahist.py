@@ -11,13 +11,13 @@ written to a temporary file) in the same run:
 * ``pandas.read_fwf`` with the 26 fields as strings.
 
 Time: median of :data:`REPEATS` calls each in this process, each call starting from the path.
-Memory: one call of each in a fresh process (``python -m finlake.bench_cotahist --peak NAME PATH``)
+Memory: one call of each in a fresh process (``python -m finlake.bench.cotahist --peak NAME PATH``)
 given the file's bytes already in memory (every candidate has a bytes entry point: the Lambda
 gets the object from S3 as bytes); the figure is the peak resident set (``VmHWM``, reset through
 ``/proc/self/clear_refs`` just before the call) minus the resident set before it, so it counts
 what NumPy, Arrow, polars' Rust allocator and Python allocate alike, and excludes the input.
 
-Run alone with ``python -m finlake.bench_cotahist [records]``.
+Run alone with ``python -m finlake.bench.cotahist [records]``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from finlake.benchkit import median_seconds
+from finlake.bench.kit import median_seconds
 from finlake.samples.b3 import cotahist_yearly
 from functions.stocks.cotahist import FIELDS, parse_cotahist
 
@@ -152,7 +152,7 @@ def _import_library(candidate: Candidate) -> None:
 
 def _peak_in_child(name: str, path: Path) -> dict[str, int]:
     out = subprocess.run(
-        [sys.executable, "-m", "finlake.bench_cotahist", "--peak", name, str(path)],
+        [sys.executable, "-m", "finlake.bench.cotahist", "--peak", name, str(path)],
         check=True,
         capture_output=True,
         text=True,
@@ -234,7 +234,7 @@ def bench_cotahist(records_target: int | None = None) -> list[str]:
         "finlake counts table rows plus quarantined records). Libraries: b3cotahist 0.1.9 and "
         "b3fileparser 0.2.1 on polars 1.44.2, installed without their pins (pandas < 3, pyarrow < 19, "
         "polars < 0.21), which conflict with this project's and with each other. "
-        "Command: `make bench` (alone: `python -m finlake.bench_cotahist`). "
+        "Command: `make bench` (alone: `python -m finlake.bench.cotahist`). "
         f"Machine: {os.cpu_count()} cores, load average {load:.1f} (1 min) when the run began.",
         "",
         *table,

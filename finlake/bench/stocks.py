@@ -1,6 +1,6 @@
 """Benchmark of the stocks Glue job on local Spark, for one year of quotes, with a DuckDB baseline.
 
-`python -m finlake.bench_stocks [records]` prints the section; `make bench` puts it in BENCHMARKS.md.
+`python -m finlake.bench.stocks [records]` prints the section; `make bench` puts it in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from finlake.benchkit import median_seconds
+from finlake.bench.kit import median_seconds
 from finlake.local.glue import load_script, local_spark
 from finlake.samples import b3
 from finlake.samples.bcb import sgs_json
@@ -126,7 +126,7 @@ def bench_stocks_transform(records_target: int | None = None) -> list[str]:
         f"{len(portfolios)} IBOV portfolios, CDI, USD/BRL and IPCA). The job writes curated quotes for every market",
         "and computes every refined table for the spot market over the whole year. One run each (the job takes",
         "minutes at full size); the Spark session is started before the clock. Command: `make bench`",
-        "(this section alone: `python -m finlake.bench_stocks`).",
+        "(this section alone: `python -m finlake.bench.stocks`).",
         "Before/after, same run: the job with `analytics=off` (without risk_metrics, trading_signals and",
         "correlations: the job as it was before them) and with them, each on a fresh lake. Daily: one more run",
         f"for the last session ({last_day}) over the year just written (no staged input), median of {DAILY_REPEATS}.",

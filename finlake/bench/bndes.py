@@ -1,15 +1,11 @@
-"""`make bench`: measure, with a baseline from the same run, and rewrite BENCHMARKS.md.
+"""BNDES benchmarks: the balance-sheet CSV parser against pandas, and a whole local `finlake run bndes`.
 
-Each benchmark reports the median of several runs, the input size and the command. Baselines
-are what a reasonable engineer would write instead (pandas for a CSV), measured on the same
-input in the same process, so the ratio is meaningful on any machine.
+Run alone with ``python -m finlake.bench.bndes`` (prints the section; `make bench` puts it in BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import platform
 import random
 import tempfile
 from collections.abc import Callable
@@ -19,11 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from finlake import benchkit
-from finlake.bench_cards import bench_cards
-from finlake.bench_cotahist import bench_cotahist
-from finlake.bench_ops import report as bench_ops
-from finlake.bench_stocks import bench_stocks_transform
+from finlake.bench import kit
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.workspace import Workspace
 from finlake.samples.bndes import header_labels
@@ -31,12 +23,11 @@ from functions.bndes.parse import parse_balance_sheet
 from functions.common.ptbr import format_ptbr
 from stacks.specs import BNDES
 
-ROOT = Path(__file__).resolve().parent.parent
 REPEATS = 5
 
 
 def median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    return benchkit.median_seconds(fn, repeats)
+    return kit.median_seconds(fn, repeats)
 
 
 def wide_csv(rows: int, seed: int = 1) -> bytes:
@@ -76,27 +67,11 @@ def bench_end_to_end(repeats: int = 3) -> dict[str, float]:
     return {"seconds": median_seconds(once, repeats)}
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
-
-def main() -> None:
+def report() -> list[str]:
+    """The section's Markdown lines: parser rows/s against pandas at three sizes, and a whole local run (s)."""
     parser = [bench_parser(n) for n in (1_000, 10_000, 50_000)]
     e2e = bench_end_to_end()
     lines = [
-        "# Benchmarks",
-        "",
-        "Written by `make bench` (`python -m finlake.bench`); every figure below comes from the same run,",
-        f"median of {REPEATS} repetitions unless stated. Machine: {machine()}.",
-        "",
         "## BNDES CSV parser (`functions.bndes.parse.parse_balance_sheet`)",
         "",
         "Input: a generated BNDES-shaped CSV (date, category, 14 account columns, pt-BR numbers).",
@@ -131,10 +106,8 @@ def main() -> None:
         "There is no baseline for this figure: it measures the local runtime, not a competing implementation.",
         "",
     ]
-    lines += ["", *bench_cotahist(), "", *bench_stocks_transform(), "", *bench_cards(), "", *bench_ops()]
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return lines
 
 
 if __name__ == "__main__":
-    main()
+    print("\n".join(report()))

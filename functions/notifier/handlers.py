@@ -1,7 +1,7 @@
 """The platform's notifier function (``<prefix>-notify``): readable failure emails to the topic.
 
 One function, one entry point (``handler``), four kinds of event, one email format
-(``functions/ops/notify.py``):
+(``functions/notifier/notify.py``):
 
 - the ``NotifyFailure`` state of every workflow invokes it with the caught error
   (``notify_failure``);
@@ -31,7 +31,7 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.ops import notify
+from functions.notifier import notify
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
 GLUE_STATE_CHANGE = "Glue Job State Change"
