@@ -14,7 +14,7 @@ from finlake.local.progress import StepProgress
 from finlake.local.runtime import EmbeddedAws, RunResult, StateEvent
 from finlake.local.sources import local_function_env, sample_transport
 from finlake.local.workspace import Workspace
-from finlake.naming import execution_input, execution_name, pinned
+from finlake.naming import RunRequest, execution_name, pinned
 from finlake.ops.executions import next_attempt
 from functions.common.http import use_transport
 from functions.common.manifest import today_in_sao_paulo
@@ -47,16 +47,17 @@ class RunPlan:
         return self.date or self.year or self.month or today_in_sao_paulo()
 
     def request(self, input_uris: list[str]) -> dict[str, Any]:
-        request = execution_input(self.spec.name, date=self.date, month=self.month, inputs=input_uris, force=self.force)
-        if self.year:
-            request["year"] = self.year
-        if self.source:
-            request["source"] = self.source
-        if self.inputs:  # the name follows the content, not just the file names
-            request["inputs_md5"] = [
-                hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() for p in self.inputs
-            ]
-        return request
+        return RunRequest(
+            domain=self.spec.name,
+            date=self.date,
+            month=self.month,
+            year=self.year,
+            inputs=tuple(input_uris),
+            # the name follows the content, not just the file names
+            inputs_md5=tuple(hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() for p in self.inputs),
+            force=self.force,
+            source=self.source,
+        ).to_input()
 
 
 def run_plans(ws: Workspace, plans: list[RunPlan], *, echo: Echo = print, debug: bool = False) -> list[RunResult]:

@@ -37,7 +37,8 @@ from finlake.cli import main
 from finlake.local.runtime import BUCKETS, DATABASES, embedded_aws
 from finlake.local.workspace import Workspace
 from finlake.query import QueryError, athena_text, connect, run_query
-from functions.bank.pipeline import TRANSACTIONS_SCHEMA, glue_types
+from functions.bank.pipeline import glue_types
+from functions.bank.transform import TRANSACTIONS_SCHEMA
 from functions.common.catalog import register
 from functions.stocks.pipeline import TABLES as STOCK_TABLES
 
