@@ -268,6 +268,10 @@ class DomainPipeline(Construct):
     def _glue_job(self, job: GlueStep) -> glue.CfnJob:
         stack = Stack.of(self)
         script = s3_assets.Asset(self, f"{job.step}Script", path=str(self.project_root / job.script))
+        # glue/lib/ zipped: Glue puts the zip on sys.path, so the script's `import glue_io` finds the module at its root
+        library = s3_assets.Asset(
+            self, f"{job.step}Library", path=str(self.project_root / "glue/lib"), exclude=["__pycache__", "*.pyc"]
+        )
         role = iam.Role(
             self,
             f"{job.step}JobRole",
@@ -275,6 +279,7 @@ class DomainPipeline(Construct):
             description=f"finlake {self.spec.name} {job.step} Glue job",
         )
         script.grant_read(role)
+        library.grant_read(role)
         self._grant(role, job.access)
         self.platform.key.grant_encrypt_decrypt(role)  # security configuration: S3, logs, bookmarks
         glue_logs = stack.format_arn(
@@ -320,6 +325,7 @@ class DomainPipeline(Construct):
             default_arguments={
                 "--job-language": "python",
                 "--enable-metrics": "true",
+                "--extra-py-files": library.s3_object_url,
                 "--DOMAIN": self.spec.name,
                 "--RAW_BUCKET": self.buckets["raw"].bucket_name,
                 "--CURATED_BUCKET": self.buckets["curated"].bucket_name,
