@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from functions.common.naming import default_partition, execution_input, execution_name
+from functions.common.naming import RunRequest, default_partition, execution_name
 from stacks.specs import DomainSpec
 
-__all__ = ["execution_input", "execution_name", "pinned"]
+__all__ = ["RunRequest", "execution_name", "pinned"]
 
 
 def pinned(

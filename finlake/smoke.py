@@ -62,7 +62,7 @@ from typing import Any, Protocol
 
 from functions.common.contract import DEAD_LETTER_ALARM, Names
 from functions.common.manifest import today_in_sao_paulo
-from functions.common.naming import default_partition, execution_input, execution_name
+from functions.common.naming import RunRequest, default_partition, execution_name
 from stacks.specs import DOMAINS, ROOT
 
 CDK_CLI = "aws-cdk@2.1148.1"  # the Makefile's CDK_CLI
@@ -292,13 +292,16 @@ class SampleRun:
     def request(self, raw_bucket: str) -> dict[str, Any]:
         """The execution input (as `finlake run` and the triggers build it)."""
         uris = [f"s3://{raw_bucket}/{self.key(name)}" for name in sorted(self.files)]
-        request = execution_input(
-            self.domain, date=self.date, month=self.month, inputs=uris, trigger="s3" if self.triggered else "cli"
-        )
-        request["inputs_md5"] = [
-            hashlib.md5(self.files[name], usedforsecurity=False).hexdigest() for name in sorted(self.files)
-        ]
-        return request
+        return RunRequest(
+            domain=self.domain,
+            trigger="s3" if self.triggered else "cli",
+            date=self.date,
+            month=self.month,
+            inputs=tuple(uris),
+            inputs_md5=tuple(
+                hashlib.md5(self.files[name], usedforsecurity=False).hexdigest() for name in sorted(self.files)
+            ),
+        ).to_input()
 
     def execution_name(self, raw_bucket: str) -> str:
         """The name the run gets: the triggers name executions by the same rule."""
@@ -525,7 +528,7 @@ class Smoke:
                     name=execution,
                     input=json.dumps(run.request(deployment.raw_bucket)),
                 )
-        request = execution_input("cards", month=FORCED_FAILURE_MONTH)
+        request = RunRequest(domain="cards", month=FORCED_FAILURE_MONTH).to_input()
         name = f"smoke-forced-failure-{self.names.prefix}"
         machine = deployment.state_machines["cards"]
         self.calls.call(

@@ -28,13 +28,11 @@ Empty window: counts and totals 0, means / max / percentages null (a percentage 
 from __future__ import annotations
 
 import calendar
-import json
 import re
 from datetime import date
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+import glue_io
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -249,50 +247,6 @@ def book(facts: DataFrame, ref: str) -> DataFrame:
 # ----------------------------------------------------------------------------------------------- io
 
 
-def _root(uri: str) -> str:
-    return uri if uri.endswith("/") else uri + "/"
-
-
-def _fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
-    jvm: Any = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path  # type: ignore[union-attr]
-
-
-def _exists(spark: SparkSession, uri: str) -> bool:
-    fs, path = _fs_path(spark, uri)
-    return bool(fs.exists(path))
-
-
-def _delete(spark: SparkSession, uri: str) -> None:
-    fs, path = _fs_path(spark, uri)
-    if fs.exists(path):
-        fs.delete(path, True)
-
-
-def _write_result(uri: str, result: dict[str, Any]) -> None:
-    body = json.dumps(result, indent=2, sort_keys=True)
-    parsed = urlparse(uri)
-    if parsed.scheme == "s3":
-        import boto3
-
-        boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=body.encode())
-        return
-    path = Path(parsed.path if parsed.scheme == "file" else uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body)
-
-
-def _read_json(uri: str) -> dict[str, Any]:
-    parsed = urlparse(uri)
-    if parsed.scheme == "s3":
-        import boto3
-
-        body = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
-        return dict(json.loads(body))
-    return dict(json.loads(Path(parsed.path if parsed.scheme == "file" else uri).read_text()))
-
-
 def refs_touched(curate_result: dict[str, Any]) -> list[str]:
     """The reference months a curate run changes: the months of the invoices and of the payments it wrote
     (a payment in month M changes the book of M even when its invoice is older)."""
@@ -302,7 +256,7 @@ def refs_touched(curate_result: dict[str, Any]) -> list[str]:
 
 def _read(spark: SparkSession, uri: str, schema: str, partition: str, months: list[str]) -> DataFrame:
     """The table's rows in the ``months`` partitions (pruned), or an empty frame when the table does not exist."""
-    if not _exists(spark, uri):
+    if not glue_io.exists(spark, uri):
         return spark.createDataFrame([], schema)
     return spark.read.schema(schema).parquet(uri).filter(F.col(partition).isin(months))
 
@@ -311,10 +265,10 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     """The job: facts and book of all the refs in one plan from the curated tables; one partition write;
     result JSON."""
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    curated, refined = _root(args["curated_root"]), _root(args["refined_root"])
+    curated, refined = glue_io.root(args["curated_root"]), glue_io.root(args["refined_root"])
     refs = sorted({part.strip() for part in (args.get("refs") or "").split(",") if part.strip()})
     if not refs and args.get("refs_from"):  # the workflow: the months the curate step just wrote
-        refs = refs_touched(_read_json(args["refs_from"]))
+        refs = refs_touched(glue_io.read_json(args["refs_from"]))
     for ref in refs:
         parse_ref(ref)
     table = refined + "cards_book/"
@@ -329,44 +283,22 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
         counts = {r["ref"]: int(r["n"]) for r in result_rows.groupBy("ref").agg(F.count("*").alias("n")).collect()}
         rows = {ref: counts.get(ref, 0) for ref in refs}
         if any(rows.values()):
-            (
-                result_rows.repartition("ref")
-                .sortWithinPartitions("id_cliente")
-                .write.mode("overwrite")
-                .partitionBy("ref")
-                .option("compression", "zstd")
-                .parquet(table)
-            )
+            glue_io.write_partitioned(result_rows, table, "ref", sort_by="id_cliente")
         for ref in refs:
             if not rows[ref]:
-                _delete(spark, f"{table}ref={ref}/")
+                glue_io.delete(spark, f"{table}ref={ref}/")
         for frame in (invoices, payments, result_rows):
             frame.unpersist()
 
     result: dict[str, Any] = {"run_id": args.get("run_id", ""), "refs": refs, "rows": rows}
     if args.get("result_path"):
-        _write_result(args["result_path"], result)
+        glue_io.write_result(args["result_path"], result)
     return result
 
 
 def main() -> None:
-    import sys
-
-    from awsglue.context import GlueContext  # type: ignore[import-not-found]
-    from awsglue.job import Job  # type: ignore[import-not-found]
-    from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
-    from pyspark.context import SparkContext
-
-    # Glue refuses empty argument values, so the workflow omits an empty one: read what is there.
-    present = [name for name in ARGUMENTS if f"--{name}" in sys.argv]
-    options = getResolvedOptions(sys.argv, ["JOB_NAME", *present])
-    glue = GlueContext(SparkContext.getOrCreate())
-    spark = glue.spark_session
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    job = Job(glue)
-    job.init(options["JOB_NAME"], options)
-    run(spark, {name: options.get(name, "") for name in ARGUMENTS})
-    job.commit()
+    """The job on Glue (`glue_io.run_job`)."""
+    glue_io.run_job(run, ARGUMENTS)
 
 
 if __name__ == "__main__":

@@ -43,15 +43,13 @@ Stored types: ids bigint, dates date, amounts decimal(18,2) (parsed from the tex
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+import glue_io
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -299,44 +297,6 @@ def merge(existing: DataFrame | None, incoming: DataFrame, key: str, partition: 
 # ----------------------------------------------------------------------------------------------- io
 
 
-def _root(uri: str) -> str:
-    return uri if uri.endswith("/") else uri + "/"
-
-
-def _uris(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
-def _fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
-    jvm: Any = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path  # type: ignore[union-attr]
-
-
-def _exists(spark: SparkSession, uri: str) -> bool:
-    fs, path = _fs_path(spark, uri)
-    return bool(fs.exists(path))
-
-
-def _delete(spark: SparkSession, uri: str) -> None:
-    fs, path = _fs_path(spark, uri)
-    if fs.exists(path):
-        fs.delete(path, True)
-
-
-def _write_result(uri: str, result: dict[str, Any]) -> None:
-    body = json.dumps(result, indent=2, sort_keys=True)
-    parsed = urlparse(uri)
-    if parsed.scheme == "s3":
-        import boto3
-
-        boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=body.encode())
-        return
-    path = Path(parsed.path if parsed.scheme == "file" else uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body)
-
-
 def _first_line(spark: SparkSession, uri: str, encoding: str = "utf_8") -> str | None:
     """The header, decoded with the file's encoding (a UTF-16 file's too); None for an empty file."""
     found = spark.sparkContext.binaryFiles(uri).take(1)
@@ -409,18 +369,8 @@ def _encodings(value: str | None, files: list[str]) -> list[str]:
     return found if len(found) == len(files) and all(found) else ["utf_8"] * len(files)
 
 
-def _read_table(spark: SparkSession, uri: str, schema: str) -> DataFrame | None:
-    if not _exists(spark, uri):
-        return None
-    return spark.read.schema(schema).parquet(uri)
-
-
 def _columns(schema: str) -> list[str]:
     return [part.strip().split(" ", 1)[0] for part in schema.split(", ")]
-
-
-def _values(frame: DataFrame, column: str) -> list[str]:
-    return sorted(str(r[0]) for r in frame.select(column).distinct().collect() if r[0] is not None)
 
 
 class _Kind:
@@ -452,13 +402,13 @@ def _stage(spark: SparkSession, kind: _Kind, checked: DataFrame, table: str, tem
     checked.write.mode("overwrite").parquet(f"{temp}{kind.name}_checked/")
     checked = spark.read.parquet(f"{temp}{kind.name}_checked/")
     winners = dedupe(checked.filter(F.col("reason").isNull()), kind.key)
-    existing = _read_table(spark, table, kind.schema)
+    existing = glue_io.read_table(spark, table, kind.schema)
     touched = winners.select(kind.partition)
     if existing is not None:
         touched = touched.unionByName(
             existing.join(winners.select(kind.key), kind.key, "left_semi").select(kind.partition)
         )
-    partitions = _values(touched, kind.partition)
+    partitions = glue_io.distinct_values(touched, kind.partition, drop_null=True)
     if existing is not None:
         existing = existing.filter(F.col(kind.partition).isin(partitions))
     merged = merge(existing, winners, kind.key, kind.partition, kind.columns)
@@ -499,23 +449,12 @@ def _write_quarantine(spark: SparkSession, staged: _Staged, uri: str) -> bool:
     ``{"source": <file URI>, "line": <1-based line>, "reason": ..., "raw": <the line>}``, the
     quarantine format of every domain (`finlake quarantine` reads it). Removed when there are none."""
     if not staged.counts["quarantined"]:
-        _delete(spark, uri)
+        glue_io.delete(spark, uri)
         return False
     bad = staged.checked.filter(F.col("reason").isNotNull()).select(
         F.col("source_file").alias("source"), F.col("source_line").alias("line"), "reason", "raw"
     )
-    fs, path = _fs_path(spark, uri)
-    out = fs.create(path, True)
-    try:
-        chunk: list[str] = []
-        for row in bad.orderBy("source", "line").toLocalIterator():
-            chunk.append(json.dumps(row.asDict(), ensure_ascii=False) + "\n")
-            if len(chunk) == 1000:  # one JVM call per thousand rows
-                out.write(bytearray("".join(chunk).encode()))
-                chunk = []
-        out.write(bytearray("".join(chunk).encode()))
-    finally:
-        out.close()
+    glue_io.write_json_lines(spark, bad.orderBy("source", "line"), uri)
     return True
 
 
@@ -524,18 +463,16 @@ def _swap(spark: SparkSession, kind: _Kind, staged: _Staged, table: str) -> None
     if not staged.partitions:
         return
     rows = staged.merged.select(*kind.columns)
-    rows.repartition(kind.partition).sortWithinPartitions(kind.key).write.mode("overwrite").partitionBy(
-        kind.partition
-    ).option("compression", "zstd").parquet(table)
+    glue_io.write_partitioned(rows, table, kind.partition, sort_by=kind.key)
     for emptied in sorted(set(staged.partitions) - set(staged.present)):
-        _delete(spark, f"{table}{kind.partition}={emptied}/")
+        glue_io.delete(spark, f"{table}{kind.partition}={emptied}/")
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     """The job: header checks, row checks, dedup, staged merge, reconciliation, quarantine, curated swap, result."""
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    curated, quarantine = _root(args["curated_root"]), _root(args["quarantine_root"])
-    invoice_files, payment_files = _uris(args.get("invoice_files")), _uris(args.get("payment_files"))
+    curated, quarantine = glue_io.root(args["curated_root"]), glue_io.root(args["quarantine_root"])
+    invoice_files, payment_files = glue_io.uris(args.get("invoice_files")), glue_io.uris(args.get("payment_files"))
     invoice_encodings = _encodings(args.get("invoice_encodings"), invoice_files)
     payment_encodings = _encodings(args.get("payment_encodings"), payment_files)
     # Whole-file rejection first: nothing is written when one header is wrong.
@@ -550,7 +487,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
 
     run_tag = re.sub(r"[^A-Za-z0-9_-]", "_", args.get("run_id") or "run")
     temp = f"{curated}_tmp_cards_curate_{run_tag}/"
-    _delete(spark, temp)
+    glue_io.delete(spark, temp)
     invoice_table, payment_table = curated + INVOICES.table + "/", curated + PAYMENTS.table + "/"
 
     invoice_lines = _read_lines(spark, invoice_files, invoice_layouts, invoice_encodings)
@@ -558,7 +495,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     # The invoices a payment may refer to: this batch's winners, else the curated ones (read before the swap).
     batch = invoices.merged.filter("_new").select("id_fatura", "id_cliente")
     known = batch
-    existing_invoices = _read_table(spark, invoice_table, INVOICE_SCHEMA)
+    existing_invoices = glue_io.read_table(spark, invoice_table, INVOICE_SCHEMA)
     if existing_invoices is not None:
         curated_ids = existing_invoices.select("id_fatura", "id_cliente").join(batch, "id_fatura", "left_anti")
         known = batch.unionByName(curated_ids)
@@ -569,7 +506,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
         _reconcile(INVOICES, invoice_lines, invoices)
         _reconcile(PAYMENTS, payment_lines, payments)
     except ReconciliationError:
-        _delete(spark, temp)
+        glue_io.delete(spark, temp)
         raise
 
     written = []
@@ -579,7 +516,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
             written.append(uri)
     _swap(spark, INVOICES, invoices, invoice_table)
     _swap(spark, PAYMENTS, payments, payment_table)
-    _delete(spark, temp)
+    glue_io.delete(spark, temp)
 
     renamed = sorted({r for layout in (*invoice_layouts, *payment_layouts) for r in layout.renamed})
     result: dict[str, Any] = {
@@ -591,28 +528,13 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
         "quarantine": written,
     }
     if args.get("result_path"):
-        _write_result(args["result_path"], result)
+        glue_io.write_result(args["result_path"], result)
     return result
 
 
 def main() -> None:
-    import sys
-
-    from awsglue.context import GlueContext  # type: ignore[import-not-found]
-    from awsglue.job import Job  # type: ignore[import-not-found]
-    from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
-    from pyspark.context import SparkContext
-
-    # Glue refuses empty argument values, so the workflow omits an empty one: read what is there.
-    present = [name for name in ARGUMENTS if f"--{name}" in sys.argv]
-    options = getResolvedOptions(sys.argv, ["JOB_NAME", *present])
-    glue = GlueContext(SparkContext.getOrCreate())
-    spark = glue.spark_session
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    job = Job(glue)
-    job.init(options["JOB_NAME"], options)
-    run(spark, {name: options.get(name, "") for name in ARGUMENTS})
-    job.commit()
+    """The job on Glue (`glue_io.run_job`)."""
+    glue_io.run_job(run, ARGUMENTS)
 
 
 if __name__ == "__main__":

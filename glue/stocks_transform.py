@@ -108,18 +108,15 @@ every session this never happens (252 sessions span about 365 days).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+import glue_io
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.utils import AnalysisException
 
 SPOT_MARKET = "010"
 LOOKBACK_DAYS = 400  # history read for the refined tables; also the bound of every window
@@ -1066,97 +1063,44 @@ def correlations(
 # ----------------------------------------------------------------------------------------------- io
 
 
-def _root(uri: str) -> str:
-    return uri if uri.endswith("/") else uri + "/"
-
-
-def _fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
-    jvm: Any = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path  # type: ignore[union-attr]
-
-
-def _exists(spark: SparkSession, uri: str) -> bool:
-    fs, path = _fs_path(spark, uri)
-    return bool(fs.exists(path))
-
-
-def _read_optional(spark: SparkSession, uri: str | None, merge: bool = False) -> DataFrame | None:
-    """The Parquet at ``uri``, or None when the argument is empty or nothing is there. ``merge``: the union
-    of the files' schemas (a table that gained columns)."""
-    if not uri or not _exists(spark, uri):
-        return None
-    try:
-        return spark.read.option("mergeSchema", str(merge).lower()).parquet(uri)
-    except AnalysisException:  # an empty directory: Spark cannot infer a schema
-        return None
-
-
 def _typed(frame: DataFrame, types: dict[str, str]) -> DataFrame:
     return frame.select(*[F.col(c).cast(types[c]).alias(c) if c in types else F.col(c) for c in frame.columns])
 
 
-def _write(frame: DataFrame, uri: str, partition: str) -> None:
-    (
-        frame.repartition(partition)
-        .write.mode("overwrite")
-        .partitionBy(partition)
-        .option("compression", "zstd")
-        .parquet(uri)
-    )
-
-
-def _values(frame: DataFrame, column: str) -> list[str]:
-    return sorted(str(r[0]) for r in frame.select(column).distinct().collect())
-
-
-def _write_result(uri: str, result: dict[str, Any]) -> None:
-    body = json.dumps(result, indent=2, sort_keys=True)
-    parsed = urlparse(uri)
-    if parsed.scheme == "s3":
-        import boto3
-
-        boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=body.encode())
-        return
-    path = Path(parsed.path if parsed.scheme == "file" else uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body)
-
-
 def _write_curated(spark: SparkSession, args: dict[str, str], curated: str, result: dict[str, Any]) -> None:
-    staged_quotes = _read_optional(spark, args.get("staged_quotes"))
+    staged_quotes = glue_io.read_optional(spark, args.get("staged_quotes"))
     if staged_quotes is not None:
         quotes, dropped = dedupe_quotes(_typed(staged_quotes, QUOTE_TYPES))
         quotes = quotes.cache()
         result["quotes_rows"] = quotes.count()
         result["quotes_duplicates_dropped"] = dropped
-        result["quotes_partitions"] = _values(quotes, "dt_ref")
-        _write(quotes, curated + "b3_quotes/", "dt_ref")
+        result["quotes_partitions"] = glue_io.distinct_values(quotes, "dt_ref")
+        glue_io.write_partitioned(quotes, curated + "b3_quotes/", "dt_ref")
         quotes.unpersist()
 
-    staged_portfolio = _read_optional(spark, args.get("staged_portfolio"))
+    staged_portfolio = glue_io.read_optional(spark, args.get("staged_portfolio"))
     if staged_portfolio is not None:
         portfolio = _typed(staged_portfolio, _ddl_types(PORTFOLIO_SCHEMA))
-        result["portfolio_partitions"] = _values(portfolio, "dt_ref")
-        _write(portfolio, curated + "b3_ibov_portfolio/", "dt_ref")
+        result["portfolio_partitions"] = glue_io.distinct_values(portfolio, "dt_ref")
+        glue_io.write_partitioned(portfolio, curated + "b3_ibov_portfolio/", "dt_ref")
 
-    staged_series = _read_optional(spark, args.get("staged_series"))
+    staged_series = glue_io.read_optional(spark, args.get("staged_series"))
     if staged_series is not None:
         series = _typed(staged_series, _ddl_types(SERIES_SCHEMA)).select("series", "code", "date", "value")
-        result["series"] = _values(series, "series")
+        result["series"] = glue_io.distinct_values(series, "series")
         _merge_into(spark, args, series, curated + "bcb_series/", SERIES_SCHEMA, "series")
 
-    staged_macro = _read_optional(spark, args.get("staged_macro"))
+    staged_macro = glue_io.read_optional(spark, args.get("staged_macro"))
     if staged_macro is not None:
         macro = _typed(staged_macro, _ddl_types(MACRO_SCHEMA)).select("source", "series", "date", "value")
-        result["macro_series"] = _values(macro, "series")
+        result["macro_series"] = glue_io.distinct_values(macro, "series")
         _merge_into(spark, args, macro, curated + "macro_series/", MACRO_SCHEMA, "series")
 
-    staged_global = _read_optional(spark, args.get("staged_global"))
+    staged_global = glue_io.read_optional(spark, args.get("staged_global"))
     if staged_global is not None:
         types = _ddl_types(GLOBAL_SCHEMA)
         bars = _typed(staged_global, types).select(*types)
-        result["global_symbols"] = _values(bars, "symbol")
+        result["global_symbols"] = glue_io.distinct_values(bars, "symbol")
         _merge_into(spark, args, bars, curated + "global_quotes/", GLOBAL_SCHEMA, "symbol")
 
 
@@ -1164,15 +1108,14 @@ def _merge_into(spark: SparkSession, args: dict[str, str], staged: DataFrame, ta
     """Rewrite the ``key`` partitions of ``target`` that ``staged`` touches with :func:`merge_series` of the
     existing rows and the staged ones. The merge is materialised under a temporary prefix first, so Spark
     never overwrites a path it is still reading."""
-    existing = _read_optional(spark, target)
+    existing = glue_io.read_optional(spark, target)
     merged = merge_series(_typed(existing, _ddl_types(ddl)) if existing is not None else None, staged, key)
     parent, table = target.rstrip("/").rsplit("/", 1)
     run = re.sub(r"[^A-Za-z0-9_-]", "_", args.get("run_id") or "run")
     temp = f"{parent}/_tmp_{table}_{run}/"
-    _write(merged, temp, key)
-    _write(_typed(spark.read.parquet(temp), _ddl_types(ddl)), target, key)
-    fs, path = _fs_path(spark, temp)
-    fs.delete(path, True)
+    glue_io.write_partitioned(merged, temp, key)
+    glue_io.write_partitioned(_typed(spark.read.parquet(temp), _ddl_types(ddl)), target, key)
+    glue_io.delete(spark, temp)
 
 
 def _ddl_types(ddl: str) -> dict[str, str]:
@@ -1183,7 +1126,7 @@ def _ddl_types(ddl: str) -> dict[str, str]:
 def _read_window(spark: SparkSession, curated: str, start: date, end: date) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Spot quotes, portfolios and cdi_daily points that the refined rows of [start, end] depend on."""
     quotes_from = start - timedelta(days=LOOKBACK_DAYS)
-    quotes = _read_optional(spark, curated + "b3_quotes/")
+    quotes = glue_io.read_optional(spark, curated + "b3_quotes/")
     if quotes is None:
         quotes = spark.createDataFrame([], QUOTES_MIN_SCHEMA)
     else:
@@ -1193,14 +1136,14 @@ def _read_window(spark: SparkSession, curated: str, start: date, end: date) -> t
             .filter(F.col("market_type") == SPOT_MARKET)
             .select("ticker", "dt_ref", "high", "low", "close", "currency", "distribution")
         )
-    portfolios = _read_optional(spark, curated + "b3_ibov_portfolio/")
+    portfolios = glue_io.read_optional(spark, curated + "b3_ibov_portfolio/")
     if portfolios is None:
         portfolios = spark.createDataFrame([], PORTFOLIO_SCHEMA)
     else:
         portfolios = _typed(portfolios, _ddl_types(PORTFOLIO_SCHEMA)).filter(
             F.col("dt_ref").between(F.lit(start - timedelta(days=PORTFOLIO_LOOKBACK_DAYS)), F.lit(end))
         )
-    series = _read_optional(spark, curated + "bcb_series/")
+    series = glue_io.read_optional(spark, curated + "bcb_series/")
     if series is None:
         cdi = spark.createDataFrame([], CDI_SCHEMA)
     else:
@@ -1219,9 +1162,9 @@ def _write_refined(
     """Write the rows of ``frame`` dated in ``span`` (all of them when None); their count, partitions and
     what ``headline`` says of them."""
     rows = (frame if span is None else frame.filter(F.col("dt_ref").between(F.lit(span[0]), F.lit(span[1])))).cache()
-    count, partitions = rows.count(), _values(rows, "dt_ref")
+    count, partitions = rows.count(), glue_io.distinct_values(rows, "dt_ref")
     if count:
-        _write(rows, uri, "dt_ref")
+        glue_io.write_partitioned(rows, uri, "dt_ref")
     said = headline(rows) if headline is not None and count else {}
     rows.unpersist()
     return count, partitions, said
@@ -1230,7 +1173,7 @@ def _write_refined(
 def _anchors(spark: SparkSession, refined: str, start: date) -> DataFrame | None:
     """Each sector's latest refined return_cumulative before ``start`` (within the lookback): (sector,
     anchor_date, anchor); None when the table does not have the column yet."""
-    table = _read_optional(spark, refined + "sector_performance/", merge=True)
+    table = glue_io.read_optional(spark, refined + "sector_performance/", merge=True)
     if table is None or "return_cumulative" not in table.columns:
         return None
     rows = table.withColumn("dt_ref", F.col("dt_ref").cast("date")).filter(
@@ -1250,14 +1193,14 @@ def read_factors(spark: SparkSession, curated: str, first: date, last: date) -> 
     value; any partition layout) when that table exists; a (source, series, date) present in both comes from
     ``macro_series``."""
     parts = []
-    bcb_series = _read_optional(spark, curated + "bcb_series/")
+    bcb_series = glue_io.read_optional(spark, curated + "bcb_series/")
     if bcb_series is not None:
         parts.append(
             bcb_series.filter(F.col("series").isin(*BCB_FACTORS)).select(
                 F.lit("bcb").alias("source"), "series", "date", "value", F.lit(0).alias("_from")
             )
         )
-    macro = _read_optional(spark, curated + "macro_series/", merge=True)
+    macro = glue_io.read_optional(spark, curated + "macro_series/", merge=True)
     if macro is not None and {"source", "series", "date", "value"} <= set(macro.columns):
         parts.append(macro.select("source", "series", "date", "value", F.lit(1).alias("_from")))
     points = spark.createDataFrame([], FACTOR_SCHEMA).withColumn("_from", F.lit(0))
@@ -1283,12 +1226,12 @@ def read_factors(spark: SparkSession, curated: str, first: date, last: date) -> 
 def _read_global(spark: SparkSession, curated: str, start: date, end: date, market: str = "") -> DataFrame | None:
     """The risk inputs of the US watchlist over the lookback (:func:`global_returns`), or None without
     curated ``global_quotes``."""
-    bars = _read_optional(spark, curated + "global_quotes/")
+    bars = glue_io.read_optional(spark, curated + "global_quotes/")
     if bars is None:
         return None
     first = start - timedelta(days=LOOKBACK_DAYS)
     bars = bars.withColumn("date", F.col("date").cast("date")).filter(F.col("date").between(F.lit(first), F.lit(end)))
-    macro = _read_optional(spark, curated + "macro_series/", merge=True)
+    macro = glue_io.read_optional(spark, curated + "macro_series/", merge=True)
     if macro is None:
         dff = spark.createDataFrame([], "date date, value double")
     else:
@@ -1381,7 +1324,7 @@ def _write_refined_tables(
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     """The job: curated writes, refined (re)computation of [start_date, end_date], result JSON."""
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    curated, refined = _root(args["curated_root"]), _root(args["refined_root"])
+    curated, refined = glue_io.root(args["curated_root"]), glue_io.root(args["refined_root"])
     result: dict[str, Any] = {
         "run_id": args.get("run_id", ""),
         "quotes_rows": 0,
@@ -1414,28 +1357,13 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
         _write_refined_tables(spark, args, curated, refined, (start, end), result)
 
     if args.get("result_path"):
-        _write_result(args["result_path"], result)
+        glue_io.write_result(args["result_path"], result)
     return result
 
 
 def main() -> None:
-    import sys
-
-    from awsglue.context import GlueContext  # type: ignore[import-not-found]
-    from awsglue.job import Job  # type: ignore[import-not-found]
-    from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
-    from pyspark.context import SparkContext
-
-    # Glue refuses empty argument values, so the workflow omits an empty one: read what is there.
-    present = [name for name in ARGUMENTS if f"--{name}" in sys.argv]
-    options = getResolvedOptions(sys.argv, ["JOB_NAME", *present])
-    glue = GlueContext(SparkContext.getOrCreate())
-    spark = glue.spark_session
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    job = Job(glue)
-    job.init(options["JOB_NAME"], options)
-    run(spark, {name: options.get(name, "") for name in ARGUMENTS})
-    job.commit()
+    """The job on Glue (`glue_io.run_job`)."""
+    glue_io.run_job(run, ARGUMENTS)
 
 
 if __name__ == "__main__":

@@ -271,6 +271,10 @@ class DomainPipeline(Construct):
     def _glue_job(self, job: GlueStep) -> glue.CfnJob:
         stack = Stack.of(self)
         script = s3_assets.Asset(self, f"{job.step}Script", path=str(self.project_root / job.script))
+        # glue/lib/ zipped: Glue puts the zip on sys.path, so the script's `import glue_io` finds the module at its root
+        library = s3_assets.Asset(
+            self, f"{job.step}Library", path=str(self.project_root / "glue/lib"), exclude=["__pycache__", "*.pyc"]
+        )
         role = iam.Role(
             self,
             f"{job.step}JobRole",
@@ -278,6 +282,7 @@ class DomainPipeline(Construct):
             description=f"finlake {self.spec.name} {job.step} Glue job",
         )
         script.grant_read(role)
+        library.grant_read(role)
         self._grant(role, job.access)
         self.platform.key.grant_encrypt_decrypt(role)  # security configuration: S3, logs, bookmarks
         glue_logs = stack.format_arn(
@@ -320,7 +325,10 @@ class DomainPipeline(Construct):
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=job.max_concurrent_runs),
             job_run_queuing_enabled=True,
             security_configuration=p.glue_security_configuration.ref,
-            default_arguments=glue_job_arguments(self.spec.name, self.lake),
+            default_arguments={
+                **glue_job_arguments(self.spec.name, self.lake),
+                "--extra-py-files": library.s3_object_url,
+            },
         )
         nag.glue_role(role)
         nag.glue_job(cfn_job)

@@ -9,7 +9,8 @@ GlueContext in AWS. Locally, when a state machine starts a job run, `LocalGlueRu
    one mount table per bucket whose fallback link is ``<workspace>/s3/<bucket>``), so the job gets
    its arguments unchanged and reads and writes ``s3://<bucket>/<key>`` as on Glue: the URIs it
    records (a quarantined row's file, ``input_file_name()``) are S3 URIs,
-3. imports the job's script (its ``ScriptLocation``) and calls ``run`` on a local SparkSession,
+3. imports the job's script (its ``ScriptLocation``, with ``glue/lib/`` on ``sys.path`` as ``--extra-py-files``
+   puts it on Glue) and calls ``run`` on a local SparkSession,
 4. keeps what the script put through boto3 (moto) during the run, then loads the folder back
    into moto's buckets, leaving out Hadoop's ``.<name>.crc`` checksum side files, which S3 never
    holds (the next save removes them from the folder).
@@ -115,6 +116,11 @@ def mount_workspace(spark: SparkSession, s3_dir: Path, buckets: list[str]) -> No
 
 
 def load_script(location: str) -> ModuleType:
+    """The Glue script at ``location`` (absolute, or relative to the project), imported as a module.
+
+    The package ``glue`` is imported first: it puts ``glue/lib/`` on ``sys.path``, as ``--extra-py-files``
+    does on Glue, so the script's ``import glue_io`` finds the shared I/O module."""
+    importlib.import_module("glue")
     path = Path(location) if Path(location).is_absolute() else ROOT / location
     name = f"finlake_glue_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from finlake.local.workspace import Workspace
-from finlake.naming import execution_input, pinned
+from finlake.naming import RunRequest, pinned
 from functions.common.manifest import today_in_sao_paulo
 from stacks.specs import DomainSpec
 
@@ -44,13 +44,14 @@ class RunPlan:
     def request(self, input_uris: list[str]) -> dict[str, Any]:
         """The execution input (a RunRequest dict) naming ``input_uris`` (``s3://`` URIs of the uploaded inputs),
         with the MD5 of each input file so the execution name follows the content."""
-        request = execution_input(self.spec.name, date=self.date, month=self.month, inputs=input_uris, force=self.force)
-        if self.year:
-            request["year"] = self.year
-        if self.source:
-            request["source"] = self.source
-        if self.inputs:  # the name follows the content, not just the file names
-            request["inputs_md5"] = [
-                hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() for p in self.inputs
-            ]
-        return request
+        return RunRequest(
+            domain=self.spec.name,
+            date=self.date,
+            month=self.month,
+            year=self.year,
+            inputs=tuple(input_uris),
+            # the name follows the content, not just the file names
+            inputs_md5=tuple(hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest() for p in self.inputs),
+            force=self.force,
+            source=self.source,
+        ).to_input()

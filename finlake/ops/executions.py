@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from finlake.naming import execution_input, execution_name, pinned
+from finlake.naming import RunRequest, execution_name, pinned
 from functions.common.manifest import today_in_sao_paulo
 from stacks.specs import DomainSpec
 
@@ -44,12 +44,14 @@ class Request:
         return self.date or self.year or self.month or today_in_sao_paulo()
 
     def input(self) -> dict[str, Any]:
-        request = execution_input(self.spec.name, date=self.date, month=self.month, force=self.force)
-        if self.year:
-            request["year"] = self.year
-        if self.source:
-            request["source"] = self.source
-        return request
+        return RunRequest(
+            domain=self.spec.name,
+            date=self.date,
+            month=self.month,
+            year=self.year,
+            force=self.force,
+            source=self.source,
+        ).to_input()
 
     def name(self) -> str:
         return execution_name(self.spec.name, self.partition(), self.input())

@@ -10,32 +10,24 @@ import json
 import os
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.bank import pipeline
+from functions.bank import transform as bank_transform
 from functions.bank.nubank_api import Credentials, take_snapshot
 from functions.common.lake import Lake
-from functions.common.manifest import Manifest
-from functions.common.telemetry import record_run
+from functions.common.step import glue_client, logger, step, tracer
 from functions.common.workflow import start_named_execution
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics(namespace="finlake")  # also POWERTOOLS_METRICS_NAMESPACE in the stack
+__all__ = ["catalog", "fetch", "logger", "nubank_client", "publish", "transform", "trigger", "validate"]
+
 SECRET_MAX_AGE_S = 300
 
 
 def _secret(env_name: str) -> str:
     value = parameters.get_secret(os.environ[env_name], max_age=SECRET_MAX_AGE_S)
     return value if isinstance(value, str) else value.decode()
-
-
-def _done(manifest: Manifest) -> dict[str, Any]:
-    logger.info("step done", extra=manifest.log_fields())
-    return manifest.to_dict()
 
 
 def nubank_client(source: str) -> Any:
@@ -59,52 +51,29 @@ def _snapshot(source: str) -> dict[str, Any]:
     return take_snapshot(nubank_client(source), credentials)
 
 
+def _sheet() -> dict[str, str] | None:
+    """The Google Sheets sink from the environment; None when no spreadsheet is configured (off)."""
+    spreadsheet = os.environ.get("SHEETS_SPREADSHEET_ID", "")
+    worksheet = os.environ.get("SHEETS_WORKSHEET", "bank_monthly_summary")
+    return {"spreadsheet_id": spreadsheet, "worksheet": worksheet} if spreadsheet else None
+
+
+def _service_account() -> dict[str, Any]:
+    return dict(json.loads(_secret("GOOGLE_SHEETS_SECRET")))
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def trigger(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """S3 "Object Created" (EventBridge) -> start a run for the dropped file."""
     result = pipeline.trigger(event, lake=Lake.from_env(), start=start_named_execution)
     logger.set_correlation_id(result.get("execution"))  # the run this file starts, if any
     logger.info("bank trigger", extra={k: v for k, v in result.items() if k != "reason"})
     return result
 
 
-@logger.inject_lambda_context(correlation_id_path="execution_name")
-@tracer.capture_lambda_handler
-def fetch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _done(pipeline.fetch(event, lake=Lake.from_env(), take_snapshot=_snapshot))
-
-
-@logger.inject_lambda_context(correlation_id_path="run_id")
-@tracer.capture_lambda_handler
-def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    key = _secret("BANK_HMAC_SECRET").encode()
-    return _done(pipeline.validate(Manifest.from_dict(event), lake=Lake.from_env(), hmac_key=key))
-
-
-@logger.inject_lambda_context(correlation_id_path="run_id")
-@tracer.capture_lambda_handler
-def transform(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _done(pipeline.transform(Manifest.from_dict(event), lake=Lake.from_env()))
-
-
-@logger.inject_lambda_context(correlation_id_path="run_id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def catalog(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    manifest = pipeline.catalog(Manifest.from_dict(event), lake=Lake.from_env(), glue=boto3.client("glue"))
-    record_run(metrics, manifest)
-    return _done(manifest)
-
-
-@logger.inject_lambda_context(correlation_id_path="run_id")
-@tracer.capture_lambda_handler
-def publish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    spreadsheet = os.environ.get("SHEETS_SPREADSHEET_ID", "")
-    sheet = {"spreadsheet_id": spreadsheet, "worksheet": os.environ.get("SHEETS_WORKSHEET", "bank_monthly_summary")}
-    manifest = pipeline.publish(
-        Manifest.from_dict(event),
-        lake=Lake.from_env(),
-        sheet=sheet if spreadsheet else None,
-        service_account=lambda: dict(json.loads(_secret("GOOGLE_SHEETS_SECRET"))),
-    )
-    return _done(manifest)
+fetch = step(pipeline.fetch, take_snapshot=lambda: _snapshot)
+validate = step(pipeline.validate, hmac_key=lambda: _secret("BANK_HMAC_SECRET").encode())
+transform = step(bank_transform.transform)
+catalog = step(pipeline.catalog, glue=glue_client, record_run=True)
+publish = step(pipeline.publish, sheet=_sheet, service_account=lambda: _service_account)

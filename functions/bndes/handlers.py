@@ -1,52 +1,15 @@
-"""Lambda handlers of the BNDES workflow: parse the event, call the step, return the manifest."""
+"""Lambda handlers of the BNDES workflow: one line per step on the step runtime (functions/common/step.py)."""
 
 from __future__ import annotations
-
-from typing import Any
-
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.bndes import pipeline
 from functions.bndes.ckan import CkanClient
 from functions.common.http import default_http
-from functions.common.lake import Lake
-from functions.common.manifest import Manifest
-from functions.common.telemetry import record_run
+from functions.common.step import glue_client, logger, step
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics(namespace="finlake")  # also POWERTOOLS_METRICS_NAMESPACE in the stack
+__all__ = ["catalog", "fetch", "logger", "transform", "validate"]
 
-
-def _done(manifest: Manifest) -> dict[str, Any]:
-    logger.info("step done", extra=manifest.log_fields())
-    return manifest.to_dict()
-
-
-@logger.inject_lambda_context(correlation_id_path="execution_name")
-@tracer.capture_lambda_handler
-def fetch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _done(pipeline.fetch(event, lake=Lake.from_env(), ckan=CkanClient(default_http(pipeline.DOMAIN))))
-
-
-@logger.inject_lambda_context(correlation_id_path="run_id")
-@tracer.capture_lambda_handler
-def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _done(pipeline.validate(Manifest.from_dict(event), lake=Lake.from_env()))
-
-
-@logger.inject_lambda_context(correlation_id_path="run_id")
-@tracer.capture_lambda_handler
-def transform(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _done(pipeline.transform(Manifest.from_dict(event), lake=Lake.from_env()))
-
-
-@logger.inject_lambda_context(correlation_id_path="run_id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def catalog(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    manifest = pipeline.catalog(Manifest.from_dict(event), lake=Lake.from_env(), glue=boto3.client("glue"))
-    record_run(metrics, manifest)
-    return _done(manifest)
+fetch = step(pipeline.fetch, ckan=lambda: CkanClient(default_http(pipeline.DOMAIN)))
+validate = step(pipeline.validate)
+transform = step(pipeline.transform)
+catalog = step(pipeline.catalog, glue=glue_client, record_run=True)

@@ -37,6 +37,7 @@ from functions.bndes.tables import BALANCE_SHEET
 from functions.common.catalog import register
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
+from functions.common.naming import RunRequest
 from functions.common.ptbr import normalize_column
 from functions.common.text import charset_of
 
@@ -70,19 +71,14 @@ def table_prefix(lake: Lake) -> str:
 # -- Fetch -----------------------------------------------------------------------------------------
 
 
-def fetch(event: dict[str, Any], *, lake: Lake, ckan: CkanClient, now: datetime | None = None) -> Manifest:
+def fetch(request: RunRequest, *, lake: Lake, ckan: CkanClient, now: datetime | None = None) -> Manifest:
     """Store new or changed sources in the raw zone and list them in a new manifest."""
-    request = event.get("input") or {}
-    manifest = Manifest(
-        run_id=event["execution_name"],
-        domain=DOMAIN,
-        partition={"dt": request.get("date") or today_in_sao_paulo()},
-    )
-    force = bool(request.get("force"))
+    manifest = Manifest(run_id=request.run_id, domain=DOMAIN, partition={"dt": request.date or today_in_sao_paulo()})
+    force = request.force
     ingested = lake.read_state(DOMAIN, "ingested.json")
     fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    if request.get("inputs"):
-        candidates = [_input_source(lake, uri) for uri in request["inputs"]]
+    if request.inputs:
+        candidates = [_input_source(lake, uri) for uri in request.inputs]
     else:
         candidates = _ckan_sources(ckan, lake, ingested, force, fetched_at, manifest)
     for source in candidates:

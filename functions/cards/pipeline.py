@@ -29,7 +29,7 @@ from functions.cards.tables import TABLES
 from functions.common.catalog import register_written
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
-from functions.common.naming import execution_input, execution_name, partition_for
+from functions.common.naming import RunRequest, partition_for
 from functions.common.text import UndecodableText, decode
 
 DOMAIN = "cards"
@@ -113,37 +113,36 @@ def trigger(event: dict[str, Any], *, lake: Lake, start: Any) -> dict[str, Any]:
     if placed is None:  # never ignored: a run reports it and quarantines a copy
         uri = s3_uri(lake.raw_bucket, key)
         month = partition_for("previous_month", date.fromisoformat(today_in_sao_paulo()))["month"]
-        request = execution_input(DOMAIN, month=month, inputs=[uri], trigger="s3")
-        request["inputs_md5"] = [md5_hex(lake.get(uri))]
-        request["unplaced"] = True
-        name = execution_name(DOMAIN, month, request)
-        return {"started": bool(start(name, request)), "unplaced": key, "execution": name}
+        request = RunRequest(
+            domain=DOMAIN, trigger="s3", month=month, inputs=(uri,), inputs_md5=(md5_hex(lake.get(uri)),), unplaced=True
+        )
+        name = request.name(month)
+        return {"started": bool(start(name, request.to_input())), "unplaced": key, "execution": name}
     month = placed[1]
     files = month_files(lake, month)
     waiting = [name for kind, name in zip(files, monthly_names(month), strict=True) if not files[kind]]
     if waiting:
         return {"started": False, "month": month, "waiting_for": waiting}
     uris = sorted(files["invoices"] + files["payments"], key=lambda uri: _order(posixpath.basename(uri)))
-    request = execution_input(DOMAIN, month=month, inputs=uris, trigger="s3")
-    request["inputs_md5"] = [md5_hex(lake.get(uri)) for uri in uris]
-    name = execution_name(DOMAIN, month, request)
-    started = start(name, request)
+    md5s = tuple(md5_hex(lake.get(uri)) for uri in uris)
+    request = RunRequest(domain=DOMAIN, trigger="s3", month=month, inputs=tuple(uris), inputs_md5=md5s)
+    name = request.name(month)
+    started = start(name, request.to_input())
     return {"started": bool(started), "month": month, "execution": name}
 
 
 # -- Fetch -----------------------------------------------------------------------------------------
 
 
-def fetch(event: dict[str, Any], *, lake: Lake, today: date | None = None) -> Manifest:
+def fetch(request: RunRequest, *, lake: Lake, today: date | None = None) -> Manifest:
     """List the month's files (both must be there), skip content already processed, and prepare
     the arguments of the two Glue steps."""
-    request = event.get("input") or {}
     today = today or date.fromisoformat(today_in_sao_paulo())
-    month = request.get("month") or partition_for("previous_month", today)["month"]
-    manifest = Manifest(run_id=event["execution_name"], domain=DOMAIN, partition={"month": month})
-    if request.get("inputs"):
-        uris = list(request["inputs"])
-        if request.get("unplaced"):  # the trigger found no month in the name
+    month = request.month or partition_for("previous_month", today)["month"]
+    manifest = Manifest(run_id=request.run_id, domain=DOMAIN, partition={"month": month})
+    if request.inputs:
+        uris = list(request.inputs)
+        if request.unplaced:  # the trigger found no month in the name
             _quarantine_unplaced(lake, uris)
     else:
         files = month_files(lake, month)
@@ -160,7 +159,7 @@ def fetch(event: dict[str, Any], *, lake: Lake, today: date | None = None) -> Ma
     if kinds != {"invoices", "payments"}:
         raise MissingFile(f"cards {month}: need an invoice file and a payment file, got only {sorted(kinds)}")
     ingested = lake.read_state(DOMAIN, "ingested.json")
-    if not request.get("force") and all(ingested.get(s.uri) == s.md5 for s in sources):
+    if not request.force and all(ingested.get(s.uri) == s.md5 for s in sources):
         manifest.skipped = [s.name for s in sources]
         manifest.summary = f"cards {month}: these files were already processed with the same content"
         return manifest

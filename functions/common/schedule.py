@@ -23,7 +23,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.naming import default_partition, execution_input, execution_name
+from functions.common.naming import RunRequest, default_partition
 from functions.common.workflow import start_named_execution
 
 logger = Logger()
@@ -47,9 +47,9 @@ def start_scheduled(event: dict[str, Any], *, start: Starter) -> dict[str, Any]:
     if at.tzinfo is None:
         raise ScheduleEventError(f"scheduled_time {fired!r} has no time zone")
     partition = default_partition(period, at)
-    request = execution_input(domain, date=partition.get("date"), month=partition.get("month"), trigger="schedule")
-    name = execution_name(domain, partition.get("date") or partition["month"], request)
-    started = start(name, request)
+    request = RunRequest(domain=domain, trigger="schedule", date=partition.get("date"), month=partition.get("month"))
+    name = request.name(partition.get("date") or partition["month"])
+    started = start(name, request.to_input())
     return {
         "started": started,
         "execution": name,

@@ -44,6 +44,7 @@ from functions.common.http import (
 )
 from functions.common.lake import Lake, md5_hex, s3_uri
 from functions.common.manifest import Manifest, Source, today_in_sao_paulo
+from functions.common.naming import RunRequest
 from functions.stocks import alpha_vantage, bcb, fred, ibov
 from functions.stocks.cotahist import CotahistError, parse_cotahist, unzip_cotahist
 from functions.stocks.global_sources import GlobalSources
@@ -95,7 +96,7 @@ def _store_answer(lake: Lake, prefix: str, body: bytes, url: str, fetched_at: st
 
 
 def fetch(
-    event: dict[str, Any],
+    request: RunRequest,
     *,
     lake: Lake,
     http: Http,
@@ -104,25 +105,24 @@ def fetch(
 ) -> Manifest:
     """The run's sources in the raw zone. ``global_sources``: the optional global ones (FRED, Alpha Vantage) and
     their keys (None: both off); either failing is a warning in the email, never a failed run."""
-    request = event.get("input") or {}
     fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    if request.get("year"):
-        year = int(request["year"])
+    if request.year:
+        year = int(request.year)
         partition = {"year": str(year)}
         first, last = date(year, 1, 1), min(date(year, 12, 31), date.fromisoformat(today_in_sao_paulo()))
     else:
-        day = date.fromisoformat(request.get("date") or today_in_sao_paulo())
+        day = date.fromisoformat(request.date or today_in_sao_paulo())
         partition = {"dt": day.isoformat()}
         first = last = day
-    manifest = Manifest(run_id=event["execution_name"], domain=DOMAIN, partition=partition)
+    manifest = Manifest(run_id=request.run_id, domain=DOMAIN, partition=partition)
     ingested = lake.read_state(DOMAIN, "ingested.json")
-    if request.get("inputs"):
-        sources = [_input_source(lake, uri) for uri in request["inputs"]]
+    if request.inputs:
+        sources = [_input_source(lake, uri) for uri in request.inputs]
         first, last = _span(sources, first, last)
     else:
         sources = _live_sources(lake, http, request, first, last, fetched_at, manifest)
     for source in sources:
-        if source.kind == "cotahist" and not request.get("force") and ingested.get(source.name) == source.md5:
+        if source.kind == "cotahist" and not request.force and ingested.get(source.name) == source.md5:
             manifest.skipped.append(source.name)
         else:
             manifest.sources.append(source)
@@ -177,18 +177,18 @@ def classify_input(name: str, data: bytes) -> str:
     )
 
 
-def cotahist_url(request: dict[str, Any], day: date) -> str:
-    name = f"COTAHIST_A{request['year']}.ZIP" if request.get("year") else f"COTAHIST_D{day:%d%m%Y}.ZIP"
+def cotahist_url(request: RunRequest, day: date) -> str:
+    name = f"COTAHIST_A{request.year}.ZIP" if request.year else f"COTAHIST_D{day:%d%m%Y}.ZIP"
     return B3_HISTORY_URL + name
 
 
 def _live_sources(
-    lake: Lake, http: Http, request: dict[str, Any], first: date, last: date, fetched_at: str, manifest: Manifest
+    lake: Lake, http: Http, request: RunRequest, first: date, last: date, fetched_at: str, manifest: Manifest
 ) -> list[Source]:
     sources = []
     url = cotahist_url(request, first)
     name = url.rsplit("/", 1)[1]
-    if not request.get("year") and first.weekday() >= 5:
+    if not request.year and first.weekday() >= 5:
         manifest.summary = f"stocks: {first} is a weekend, B3 publishes no COTAHIST file"
         return []
     # An error page, a JSON error or a truncated ZIP at HTTP 200 is retried, then the run fails naming the URL.
@@ -202,7 +202,7 @@ def _live_sources(
     meta = {"source-url": url, "md5": md5, "fetched-at": fetched_at}
     uri = _store_raw(lake, f"{DOMAIN}/cotahist/{name}/{md5}.zip", response.body, meta)
     sources.append(Source(uri=uri, name=name, resource_id=name, md5=md5, source_url=url, kind="cotahist"))
-    if not request.get("year"):  # B3 serves only the portfolio in force today
+    if not request.year:  # B3 serves only the portfolio in force today
         try:
             pages, portfolio = ibov.B3PortfolioClient(http).fetch()
         except SourceUnavailable as exc:

@@ -18,7 +18,7 @@ import pytest
 
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
-from finlake.naming import execution_input, execution_name
+from finlake.naming import RunRequest, execution_name
 from finlake.query import run_query
 from finlake.samples.bndes import sample_csv, workspace_cassette, write_bndes_cassette
 from functions.common.http import ReplayHttp, use_transport
@@ -50,7 +50,7 @@ TABLE = "finlake_curated.bndes_balance_sheet"
 
 
 def run(aws: EmbeddedAws, suffix: str = "", **kwargs):
-    request = execution_input("bndes", date=DATE, **kwargs)
+    request = RunRequest(domain="bndes", date=DATE, **kwargs).to_input()
     return aws.run(BNDES, request, execution_name("bndes", DATE, request) + suffix)
 
 
@@ -214,7 +214,7 @@ def test_two_runs_of_the_same_partition_at_once_leave_no_duplicate_rows(
 ):
     path = write(tmp_path, "balanco-ifrs-2020-2024.csv", ("\n".join(ifrs_years()) + "\n").encode())
     with EmbeddedAws(ws) as aws:
-        request = execution_input("bndes", date=DATE, inputs=[aws.put_input("bndes", path)])
+        request = RunRequest(domain="bndes", date=DATE, inputs=[aws.put_input("bndes", path)]).to_input()
         first = start(aws, BNDES, request, "bndes-concurrent-a")
         second = start(aws, BNDES, request, "bndes-concurrent-b")  # started before the first is waited for
         outcomes = [aws.wait(first)["status"], aws.wait(second)["status"]]

@@ -15,7 +15,7 @@ import pytest
 
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
-from finlake.naming import execution_input
+from finlake.naming import RunRequest
 from finlake.query import run_query
 from finlake.samples import cards
 from functions.common.lake import Lake
@@ -45,7 +45,7 @@ def files(tmp_path: Path, invoices: bytes, payments: bytes) -> list[Path]:
 
 
 def run(aws: EmbeddedAws, paths: list[Path], name: str):
-    request = execution_input("cards", month=MONTH, inputs=[aws.put_input("cards", p) for p in paths])
+    request = RunRequest(domain="cards", month=MONTH, inputs=[aws.put_input("cards", p) for p in paths]).to_input()
     return aws.run(CARDS, request, name)
 
 
@@ -78,7 +78,7 @@ def test_access_denied_then_redrive_quarantines_bad_rows_then_same_files_are_not
     fault = Fault(Lake.get, lambda: client_error(ACCESS_DENIED[0], "GetObject", ACCESS_DENIED[1]), times=None)
 
     with EmbeddedAws(ws) as aws:
-        request = execution_input("cards", month=MONTH, inputs=[aws.put_input("cards", p) for p in paths])
+        request = RunRequest(domain="cards", month=MONTH, inputs=[aws.put_input("cards", p) for p in paths]).to_input()
         monkeypatch.setattr(Lake, "get", fault)
         failed = aws.run(CARDS, request, "cards-access-denied")
         attempts = task_attempts(aws, CARDS, failed.name, "Fetch")

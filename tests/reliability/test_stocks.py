@@ -18,7 +18,7 @@ import pytest
 
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
-from finlake.naming import execution_input
+from finlake.naming import RunRequest
 from finlake.quarantine import read_quarantine
 from finlake.query import run_query
 from finlake.samples import b3
@@ -69,7 +69,7 @@ def samples() -> Iterator[None]:
 
 
 def daily(aws: EmbeddedAws, name: str):
-    return aws.run(STOCKS, execution_input("stocks", date=DAY.isoformat()), name)
+    return aws.run(STOCKS, RunRequest(domain="stocks", date=DAY.isoformat()).to_input(), name)
 
 
 # -- 5 + 1 + 3: KMS fault, then a flaky source, then the same day again -------------------------------------
@@ -188,7 +188,7 @@ def test_a_cotahist_with_a_bom_truncated_or_mostly_bad_is_rejected_before_spark(
     path = tmp_path / "COTAHIST_D12032025.TXT"
     path.write_bytes(data)
     with EmbeddedAws(ws) as aws:
-        request = execution_input("stocks", date=DAY.isoformat(), inputs=[aws.put_input("stocks", path)])
+        request = RunRequest(domain="stocks", date=DAY.isoformat(), inputs=[aws.put_input("stocks", path)]).to_input()
         result = aws.run(STOCKS, request, "stocks-bad-file")
         [dead] = aws.dead_letters()
 
@@ -217,7 +217,7 @@ def test_a_few_bad_records_are_quarantined_with_line_and_reason_and_the_rest_loa
     path.write_bytes(b"\n".join(lines))
 
     with EmbeddedAws(ws) as aws:
-        request = execution_input("stocks", date=DAY.isoformat(), inputs=[aws.put_input("stocks", path)])
+        request = RunRequest(domain="stocks", date=DAY.isoformat(), inputs=[aws.put_input("stocks", path)]).to_input()
         result = aws.run(STOCKS, request, "stocks-bad-records")
 
     assert result.succeeded, result.cause

@@ -37,8 +37,9 @@ from finlake.cli import main
 from finlake.local.runtime import BUCKETS, DATABASES, embedded_aws
 from finlake.local.workspace import Workspace
 from finlake.query import QueryError, athena_text, connect, run_query
-from functions.bank.pipeline import TRANSACTIONS_SCHEMA, glue_types
+from functions.bank.pipeline import glue_types
 from functions.bank.tables import TRANSACTIONS
+from functions.bank.transform import TRANSACTIONS_SCHEMA
 from functions.common.catalog import register
 from functions.common.lake import Lake
 from functions.stocks.tables import TABLES

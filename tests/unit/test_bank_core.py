@@ -14,6 +14,7 @@ from pynubank import MockHttpClient
 from pynubank.exception import NuRequestException
 
 from functions.bank import summary
+from functions.bank.categories import categorize, parse_rules
 from functions.bank.model import content_key, infer_type, parse_amount, parse_installment, strip_installment
 from functions.bank.nubank_api import (
     Credentials,
@@ -23,8 +24,9 @@ from functions.bank.nubank_api import (
     snapshot_bytes,
     take_snapshot,
 )
-from functions.bank.pipeline import categorize, deduplicate, parse_rules, safe_name
+from functions.bank.pipeline import safe_name
 from functions.bank.privacy import cpf_is_valid, find_cpfs, keyed_hash, scrub
+from functions.bank.transform import deduplicate
 from functions.common.http import SourceUnavailable
 from functions.common.ptbr import format_ptbr
 
@@ -306,7 +308,7 @@ def test_keywords_match_whole_words_and_source_categories_take_the_rules_spellin
 
 
 def test_the_bundled_rules_parse():
-    from functions.bank.pipeline import RULES_FILE
+    from functions.bank.categories import RULES_FILE
 
     rules = parse_rules(RULES_FILE.read_text("utf-8"))
     assert len(rules) > 50

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from finlake.local.runtime import render_definition
-from finlake.naming import execution_input, execution_name
+from finlake.naming import RunRequest, execution_name
 from functions.common.manifest import Counts, Manifest, Source
 from stacks.specs import BNDES
 
 
 def test_execution_name_is_deterministic_per_domain_partition_and_input():
-    request = execution_input("bndes", date="2026-11-22")
+    request = RunRequest(domain="bndes", date="2026-11-22").to_input()
     name = execution_name("bndes", "2026-11-22", request)
     assert name.startswith("bndes-2026-11-22-") and len(name) == len("bndes-2026-11-22-") + 8
     assert execution_name("bndes", "2026-11-22", dict(request)) == name

@@ -13,7 +13,7 @@ import pytest
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
-from finlake.naming import execution_input, execution_name
+from finlake.naming import RunRequest, execution_name
 from finlake.query import run_query
 from finlake.samples.bndes import sample_csv, write_bndes_cassette
 from functions.bndes.ckan import DEFAULT_BASE_URL
@@ -27,7 +27,7 @@ CURATED = BUCKETS["CURATED_BUCKET"]
 
 
 def start(aws: EmbeddedAws, date: str = "2026-11-22", suffix: str = "", **kwargs):
-    request = execution_input("bndes", date=date, **kwargs)
+    request = RunRequest(domain="bndes", date=date, **kwargs).to_input()
     return aws.run(BNDES, request, execution_name("bndes", date, request) + suffix)
 
 
@@ -105,7 +105,7 @@ def test_failing_fetch_notifies_and_dead_letters_the_original_input(tmp_path: Pa
         file="api/package_show-balanco-patrimonial.json",
     )
     with EmbeddedAws(workspace, function_env={"bndes.Fetch": {"FINLAKE_HTTP_CASSETTE": str(broken)}}) as aws:
-        request = execution_input("bndes", date="2026-11-22")
+        request = RunRequest(domain="bndes", date="2026-11-22").to_input()
         result = aws.run(BNDES, request, "bndes-2026-11-22-failing")
         dead = aws.dead_letters()
         raw = lake_snapshot(aws, BUCKETS["RAW_BUCKET"], "")

@@ -18,7 +18,7 @@ from finlake.local.workspace import Workspace
 from finlake.smoke import FORCED_FAILURE_MONTH, Inbox, sample_runs
 from functions.common.contract import DEAD_LETTER_ALARM, Names
 from functions.common.http import use_transport
-from functions.common.naming import execution_input
+from functions.common.naming import RunRequest
 from stacks.specs import DOMAINS
 
 pytestmark = pytest.mark.slow
@@ -55,7 +55,9 @@ def test_the_smoke_inputs_succeed_under_the_names_the_smoke_waits_for(tmp_path: 
             results[run.domain] = {"status": result.status, "name": expected, "cause": result.cause}
             messages += result.notifications
         forced = aws.run(
-            DOMAINS["cards"], execution_input("cards", month=FORCED_FAILURE_MONTH), "smoke-forced-failure-x"
+            DOMAINS["cards"],
+            RunRequest(domain="cards", month=FORCED_FAILURE_MONTH).to_input(),
+            "smoke-forced-failure-x",
         )
         messages += forced.notifications
         dead_letters = aws.dead_letters()

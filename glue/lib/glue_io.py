@@ -1,0 +1,186 @@
+"""The I/O every finlake Glue script shares: job arguments and Spark setup, lake paths through
+Hadoop's file system, partitioned Parquet, JSON Lines quarantine files and the result JSON.
+
+Shipped to Glue as ``--extra-py-files`` (a zip asset of ``glue/lib/``, stacks/domain_pipeline.py),
+which Glue puts on ``sys.path`` before the script runs, so a script imports it as the top-level
+``glue_io``. Locally the same name works because ``glue/__init__.py`` puts ``glue/lib/`` on
+``sys.path`` (tests and the bench import the scripts as ``glue.<script>``; the local Glue runner,
+finlake/local/glue.py, imports that package before it loads a script by its path).
+
+Only the driver calls this module: nothing here is pickled into a Spark worker (workers could not
+import it locally, where it is not on their ``PYTHONPATH``).
+
+Paths are ``s3://bucket/key`` on Glue and locally (the local runner mounts the workspace under the
+``s3://`` scheme), or local paths in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.utils import AnalysisException
+
+JobRun = Callable[[SparkSession, dict[str, str]], dict[str, Any]]
+
+
+def run_job(run: JobRun, arguments: Iterable[str], argv: list[str] | None = None) -> dict[str, Any]:
+    """A script's ``main()`` on Glue: resolve the job arguments, build the GlueContext's SparkSession
+    (dynamic partition overwrite), ``Job.init``, call ``run(spark, args)`` and ``Job.commit``.
+
+    Parameters
+    ----------
+    run
+        The script's ``run(spark, args) -> result``; ``args`` holds every name of ``arguments``
+        (without ``--``), ``""`` for one the run did not pass: Glue refuses empty argument values,
+        so the workflow omits an empty one, and ``getResolvedOptions`` is asked only for those present.
+    arguments
+        The script's argument names.
+    argv
+        The command line (default ``sys.argv``).
+
+    Returns
+    -------
+    dict
+        What ``run`` returned.
+    """
+    from awsglue.context import GlueContext  # type: ignore[import-not-found]
+    from awsglue.job import Job  # type: ignore[import-not-found]
+    from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    from pyspark.context import SparkContext
+
+    argv = sys.argv if argv is None else argv
+    names = list(arguments)
+    present = [name for name in names if f"--{name}" in argv]
+    options = getResolvedOptions(argv, ["JOB_NAME", *present])
+    glue = GlueContext(SparkContext.getOrCreate())
+    spark = glue.spark_session
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    job = Job(glue)
+    job.init(options["JOB_NAME"], options)
+    result = run(spark, {name: options.get(name, "") for name in names})
+    job.commit()
+    return result
+
+
+# -- paths -----------------------------------------------------------------------------------------
+
+
+def root(uri: str) -> str:
+    """``uri`` ending in ``/`` (a prefix tables are joined to)."""
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def uris(value: str | None) -> list[str]:
+    """The URIs of a comma-separated job argument, blanks dropped (``""`` -> ``[]``)."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    """Hadoop's ``(FileSystem, Path)`` for ``uri`` in this session's configuration (S3 on Glue, the
+    mounted workspace locally)."""
+    jvm: Any = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path  # type: ignore[union-attr]
+
+
+def exists(spark: SparkSession, uri: str) -> bool:
+    """Whether an object or prefix exists at ``uri``."""
+    fs, path = fs_path(spark, uri)
+    return bool(fs.exists(path))
+
+
+def delete(spark: SparkSession, uri: str) -> None:
+    """Remove ``uri`` and everything under it; nothing when it is not there."""
+    fs, path = fs_path(spark, uri)
+    if fs.exists(path):
+        fs.delete(path, True)
+
+
+# -- Parquet ---------------------------------------------------------------------------------------
+
+
+def read_optional(spark: SparkSession, uri: str | None, merge: bool = False) -> DataFrame | None:
+    """The Parquet at ``uri``, or None when the argument is empty or nothing is there. ``merge``: the
+    union of the files' schemas (a table that gained columns)."""
+    if not uri or not exists(spark, uri):
+        return None
+    try:
+        return spark.read.option("mergeSchema", str(merge).lower()).parquet(uri)
+    except AnalysisException:  # an empty directory: Spark cannot infer a schema
+        return None
+
+
+def read_table(spark: SparkSession, uri: str, schema: str) -> DataFrame | None:
+    """The table at ``uri`` read with ``schema`` (Spark DDL), or None when it does not exist."""
+    if not exists(spark, uri):
+        return None
+    return spark.read.schema(schema).parquet(uri)
+
+
+def write_partitioned(frame: DataFrame, uri: str, partition: str, sort_by: str | None = None) -> None:
+    """Write ``frame`` under ``uri`` as Hive-style ``<partition>=<value>/`` folders of zstd Parquet, one
+    file per partition (sorted by ``sort_by`` within it). With the session's dynamic partition
+    overwrite, only the partitions ``frame`` holds are replaced."""
+    rows = frame.repartition(partition)
+    if sort_by:
+        rows = rows.sortWithinPartitions(sort_by)
+    rows.write.mode("overwrite").partitionBy(partition).option("compression", "zstd").parquet(uri)
+
+
+def distinct_values(frame: DataFrame, column: str, *, drop_null: bool = False) -> list[str]:
+    """The sorted distinct values of ``column`` as strings (``drop_null``: without null)."""
+    rows = frame.select(column).distinct().collect()
+    return sorted(str(r[0]) for r in rows if not (drop_null and r[0] is None))
+
+
+# -- quarantine and results ------------------------------------------------------------------------
+
+
+def write_json_lines(spark: SparkSession, rows: DataFrame, uri: str) -> None:
+    """``rows`` (in their order) as JSON Lines in the one object ``uri``, streamed to the driver a
+    partition at a time and written through Hadoop's file system, a thousand lines per JVM call.
+    The quarantine files of every domain have this form (`finlake quarantine` reads them)."""
+    fs, path = fs_path(spark, uri)
+    out = fs.create(path, True)
+    try:
+        chunk: list[str] = []
+        for row in rows.toLocalIterator():
+            chunk.append(json.dumps(row.asDict(), ensure_ascii=False) + "\n")
+            if len(chunk) == 1000:
+                out.write(bytearray("".join(chunk).encode()))
+                chunk = []
+        out.write(bytearray("".join(chunk).encode()))
+    finally:
+        out.close()
+
+
+def write_result(uri: str, result: dict[str, Any]) -> None:
+    """The job's result JSON (sorted keys, indented) at ``uri``: ``s3://`` through boto3 (the next
+    Lambda step reads it), else a local path (``file://`` or plain)."""
+    body = json.dumps(result, indent=2, sort_keys=True)
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        import boto3
+
+        boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=body.encode())
+        return
+    path = Path(parsed.path if parsed.scheme == "file" else uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+
+
+def read_json(uri: str) -> dict[str, Any]:
+    """The JSON object at ``uri`` (``s3://`` through boto3, else a local path); what `write_result` wrote."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        import boto3
+
+        body = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
+        return dict(json.loads(body))
+    return dict(json.loads(Path(parsed.path if parsed.scheme == "file" else uri).read_text()))
