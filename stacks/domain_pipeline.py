@@ -325,10 +325,7 @@ class DomainPipeline(Construct):
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=job.max_concurrent_runs),
             job_run_queuing_enabled=True,
             security_configuration=p.glue_security_configuration.ref,
-            default_arguments={
-                **glue_job_arguments(self.spec.name, self.lake),
-                "--extra-py-files": library.s3_object_url,
-            },
+            default_arguments=glue_job_arguments(self.spec.name, self.lake, library.s3_object_url),
         )
         nag.glue_role(role)
         nag.glue_job(cfn_job)

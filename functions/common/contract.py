@@ -244,7 +244,7 @@ def schedule_start_environment(names: Names, domain: str) -> dict[str, str]:
     return {"POWERTOOLS_SERVICE_NAME": names.service(domain), "DOMAIN": domain}
 
 
-def glue_job_arguments(domain: str, lake: LakeLocation) -> dict[str, str]:
+def glue_job_arguments(domain: str, lake: LakeLocation, library: str | None = None) -> dict[str, str]:
     """A domain's Glue job's default arguments (a run's own arguments, from the definition, add to them).
 
     Parameters
@@ -253,14 +253,18 @@ def glue_job_arguments(domain: str, lake: LakeLocation) -> dict[str, str]:
         The domain, e.g. ``"cards"``.
     lake
         Where the lake is.
+    library
+        The ``s3://`` URL of the zip of ``glue/lib`` (the scripts' shared I/O module, ``glue_io``), passed
+        as ``--extra-py-files``; None on the embedded AWS, whose runner imports ``glue/lib`` directly.
 
     Returns
     -------
     dict
         ``--name`` -> value: the job language, Glue's job metrics on, ``--DOMAIN``, the three zone
-        buckets and the two databases.
+        buckets and the two databases (and ``--extra-py-files`` when ``library`` is given).
     """
     return {
+        **({"--extra-py-files": library} if library else {}),
         "--job-language": "python",
         "--enable-metrics": "true",
         "--DOMAIN": domain,

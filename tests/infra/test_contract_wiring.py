@@ -26,7 +26,7 @@ def test_glue_jobs_get_the_contracts_default_arguments(synthesized) -> None:
     for spec in DOMAINS.values():
         for job in spec.glue_jobs:
             arguments = jobs[DEFAULT_NAMES.glue_job(spec.name, job.step)]["Properties"]["DefaultArguments"]
-            assert {k: _literal(v) for k, v in arguments.items()} == glue_job_arguments(spec.name, LAKE)
+            assert {k: _literal(v) for k, v in arguments.items()} == glue_job_arguments(spec.name, LAKE, BUCKET)
             assert arguments["--DOMAIN"] == spec.name
             checked += 1
     assert checked == sum(len(s.glue_jobs) for s in DOMAINS.values()) > 0
