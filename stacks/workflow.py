@@ -317,4 +317,5 @@ class DomainSecret(Construct):
             generate_secret_string=generator,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        nag.secret_without_rotation(self.secret, name, secret.description, generated=secret.generated)
+        # on this construct, so the acknowledgement keeps the path it had (``<domain>/<Key>Secret``)
+        nag.secret_without_rotation(self, name, secret.description, generated=secret.generated)
