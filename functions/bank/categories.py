@@ -50,9 +50,11 @@ TYPE_CATEGORIES = {
 def categorize(
     description: str, source_category: str | None, kind: str, rules: list[tuple[str, str]]
 ) -> tuple[str, str]:
-    """(category, how it was decided). A keyword matches whole words of the folded description
-    ("99" matches "99 Pop", not "Loja 1999"); a source's category is spelt as the rules spell it
-    ("Eletronicos" -> "eletrônicos")."""
+    """(category, how it was decided).
+
+    A keyword matches whole words of the folded description ("99" matches "99 Pop", not "Loja
+    1999"); a source's category is spelt as the rules spell it ("Eletronicos" -> "eletrônicos").
+    """
     if kind in ("bill_payment", "fee", "interest"):
         return TYPE_CATEGORIES[kind], "type"
     if source_category:

@@ -75,7 +75,8 @@ _OFX_START = (b"OFXHEADER", b"<?XML", b"<?OFX", b"<OFX>")
 
 def detect_kind(data: bytes, name: str) -> str:
     """Which export this is, from the content alone: the name is only quoted in messages, because
-    people rename downloads and a ".csv" may hold anything."""
+    people rename downloads and a ".csv" may hold anything.
+    """
     head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not head:
         raise FileRejected(f"{name}: empty file; accepted: {ACCEPTED}")
@@ -273,7 +274,8 @@ _XML_ENCODING = re.compile(rb"(<\?xml[^>]*encoding=)([\"'])([\w.-]+)\2")
 
 def _normalise_ofx(data: bytes, name: str = "the OFX file") -> bytes:
     """Only what ofxtools 1.1.1 cannot take: a BOM, an OFX 1 header without CHARSET or whose CHARSET the
-    bytes contradict, and an OFX 2 body that is not UTF-8 (see the module doc)."""
+    bytes contradict, and an OFX 2 body that is not UTF-8 (see the module doc).
+    """
     data = data.removeprefix(b"\xef\xbb\xbf")
     head, _, _ = data.partition(b"<")
     if b"OFXHEADER:" in head:

@@ -196,5 +196,6 @@ def infer_type(account: str, description: str, amount: Decimal, installment_coun
 
 def content_key(account: str, day: date, description: str, amount: Decimal, occurrence: int) -> str:
     """The dedup key of a row without an id: two identical rows of one day in one file are two
-    real purchases (occurrence 0 and 1); the same row in an overlapping export is the same one."""
+    real purchases (occurrence 0 and 1); the same row in an overlapping export is the same one.
+    """
     return f"{account}|{day.isoformat()}|{fold(description)}|{amount}|{occurrence}"

@@ -68,8 +68,10 @@ class Credentials:
 
 
 def take_snapshot(client: Any, credentials: Credentials) -> dict[str, Any]:
-    """Log in and collect the domain's data. ``client`` is a pynubank ``HttpClient`` (or its
-    ``MockHttpClient``)."""
+    """Log in and collect the domain's data.
+
+    ``client`` is a pynubank ``HttpClient`` (or its ``MockHttpClient``).
+    """
     import requests
     from pynubank import Nubank
     from pynubank.exception import NuRequestException
@@ -117,9 +119,11 @@ def take_snapshot(client: Any, credentials: Credentials) -> dict[str, Any]:
 
 
 def _account_feed(nu: Any) -> list[dict[str, Any]]:
-    """Every page of the NuConta feed, each item once (by its cursor). Stops at the last page, at a
-    page with nothing new (pynubank's mock serves the same page for any cursor) or after
-    MAX_FEED_PAGES."""
+    """Every page of the NuConta feed, each item once (by its cursor).
+
+    Stops at the last page, at a page with nothing new (pynubank's mock serves the same page for any
+    cursor) or after MAX_FEED_PAGES.
+    """
     edges: list[dict[str, Any]] = []
     seen: set[str] = set()
     cursor = None
@@ -141,7 +145,8 @@ def _host(url: Any) -> str:
 
 def snapshot_bytes(snapshot: dict[str, Any]) -> bytes:
     """Canonical JSON: the same API data gives the same bytes (and MD5), so an unchanged
-    account ends the run at NothingNew."""
+    account ends the run at NothingNew.
+    """
     return json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 

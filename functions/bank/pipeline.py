@@ -64,7 +64,8 @@ def _resource_id(uri: str) -> str:
 
 def safe_name(name: str) -> str:
     """A file name fit for curated data: long digit runs that are not dates (account numbers in
-    the app's NuConta export names) are masked."""
+    the app's NuConta export names) are masked.
+    """
 
     def mask(match: re.Match[str]) -> str:
         digits = match.group()
@@ -83,8 +84,11 @@ def safe_name(name: str) -> str:
 
 
 def trigger(event: dict[str, Any], *, lake: Lake, start: Callable[[str, dict[str, Any]], bool]) -> dict[str, Any]:
-    """Start a run for a file dropped in the inbox. The name follows the content, so the same
-    file uploaded twice starts one run; a different file (or a corrected one) starts another."""
+    """Start a run for a file dropped in the inbox.
+
+    The name follows the content, so the same file uploaded twice starts one run; a different file
+    (or a corrected one) starts another.
+    """
     key = event.get("detail", {}).get("object", {}).get("key", "")
     if not key.startswith(INBOX) or key.endswith("/"):
         return {"started": False, "reason": f"{key!r} is not under {INBOX}"}
@@ -104,7 +108,8 @@ SnapshotTaker = Callable[[str], dict[str, Any]]  # source ("api" or "mock") -> t
 
 def fetch(request: RunRequest, *, lake: Lake, take_snapshot: SnapshotTaker, now: datetime | None = None) -> Manifest:
     """List the dropped exports, or snapshot the Nubank API into the raw zone; skip what was
-    already processed with the same content."""
+    already processed with the same content.
+    """
     manifest = Manifest(
         run_id=request.run_id,
         domain=DOMAIN,
@@ -213,8 +218,11 @@ def _parse_export(data: bytes, name: str) -> Parsed:
 
 
 def parsed_table(parsed: Parsed, source_file: str, hmac_key: bytes) -> pa.Table:
-    """One source's rows with their dedup keys. Occurrences count identical rows within the
-    source: two equal purchases of one day are two rows, the same row in another export is one."""
+    """One source's rows with their dedup keys.
+
+    Occurrences count identical rows within the source: two equal purchases of one day are two rows,
+    the same row in another export is one.
+    """
     seen_ids: dict[tuple[str, ...], int] = defaultdict(int)
     seen_content: dict[str, int] = defaultdict(int)
     columns: dict[str, list[Any]] = {name: [] for name in PARSED_SCHEMA.names}
@@ -266,7 +274,8 @@ def glue_types(schema: pa.Schema) -> dict[str, str]:
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     """Register the three tables and their partitions, forget removed ones, record the ingested
-    sources and write the summary with the month's headline numbers."""
+    sources and write the summary with the month's headline numbers.
+    """
     result = json.loads(lake.get(runs_uri(lake, manifest.run_id, "transform")))
     schemas = {
         "bank_transactions": TRANSACTIONS_SCHEMA,

@@ -51,7 +51,8 @@ TRANSACTIONS_SCHEMA = pa.schema(
 
 def load_parsed(lake: Lake) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Every parsed source's rows, in priority order (API, OFX, NuConta CSV, card CSV; then by
-    file), and each source's facts."""
+    file), and each source's facts.
+    """
     rows: list[dict[str, Any]] = []
     facts = []
     for uri in sorted(lake.list_uris(parsed_prefix(lake))):
@@ -65,7 +66,8 @@ def load_parsed(lake: Lake) -> tuple[list[dict[str, Any]], list[dict[str, str]]]
 
 def deduplicate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """By id where there is one, else by content key; a row without id that matches a row with an
-    id (an export of what the API also gave) is the same transaction. First (highest priority) wins."""
+    id (an export of what the API also gave) is the same transaction. First (highest priority) wins.
+    """
     kept: dict[str, dict[str, Any]] = {}
     for row in rows:
         kept.setdefault(row["key"], row)
@@ -75,7 +77,8 @@ def deduplicate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
     """Rebuild transactions, the monthly summary and future installments from every parsed source;
-    write the partitions whose content changed and remove the ones that no longer exist."""
+    write the partitions whose content changed and remove the ones that no longer exist.
+    """
     rows, facts = load_parsed(lake)
     unique = deduplicate(rows)
     rules = load_rules(lake)

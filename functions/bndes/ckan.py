@@ -158,8 +158,11 @@ class CkanClient:
         )
 
     def download(self, resource: Resource) -> bytes:
-        """The CSV bytes of a resource; rejects non-CSV resources. An error page, a JSON error or an
-        empty body is retried, then SourceUnavailable (see :func:`~functions.common.http.get_file`)."""
+        """The CSV bytes of a resource; rejects non-CSV resources.
+
+        An error page, a JSON error or an empty body is retried, then SourceUnavailable (see
+        :func:`~functions.common.http.get_file`).
+        """
         return self.download_response(resource).body
 
     def download_response(self, resource: Resource) -> HttpResponse:

@@ -304,7 +304,8 @@ def _row_output(line: _Line, layout: _Layout, meta: tuple[str, str, str]) -> lis
 
 def _deduplicate(outputs: list[list[BalanceRow]]) -> tuple[list[list[BalanceRow]], int, list[QuarantinedRow]]:
     """Rows keyed by (reference date, attributes): a later row with the same values is a duplicate
-    (dropped, counted); rows with the same key and different values are all quarantined."""
+    (dropped, counted); rows with the same key and different values are all quarantined.
+    """
     groups: dict[tuple[date, str], list[list[BalanceRow]]] = {}
     for output in outputs:
         groups.setdefault((output[0].reference_date, output[0].attributes), []).append(output)

@@ -70,7 +70,8 @@ def monthly_names(month: str) -> list[str]:
 
 def place(name: str) -> tuple[str, str, str] | None:
     """(kind "invoices"/"payments", month "YYYY-MM", generation stamp or "") from a file name, or None
-    when it follows none of the naming conventions (:data:`NAMING`)."""
+    when it follows none of the naming conventions (:data:`NAMING`).
+    """
     match = CARD_FILE.search(name)
     if match is None:
         return None
@@ -136,7 +137,8 @@ def trigger(event: dict[str, Any], *, lake: Lake, start: Any) -> dict[str, Any]:
 
 def fetch(request: RunRequest, *, lake: Lake, today: date | None = None) -> Manifest:
     """List the month's files (both must be there), skip content already processed, and prepare
-    the arguments of the two Glue steps."""
+    the arguments of the two Glue steps.
+    """
     today = today or date.fromisoformat(today_in_sao_paulo())
     month = request.month or partition_for("previous_month", today)["month"]
     manifest = Manifest(run_id=request.run_id, domain=DOMAIN, partition={"month": month})
@@ -192,7 +194,8 @@ def fetch(request: RunRequest, *, lake: Lake, today: date | None = None) -> Mani
 
 def _quarantine_unplaced(lake: Lake, uris: list[str]) -> None:
     """Copy each file (the raw object stays: raw is never modified) and its reason to
-    ``quarantine/cards/unplaced/``, then fail naming them: the run's failure email reports them."""
+    ``quarantine/cards/unplaced/``, then fail naming them: the run's failure email reports them.
+    """
     if not uris:
         return
     copies = []
@@ -212,7 +215,8 @@ def _quarantine_unplaced(lake: Lake, uris: list[str]) -> None:
 
 def _source(lake: Lake, uri: str) -> Source | None:
     """The file as a source of this run (kind by name, else by header; encoding decided), or None
-    when neither places it."""
+    when neither places it.
+    """
     data = lake.get(uri)
     name = posixpath.basename(uri)
     try:

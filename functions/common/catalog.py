@@ -109,7 +109,8 @@ def register_written(
 ) -> list[Registered]:
     """`register` each table of ``tables`` the run wrote partitions of (``written``: table name -> values);
     a table without written partitions is left as it is. ``columns``: table name -> Glue types, for
-    tables that declare none."""
+    tables that declare none.
+    """
     return [
         register(glue, table, lake=lake, values=written[table.name], columns=(columns or {}).get(table.name))
         for table in tables

@@ -149,7 +149,8 @@ class Names:
     @property
     def alarm_prefix(self) -> str:
         """What every alarm name starts with: CloudWatch puts the name in the email subject, and the
-        topic policy lets only alarms named ``<prefix> *`` publish."""
+        topic policy lets only alarms named ``<prefix> *`` publish.
+        """
         return f"{self.prefix} "
 
     def alarm(self, what: str) -> str:
@@ -240,7 +241,8 @@ def function_environment(
 
 def schedule_start_environment(names: Names, domain: str) -> dict[str, str]:
     """The environment of a domain's ``ScheduleStart`` function (``functions/common/schedule.py``),
-    without ``STATE_MACHINE_ARN``, which the deployer adds once the machine exists."""
+    without ``STATE_MACHINE_ARN``, which the deployer adds once the machine exists.
+    """
     return {"POWERTOOLS_SERVICE_NAME": names.service(domain), "DOMAIN": domain}
 
 

@@ -56,7 +56,8 @@ _BASE64 = re.compile(rb"^[A-Za-z0-9+/\r\n]+={0,2}\s*$")
 
 def looks_like_html(body: bytes, content_type: str | None = None) -> bool:
     """True for an HTML or XHTML page (an error or login page served instead of data), also behind
-    an XML prolog (``<?xml version="1.0" encoding="pt-br"?><!DOCTYPE html ...>``) or comments."""
+    an XML prolog (``<?xml version="1.0" encoding="pt-br"?><!DOCTYPE html ...>``) or comments.
+    """
     head = _PROLOG.sub(b"", body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n\x0b\x0c"), count=1).lower()
     if head.startswith((b"<html", b"<!doctype html", b"<!doctype")):
         return True
@@ -75,7 +76,8 @@ def page_title(body: bytes) -> str:
 
 def json_error(body: bytes) -> str | None:
     """The message of a JSON error object (``{"error": ...}``, ``{"erro": ...}``, CKAN's
-    ``{"success": false, ...}``), or None when the body is not one."""
+    ``{"success": false, ...}``), or None when the body is not one.
+    """
     if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return None
     try:
@@ -94,8 +96,11 @@ def json_error(body: bytes) -> str | None:
 
 
 def zip_problem(body: bytes) -> str | None:
-    """Why ``body`` is not a complete ZIP archive, or None. A streaming ZIP cut short keeps its
-    local header and part of the deflate stream but has no central directory."""
+    """Why ``body`` is not a complete ZIP archive, or None.
+
+    A streaming ZIP cut short keeps its local header and part of the deflate stream but has no
+    central directory.
+    """
     if not body.startswith(b"PK\x03\x04"):
         return None if body.startswith(b"PK\x05\x06") else "not a ZIP archive"
     try:
@@ -118,7 +123,8 @@ _API_KEY = re.compile(r"(api_?key=)[^&\s'\"]+", re.IGNORECASE)
 
 def redact(text: str) -> str:
     """``text`` with the value of every ``api_key=`` / ``apikey=`` query parameter replaced by ``***``
-    (FRED and Alpha Vantage take their keys only in the query string)."""
+    (FRED and Alpha Vantage take their keys only in the query string).
+    """
     return _API_KEY.sub(r"\1***", text)
 
 
@@ -149,8 +155,10 @@ class SourceFormatError(SourceError):
 
 
 class NotTheFile(SourceUnavailable):
-    """HTTP 200, but the body is not the file: an error page, a JSON error object, a truncated
-    download. Transient: the GET is retried, and then the source counts as unavailable."""
+    """HTTP 200, but the body is not the file: an error page, a JSON error object, a truncated download.
+
+    Transient: the GET is retried, and then the source counts as unavailable.
+    """
 
 
 class IncompleteDownload(NotTheFile):
@@ -179,7 +187,8 @@ class Http(Protocol):
 def retry_policy(retries: int, backoff: float, *, methods: frozenset[str] | None) -> Retry:
     """urllib3 retries of 429/5xx answers and connection errors, ``retries`` at most, exponential
     backoff, Retry-After honoured; when they run out the last answer is returned, not raised.
-    ``methods``: the verbs retried (None: every verb, POST included)."""
+    ``methods``: the verbs retried (None: every verb, POST included).
+    """
     return Retry(
         total=retries,
         backoff_factor=backoff,
@@ -272,12 +281,15 @@ RETRY_PAUSES_S = (1.0, 3.0)  # pauses between the attempts of get_file: three at
 
 
 def body_problem(body: bytes, content_type: str | None, expect: str) -> str | None:
-    """Why ``body`` is not the ``expect`` file ("zip", "json" or "text"), or None. The bytes decide, not the
-    Content-Type (SGS serves its error page as application/json, and a server may label data text/html).
+    """Why ``body`` is not the ``expect`` file ("zip", "json" or "text"), or None.
+
+    The bytes decide, not the Content-Type (SGS serves its error page as application/json, and a
+    server may label data text/html).
 
     Recognised: an empty body, an HTML/XHTML page (its title quoted), a JSON error object, a ZIP
     that is not complete; for "zip", anything that is not a ZIP; for "json", a body that does not
-    start like JSON."""
+    start like JSON.
+    """
     if not body.strip(b"\xef\xbb\xbf \t\r\n"):
         return "an empty body"
     if looks_like_html(body):  # the bytes decide: a JSON list served as text/html is the data
@@ -294,7 +306,8 @@ def body_problem(body: bytes, content_type: str | None, expect: str) -> str | No
 
 def unwrap_base64(body: bytes, content_type: str | None, expect: str) -> bytes | None:
     """The file inside a base64-wrapped body (also a JSON string of it, as B3's download endpoints
-    answer), when what it decodes to is the expected file; else None."""
+    answer), when what it decodes to is the expected file; else None.
+    """
     stripped = body.strip().strip(b'"')
     if len(stripped) < 8 or not _BASE64.match(stripped):
         return None
@@ -328,7 +341,8 @@ def get_file(
     of ``pauses``; then SourceUnavailable names the URL and the problem. A base64 body of the file
     is unwrapped (``X-Finlake-Unwrapped: base64`` is added to the headers); an answer that came after
     retries carries ``X-Finlake-Retried`` (how many, and what came before), for the run's email. ``fine(body)`` True: an
-    answer the source documents that would otherwise look like an error (SGS's "no value")."""
+    answer the source documents that would otherwise look like an error (SGS's "no value").
+    """
     pauses = RETRY_PAUSES_S if pauses is None else pauses
     sleep = sleep or time.sleep
     problem = ""
@@ -365,7 +379,8 @@ def get_file(
 
 def get_ok(http: Http, url: str, *, timeout: float, error: type[SourceError] = SourceError) -> HttpResponse:
     """GET that accepts only a 2xx answer: 429/5xx (after the transport's retries) is
-    SourceUnavailable (try later), any other status is ``error`` (the source's own format error)."""
+    SourceUnavailable (try later), any other status is ``error`` (the source's own format error).
+    """
     response = http.get(url, timeout=timeout)
     if response.status in RETRY_STATUSES:
         raise SourceUnavailable(f"{url} answered HTTP {response.status}: {snippet(response.body)!r}")
@@ -387,7 +402,8 @@ def use_transport(domain: str, http: Http | None) -> None:
 
 def default_http(domain: str) -> Http:
     """The transport a domain's Fetch uses: an installed override, a cassette
-    (``FINLAKE_HTTP_CASSETTE``, offline), or the live network."""
+    (``FINLAKE_HTTP_CASSETTE``, offline), or the live network.
+    """
     if domain in _overrides:
         return _overrides[domain]
     cassette = os.environ.get("FINLAKE_HTTP_CASSETTE")

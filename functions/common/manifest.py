@@ -44,7 +44,8 @@ class Counts:
 
     ``rows_valid`` = rows_curated + rows_duplicates (passed the checks); ``rows_empty`` counts blank
     lines, which are not rows; ``rows_written`` is the domain's own output figure (long values,
-    book rows ...)."""
+    book rows ...).
+    """
 
     rows_in: int = 0
     rows_valid: int = 0

@@ -160,7 +160,8 @@ def handle_glue_event(event: dict[str, Any], runs: JobRuns, publisher: Publisher
 def handle_invocation_record(record: dict[str, Any], publisher: Publisher, dead_letters: DeadLetters) -> dict[str, Any]:
     """Email first (a person learns of it even if the queue is unreachable), then keep the record
     on the dead-letter queue. A failure here makes Lambda retry the notifier, then put the
-    notifier's own record on the queue: nothing is lost, an email may come twice."""
+    notifier's own record on the queue: nothing is lost, an email may come twice.
+    """
     email = notify.format_email(notify.failure_from_invocation_record(record))
     message_id = publisher.publish(email)
     dead_letter_id = dead_letters.send(json.dumps(record))

@@ -147,7 +147,8 @@ def format_email(failure: Failure) -> Email:
     """Subject ``[finlake] <domain> FAILED at <state>`` (TIMED OUT / ABORTED for those statuses).
 
     The message is plain text, one ``Label: value`` per line: no JSON, no quoted lines, no stack
-    trace; the cause is one paragraph of at most ``MAX_CAUSE_CHARS`` characters."""
+    trace; the cause is one paragraph of at most ``MAX_CAUSE_CHARS`` characters.
+    """
     verb = VERBS.get(failure.status, failure.status.replace("_", " "))
     subject = _one_line(f"[finlake] {failure.domain} {verb} at {failure.failed_state}")
     lines = [
@@ -200,7 +201,8 @@ def failure_from_task(payload: Mapping[str, Any]) -> Failure:
 @dataclass(frozen=True)
 class HistoryFacts:
     """What the execution history says: the last state entered, the last error, whether
-    NotifyFailure sent its email (entered and succeeded, possibly after retries)."""
+    NotifyFailure sent its email (entered and succeeded, possibly after retries).
+    """
 
     last_state: str
     error: str
@@ -210,7 +212,8 @@ class HistoryFacts:
 
 def read_history(events: Iterable[Mapping[str, Any]]) -> HistoryFacts:
     """``notified`` is True only when NotifyFailure's last attempt succeeded: a NotifyFailure that
-    failed for good (its Catch goes on to the dead-letter queue) leaves the email to the caller."""
+    failed for good (its Catch goes on to the dead-letter queue) leaves the email to the caller.
+    """
     last_state, error, cause = "", "", ""
     notify_outcome = ""  # "" never entered | "pending" | "sent" | "failed"
     for event in events:
@@ -290,7 +293,8 @@ def is_finlake_job(job_name: str) -> bool:
 
 def job_domain(job_name: str) -> str:
     """``<prefix>-<domain>-<step>`` -> ``<domain>`` (functions/common/contract.py names the jobs; a prefix has no
-    hyphen, a domain none either), "unknown" for another job."""
+    hyphen, a domain none either), "unknown" for another job.
+    """
     parts = job_name.removeprefix(GLUE_JOB_PREFIX).split("-") if is_finlake_job(job_name) else []
     return parts[0] if len(parts) >= 2 else "unknown"
 
@@ -306,7 +310,8 @@ def started_by_workflow(arguments: Mapping[str, Any]) -> str:
 
 def failure_from_glue_event(event: Mapping[str, Any], arguments: Mapping[str, Any]) -> Failure:
     """A "Glue Job State Change" event (detail: jobName, jobRunId, state, message) and the run's
-    arguments (glue:GetJobRun), as one email."""
+    arguments (glue:GetJobRun), as one email.
+    """
     detail = event.get("detail") or {}
     job, run = str(detail.get("jobName") or "(unnamed job)"), str(detail.get("jobRunId") or "")
     state = str(detail.get("state") or "FAILED")
@@ -380,7 +385,8 @@ def _starter_facts(request: Mapping[str, Any]) -> tuple[str, str, str, tuple[tup
 def scheduled_partition(period: str, scheduled_time: str) -> str:
     """The partition ScheduleStart would have started (functions/common/schedule.py), or "" when the
     input cannot say. Imported here, not at module level: it needs the Sao Paulo time zone data, and
-    the notifier must still email when that is what failed."""
+    the notifier must still email when that is what failed.
+    """
     try:
         from functions.common.naming import default_partition
 
@@ -398,7 +404,8 @@ def _partition_option(partition: str) -> str:
 
 def failure_from_invocation_record(record: Mapping[str, Any]) -> Failure:
     """The record Lambda sends to the on-failure destination of a starter (S3 trigger or scheduled
-    start) once its retries are used up or the event got too old."""
+    start) once its retries are used up or the event got too old.
+    """
     context = record.get("requestContext") or {}
     request = _mapping(record.get("requestPayload"))
     response = _mapping(record.get("responsePayload"))

@@ -185,7 +185,8 @@ def parse_daily(body: bytes, symbol: str, *, where: str = "Alpha Vantage respons
     """The bars of one TIME_SERIES_DAILY[_ADJUSTED] answer, oldest first.
 
     Raises the refusal the body is (:func:`refusal`), or AlphaVantageError for anything that is not the
-    documented series of ``symbol`` (naming the date and field)."""
+    documented series of ``symbol`` (naming the date and field).
+    """
     if (error := refusal(body)) is not None:
         raise error
     try:
@@ -267,7 +268,8 @@ def format_daily(bars: Iterable[DailyBar], symbol: str, *, size: str, adjusted: 
 
 class AlphaVantageClient:
     """Fetches daily series one symbol at a time, at most one request per ``pause_s`` seconds; a
-    rate-limit answer is retried after ``pause_s x 2^attempt`` (``retries`` times) unless it is the daily one."""
+    rate-limit answer is retried after ``pause_s x 2^attempt`` (``retries`` times) unless it is the daily one.
+    """
 
     def __init__(
         self,
@@ -303,8 +305,11 @@ class AlphaVantageClient:
             raise type(exc)(redact(str(exc))) from None
 
     def get(self, symbol: str, size: str) -> tuple[HttpResponse, list[DailyBar], int]:
-        """(the answer, its bars, how many rate-limit answers came first). Raises the refusal (InvalidKey,
-        PremiumEndpoint, AlphaVantageError, RateLimited after the retries) naming the redacted URL."""
+        """(the answer, its bars, how many rate-limit answers came first).
+
+        Raises the refusal (InvalidKey, PremiumEndpoint, AlphaVantageError, RateLimited after the
+        retries) naming the redacted URL.
+        """
         url = av_url(self.function, symbol, size, self._key)
         shown = redact(url)
         limited = 0

@@ -183,7 +183,8 @@ NO_VALUE = "value(s) not found"
 
 def no_points(body: bytes) -> bool:
     """True for SGS's answer to a window without points: ``{"erro": {"statusCode": 404, "detail":
-    "Value(s) not found"}}`` (or the same under ``error``)."""
+    "Value(s) not found"}}`` (or the same under ``error``).
+    """
     error = json_error(body)
     return error is not None and NO_VALUE in error.lower()
 
@@ -215,8 +216,10 @@ def parse_sgs(
     content_type: str | None = None,
     window: tuple[date, date] | None = None,
 ) -> list[SeriesPoint]:
-    """The points of one SGS answer, in the order received; ``[]`` and "Value(s) not found" give
-    none. With ``window`` (first, last day asked for, inclusive) points outside it are dropped."""
+    """The points of one SGS answer, in the order received; ``[]`` and "Value(s) not found" give none.
+
+    With ``window`` (first, last day asked for, inclusive) points outside it are dropped.
+    """
     code = series_info(name).code
     points: list[SeriesPoint] = []
     for index, item in enumerate(_load(body, where, content_type)):
@@ -289,8 +292,10 @@ class SgsClient:
         return bodies, merge_points(chunks)
 
     def get(self, url: str) -> HttpResponse:
-        """The answer for ``url``: a JSON list of points or SGS's "Value(s) not found" (HTTP 200 or
-        404). An error page or another JSON error is retried, then SourceUnavailable."""
+        """The answer for ``url``: a JSON list of points or SGS's "Value(s) not found" (HTTP 200 or 404).
+
+        An error page or another JSON error is retried, then SourceUnavailable.
+        """
         response = get_file(
             self.http,
             url,

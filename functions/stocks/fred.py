@@ -87,8 +87,10 @@ def check_series(series: str) -> str:
 
 
 def fred_url(series: str, start: date, end: date, api_key: str) -> str:
-    """The observations URL for ``series`` between ``start`` and ``end`` (inclusive). Contains the key:
-    pass it through :func:`redact` before it goes anywhere but the transport."""
+    """The observations URL for ``series`` between ``start`` and ``end`` (inclusive).
+
+    Contains the key: pass it through :func:`redact` before it goes anywhere but the transport.
+    """
     return FRED_URL.format(series=check_series(series), key=api_key, start=start, end=end)
 
 
@@ -130,7 +132,8 @@ def parse_observations(body: bytes, series: str, *, where: str = "FRED response"
     """The observations of one FRED answer, in the order received (``"."`` -> value None).
 
     Raises FredError for FRED's error object (naming its message), invalid JSON, or an object without
-    an ``observations`` list or with a bad date or value (naming the index)."""
+    an ``observations`` list or with a bad date or value (naming the index).
+    """
     if (message := error_message(body)) is not None:
         raise FredError(f"{where}: FRED answered an error: {message}")
     try:
@@ -197,9 +200,11 @@ class FredClient:
         return redact(fred_url(series, start, end, self._key))
 
     def get(self, series: str, start: date, end: date) -> HttpResponse:
-        """FRED's answer for the window (HTTP 200, observations). FredError for FRED's 4xx error object;
-        SourceUnavailable when it cannot be reached or keeps answering 429/5xx or an error page.
-        Messages name the redacted URL."""
+        """FRED's answer for the window (HTTP 200, observations).
+
+        FredError for FRED's 4xx error object; SourceUnavailable when it cannot be reached or keeps
+        answering 429/5xx or an error page. Messages name the redacted URL.
+        """
         url = fred_url(series, start, end, self._key)
         try:
             response = get_file(

@@ -168,7 +168,8 @@ def _check_body(body: bytes, what: str, content_type: str | None = None) -> None
 
 def _decode(data: bytes, what: str, content_type: str | None = None) -> str:
     """The text (functions.common.text: B3 publishes the CSV in latin-1, JSON in UTF-8); a text
-    that cannot be decoded cleanly rejects the portfolio, which is all or nothing."""
+    that cannot be decoded cleanly rejects the portfolio, which is all or nothing.
+    """
     try:
         decoded = decode(data, declared=charset_of(content_type), where=what)
     except UndecodableText as exc:

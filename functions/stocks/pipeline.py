@@ -85,7 +85,8 @@ def _store_raw(lake: Lake, key: str, data: bytes, metadata: dict[str, str]) -> s
 
 def _store_answer(lake: Lake, prefix: str, body: bytes, url: str, fetched_at: str) -> tuple[str, str]:
     """Store a JSON answer of a series source (BCB, FRED, Alpha Vantage) as raw ``<prefix>/<md5>.json`` with
-    its URL (keys redacted), MD5 and fetch time; returns (uri, md5)."""
+    its URL (keys redacted), MD5 and fetch time; returns (uri, md5).
+    """
     md5 = md5_hex(body)
     return _store_raw(
         lake, f"{prefix}/{md5}.json", body, {"source-url": url, "md5": md5, "fetched-at": fetched_at}
@@ -103,8 +104,11 @@ def fetch(
     now: datetime | None = None,
     global_sources: GlobalSources | None = None,
 ) -> Manifest:
-    """The run's sources in the raw zone. ``global_sources``: the optional global ones (FRED, Alpha Vantage) and
-    their keys (None: both off); either failing is a warning in the email, never a failed run."""
+    """The run's sources in the raw zone.
+
+    ``global_sources``: the optional global ones (FRED, Alpha Vantage) and their keys (None: both
+    off); either failing is a warning in the email, never a failed run.
+    """
     fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     if request.year:
         year = int(request.year)
@@ -231,8 +235,11 @@ def _live_sources(
 def _series_sources(
     lake: Lake, http: Http, first: date, last: date, fetched_at: str, manifest: Manifest
 ) -> list[Source]:
-    """The BCB series over the indicators' lookback. BCB being down does not block the quotes: the
-    run goes on with the series already in curated, and says so."""
+    """The BCB series over the indicators' lookback.
+
+    BCB being down does not block the quotes: the run goes on with the series already in curated,
+    and says so.
+    """
     client = bcb.SgsClient(http)
     sources = []
     start = first - SERIES_LOOKBACK
@@ -284,7 +291,8 @@ def _alpha_vantage_sources(
 ) -> list[Source]:
     """One raw answer per symbol: the last 100 sessions (compact) for a daily run, the whole history (full)
     for a run over a longer span. A refused symbol is a warning; an invalid key, a premium endpoint or a rate
-    limit that outlasts the backoff stops the others (each request would be refused, and costs quota)."""
+    limit that outlasts the backoff stops the others (each request would be refused, and costs quota).
+    """
     size = "compact" if (last - first).days <= COMPACT_DAYS else "full"
     found = []
     for symbol in sources.symbols:
@@ -316,7 +324,8 @@ def _fred_sources(
     manifest: Manifest,
 ) -> list[Source]:
     """One raw answer per FRED series; a series FRED refuses or that cannot be fetched is a warning (an
-    invalid key stops the others: they would be refused the same way)."""
+    invalid key stops the others: they would be refused the same way).
+    """
     start = first - SERIES_LOOKBACK
     found = []
     for series in sources.fred_series:
@@ -472,7 +481,8 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
     """Register the tables (eight; ten with the global sources) and the partitions the Glue job wrote; record
     what was ingested.
 
-    Fails (RowAccountingError) when the quote records in != curated + quarantined + duplicates."""
+    Fails (RowAccountingError) when the quote records in != curated + quarantined + duplicates.
+    """
     result = json.loads(lake.get(result_uri(lake, manifest.run_id)))
     manifest.counts.rows_curated = int(result.get("quotes_rows", 0))
     manifest.counts.rows_duplicates = int(result.get("quotes_duplicates_dropped", 0))
@@ -496,7 +506,8 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
 
 def headline_risk(headline: dict[str, Any]) -> list[str]:
     """The email's risk line: the sector with the highest 1-day VaR 95% and the ticker with the largest move
-    on the last session computed (empty when the run computed neither)."""
+    on the last session computed (empty when the run computed neither).
+    """
     worst, mover = headline.get("worst_sector_var") or {}, headline.get("biggest_mover") or {}
     parts = []
     if worst.get("sector"):

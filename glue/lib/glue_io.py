@@ -83,7 +83,8 @@ def uris(value: str | None) -> list[str]:
 
 def fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
     """Hadoop's ``(FileSystem, Path)`` for ``uri`` in this session's configuration (S3 on Glue, the
-    mounted workspace locally)."""
+    mounted workspace locally).
+    """
     jvm: Any = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path  # type: ignore[union-attr]
@@ -106,8 +107,10 @@ def delete(spark: SparkSession, uri: str) -> None:
 
 
 def read_optional(spark: SparkSession, uri: str | None, merge: bool = False) -> DataFrame | None:
-    """The Parquet at ``uri``, or None when the argument is empty or nothing is there. ``merge``: the
-    union of the files' schemas (a table that gained columns)."""
+    """The Parquet at ``uri``, or None when the argument is empty or nothing is there.
+
+    ``merge``: the union of the files' schemas (a table that gained columns).
+    """
     if not uri or not exists(spark, uri):
         return None
     try:
@@ -126,7 +129,8 @@ def read_table(spark: SparkSession, uri: str, schema: str) -> DataFrame | None:
 def write_partitioned(frame: DataFrame, uri: str, partition: str, sort_by: str | None = None) -> None:
     """Write ``frame`` under ``uri`` as Hive-style ``<partition>=<value>/`` folders of zstd Parquet, one
     file per partition (sorted by ``sort_by`` within it). With the session's dynamic partition
-    overwrite, only the partitions ``frame`` holds are replaced."""
+    overwrite, only the partitions ``frame`` holds are replaced.
+    """
     rows = frame.repartition(partition)
     if sort_by:
         rows = rows.sortWithinPartitions(sort_by)
@@ -145,7 +149,8 @@ def distinct_values(frame: DataFrame, column: str, *, drop_null: bool = False) -
 def write_json_lines(spark: SparkSession, rows: DataFrame, uri: str) -> None:
     """``rows`` (in their order) as JSON Lines in the one object ``uri``, streamed to the driver a
     partition at a time and written through Hadoop's file system, a thousand lines per JVM call.
-    The quarantine files of every domain have this form (`finlake quarantine` reads them)."""
+    The quarantine files of every domain have this form (`finlake quarantine` reads them).
+    """
     fs, path = fs_path(spark, uri)
     out = fs.create(path, True)
     try:
@@ -162,7 +167,8 @@ def write_json_lines(spark: SparkSession, rows: DataFrame, uri: str) -> None:
 
 def write_result(uri: str, result: dict[str, Any]) -> None:
     """The job's result JSON (sorted keys, indented) at ``uri``: ``s3://`` through boto3 (the next
-    Lambda step reads it), else a local path (``file://`` or plain)."""
+    Lambda step reads it), else a local path (``file://`` or plain).
+    """
     body = json.dumps(result, indent=2, sort_keys=True)
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
