@@ -172,6 +172,8 @@ class FileRejected(CotahistError):
 
 @dataclass(frozen=True)
 class BadRecord:
+    """A COTAHIST record set aside: its physical line number (from 1), why, and its text."""
+
     line: int
     reason: str
     raw: str
@@ -179,6 +181,14 @@ class BadRecord:
 
 @dataclass
 class ParsedCotahist:
+    """A parsed COTAHIST file (B3 "Séries Históricas" layout, 245-byte records).
+
+    ``table`` holds the kept quotes (prices decimal(22,8) per share, ``source_line`` the physical line);
+    ``quarantined`` the bad records; ``header_date`` the file's generation date from the header;
+    ``records_in`` the body records read; ``trailer_total`` the trailer's TOTREG and ``trailer_convention``
+    whether it counted every line ("lines") or the records only ("records").
+    """
+
     table: pa.Table
     quarantined: list[BadRecord]
     file_name: str
@@ -193,7 +203,9 @@ class ParsedCotahist:
 
 @dataclass
 class _Lines:
-    """Body records: ``count`` rows of 245 bytes at ``offset + i * stride`` in ``buffer``, their
+    """The framed lines of a COTAHIST file: header, trailer and where the body records lie.
+
+    Body records: ``count`` rows of 245 bytes at ``offset + i * stride`` in ``buffer``, their
     physical line numbers, and the odd-length lines (kept aside as bytes).
     """
 
@@ -459,7 +471,9 @@ _INT_COLUMNS: dict[str, tuple[str, type]] = {  # column: (field, stored type)
 
 
 def _allocate(n: int) -> dict[str, np.ndarray]:
-    """Output buffers for n rows, filled chunk by chunk: decimals as (n, 2) little-endian words
+    """Empty output buffers for ``n`` parsed rows.
+
+    Output buffers for n rows, filled chunk by chunk: decimals as (n, 2) little-endian words
     (high word 0: every value is non-negative), integers and days in their final types, text
     fields as (n, width) bytes.
     """
@@ -813,7 +827,9 @@ def format_header(generated: date, *, year: int | None = None, origin: str = "BO
 
 
 def format_trailer(total: int, *, generated: date | None = None, year: int | None = None) -> bytes:
-    """The type-99 trailer with TOTREG ``total`` (every line including header and trailer, as the
+    """A COTAHIST type-99 trailer line (245 latin-1 bytes, no line break).
+
+    The type-99 trailer with TOTREG ``total`` (every line including header and trailer, as the
     layout says, or the records only, as B3's yearly files do now).
     """
     stamp = generated or date(1970, 1, 1)

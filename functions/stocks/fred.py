@@ -75,12 +75,21 @@ class FredError(SourceFormatError):
 
 @dataclass(frozen=True)
 class Observation:
+    """One FRED observation: series id, day, and its exact value (None where FRED writes ".")."""
+
     series: str
     date: date
     value: Decimal | None  # None: FRED's "." (no value that day)
 
 
 def check_series(series: str) -> str:
+    """Return ``series`` when it looks like a FRED series id (upper-case letters, digits, _).
+
+    Raises
+    ------
+    ValueError
+        When it does not (it is put in a URL).
+    """
     if not _SERIES_ID.fullmatch(series):
         raise ValueError(f"not a FRED series id: {series!r} (upper-case letters, digits, _)")
     return series
@@ -226,6 +235,7 @@ class FredClient:
 
 
 def observations_table(observations: Iterable[Observation]) -> pa.Table:
+    """The observations as an Arrow table (source "fred", series, date, value), the ``macro_series`` layout."""
     rows = list(observations)
     return pa.table(
         {
