@@ -55,7 +55,9 @@ _BASE64 = re.compile(rb"^[A-Za-z0-9+/\r\n]+={0,2}\s*$")
 
 
 def looks_like_html(body: bytes, content_type: str | None = None) -> bool:
-    """True for an HTML or XHTML page (an error or login page served instead of data), also behind
+    """True for an HTML or XHTML page served instead of data.
+
+    True for an HTML or XHTML page (an error or login page served instead of data), also behind
     an XML prolog (``<?xml version="1.0" encoding="pt-br"?><!DOCTYPE html ...>``) or comments.
     """
     head = _PROLOG.sub(b"", body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n\x0b\x0c"), count=1).lower()
@@ -75,7 +77,9 @@ def page_title(body: bytes) -> str:
 
 
 def json_error(body: bytes) -> str | None:
-    """The message of a JSON error object (``{"error": ...}``, ``{"erro": ...}``, CKAN's
+    """The message of a JSON error object, or None when the body is not one.
+
+    The message of a JSON error object (``{"error": ...}``, ``{"erro": ...}``, CKAN's
     ``{"success": false, ...}``), or None when the body is not one.
     """
     if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
@@ -122,7 +126,9 @@ _API_KEY = re.compile(r"(api_?key=)[^&\s'\"]+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    """``text`` with the value of every ``api_key=`` / ``apikey=`` query parameter replaced by ``***``
+    """Mask API keys in a URL or message.
+
+    ``text`` with the value of every ``api_key=`` / ``apikey=`` query parameter replaced by ``***``
     (FRED and Alpha Vantage take their keys only in the query string).
     """
     return _API_KEY.sub(r"\1***", text)
@@ -132,6 +138,7 @@ class RedactKeys(logging.Filter):
     """Rewrites a log record's message through :func:`redact`: urllib3 logs the URL of a retried request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place; always keep the record."""
         message = record.getMessage()
         if _API_KEY.search(message):
             record.msg, record.args = redact(message), None
@@ -167,6 +174,8 @@ class IncompleteDownload(NotTheFile):
 
 @dataclass(frozen=True)
 class HttpResponse:
+    """An HTTP answer: status code, headers (as received; see :meth:`header`) and the body's bytes."""
+
     status: int
     headers: dict[str, str]
     body: bytes
@@ -178,14 +187,23 @@ class HttpResponse:
 
 
 class Http(Protocol):
-    def get(self, url: str, *, timeout: float) -> HttpResponse: ...
+    """The transport protocol: a GET of ``url`` with a read timeout in seconds.
+
+    Implementations raise :class:`SourceUnavailable` when the source cannot be reached.
+    """
+
+    def get(self, url: str, *, timeout: float) -> HttpResponse:
+        """The answer to a GET of ``url`` (any status); ``timeout`` in seconds."""
+        ...
 
 
 # --------------------------------------------------------------------------- transports
 
 
 def retry_policy(retries: int, backoff: float, *, methods: frozenset[str] | None) -> Retry:
-    """urllib3 retries of 429/5xx answers and connection errors, ``retries`` at most, exponential
+    """The urllib3 retry policy of the live transports.
+
+    urllib3 retries of 429/5xx answers and connection errors, ``retries`` at most, exponential
     backoff, Retry-After honoured; when they run out the last answer is returned, not raised.
     ``methods``: the verbs retried (None: every verb, POST included).
     """
@@ -208,6 +226,13 @@ class Urllib3Http:
         self._pool = urllib3.PoolManager(retries=self.retry, headers={"User-Agent": "finlake/0.1"})
 
     def get(self, url: str, *, timeout: float) -> HttpResponse:
+        """GET ``url`` on the network; ``timeout`` is the read timeout in seconds.
+
+        Raises
+        ------
+        SourceUnavailable
+            When the URL cannot be reached after the retries, or still answers 429/5xx.
+        """
         timeouts = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)
         try:
             response = self._pool.request("GET", url, timeout=timeouts)
@@ -237,6 +262,13 @@ class ReplayHttp:
             raise SourceUnavailable(f"no cassette index at {index_path} (offline mode)") from exc
 
     def get(self, url: str, *, timeout: float) -> HttpResponse:
+        """The recorded answer for ``url``; ``timeout`` is ignored.
+
+        Raises
+        ------
+        SourceUnavailable
+            When the cassette has no entry for ``url`` or the entry points outside the cassette.
+        """
         entry = self._index.get(url)
         if entry is None:
             raise SourceUnavailable(f"no recorded response for {url} (offline mode)")
@@ -305,7 +337,9 @@ def body_problem(body: bytes, content_type: str | None, expect: str) -> str | No
 
 
 def unwrap_base64(body: bytes, content_type: str | None, expect: str) -> bytes | None:
-    """The file inside a base64-wrapped body (also a JSON string of it, as B3's download endpoints
+    """The file inside a base64-wrapped body, or None.
+
+    The file inside a base64-wrapped body (also a JSON string of it, as B3's download endpoints
     answer), when what it decodes to is the expected file; else None.
     """
     stripped = body.strip().strip(b'"')
@@ -378,7 +412,9 @@ def get_file(
 
 
 def get_ok(http: Http, url: str, *, timeout: float, error: type[SourceError] = SourceError) -> HttpResponse:
-    """GET that accepts only a 2xx answer: 429/5xx (after the transport's retries) is
+    """GET that accepts only a 2xx answer.
+
+    GET that accepts only a 2xx answer: 429/5xx (after the transport's retries) is
     SourceUnavailable (try later), any other status is ``error`` (the source's own format error).
     """
     response = http.get(url, timeout=timeout)
@@ -401,7 +437,9 @@ def use_transport(domain: str, http: Http | None) -> None:
 
 
 def default_http(domain: str) -> Http:
-    """The transport a domain's Fetch uses: an installed override, a cassette
+    """The transport a domain's Fetch uses.
+
+    The transport a domain's Fetch uses: an installed override, a cassette
     (``FINLAKE_HTTP_CASSETTE``, offline), or the live network.
     """
     if domain in _overrides:

@@ -120,7 +120,9 @@ class RunRequest:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> RunRequest:
-        """The request in Fetch's event, ``{"input": <execution input>, "execution_name": <name>}``
+        """The request in Fetch's event.
+
+        The request in Fetch's event, ``{"input": <execution input>, "execution_name": <name>}``
         (the Payload every definition's Fetch state passes).
         """
         return cls.from_input(event.get("input"), run_id=str(event.get("execution_name") or ""))
@@ -150,7 +152,9 @@ def execution_name(domain: str, partition: str, request: Mapping[str, Any]) -> s
 
 
 def default_partition(period: str, at: datetime | None = None) -> dict[str, str]:
-    """The partition a run started at ``at`` (default now) without ``--date``/``--month`` is for,
+    """The partition a run started at ``at`` (default now) is for, in Sao Paulo time.
+
+    The partition a run started at ``at`` (default now) without ``--date``/``--month`` is for,
     in Sao Paulo time. Scheduled runs and `finlake run` both pin it in the execution input, so they
     get the same deterministic name, and a run retried after midnight stays on its partition.
     """
@@ -169,4 +173,5 @@ def partition_for(period: str, day: date) -> dict[str, str]:
 
 
 def month_of(day: date) -> str:
+    """The month of ``day`` as ``YYYY-MM``."""
     return day.strftime("%Y-%m")
