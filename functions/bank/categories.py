@@ -26,6 +26,15 @@ def load_rules(lake: Lake) -> list[tuple[str, str]]:
 
 
 def parse_rules(text: str) -> list[tuple[str, str]]:
+    """The (folded keyword, lower-case category) rules of a ``keyword,category`` CSV text.
+
+    Blank lines and ``#`` comments are skipped, and so is a ``keyword,category`` header.
+
+    Raises
+    ------
+    ValueError
+        For a row that is not exactly a non-empty keyword and a non-empty category.
+    """
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     rules = []
     for number, row in enumerate(csv.reader(lines), start=1):

@@ -31,7 +31,9 @@ def _secret(env_name: str) -> str:
 
 
 def nubank_client(source: str) -> Any:
-    """The pynubank HTTP client with retries and timeouts (functions/bank/nubank_http.py), or its
+    """The pynubank HTTP client, or its offline mock in local mode.
+
+    The pynubank HTTP client with retries and timeouts (functions/bank/nubank_http.py), or its
     offline mock (local mode only: it serves invented data).
     """
     if source == "mock":

@@ -47,6 +47,8 @@ class CredentialsError(ValueError):
 
 @dataclass(frozen=True)
 class Credentials:
+    """Nubank login credentials from the bank secret; never in ``repr`` (CPF, password, .p12 certificate)."""
+
     cpf: str = field(repr=False)
     password: str = field(repr=False)
     certificate: bytes = field(repr=False)  # the .p12 certificate pynubank generated
@@ -144,7 +146,9 @@ def _host(url: Any) -> str:
 
 
 def snapshot_bytes(snapshot: dict[str, Any]) -> bytes:
-    """Canonical JSON: the same API data gives the same bytes (and MD5), so an unchanged
+    """Canonical JSON of a snapshot: the same API data gives the same bytes.
+
+    Canonical JSON: the same API data gives the same bytes (and MD5), so an unchanged
     account ends the run at NothingNew.
     """
     return json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
@@ -163,6 +167,12 @@ def _local_date(timestamp: str) -> datetime:
 
 
 def parse_snapshot(data: bytes, name: str) -> Parsed:
+    """Parse a raw API snapshot (:func:`take_snapshot`'s JSON) into transaction rows.
+
+    Card events, bill line items and NuConta feed items become rows (amounts in BRL); events without
+    money (bill markers) are only counted, in the fact ``events_without_money``; ``credit_limit`` and
+    ``account_balance`` become facts too. Nothing is quarantined.
+    """
     snapshot = json.loads(data)
     rows: list[Txn] = []
     position = 0

@@ -63,7 +63,9 @@ def _resource_id(uri: str) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A file name fit for curated data: long digit runs that are not dates (account numbers in
+    """A file name fit for curated data (account numbers masked).
+
+    A file name fit for curated data: long digit runs that are not dates (account numbers in
     the app's NuConta export names) are masked.
     """
 
@@ -107,7 +109,9 @@ SnapshotTaker = Callable[[str], dict[str, Any]]  # source ("api" or "mock") -> t
 
 
 def fetch(request: RunRequest, *, lake: Lake, take_snapshot: SnapshotTaker, now: datetime | None = None) -> Manifest:
-    """List the dropped exports, or snapshot the Nubank API into the raw zone; skip what was
+    """The bank Fetch step: list the dropped exports, or snapshot the Nubank API.
+
+    List the dropped exports, or snapshot the Nubank API into the raw zone; skip what was
     already processed with the same content.
     """
     manifest = Manifest(
@@ -265,6 +269,7 @@ def parsed_table(parsed: Parsed, source_file: str, hmac_key: bytes) -> pa.Table:
 
 
 def glue_types(schema: pa.Schema) -> dict[str, str]:
+    """Glue column types (string, date, int, bigint, boolean, decimal(p,s)) of an Arrow schema."""
     names = {pa.string(): "string", pa.date32(): "date", pa.int32(): "int", pa.int64(): "bigint", pa.bool_(): "boolean"}
     return {
         f.name: f"decimal({f.type.precision},{f.type.scale})" if pa.types.is_decimal(f.type) else names[f.type]
@@ -273,7 +278,9 @@ def glue_types(schema: pa.Schema) -> dict[str, str]:
 
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
-    """Register the three tables and their partitions, forget removed ones, record the ingested
+    """The bank Catalog step: register the three tables and write the run's summary.
+
+    Register the three tables and their partitions, forget removed ones, record the ingested
     sources and write the summary with the month's headline numbers.
     """
     result = json.loads(lake.get(runs_uri(lake, manifest.run_id, "transform")))
@@ -301,6 +308,13 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
 
 
 def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
+    """The run's email body: sources, row accounting, transactions and the month's headline numbers.
+
+    Raises
+    ------
+    RowAccountingError
+        When rows in != curated + quarantined + duplicates.
+    """
     c = manifest.counts
     lines = [
         f"Bank, run {manifest.run_id}",

@@ -81,6 +81,7 @@ def _pct(part: Decimal, whole: Decimal | None) -> Decimal | None:
 
 
 def spend_and_income(txn: dict[str, Any]) -> tuple[Decimal, Decimal]:
+    """(spend, income) of one transaction in BRL, both >= 0: by its type, interest by its sign."""
     amount, kind = txn["amount"], txn["type"]
     if kind in SPEND_TYPES or (kind == "interest" and amount < 0):
         return -amount, ZERO
