@@ -1,4 +1,6 @@
-"""Lambda handlers of the cards workflow (one line per step on functions/common/step.py), and the
+"""Lambda handlers of the cards workflow and the S3 trigger that starts it.
+
+Lambda handlers of the cards workflow (one line per step on functions/common/step.py), and the
 S3 trigger that starts it.
 """
 
