@@ -79,6 +79,13 @@ COLUMNS = ("id_cliente", *(f"{v}_u{n}m" for n in WINDOWS for v in VARIABLES))
 
 
 def parse_ref(ref: str) -> tuple[int, int]:
+    """``"2024-05"`` -> ``(2024, 5)``.
+
+    Raises
+    ------
+    ValueError
+        When ``ref`` is not a reference month ``YYYY-MM``.
+    """
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", ref):
         raise ValueError(f"reference month must be YYYY-MM, got {ref!r}")
     return int(ref[:4]), int(ref[5:])
@@ -113,7 +120,9 @@ def _ref_index(ref: str) -> int:
 
 
 def refs_frame(spark: SparkSession, refs: list[str]) -> DataFrame:
-    """One row per reference month: ``ref``, ``_as_of`` (its last day), ``_first`` and ``_last`` (the month indexes
+    """One row per reference month with its as-of day and month-index window.
+
+    One row per reference month: ``ref``, ``_as_of`` (its last day), ``_first`` and ``_last`` (the month indexes
     of R-11 and R, see `_month_index`).
     """
     rows = [(ref, as_of(ref), _ref_index(ref) - 11, _ref_index(ref)) for ref in refs]
@@ -121,7 +130,9 @@ def refs_frame(spark: SparkSession, refs: list[str]) -> DataFrame:
 
 
 def _facts(inv: DataFrame, payments: DataFrame) -> DataFrame:
-    """The per-invoice facts of every (ref, invoice) of ``inv``: the invoice columns + ref, _as_of, _first (payments
+    """The per-invoice facts of every (ref, invoice) of ``inv``.
+
+    The per-invoice facts of every (ref, invoice) of ``inv``: the invoice columns + ref, _as_of, _first (payments
     dated before the month index ``_first`` or after ``_as_of`` do not exist for that ref).
     """
     keys = ["ref", "id_fatura"]
@@ -174,7 +185,9 @@ def _invoice_columns(invoices: DataFrame) -> DataFrame:
 
 
 def invoice_facts_many(invoices: DataFrame, payments: DataFrame, refs: DataFrame) -> DataFrame:
-    """The per-invoice facts of all the reference months of ``refs`` (a `refs_frame`) in one plan: one row per
+    """The per-invoice facts of all the reference months of ``refs`` in one plan.
+
+    The per-invoice facts of all the reference months of ``refs`` (a `refs_frame`) in one plan: one row per
     (ref, invoice issued in [R-11, R]): ``ref`` + the columns of `invoice_facts` at the ref's ``as_of``, each
     invoice counting only its payments dated in [R-11, as_of] (the payment partitions the job reads for R).
     """
@@ -186,7 +199,9 @@ def invoice_facts_many(invoices: DataFrame, payments: DataFrame, refs: DataFrame
 
 
 def invoice_facts(invoices: DataFrame, payments: DataFrame, as_of: date) -> DataFrame:
-    """One row per invoice: the invoice columns + pago, pago_ate_vencimento, quitacao, vencida, em_dia,
+    """The contract's per-invoice facts at ``as_of`` (/work/shared/specs/cards_book.md).
+
+    One row per invoice: the invoice columns + pago, pago_ate_vencimento, quitacao, vencida, em_dia,
     dias_atraso, abaixo_minimo (the contract's per-invoice facts at ``as_of``).
 
     ``invoices``: id_cliente, id_fatura, dt_emissao_fatura, dt_vencimento_fatura, valor_fatura,
@@ -254,7 +269,9 @@ def book(facts: DataFrame, ref: str) -> DataFrame:
 
 
 def refs_touched(curate_result: dict[str, Any]) -> list[str]:
-    """The reference months a curate run changes: the months of the invoices and of the payments it wrote
+    """The reference months a curate run changes.
+
+    The reference months a curate run changes: the months of the invoices and of the payments it wrote
     (a payment in month M changes the book of M even when its invoice is older).
     """
     months = set(curate_result["invoices"]["partitions"]) | set(curate_result["payments"]["partitions"])
@@ -269,8 +286,31 @@ def _read(spark: SparkSession, uri: str, schema: str, partition: str, months: li
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
-    """The job: facts and book of all the refs in one plan from the curated tables; one partition write;
+    """The job: the cards book of every reference month a curate run touched.
+
+    Facts and book of all the refs in one plan from the curated tables; one partition write;
     result JSON.
+
+    Parameters
+    ----------
+    spark
+        The session (Glue's, or a local one in tests and local mode).
+    args
+        The job arguments of :data:`ARGUMENTS` without their ``--``: ``refs`` (comma-separated
+        reference months "YYYY-MM") or ``refs_from`` (the curate job's result JSON, whose written
+        months decide them: :func:`refs_touched`), ``curated_root``/``refined_root`` lake prefixes and
+        ``result_path`` where the result JSON goes.
+
+    Returns
+    -------
+    dict
+        ``{"run_id", "refs", "rows": {ref: book rows}}``; each ref's partition ``cards_book/ref=<ref>/``
+        of the refined zone is rewritten (money decimal(18,2)), or removed when it has no row.
+
+    Raises
+    ------
+    ValueError
+        For a reference month that is not YYYY-MM.
     """
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     curated, refined = glue_io.root(args["curated_root"]), glue_io.root(args["refined_root"])
