@@ -501,8 +501,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     -------
     dict
         ``run_id``, ``renamed_columns``, per kind (``invoices``, ``payments``) the row counts and the
-        partitions rewritten, ``months`` (the issue months of the input invoices) and the ``quarantine`` objects written; also
-        written to ``result_path``.
+        partitions rewritten, ``months`` (the issue months of the input invoices) and the
+        ``quarantine`` objects written; also written to ``result_path``.
 
     Raises
     ------
