@@ -79,6 +79,13 @@ COLUMNS = ("id_cliente", *(f"{v}_u{n}m" for n in WINDOWS for v in VARIABLES))
 
 
 def parse_ref(ref: str) -> tuple[int, int]:
+    """``"2024-05"`` -> ``(2024, 5)``.
+
+    Raises
+    ------
+    ValueError
+        When ``ref`` is not a reference month ``YYYY-MM``.
+    """
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", ref):
         raise ValueError(f"reference month must be YYYY-MM, got {ref!r}")
     return int(ref[:4]), int(ref[5:])
@@ -103,7 +110,7 @@ def months_back(ref: str, n: int) -> list[str]:
 
 
 def _month_index(column: Column) -> Column:
-    """year * 12 + month of a date (consecutive months differ by 1)."""
+    """Year * 12 + month of a date (consecutive months differ by 1)."""
     return F.year(column) * 12 + F.month(column)
 
 
@@ -113,15 +120,21 @@ def _ref_index(ref: str) -> int:
 
 
 def refs_frame(spark: SparkSession, refs: list[str]) -> DataFrame:
-    """One row per reference month: ``ref``, ``_as_of`` (its last day), ``_first`` and ``_last`` (the month indexes
-    of R-11 and R, see `_month_index`)."""
+    """One row per reference month with its as-of day and month-index window.
+
+    One row per reference month: ``ref``, ``_as_of`` (its last day), ``_first`` and ``_last`` (the month indexes
+    of R-11 and R, see `_month_index`).
+    """
     rows = [(ref, as_of(ref), _ref_index(ref) - 11, _ref_index(ref)) for ref in refs]
     return spark.createDataFrame(rows, "ref string, _as_of date, _first int, _last int")
 
 
 def _facts(inv: DataFrame, payments: DataFrame) -> DataFrame:
-    """The per-invoice facts of every (ref, invoice) of ``inv``: the invoice columns + ref, _as_of, _first (payments
-    dated before the month index ``_first`` or after ``_as_of`` do not exist for that ref)."""
+    """The per-invoice facts of every (ref, invoice) of ``inv``.
+
+    The per-invoice facts of every (ref, invoice) of ``inv``: the invoice columns + ref, _as_of, _first (payments
+    dated before the month index ``_first`` or after ``_as_of`` do not exist for that ref).
+    """
     keys = ["ref", "id_fatura"]
     paid = (
         payments.select(
@@ -172,9 +185,12 @@ def _invoice_columns(invoices: DataFrame) -> DataFrame:
 
 
 def invoice_facts_many(invoices: DataFrame, payments: DataFrame, refs: DataFrame) -> DataFrame:
-    """The per-invoice facts of all the reference months of ``refs`` (a `refs_frame`) in one plan: one row per
+    """The per-invoice facts of all the reference months of ``refs`` in one plan.
+
+    The per-invoice facts of all the reference months of ``refs`` (a `refs_frame`) in one plan: one row per
     (ref, invoice issued in [R-11, R]): ``ref`` + the columns of `invoice_facts` at the ref's ``as_of``, each
-    invoice counting only its payments dated in [R-11, as_of] (the payment partitions the job reads for R)."""
+    invoice counting only its payments dated in [R-11, as_of] (the payment partitions the job reads for R).
+    """
     issued = _month_index(F.col("dt_emissao_fatura"))
     inv = _invoice_columns(invoices).join(
         F.broadcast(refs), (issued >= F.col("_first")) & (issued <= F.col("_last")), "inner"
@@ -183,12 +199,15 @@ def invoice_facts_many(invoices: DataFrame, payments: DataFrame, refs: DataFrame
 
 
 def invoice_facts(invoices: DataFrame, payments: DataFrame, as_of: date) -> DataFrame:
-    """One row per invoice: the invoice columns + pago, pago_ate_vencimento, quitacao, vencida, em_dia,
+    """The contract's per-invoice facts at ``as_of`` (/work/shared/specs/cards_book.md).
+
+    One row per invoice: the invoice columns + pago, pago_ate_vencimento, quitacao, vencida, em_dia,
     dias_atraso, abaixo_minimo (the contract's per-invoice facts at ``as_of``).
 
     ``invoices``: id_cliente, id_fatura, dt_emissao_fatura, dt_vencimento_fatura, valor_fatura,
     valor_pagamento_minimo (decimals). ``payments``: id_pagamento, id_fatura, dt_pagamento, valor_pagamento.
-    Payments after ``as_of`` or of invoices not in ``invoices`` are ignored."""
+    Payments after ``as_of`` or of invoices not in ``invoices`` are ignored.
+    """
     inv = _invoice_columns(invoices).select(
         "*", F.lit("").alias("ref"), F.lit(as_of).alias("_as_of"), F.lit(0).alias("_first")
     )
@@ -228,7 +247,9 @@ def _window_columns(n: int, age: Column) -> list[Column]:
 
 def book_many(facts: DataFrame) -> DataFrame:
     """One row per (ref, client with an invoice issued in [R-11, R]): id_cliente, the 48 variables, ref.
-    ``facts``: per-invoice facts (`invoice_facts_many`) with their ``ref`` ('YYYY-MM')."""
+
+    ``facts``: per-invoice facts (`invoice_facts_many`) with their ``ref`` ('YYYY-MM').
+    """
     reference = F.substring("ref", 1, 4).cast("int") * 12 + F.substring("ref", 6, 2).cast("int")
     age = F.col("_age")  # 0 = issued in R
     in_year = facts.withColumn("_age", reference - _month_index(F.col("dt_emissao_fatura"))).filter(
@@ -248,8 +269,11 @@ def book(facts: DataFrame, ref: str) -> DataFrame:
 
 
 def refs_touched(curate_result: dict[str, Any]) -> list[str]:
-    """The reference months a curate run changes: the months of the invoices and of the payments it wrote
-    (a payment in month M changes the book of M even when its invoice is older)."""
+    """The reference months a curate run changes.
+
+    The reference months a curate run changes: the months of the invoices and of the payments it wrote
+    (a payment in month M changes the book of M even when its invoice is older).
+    """
     months = set(curate_result["invoices"]["partitions"]) | set(curate_result["payments"]["partitions"])
     return sorted(months)
 
@@ -262,8 +286,32 @@ def _read(spark: SparkSession, uri: str, schema: str, partition: str, months: li
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
-    """The job: facts and book of all the refs in one plan from the curated tables; one partition write;
-    result JSON."""
+    """The job: the cards book of every reference month a curate run touched.
+
+    Facts and book of all the refs in one plan from the curated tables; one partition write;
+    result JSON.
+
+    Parameters
+    ----------
+    spark
+        The session (Glue's, or a local one in tests and local mode).
+    args
+        The job arguments of :data:`ARGUMENTS` without their ``--``: ``refs`` (comma-separated
+        reference months "YYYY-MM") or ``refs_from`` (the curate job's result JSON, whose written
+        months decide them: :func:`refs_touched`), ``curated_root``/``refined_root`` lake prefixes and
+        ``result_path`` where the result JSON goes.
+
+    Returns
+    -------
+    dict
+        ``{"run_id", "refs", "rows": {ref: book rows}}``; each ref's partition ``cards_book/ref=<ref>/``
+        of the refined zone is rewritten (money decimal(18,2)), or removed when it has no row.
+
+    Raises
+    ------
+    ValueError
+        For a reference month that is not YYYY-MM.
+    """
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     curated, refined = glue_io.root(args["curated_root"]), glue_io.root(args["refined_root"])
     refs = sorted({part.strip() for part in (args.get("refs") or "").split(",") if part.strip()})

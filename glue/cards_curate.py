@@ -109,8 +109,11 @@ class ReconciliationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the contract's columns are in one file: ``positions[i]`` is the source field of the contract's
-    i-th column (expected ones, then the optional one if present); ``fields`` the file's field count."""
+    """Where the contract's columns are in one file.
+
+    Where the contract's columns are in one file: ``positions[i]`` is the source field of the contract's
+    i-th column (expected ones, then the optional one if present); ``fields`` the file's field count.
+    """
 
     fields: int
     positions: tuple[int, ...]
@@ -118,6 +121,7 @@ class Layout:
 
     @property
     def identity(self) -> bool:
+        """True when the file's fields are already in the contract's order (no reordering needed)."""
         return self.positions == tuple(range(self.fields))
 
 
@@ -168,7 +172,8 @@ def _field(name: str, kind: str, text: Column) -> tuple[Column, list[Column]]:
 def _parse(lines: DataFrame, columns: list[tuple[str, str]], gate: dict[str, Column] | None = None) -> DataFrame:
     """``lines`` (LINES_SCHEMA) with one typed column per field and ``reason`` (the first failed check, or null).
 
-    ``gate`` maps a field name to the condition under which it is present (an optional column)."""
+    ``gate`` maps a field name to the condition under which it is present (an optional column).
+    """
     gate = gate or {}
     split = lines.withColumn("_fields", F.split("norm", ",", -1))
     checks = [
@@ -239,7 +244,8 @@ def validate_invoices(lines: DataFrame) -> DataFrame:
 def validate_payments(lines: DataFrame, invoice_clients: DataFrame) -> DataFrame:
     """Raw payment lines -> typed payment columns (PAYMENT_SCHEMA) + file_index, raw, reason.
 
-    ``invoice_clients`` (id_fatura, id_cliente), one row per known invoice: the batch's and the curated ones."""
+    ``invoice_clients`` (id_fatura, id_cliente), one row per known invoice: the batch's and the curated ones.
+    """
     columns = [
         ("id_pagamento", "id"),
         ("id_fatura", "id"),
@@ -285,8 +291,11 @@ def dedupe(valid: DataFrame, key: str) -> DataFrame:
 
 
 def merge(existing: DataFrame | None, incoming: DataFrame, key: str, partition: str, columns: list[str]) -> DataFrame:
-    """The rows of the partitions ``incoming`` rewrites: existing rows of those partitions whose ``key`` is not in
-    ``incoming``, union ``incoming``; ``_new`` tells them apart. ``existing`` holds the touched partitions only."""
+    """The rows of the partitions ``incoming`` rewrites.
+
+    The rows of the partitions ``incoming`` rewrites: existing rows of those partitions whose ``key`` is not in
+    ``incoming``, union ``incoming``; ``_new`` tells them apart. ``existing`` holds the touched partitions only.
+    """
     new = incoming.select(*columns, F.lit(True).alias("_new"))
     if existing is None:
         return new
@@ -310,10 +319,13 @@ Line = tuple[int, str, int, str, int, str, str | None]
 
 
 def _numbering(index: int, uri: str, layout: Layout, encoding: str) -> Callable[[tuple[str, bytes]], list[Line]]:
-    """One file's lines, numbered from 1, decoded strictly with ``encoding`` (a BOM dropped; lines are split on
+    """A function that numbers, decodes and splits one file's lines.
+
+    One file's lines, numbered from 1, decoded strictly with ``encoding`` (a BOM dropped; lines are split on
     LF bytes, so one bad byte spoils only its line; UTF-16/32 are decoded whole), with their fields put in the
     contract's order ("norm"). Self-contained: Spark pickles it by value into the workers (the local runner
-    loads this script under a module name the workers cannot import)."""
+    loads this script under a module name the workers cannot import).
+    """
     identity, width, positions = layout.identity, layout.fields, layout.positions
 
     def lines(pair: tuple[str, bytes]) -> list[Line]:
@@ -351,7 +363,8 @@ def _read_lines(
     """The data lines (header and empty lines excluded) of ``uris`` with their exact 1-based line numbers.
 
     Each file is read whole as bytes (``binaryFiles``: Spark's text readers decode as UTF-8 in the JVM and
-    replace what does not fit, silently) and decoded here, line by line, with the encoding Fetch decided."""
+    replace what does not fit, silently) and decoded here, line by line, with the encoding Fetch decided.
+    """
     sc = spark.sparkContext
     rdds = []
     encodings = encodings or ["utf_8"] * len(uris)
@@ -445,9 +458,12 @@ def _reconcile(kind: _Kind, lines: DataFrame, staged: _Staged) -> None:
 
 
 def _write_quarantine(spark: SparkSession, staged: _Staged, uri: str) -> bool:
-    """The bad rows as JSON Lines in the one object ``uri``, ordered by file and line: per row
+    """Write the bad rows as one JSON Lines quarantine object; False when there are none.
+
+    The bad rows as JSON Lines in the one object ``uri``, ordered by file and line: per row
     ``{"source": <file URI>, "line": <1-based line>, "reason": ..., "raw": <the line>}``, the
-    quarantine format of every domain (`finlake quarantine` reads it). Removed when there are none."""
+    quarantine format of every domain (`finlake quarantine` reads it). Removed when there are none.
+    """
     if not staged.counts["quarantined"]:
         glue_io.delete(spark, uri)
         return False
@@ -469,7 +485,32 @@ def _swap(spark: SparkSession, kind: _Kind, staged: _Staged, table: str) -> None
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
-    """The job: header checks, row checks, dedup, staged merge, reconciliation, quarantine, curated swap, result."""
+    """The job: header checks, row checks, dedup, staged merge, reconciliation, quarantine, curated swap, result.
+
+    Parameters
+    ----------
+    spark
+        The session (Glue's, or a local one in tests and local mode).
+    args
+        The job arguments of :data:`ARGUMENTS` without their ``--``: ``invoice_files``/``payment_files``
+        (comma-separated URIs of the month's raw CSV files, /work/shared/specs/cards_book.md),
+        ``invoice_encodings``/``payment_encodings`` (the text encoding Fetch decided for each),
+        ``curated_root``, ``quarantine_root`` and ``result_path``.
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``renamed_columns``, per kind (``invoices``, ``payments``) the row counts and the
+        partitions rewritten, ``months`` (the issue months of the input invoices) and the
+        ``quarantine`` objects written; also written to ``result_path``.
+
+    Raises
+    ------
+    HeaderMismatch
+        When a file's header is not the contract's (nothing is written).
+    ReconciliationError
+        When rows in != curated + quarantined + duplicates for a kind (nothing is swapped in).
+    """
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     curated, quarantine = glue_io.root(args["curated_root"]), glue_io.root(args["quarantine_root"])
     invoice_files, payment_files = glue_io.uris(args.get("invoice_files")), glue_io.uris(args.get("payment_files"))

@@ -193,8 +193,11 @@ _PRICE = "decimal(20,8)"
 
 
 def dedupe_quotes(quotes: DataFrame) -> tuple[DataFrame, int]:
-    """One row per instrument and day (:data:`INSTRUMENT`; a null term_days is one value): the one with the
-    highest source_line. Returns it and the number dropped."""
+    """Drop duplicated instruments: one row per instrument and day, and the count dropped.
+
+    One row per instrument and day (:data:`INSTRUMENT`; a null term_days is one value): the one with the
+    highest source_line. Returns it and the number dropped.
+    """
     keys = [F.coalesce(F.col(c), F.lit("")) if c == "term_days" else F.col(c) for c in INSTRUMENT]
     newest = Window.partitionBy(*keys).orderBy(F.col("source_line").desc())
     kept = quotes.withColumn("_rank", F.row_number().over(newest)).filter("_rank = 1").drop("_rank")
@@ -202,8 +205,11 @@ def dedupe_quotes(quotes: DataFrame) -> tuple[DataFrame, int]:
 
 
 def merge_series(existing: DataFrame | None, staged: DataFrame, key: str = "series") -> DataFrame:
-    """Existing rows of the ``key`` values present in ``staged`` union the staged ones; staged wins per
-    (key, date) (bcb_series and macro_series: key "series"; global_quotes: "symbol")."""
+    """Merge staged series rows into existing ones, the staged row winning per (key, date).
+
+    Existing rows of the ``key`` values present in ``staged`` union the staged ones; staged wins per
+    (key, date) (bcb_series and macro_series: key "series"; global_quotes: "symbol").
+    """
     new = staged.withColumn("_newer", F.lit(1))
     if existing is not None:
         touched = [r[key] for r in staged.select(key).distinct().collect()]
@@ -215,7 +221,9 @@ def merge_series(existing: DataFrame | None, staged: DataFrame, key: str = "seri
 
 
 def _calendar(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame | None = None) -> DataFrame:
-    """One row per market session (a date with spot quotes): dt_ref, prev_session (the market session before),
+    """The market-session calendar with the portfolio and CDI in force on each session.
+
+    One row per market session (a date with spot quotes): dt_ref, prev_session (the market session before),
     pf_date (the date of the portfolio in force: the latest <= dt_ref, not older than 130 days) and, with
     ``cdi``, cdi (cdi_daily in % per day, forward-filled to dt_ref).
 
@@ -301,15 +309,21 @@ def _full(window: Any, n: int, value: str, oldest: str, expr: Column) -> Column:
 
 
 def market_sessions(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame | None = None) -> DataFrame:
-    """One row per market session: dt_ref, prev_session, pf_date, ibov_level, ibov_return and (with ``cdi``)
-    cdi (cdi_daily, % per day, forward-filled)."""
+    """The market-session calendar with the IBOV level and return of each session.
+
+    One row per market session: dt_ref, prev_session, pf_date, ibov_level, ibov_return and (with ``cdi``)
+    cdi (cdi_daily, % per day, forward-filled).
+    """
     return _ibov(quotes, portfolios, _calendar(quotes, portfolios, cdi))
 
 
 def ticker_sessions(quotes: DataFrame, portfolios: DataFrame, sessions: DataFrame) -> DataFrame:
-    """One row per spot ticker and session with what every ticker-level table starts from: ticker, dt_ref,
+    """The per-ticker, per-session base frame every ticker-level refined table starts from.
+
+    One row per spot ticker and session with what every ticker-level table starts from: ticker, dt_ref,
     close/high/low (double), currency, currency_changed, distribution_changed, _regime (the ticker's currency
-    regime number), prev_dt, daily_return, log_return, ibov_level, ibov_return, cdi, _member, weight_pct."""
+    regime number), prev_dt, daily_return, log_return, ibov_level, ibov_return, cdi, _member, weight_pct.
+    """
     members = _members(sessions.select("dt_ref", "prev_session", "pf_date"), portfolios).select(
         "dt_ref", "ticker", F.lit(True).alias("_member"), F.col("weight_pct").cast("double").alias("weight_pct")
     )
@@ -415,8 +429,11 @@ def _compounded(window: Any) -> Column:
 
 
 def sector_daily(quotes: DataFrame, portfolios: DataFrame, sessions: DataFrame | None = None) -> DataFrame:
-    """Per sector of the portfolio in force and market session: sector, dt_ref, prev_session, constituents,
-    return_1d (NULL when a member's close and previous close differ in currency) and _mixed (1 on such a day)."""
+    """Each IBOV sector's constituents and 1-day return per market session.
+
+    Per sector of the portfolio in force and market session: sector, dt_ref, prev_session, constituents,
+    return_1d (NULL when a member's close and previous close differ in currency) and _mixed (1 on such a day).
+    """
     calendar = sessions if sessions is not None else _calendar(quotes, portfolios)
     members = _members(calendar.select("dt_ref", "prev_session", "pf_date"), portfolios).filter(
         F.col("sector").isNotNull()
@@ -452,16 +469,22 @@ def sector_daily(quotes: DataFrame, portfolios: DataFrame, sessions: DataFrame |
 def sector_performance(
     quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame | None = None, anchors: DataFrame | None = None
 ) -> DataFrame:
-    """Per sector of the portfolio in force and market session (see the module docstring). ``cdi``: cdi_daily
-    points (date, value), for sharpe_252; ``anchors``: (sector, anchor_date, anchor) the latest refined
-    return_cumulative before the sessions computed, to chain from (see :func:`sector_performance_of`)."""
+    """Per sector of the portfolio in force and market session (see the module docstring).
+
+    ``cdi``: cdi_daily points (date, value), for sharpe_252; ``anchors``: (sector, anchor_date,
+    anchor) the latest refined return_cumulative before the sessions computed, to chain from (see
+    :func:`sector_performance_of`).
+    """
     sessions = market_sessions(quotes, portfolios, cdi)
     return sector_performance_of(sector_daily(quotes, portfolios, sessions), sessions, anchors)
 
 
 def _step(acc: Column, growth: Column) -> Column:
-    """One compounding step on a cumulative return: (1 + acc) x growth - 1 (the same float operations in a
-    daily run chaining from the stored value and in a backfill folding many days)."""
+    """One compounding step on a cumulative return.
+
+    One compounding step on a cumulative return: (1 + acc) x growth - 1 (the same float operations in a
+    daily run chaining from the stored value and in a backfill folding many days).
+    """
     return (acc + 1) * growth - 1
 
 
@@ -470,7 +493,8 @@ def sector_performance_of(daily: DataFrame, sessions: DataFrame, anchors: DataFr
 
     ``return_cumulative`` compounds return_1d since the sector's first session read, or, when ``anchors``
     holds the sector's refined value on a session read, from that value; it restarts after a session whose
-    return is NULL (a currency change)."""
+    return is NULL (a currency change).
+    """
     by_sector = Window.partitionBy("sector").orderBy("dt_ref")
 
     def last(n: int) -> Any:
@@ -563,8 +587,11 @@ FACTOR_SCHEMA = "source string, series string, date date, value double"
 
 
 def _quantile(sorted_values: Column, n: int, p: float) -> Column:
-    """The p-quantile of ``n`` sorted values with linear interpolation between closest ranks (numpy's default,
-    Hyndman & Fan type 7)."""
+    """The p-quantile of ``n`` sorted values (linear interpolation, numpy's default).
+
+    The p-quantile of ``n`` sorted values with linear interpolation between closest ranks (numpy's default,
+    Hyndman & Fan type 7).
+    """
     h = (n - 1) * p
     low = math.floor(h)
     a = F.element_at(sorted_values, low + 1)
@@ -667,14 +694,17 @@ def risk_of(returns: DataFrame) -> DataFrame:
 
 
 def global_returns(bars: DataFrame, dff: DataFrame, market: str) -> DataFrame:
-    """Risk inputs of the US watchlist (level 'etf', name the symbol) from curated ``global_quotes``: r =
+    """Risk inputs (r, m, rf) of the US watchlist from curated ``global_quotes`` and FRED DFF.
+
+    Risk inputs of the US watchlist (level 'etf', name the symbol) from curated ``global_quotes``: r =
     (close x split_coefficient + dividend_amount) / previous close - 1 (a total return from the unadjusted
     fields: adjusted closes fetched on different days do not chain; without dividends and splits, from
     TIME_SERIES_DAILY, a price return), m = the ``market`` symbol's r that session, rf = the latest FRED DFF
     (% per year) of the last FACTOR_STALE_DAYS days as a per-session rate, (1 + DFF/100)^(1/252) - 1; NULL
     without DFF (FRED off), and with it Sharpe, Sortino and alpha.
 
-    ``bars``: symbol, date, close, dividend_amount, split_coefficient; ``dff``: date, value (percent per year)."""
+    ``bars``: symbol, date, close, dividend_amount, split_coefficient; ``dff``: date, value (percent per year).
+    """
     by = Window.partitionBy("symbol").orderBy("date")
     rows = bars.select(
         "symbol",
@@ -735,8 +765,11 @@ def _sector_returns(daily: DataFrame, sessions: DataFrame) -> DataFrame:
 
 
 def risk_metrics(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -> DataFrame:
-    """``finlake_refined.risk_metrics`` for every session of ``quotes``: one row per spot ticker
-    (level 'ticker') and per IBOV sector (level 'sector'). Inputs as :func:`stock_indicators`."""
+    """The ``finlake_refined.risk_metrics`` rows (tickers and sectors) for every session of ``quotes``.
+
+    ``finlake_refined.risk_metrics`` for every session of ``quotes``: one row per spot ticker
+    (level 'ticker') and per IBOV sector (level 'sector'). Inputs as :func:`stock_indicators`.
+    """
     sessions = market_sessions(quotes, portfolios, cdi)
     base = ticker_sessions(quotes, portfolios, sessions)
     daily = sector_daily(quotes, portfolios, sessions)
@@ -744,9 +777,12 @@ def risk_metrics(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -> Da
 
 
 def _rsi(changes: Column) -> Column:
-    """Wilder's RSI(14) over RSI_CHANGES price changes (oldest first): the first 14 gains and losses are
+    """Wilder's RSI(14) of an array of price changes.
+
+    Wilder's RSI(14) over RSI_CHANGES price changes (oldest first): the first 14 gains and losses are
     averaged, then avg_t = (avg_{t-1} x 13 + x_t) / 14; RSI = 100 - 100 / (1 + avg_gain / avg_loss),
-    100 when there is no loss, NULL when the price never moved."""
+    100 when there is no loss, NULL when the price never moved.
+    """
     p = RSI_PERIOD
     seed = F.slice(changes, 1, p)
     start = F.struct(
@@ -824,9 +860,12 @@ def signals_of(base: DataFrame, daily: DataFrame) -> DataFrame:
 
 
 def _rotation(daily: DataFrame) -> DataFrame:
-    """Sector rows of trading_signals: 12-1 month momentum of the sector (its return_1d compounded from 252
+    """The sector rotation rows of trading_signals (12-1 month momentum and its rank).
+
+    Sector rows of trading_signals: 12-1 month momentum of the sector (its return_1d compounded from 252
     to 21 sessions ago), its rank among the sectors that day (1 = strongest) and the change since the sector's
-    previous session (positive: it moved up)."""
+    previous session (positive: it moved up).
+    """
     by = Window.partitionBy("sector").orderBy("dt_ref")
     window = by.rowsBetween(-(RISK_WINDOW - 1), -MOMENTUM_SKIP)
     n = RISK_WINDOW - MOMENTUM_SKIP
@@ -851,9 +890,12 @@ def trading_signals(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
 
 
 def month_ends(sessions: DataFrame) -> DataFrame:
-    """(dt_ref, next_session): each month's last market session and the session after it (the first of a later
+    """Each month's last market session and the session after it.
+
+    (dt_ref, next_session): each month's last market session and the session after it (the first of a later
     month). A month end is known once its next session is: a run writes the month ends whose next session it
-    computes."""
+    computes.
+    """
     return sessions.filter(
         F.col("prev_session").isNotNull() & (F.trunc("dt_ref", "month") != F.trunc("prev_session", "month"))
     ).select(F.col("prev_session").alias("dt_ref"), F.col("dt_ref").alias("next_session"))
@@ -880,8 +922,11 @@ def _change(value: Column, previous: Column, series: Column) -> Column:
 
 
 def daily_factor_changes(factors: DataFrame, sessions: DataFrame) -> DataFrame:
-    """(name, dt_ref, x, prev_dt) of each daily factor on each market session: its change between the values in
-    force at prev_session and at the session (a value is in force FACTOR_STALE_DAYS days at most)."""
+    """Each daily factor's change between consecutive market sessions.
+
+    (name, dt_ref, x, prev_dt) of each daily factor on each market session: its change between the values in
+    force at prev_session and at the session (a value is in force FACTOR_STALE_DAYS days at most).
+    """
     timeline = factors.select("series", F.col("date").alias("day"), F.lit(0).alias("kind"), "value").unionByName(
         sessions.select(F.col("dt_ref").alias("day"))
         .crossJoin(factors.select("series").distinct())
@@ -911,9 +956,12 @@ def daily_factor_changes(factors: DataFrame, sessions: DataFrame) -> DataFrame:
 
 
 def _pair_correlations(left: DataFrame, right: DataFrame, sessions: DataFrame, kind: str, same: bool) -> DataFrame:
-    """(dt_ref, window, left, right, kind, correlation, observations) on every session, for the windows of
+    """Rolling Pearson correlations of two sets of series over CORRELATION_WINDOWS sessions.
+
+    (dt_ref, window, left, right, kind, correlation, observations) on every session, for the windows of
     CORRELATION_WINDOWS market sessions: Pearson correlation of x over the window when both series have a value
-    on every session of it, else NULL (observations: the sessions where both have one)."""
+    on every session of it, else NULL (observations: the sessions where both have one).
+    """
     grid = sessions.select("dt_ref", "prev_session")
     a = left.select(F.col("name").alias("left"), "dt_ref", F.col("x").alias("_a"))
     b = right.select(F.col("name").alias("right"), "dt_ref", F.col("x").alias("_b"))
@@ -951,8 +999,11 @@ def _pair_correlations(left: DataFrame, right: DataFrame, sessions: DataFrame, k
 
 
 def monthly_sector_returns(daily: DataFrame, sessions: DataFrame) -> DataFrame:
-    """(name, month, x, oldest): a sector's return over a calendar month (its return_1d compounded over every
-    market session of the month; NULL when a session lacks one) and the oldest session it uses."""
+    """Each sector's compounded return over each calendar month.
+
+    (name, month, x, oldest): a sector's return over a calendar month (its return_1d compounded over every
+    market session of the month; NULL when a session lacks one) and the oldest session it uses.
+    """
     month = F.trunc("dt_ref", "month")
     count = sessions.groupBy(month.alias("month")).agg(F.count(F.lit(1)).alias("_sessions"))
     # in date order, so that every run multiplies in the same order
@@ -986,8 +1037,11 @@ def monthly_factor_changes(factors: DataFrame) -> DataFrame:
 
 
 def _monthly_correlations(sectors: DataFrame, factors: DataFrame, ends: DataFrame) -> DataFrame:
-    """Sector vs monthly factor at each month end: MONTHLY_CORRELATION_MONTHS consecutive months ending with the
-    month end's month, both values present in each; window = the number of months."""
+    """Sector vs monthly factor correlations at each month end.
+
+    Sector vs monthly factor at each month end: MONTHLY_CORRELATION_MONTHS consecutive months ending with the
+    month end's month, both values present in each; window = the number of months.
+    """
     n = MONTHLY_CORRELATION_MONTHS
     pairs = sectors.select(F.col("name").alias("left"), "month", F.col("x").alias("_a"), "oldest").join(
         factors.select(F.col("name").alias("right"), "month", F.col("x").alias("_b")), "month"
@@ -1028,8 +1082,11 @@ def _monthly_correlations(sectors: DataFrame, factors: DataFrame, ends: DataFram
 
 
 def correlations_of(daily: DataFrame, sessions: DataFrame, factors: DataFrame, ends: DataFrame) -> DataFrame:
-    """``finlake_refined.correlations`` at the month ends ``ends`` (dt_ref) from :func:`sector_daily`,
-    :func:`market_sessions` and the factors (source, series, date, value)."""
+    """The ``finlake_refined.correlations`` rows at the given month ends.
+
+    ``finlake_refined.correlations`` at the month ends ``ends`` (dt_ref) from :func:`sector_daily`,
+    :func:`market_sessions` and the factors (source, series, date, value).
+    """
     sector_x = daily.select(F.col("sector").alias("name"), "dt_ref", F.col("return_1d").alias("x"))
     frequency = factor_frequency(factors)
     by_frequency = factors.join(F.broadcast(frequency), "series")
@@ -1049,8 +1106,11 @@ def correlations_of(daily: DataFrame, sessions: DataFrame, factors: DataFrame, e
 def correlations(
     quotes: DataFrame, portfolios: DataFrame, factors: DataFrame, first: date | None = None, last: date | None = None
 ) -> DataFrame:
-    """``finlake_refined.correlations`` at the month ends whose next session lies in [first, last] (all the
-    month ends with a next session in ``quotes`` when not given). ``factors``: (source, series, date, value)."""
+    """The ``finlake_refined.correlations`` rows of the month ends a run computes.
+
+    ``finlake_refined.correlations`` at the month ends whose next session lies in [first, last] (all the
+    month ends with a next session in ``quotes`` when not given). ``factors``: (source, series, date, value).
+    """
     sessions = market_sessions(quotes, portfolios)
     ends = month_ends(sessions)
     if first is not None:
@@ -1105,9 +1165,12 @@ def _write_curated(spark: SparkSession, args: dict[str, str], curated: str, resu
 
 
 def _merge_into(spark: SparkSession, args: dict[str, str], staged: DataFrame, target: str, ddl: str, key: str) -> None:
-    """Rewrite the ``key`` partitions of ``target`` that ``staged`` touches with :func:`merge_series` of the
+    """Merge staged series rows into a curated table, rewriting only the touched partitions.
+
+    Rewrite the ``key`` partitions of ``target`` that ``staged`` touches with :func:`merge_series` of the
     existing rows and the staged ones. The merge is materialised under a temporary prefix first, so Spark
-    never overwrites a path it is still reading."""
+    never overwrites a path it is still reading.
+    """
     existing = glue_io.read_optional(spark, target)
     merged = merge_series(_typed(existing, _ddl_types(ddl)) if existing is not None else None, staged, key)
     parent, table = target.rstrip("/").rsplit("/", 1)
@@ -1159,8 +1222,11 @@ def _write_refined(
     span: tuple[date, date] | None,
     headline: Callable[[DataFrame], dict[str, Any]] | None = None,
 ) -> tuple[int, list[str], dict[str, Any]]:
-    """Write the rows of ``frame`` dated in ``span`` (all of them when None); their count, partitions and
-    what ``headline`` says of them."""
+    """Write a refined table's rows of ``span`` and describe what was written.
+
+    Write the rows of ``frame`` dated in ``span`` (all of them when None); their count, partitions and
+    what ``headline`` says of them.
+    """
     rows = (frame if span is None else frame.filter(F.col("dt_ref").between(F.lit(span[0]), F.lit(span[1])))).cache()
     count, partitions = rows.count(), glue_io.distinct_values(rows, "dt_ref")
     if count:
@@ -1171,8 +1237,11 @@ def _write_refined(
 
 
 def _anchors(spark: SparkSession, refined: str, start: date) -> DataFrame | None:
-    """Each sector's latest refined return_cumulative before ``start`` (within the lookback): (sector,
-    anchor_date, anchor); None when the table does not have the column yet."""
+    """Each sector's stored cumulative return just before ``start`` (the backfill anchor).
+
+    Each sector's latest refined return_cumulative before ``start`` (within the lookback): (sector,
+    anchor_date, anchor); None when the table does not have the column yet.
+    """
     table = glue_io.read_optional(spark, refined + "sector_performance/", merge=True)
     if table is None or "return_cumulative" not in table.columns:
         return None
@@ -1188,10 +1257,13 @@ def _anchors(spark: SparkSession, refined: str, start: date) -> DataFrame | None
 
 
 def read_factors(spark: SparkSession, curated: str, first: date, last: date) -> DataFrame:
-    """Macro factor points (source, series, date, value) dated in [first, last]: the BCB_FACTORS series of
+    """The macro factor points (BCB and FRED) dated in [first, last].
+
+    Macro factor points (source, series, date, value) dated in [first, last]: the BCB_FACTORS series of
     curated ``bcb_series`` (source 'bcb') and every series of curated ``macro_series`` (source, series, date,
     value; any partition layout) when that table exists; a (source, series, date) present in both comes from
-    ``macro_series``."""
+    ``macro_series``.
+    """
     parts = []
     bcb_series = glue_io.read_optional(spark, curated + "bcb_series/")
     if bcb_series is not None:
@@ -1224,8 +1296,11 @@ def read_factors(spark: SparkSession, curated: str, first: date, last: date) -> 
 
 
 def _read_global(spark: SparkSession, curated: str, start: date, end: date, market: str = "") -> DataFrame | None:
-    """The risk inputs of the US watchlist over the lookback (:func:`global_returns`), or None without
-    curated ``global_quotes``."""
+    """The US watchlist's risk inputs over the lookback, or None without ``global_quotes``.
+
+    The risk inputs of the US watchlist over the lookback (:func:`global_returns`), or None without
+    curated ``global_quotes``.
+    """
     bars = glue_io.read_optional(spark, curated + "global_quotes/")
     if bars is None:
         return None
@@ -1242,8 +1317,11 @@ def _read_global(spark: SparkSession, curated: str, start: date, end: date, mark
 
 
 def _headline_risk(rows: DataFrame) -> dict[str, Any]:
-    """The riskiest sector (highest 1-day VaR 95%) on the last B3 session written (ETF rows may have a later
-    US session)."""
+    """The riskiest sector on the last B3 session written, for the run's email.
+
+    The riskiest sector (highest 1-day VaR 95%) on the last B3 session written (ETF rows may have a later
+    US session).
+    """
     last = rows.filter(F.col("level") != "etf").agg(F.max("dt_ref")).first()[0]  # type: ignore[index]
     worst = (
         rows.filter((F.col("dt_ref") == F.lit(last)) & (F.col("level") == "sector") & F.col("var_95").isNotNull())
@@ -1275,8 +1353,11 @@ def _write_refined_tables(
     span: tuple[date, date],
     result: dict[str, Any],
 ) -> None:
-    """Every refined table for the sessions of ``span`` (correlations: the month ends whose next session is in
-    it). ``args["analytics"] == "off"`` leaves out risk_metrics, trading_signals and correlations (benchmarks)."""
+    """Write every refined table for the sessions of ``span``.
+
+    Every refined table for the sessions of ``span`` (correlations: the month ends whose next session is in
+    it). ``args["analytics"] == "off"`` leaves out risk_metrics, trading_signals and correlations (benchmarks).
+    """
     start, end = span
     # Small inputs, each used several times by the plans below: read the files once.
     quotes, portfolios, cdi = (frame.cache() for frame in _read_window(spark, curated, start, end))
@@ -1322,7 +1403,30 @@ def _write_refined_tables(
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
-    """The job: curated writes, refined (re)computation of [start_date, end_date], result JSON."""
+    """The job: curated writes, refined (re)computation of [start_date, end_date], result JSON.
+
+    Parameters
+    ----------
+    spark
+        The session (Glue's, or a local one in tests and local mode).
+    args
+        The job arguments of :data:`ARGUMENTS` without their ``--``: ``staged_*`` are Parquet URIs the
+        Validate step wrote (each may be empty or absent), ``curated_root``/``refined_root`` lake prefixes,
+        ``start_date``/``end_date`` ISO dates of the B3 sessions to recompute (default: the dates of the
+        staged quotes; neither and no quotes: no refined write), ``result_path`` where the result JSON goes,
+        ``analytics`` "off" to skip risk_metrics, trading_signals and correlations.
+
+    Returns
+    -------
+    dict
+        The result: row counts and written partition values per table (``quotes_rows``,
+        ``indicator_partitions`` ...) and the email's ``headline``; also written to ``result_path``.
+
+    Raises
+    ------
+    ValueError
+        When ``start_date``/``end_date`` is not an ISO date.
+    """
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     curated, refined = glue_io.root(args["curated_root"]), glue_io.root(args["refined_root"])
     result: dict[str, Any] = {

@@ -26,6 +26,15 @@ def load_rules(lake: Lake) -> list[tuple[str, str]]:
 
 
 def parse_rules(text: str) -> list[tuple[str, str]]:
+    """The (folded keyword, lower-case category) rules of a ``keyword,category`` CSV text.
+
+    Blank lines and ``#`` comments are skipped, and so is a ``keyword,category`` header.
+
+    Raises
+    ------
+    ValueError
+        For a row that is not exactly a non-empty keyword and a non-empty category.
+    """
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     rules = []
     for number, row in enumerate(csv.reader(lines), start=1):
@@ -50,9 +59,11 @@ TYPE_CATEGORIES = {
 def categorize(
     description: str, source_category: str | None, kind: str, rules: list[tuple[str, str]]
 ) -> tuple[str, str]:
-    """(category, how it was decided). A keyword matches whole words of the folded description
-    ("99" matches "99 Pop", not "Loja 1999"); a source's category is spelt as the rules spell it
-    ("Eletronicos" -> "eletrônicos")."""
+    """(category, how it was decided).
+
+    A keyword matches whole words of the folded description ("99" matches "99 Pop", not "Loja
+    1999"); a source's category is spelt as the rules spell it ("Eletronicos" -> "eletrônicos").
+    """
     if kind in ("bill_payment", "fee", "interest"):
         return TYPE_CATEGORIES[kind], "type"
     if source_category:

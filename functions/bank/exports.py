@@ -74,8 +74,11 @@ _OFX_START = (b"OFXHEADER", b"<?XML", b"<?OFX", b"<OFX>")
 
 
 def detect_kind(data: bytes, name: str) -> str:
-    """Which export this is, from the content alone: the name is only quoted in messages, because
-    people rename downloads and a ".csv" may hold anything."""
+    """Which export this is, from the content alone.
+
+    Which export this is, from the content alone: the name is only quoted in messages, because
+    people rename downloads and a ".csv" may hold anything.
+    """
     head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not head:
         raise FileRejected(f"{name}: empty file; accepted: {ACCEPTED}")
@@ -92,6 +95,19 @@ def detect_kind(data: bytes, name: str) -> str:
 
 
 def parse_export(data: bytes, name: str) -> Parsed:
+    """Parse one exported file by its kind (:func:`detect_kind`): card CSV, NuConta CSV or OFX.
+
+    Returns
+    -------
+    Parsed
+        The rows (amounts in BRL as ``Decimal``, money out negative), the quarantined rows with line and
+        reason, rows in and the file's facts.
+
+    Raises
+    ------
+    FileRejected
+        When the file is not one of the known exports, or cannot be read as a whole.
+    """
     parsers: dict[str, Callable[[bytes, str], Parsed]] = {
         "card_csv": parse_card_csv,
         "nuconta_csv": parse_nuconta_csv,
@@ -253,10 +269,12 @@ def _nuconta_row(fields: dict[str, str], line: int) -> Txn:
 
 
 def parse_card_csv(data: bytes, name: str) -> Parsed:
+    """Parse a Nubank card statement CSV (charges become negative amounts); see :func:`parse_export`."""
     return _parse_rows(data, name, "card_csv", CARD_HEADERS, _card_row)
 
 
 def parse_nuconta_csv(data: bytes, name: str) -> Parsed:
+    """Parse a NuConta (account) statement CSV; see :func:`parse_export`."""
     return _parse_rows(data, name, "nuconta_csv", (NUCONTA_HEADER,), _nuconta_row)
 
 
@@ -272,8 +290,11 @@ _XML_ENCODING = re.compile(rb"(<\?xml[^>]*encoding=)([\"'])([\w.-]+)\2")
 
 
 def _normalise_ofx(data: bytes, name: str = "the OFX file") -> bytes:
-    """Only what ofxtools 1.1.1 cannot take: a BOM, an OFX 1 header without CHARSET or whose CHARSET the
-    bytes contradict, and an OFX 2 body that is not UTF-8 (see the module doc)."""
+    """Fix only what ofxtools 1.1.1 cannot take in an OFX file.
+
+    Only what ofxtools 1.1.1 cannot take: a BOM, an OFX 1 header without CHARSET or whose CHARSET the
+    bytes contradict, and an OFX 2 body that is not UTF-8 (see the module doc).
+    """
     data = data.removeprefix(b"\xef\xbb\xbf")
     head, _, _ = data.partition(b"<")
     if b"OFXHEADER:" in head:
@@ -372,6 +393,15 @@ def _statement(statement: ET.Element, first_position: int) -> tuple[list[Txn], l
 
 
 def parse_ofx(data: bytes, name: str) -> Parsed:
+    """Parse a Nubank OFX file (bank STMTRS and/or credit-card CCSTMTRS statements) through ofxtools.
+
+    The ledger balance becomes the fact ``ledger_balance``; a bad transaction is quarantined.
+
+    Raises
+    ------
+    FileRejected
+        When the file has no statement or is not OFX ofxtools can read.
+    """
     tree = _ofx_tree(data, name)
     root = tree.getroot()
     statements = [] if root is None else [el for el in root.iter() if el.tag in _STATEMENTS]

@@ -31,8 +31,11 @@ def _secret(env_name: str) -> str:
 
 
 def nubank_client(source: str) -> Any:
-    """pynubank's HTTP client with retries and timeouts (functions/bank/nubank_http.py), or its
-    offline mock (local mode only: it serves invented data)."""
+    """The pynubank HTTP client, or its offline mock in local mode.
+
+    The pynubank HTTP client with retries and timeouts (functions/bank/nubank_http.py), or its
+    offline mock (local mode only: it serves invented data).
+    """
     if source == "mock":
         if os.environ.get("FINLAKE_LOCAL") != "true":
             raise ValueError("source 'mock' (pynubank's MockHttpClient) only runs in local mode")

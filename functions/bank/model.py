@@ -59,6 +59,8 @@ class Txn:
 
 @dataclass
 class BadRow:
+    """A quarantined row: its line in the file (from 1), the reason and its text."""
+
     line: int
     reason: str
     raw: str
@@ -134,7 +136,7 @@ _INSTALLMENT_RE = re.compile(r"\bparcela\s+(\d{1,2})\s*/\s*(\d{1,2})\b", re.IGNO
 
 
 def parse_installment(description: str) -> tuple[int, int] | None:
-    """ "Loja X - Parcela 3/10" -> (3, 10); None when the description names no installment."""
+    """The installment (number, of) a description names, e.g. "Loja X - Parcela 3/10" -> (3, 10); else None."""
     match = _INSTALLMENT_RE.search(description)
     if not match:
         return None
@@ -195,6 +197,9 @@ def infer_type(account: str, description: str, amount: Decimal, installment_coun
 
 
 def content_key(account: str, day: date, description: str, amount: Decimal, occurrence: int) -> str:
-    """The dedup key of a row without an id: two identical rows of one day in one file are two
-    real purchases (occurrence 0 and 1); the same row in an overlapping export is the same one."""
+    """The dedup key of a row without an id.
+
+    The dedup key of a row without an id: two identical rows of one day in one file are two
+    real purchases (occurrence 0 and 1); the same row in an overlapping export is the same one.
+    """
     return f"{account}|{day.isoformat()}|{fold(description)}|{amount}|{occurrence}"

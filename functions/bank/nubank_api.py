@@ -47,6 +47,8 @@ class CredentialsError(ValueError):
 
 @dataclass(frozen=True)
 class Credentials:
+    """Nubank login credentials from the bank secret; never in ``repr`` (CPF, password, .p12 certificate)."""
+
     cpf: str = field(repr=False)
     password: str = field(repr=False)
     certificate: bytes = field(repr=False)  # the .p12 certificate pynubank generated
@@ -68,8 +70,10 @@ class Credentials:
 
 
 def take_snapshot(client: Any, credentials: Credentials) -> dict[str, Any]:
-    """Log in and collect the domain's data. ``client`` is a pynubank ``HttpClient`` (or its
-    ``MockHttpClient``)."""
+    """Log in and collect the domain's data.
+
+    ``client`` is a pynubank ``HttpClient`` (or its ``MockHttpClient``).
+    """
     import requests
     from pynubank import Nubank
     from pynubank.exception import NuRequestException
@@ -117,9 +121,11 @@ def take_snapshot(client: Any, credentials: Credentials) -> dict[str, Any]:
 
 
 def _account_feed(nu: Any) -> list[dict[str, Any]]:
-    """Every page of the NuConta feed, each item once (by its cursor). Stops at the last page, at a
-    page with nothing new (pynubank's mock serves the same page for any cursor) or after
-    MAX_FEED_PAGES."""
+    """Every page of the NuConta feed, each item once (by its cursor).
+
+    Stops at the last page, at a page with nothing new (pynubank's mock serves the same page for any
+    cursor) or after MAX_FEED_PAGES.
+    """
     edges: list[dict[str, Any]] = []
     seen: set[str] = set()
     cursor = None
@@ -140,8 +146,11 @@ def _host(url: Any) -> str:
 
 
 def snapshot_bytes(snapshot: dict[str, Any]) -> bytes:
-    """Canonical JSON: the same API data gives the same bytes (and MD5), so an unchanged
-    account ends the run at NothingNew."""
+    """Canonical JSON of a snapshot: the same API data gives the same bytes.
+
+    Canonical JSON: the same API data gives the same bytes (and MD5), so an unchanged
+    account ends the run at NothingNew.
+    """
     return json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -158,6 +167,12 @@ def _local_date(timestamp: str) -> datetime:
 
 
 def parse_snapshot(data: bytes, name: str) -> Parsed:
+    """Parse a raw API snapshot (:func:`take_snapshot`'s JSON) into transaction rows.
+
+    Card events, bill line items and NuConta feed items become rows (amounts in BRL); events without
+    money (bill markers) are only counted, in the fact ``events_without_money``; ``credit_limit`` and
+    ``account_balance`` become facts too. Nothing is quarantined.
+    """
     snapshot = json.loads(data)
     rows: list[Txn] = []
     position = 0

@@ -27,6 +27,12 @@ from functions.common.http import retry_policy
 
 
 class RetryingHttpClient(HttpClient):  # type: ignore[misc]  # pynubank has no type hints (Any)
+    """The pynubank ``HttpClient`` with retries and a timeout.
+
+    urllib3 retries of 429/5xx answers and connection errors (POST included: the login), and a
+    timeout of ``timeout_s`` seconds per request.
+    """
+
     def __init__(self, *, retries: int = 3, backoff: float = 1.0, timeout_s: float = 30.0) -> None:
         super().__init__()
         self.retry = retry_policy(retries, backoff, methods=None)  # POST too: the login
@@ -44,13 +50,16 @@ class RetryingHttpClient(HttpClient):  # type: ignore[misc]  # pynubank has no t
         return session
 
     def raw_get(self, url: str) -> Response:
+        """GET ``url`` with the client's headers (and certificate, once set); the ``requests`` response."""
         with self._session() as session:
             return session.get(url, headers=self._headers, timeout=self.timeout_s)
 
     def raw_post(self, url: str, json: dict[str, Any]) -> Response:
+        """POST ``json`` to ``url`` with the client's headers (and certificate); the ``requests`` response."""
         with self._session() as session:
             return session.post(url, json=json, headers=self._headers, timeout=self.timeout_s)
 
     def post(self, url: str, json: dict[str, Any]) -> dict[str, Any]:
+        """POST ``json`` to ``url``; the answer's JSON through pynubank's response handling (which raises on errors)."""
         response: dict[str, Any] = self._handle_response(self.raw_post(url, json))
         return response

@@ -63,8 +63,11 @@ def _resource_id(uri: str) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A file name fit for curated data: long digit runs that are not dates (account numbers in
-    the app's NuConta export names) are masked."""
+    """A file name fit for curated data (account numbers masked).
+
+    A file name fit for curated data: long digit runs that are not dates (account numbers in
+    the app's NuConta export names) are masked.
+    """
 
     def mask(match: re.Match[str]) -> str:
         digits = match.group()
@@ -83,8 +86,11 @@ def safe_name(name: str) -> str:
 
 
 def trigger(event: dict[str, Any], *, lake: Lake, start: Callable[[str, dict[str, Any]], bool]) -> dict[str, Any]:
-    """Start a run for a file dropped in the inbox. The name follows the content, so the same
-    file uploaded twice starts one run; a different file (or a corrected one) starts another."""
+    """Start a run for a file dropped in the inbox.
+
+    The name follows the content, so the same file uploaded twice starts one run; a different file
+    (or a corrected one) starts another.
+    """
     key = event.get("detail", {}).get("object", {}).get("key", "")
     if not key.startswith(INBOX) or key.endswith("/"):
         return {"started": False, "reason": f"{key!r} is not under {INBOX}"}
@@ -103,8 +109,11 @@ SnapshotTaker = Callable[[str], dict[str, Any]]  # source ("api" or "mock") -> t
 
 
 def fetch(request: RunRequest, *, lake: Lake, take_snapshot: SnapshotTaker, now: datetime | None = None) -> Manifest:
-    """List the dropped exports, or snapshot the Nubank API into the raw zone; skip what was
-    already processed with the same content."""
+    """The bank Fetch step: list the dropped exports, or snapshot the Nubank API.
+
+    List the dropped exports, or snapshot the Nubank API into the raw zone; skip what was
+    already processed with the same content.
+    """
     manifest = Manifest(
         run_id=request.run_id,
         domain=DOMAIN,
@@ -213,8 +222,11 @@ def _parse_export(data: bytes, name: str) -> Parsed:
 
 
 def parsed_table(parsed: Parsed, source_file: str, hmac_key: bytes) -> pa.Table:
-    """One source's rows with their dedup keys. Occurrences count identical rows within the
-    source: two equal purchases of one day are two rows, the same row in another export is one."""
+    """One source's rows with their dedup keys.
+
+    Occurrences count identical rows within the source: two equal purchases of one day are two rows,
+    the same row in another export is one.
+    """
     seen_ids: dict[tuple[str, ...], int] = defaultdict(int)
     seen_content: dict[str, int] = defaultdict(int)
     columns: dict[str, list[Any]] = {name: [] for name in PARSED_SCHEMA.names}
@@ -257,6 +269,7 @@ def parsed_table(parsed: Parsed, source_file: str, hmac_key: bytes) -> pa.Table:
 
 
 def glue_types(schema: pa.Schema) -> dict[str, str]:
+    """Glue column types (string, date, int, bigint, boolean, decimal(p,s)) of an Arrow schema."""
     names = {pa.string(): "string", pa.date32(): "date", pa.int32(): "int", pa.int64(): "bigint", pa.bool_(): "boolean"}
     return {
         f.name: f"decimal({f.type.precision},{f.type.scale})" if pa.types.is_decimal(f.type) else names[f.type]
@@ -265,8 +278,11 @@ def glue_types(schema: pa.Schema) -> dict[str, str]:
 
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
-    """Register the three tables and their partitions, forget removed ones, record the ingested
-    sources and write the summary with the month's headline numbers."""
+    """The bank Catalog step: register the three tables and write the run's summary.
+
+    Register the three tables and their partitions, forget removed ones, record the ingested
+    sources and write the summary with the month's headline numbers.
+    """
     result = json.loads(lake.get(runs_uri(lake, manifest.run_id, "transform")))
     schemas = {
         "bank_transactions": TRANSACTIONS_SCHEMA,
@@ -292,6 +308,13 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
 
 
 def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
+    """The run's email body: sources, row accounting, transactions and the month's headline numbers.
+
+    Raises
+    ------
+    RowAccountingError
+        When rows in != curated + quarantined + duplicates.
+    """
     c = manifest.counts
     lines = [
         f"Bank, run {manifest.run_id}",

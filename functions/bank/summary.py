@@ -81,6 +81,7 @@ def _pct(part: Decimal, whole: Decimal | None) -> Decimal | None:
 
 
 def spend_and_income(txn: dict[str, Any]) -> tuple[Decimal, Decimal]:
+    """(spend, income) of one transaction in BRL, both >= 0: by its type, interest by its sign."""
     amount, kind = txn["amount"], txn["type"]
     if kind in SPEND_TYPES or (kind == "interest" and amount < 0):
         return -amount, ZERO
@@ -96,8 +97,10 @@ def limit_in(month: str, credit_limits: dict[str, Decimal]) -> Decimal | None:
 
 
 def monthly_summary(transactions: list[dict[str, Any]], *, credit_limits: dict[str, Decimal]) -> list[dict[str, Any]]:
-    """One row per month and category, plus one per month with category '_all'. ``credit_limits``
-    maps the month of each API snapshot to the limit it gave."""
+    """One row per month and category, plus one per month with category '_all'.
+
+    ``credit_limits`` maps the month of each API snapshot to the limit it gave.
+    """
     totals: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [ZERO, ZERO, 0])
     card: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for txn in transactions:

@@ -1,4 +1,6 @@
-"""The bank Transform step: every parsed source -> transactions, the monthly summary and future
+"""The bank Transform step: every parsed source -> transactions, summary and installments.
+
+The bank Transform step: every parsed source -> transactions, the monthly summary and future
 installments, each partition rewritten only when its bytes change.
 
 Transform rebuilds every table from all parsed sources (a person's history is thousands of rows),
@@ -50,8 +52,11 @@ TRANSACTIONS_SCHEMA = pa.schema(
 
 
 def load_parsed(lake: Lake) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Every parsed source's rows, in priority order (API, OFX, NuConta CSV, card CSV; then by
-    file), and each source's facts."""
+    """Every parsed source's rows in priority order, and each source's facts.
+
+    Every parsed source's rows, in priority order (API, OFX, NuConta CSV, card CSV; then by
+    file), and each source's facts.
+    """
     rows: list[dict[str, Any]] = []
     facts = []
     for uri in sorted(lake.list_uris(parsed_prefix(lake))):
@@ -64,8 +69,11 @@ def load_parsed(lake: Lake) -> tuple[list[dict[str, Any]], list[dict[str, str]]]
 
 
 def deduplicate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """By id where there is one, else by content key; a row without id that matches a row with an
-    id (an export of what the API also gave) is the same transaction. First (highest priority) wins."""
+    """The rows without duplicates, the first (highest priority) kept.
+
+    By id where there is one, else by content key; a row without id that matches a row with an
+    id (an export of what the API also gave) is the same transaction. First (highest priority) wins.
+    """
     kept: dict[str, dict[str, Any]] = {}
     for row in rows:
         kept.setdefault(row["key"], row)
@@ -74,8 +82,11 @@ def deduplicate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def transform(manifest: Manifest, *, lake: Lake) -> Manifest:
-    """Rebuild transactions, the monthly summary and future installments from every parsed source;
-    write the partitions whose content changed and remove the ones that no longer exist."""
+    """Rebuild the bank tables from every parsed source.
+
+    Rebuild transactions, the monthly summary and future installments from every parsed source;
+    write the partitions whose content changed and remove the ones that no longer exist.
+    """
     rows, facts = load_parsed(lake)
     unique = deduplicate(rows)
     rules = load_rules(lake)
@@ -189,6 +200,12 @@ def partition_files(lake: Lake, prefix: str) -> dict[str, str]:
 def write_partitions(
     lake: Lake, bucket: str, table: str, key: str, groups: dict[str, list[dict[str, Any]]], schema: pa.Schema
 ) -> dict[str, list[str]]:
+    """Write each group as ``<table>/<key>=<value>/data.parquet`` when its bytes changed.
+
+    Partitions no group has any more are deleted.
+
+    Returns ``{"present": [...], "changed": [...], "removed": [...]}`` (partition values).
+    """
     prefix = s3_uri(bucket, f"{table}/")
     existing = partition_files(lake, prefix)
     changed = []

@@ -79,6 +79,13 @@ def extract_year(name: str, url: str = "") -> int | None:
 
 @dataclass(frozen=True)
 class Resource:
+    """A CKAN resource of the balance-sheet package, as ``package_show`` lists it.
+
+    ``md5`` is CKAN's ``hash`` field, ``last_modified`` its ``last_modified`` (else ``metadata_modified``,
+    as CKAN writes it), ``encoding`` its declared charset; ``standard`` (the accounting
+    standard) and ``year`` are derived from the name and URL.
+    """
+
     id: str
     name: str
     url: str
@@ -91,11 +98,13 @@ class Resource:
     year: int | None = field(init=False)
 
     def __post_init__(self) -> None:
+        """Derive ``standard`` and ``year`` from the name (and URL)."""
         object.__setattr__(self, "standard", classify_standard(self.name))
         object.__setattr__(self, "year", extract_year(self.name, self.url))
 
     @classmethod
     def from_ckan(cls, data: Mapping[str, Any]) -> Resource:
+        """A resource from one item of CKAN's ``resources`` list (KeyError without an ``id``)."""
         return cls(
             id=str(data["id"]),
             name=str(data.get("name") or ""),
@@ -109,6 +118,7 @@ class Resource:
 
     @property
     def is_csv(self) -> bool:
+        """True when the declared format is CSV, or, with no format declared, when the URL path ends in ``.csv``."""
         declared = self.format.strip().lower()
         if declared:
             return declared in {"csv", "text/csv"}
@@ -117,6 +127,8 @@ class Resource:
 
 @dataclass(frozen=True)
 class Package:
+    """A CKAN package (dataset): its id, name, title, resources and ``metadata_modified``."""
+
     id: str
     name: str
     title: str
@@ -128,6 +140,8 @@ class Package:
 
 
 class CkanClient:
+    """The CKAN action API of a portal (default dadosabertos.bndes.gov.br) through an injected :class:`Http`."""
+
     def __init__(self, http: Http, base_url: str = DEFAULT_BASE_URL, *, timeout: float = 30.0) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
@@ -139,6 +153,15 @@ class CkanClient:
         return f"{self.base_url}/api/3/action/{action}{query}"
 
     def package_show(self, package_id: str = DEFAULT_PACKAGE_ID) -> Package:
+        """The package ``package_id`` (default: the BNDES balance sheets) with its resources.
+
+        Raises
+        ------
+        SourceFormatError
+            When the answer is not a package with a list of resources that have an ``id``.
+        SourceUnavailable
+            When the portal cannot be reached (after the transport's retries).
+        """
         url = self.action_url("package_show", id=package_id)
         result = self._action(url)
         if not isinstance(result, dict) or not isinstance(result.get("resources"), list):
@@ -158,8 +181,11 @@ class CkanClient:
         )
 
     def download(self, resource: Resource) -> bytes:
-        """The CSV bytes of a resource; rejects non-CSV resources. An error page, a JSON error or an
-        empty body is retried, then SourceUnavailable (see :func:`~functions.common.http.get_file`)."""
+        """The CSV bytes of a resource; rejects non-CSV resources.
+
+        An error page, a JSON error or an empty body is retried, then SourceUnavailable (see
+        :func:`~functions.common.http.get_file`).
+        """
         return self.download_response(resource).body
 
     def download_response(self, resource: Resource) -> HttpResponse:

@@ -93,6 +93,16 @@ class QuarantinedRow:
 
 @dataclass
 class ParseResult:
+    """One BNDES CSV parsed: long rows (reference date, attributes, account, value), the quarantined rows.
+
+    ``rows_in`` counts the non-blank data lines, ``rows_valid`` those that produced long rows,
+    ``rows_duplicates`` those dropped as duplicates and ``rows_empty`` the blank ones (the module doc's
+    accounting). ``columns`` is the header as read (without CKAN's ``_id``), ``date_column`` the
+    reference-date column, ``text_columns`` the attribute columns, ``account_columns`` the value
+    columns; ``new_columns``/``missing_columns`` compare the header with the expected columns.
+    ``delimiter``, ``number_format`` and ``encoding`` are what the file was read with.
+    """
+
     rows: list[BalanceRow]
     quarantined: list[QuarantinedRow]
     rows_in: int
@@ -303,8 +313,11 @@ def _row_output(line: _Line, layout: _Layout, meta: tuple[str, str, str]) -> lis
 
 
 def _deduplicate(outputs: list[list[BalanceRow]]) -> tuple[list[list[BalanceRow]], int, list[QuarantinedRow]]:
-    """Rows keyed by (reference date, attributes): a later row with the same values is a duplicate
-    (dropped, counted); rows with the same key and different values are all quarantined."""
+    """Drop exact duplicate rows and quarantine conflicting ones.
+
+    Rows keyed by (reference date, attributes): a later row with the same values is a duplicate
+    (dropped, counted); rows with the same key and different values are all quarantined.
+    """
     groups: dict[tuple[date, str], list[list[BalanceRow]]] = {}
     for output in outputs:
         groups.setdefault((output[0].reference_date, output[0].attributes), []).append(output)

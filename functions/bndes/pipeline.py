@@ -65,6 +65,7 @@ DATA_SCHEMA = pa.schema([f for f in SCHEMA if f.name != PARTITION_KEY])
 
 
 def table_prefix(lake: Lake) -> str:
+    """``s3://<curated>/<balance-sheet table>/``, where the curated table's partitions live."""
     return s3_uri(lake.curated_bucket, f"{TABLE}/")
 
 
@@ -291,6 +292,13 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
 
 
 def summarize(manifest: Manifest) -> str:
+    """The run's email body: sources, row accounting, values and partitions written, tables, notes.
+
+    Raises
+    ------
+    RowAccountingError
+        When rows in != curated + quarantined + duplicates.
+    """
     c = manifest.counts
     dates = manifest.partitions_written
     span = f"{dates[0]} .. {dates[-1]}" if dates else "none"

@@ -1,5 +1,8 @@
-"""Lambda handlers of the cards workflow (one line per step on functions/common/step.py), and the
-S3 trigger that starts it."""
+"""Lambda handlers of the cards workflow and the S3 trigger that starts it.
+
+Lambda handlers of the cards workflow (one line per step on functions/common/step.py), and the
+S3 trigger that starts it.
+"""
 
 from __future__ import annotations
 

@@ -64,13 +64,17 @@ class UnplacedFile(InputError):
 
 
 def monthly_names(month: str) -> list[str]:
+    """The two file names a month needs: ``tb_faturas_YYYYMM.csv`` and ``tb_pagamentos_YYYYMM.csv``."""
     compact = month.replace("-", "")
     return [f"tb_faturas_{compact}.csv", f"tb_pagamentos_{compact}.csv"]
 
 
 def place(name: str) -> tuple[str, str, str] | None:
-    """(kind "invoices"/"payments", month "YYYY-MM", generation stamp or "") from a file name, or None
-    when it follows none of the naming conventions (:data:`NAMING`)."""
+    """Place a card file by its name: (kind, month, generation stamp), or None.
+
+    (kind "invoices"/"payments", month "YYYY-MM", generation stamp or "") from a file name, or None
+    when it follows none of the naming conventions (:data:`NAMING`).
+    """
     match = CARD_FILE.search(name)
     if match is None:
         return None
@@ -135,8 +139,39 @@ def trigger(event: dict[str, Any], *, lake: Lake, start: Any) -> dict[str, Any]:
 
 
 def fetch(request: RunRequest, *, lake: Lake, today: date | None = None) -> Manifest:
-    """List the month's files (both must be there), skip content already processed, and prepare
-    the arguments of the two Glue steps."""
+    """The cards Fetch step: the month's invoice and payment files, and the Glue steps' arguments.
+
+    List the month's files (both must be there), skip content already processed, and prepare
+    the arguments of the two Glue steps.
+
+    Parameters
+    ----------
+    request
+        The execution input: ``month`` ("YYYY-MM"; default the previous month in America/Sao_Paulo)
+        or ``inputs`` (the S3 URIs the inbox trigger saw; ``unplaced`` when no month was found in
+        their names); ``force`` reprocesses files already ingested with the same content.
+    lake
+        The lake; the files are read from the raw bucket's cards inbox, named as :data:`NAMING`
+        says (``tb_faturas_YYYYMM.csv``, ``tb_pagamentos_YYYYMM.csv``: /work/shared/specs/cards_book.md).
+    today
+        The day the default month is derived from (default: today in America/Sao_Paulo).
+
+    Returns
+    -------
+    Manifest
+        The sources (each with its decided text encoding) and the ``Validate``/``Transform`` job
+        arguments; ``new_data`` False with a ``summary`` when every file was already processed.
+
+    Raises
+    ------
+    MissingFile
+        When the month lacks its invoice or its payment file.
+    UnplacedFile
+        When a file is placed neither by its name nor by its header (it is copied to
+        ``quarantine/cards/unplaced/`` first).
+    InputError
+        When a file's text cannot be decoded cleanly.
+    """
     today = today or date.fromisoformat(today_in_sao_paulo())
     month = request.month or partition_for("previous_month", today)["month"]
     manifest = Manifest(run_id=request.run_id, domain=DOMAIN, partition={"month": month})
@@ -191,8 +226,11 @@ def fetch(request: RunRequest, *, lake: Lake, today: date | None = None) -> Mani
 
 
 def _quarantine_unplaced(lake: Lake, uris: list[str]) -> None:
-    """Copy each file (the raw object stays: raw is never modified) and its reason to
-    ``quarantine/cards/unplaced/``, then fail naming them: the run's failure email reports them."""
+    """Copy files no month places to quarantine, then fail naming them.
+
+    Copy each file (the raw object stays: raw is never modified) and its reason to
+    ``quarantine/cards/unplaced/``, then fail naming them: the run's failure email reports them.
+    """
     if not uris:
         return
     copies = []
@@ -211,8 +249,11 @@ def _quarantine_unplaced(lake: Lake, uris: list[str]) -> None:
 
 
 def _source(lake: Lake, uri: str) -> Source | None:
-    """The file as a source of this run (kind by name, else by header; encoding decided), or None
-    when neither places it."""
+    """The file as a source of this run, or None when nothing places it.
+
+    The file as a source of this run (kind by name, else by header; encoding decided), or None
+    when neither places it.
+    """
     data = lake.get(uri)
     name = posixpath.basename(uri)
     try:
@@ -286,6 +327,7 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
 
 
 def reconciliation(kind: str, section: dict[str, int]) -> str:
+    """One line of the email: a file kind's rows in = curated + quarantined + duplicates, "ok" or "MISMATCH"."""
     total = section["written"] + section["quarantined"] + section["duplicates"]
     status = "ok" if total == section["rows_in"] else "MISMATCH"
     return (
@@ -295,6 +337,7 @@ def reconciliation(kind: str, section: dict[str, int]) -> str:
 
 
 def summarize(manifest: Manifest, results: dict[str, Any]) -> str:
+    """The run's email body from the curate and book results (files, reconciliations, book rows, tables)."""
     book = results["book"]
     refs = sorted(book.get("refs", []))
     lines = [

@@ -107,9 +107,12 @@ def register_written(
     written: Mapping[str, Sequence[str]],
     columns: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Registered]:
-    """`register` each table of ``tables`` the run wrote partitions of (``written``: table name -> values);
+    """Register each table the run wrote partitions of.
+
+    `register` each table of ``tables`` the run wrote partitions of (``written``: table name -> values);
     a table without written partitions is left as it is. ``columns``: table name -> Glue types, for
-    tables that declare none."""
+    tables that declare none.
+    """
     return [
         register(glue, table, lake=lake, values=written[table.name], columns=(columns or {}).get(table.name))
         for table in tables

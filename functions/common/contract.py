@@ -64,6 +64,7 @@ class Names:
     prefix: str = DEFAULT_PREFIX
 
     def __post_init__(self) -> None:
+        """Check the prefix (ValueError when it does not match ``PREFIX_PATTERN``)."""
         if not PREFIX_PATTERN.fullmatch(self.prefix):
             raise ValueError(f"prefix {self.prefix!r}: 2 to 20 lowercase letters and digits, starting with a letter")
 
@@ -148,8 +149,11 @@ class Names:
 
     @property
     def alarm_prefix(self) -> str:
-        """What every alarm name starts with: CloudWatch puts the name in the email subject, and the
-        topic policy lets only alarms named ``<prefix> *`` publish."""
+        """What every alarm name starts with (``"<prefix> "``).
+
+        What every alarm name starts with: CloudWatch puts the name in the email subject, and the
+        topic policy lets only alarms named ``<prefix> *`` publish.
+        """
         return f"{self.prefix} "
 
     def alarm(self, what: str) -> str:
@@ -239,8 +243,11 @@ def function_environment(
 
 
 def schedule_start_environment(names: Names, domain: str) -> dict[str, str]:
-    """The environment of a domain's ``ScheduleStart`` function (``functions/common/schedule.py``),
-    without ``STATE_MACHINE_ARN``, which the deployer adds once the machine exists."""
+    """The environment of a domain's ``ScheduleStart`` function.
+
+    The environment of a domain's ``ScheduleStart`` function (``functions/common/schedule.py``),
+    without ``STATE_MACHINE_ARN``, which the deployer adds once the machine exists.
+    """
     return {"POWERTOOLS_SERVICE_NAME": names.service(domain), "DOMAIN": domain}
 
 

@@ -55,8 +55,11 @@ _BASE64 = re.compile(rb"^[A-Za-z0-9+/\r\n]+={0,2}\s*$")
 
 
 def looks_like_html(body: bytes, content_type: str | None = None) -> bool:
-    """True for an HTML or XHTML page (an error or login page served instead of data), also behind
-    an XML prolog (``<?xml version="1.0" encoding="pt-br"?><!DOCTYPE html ...>``) or comments."""
+    """True for an HTML or XHTML page served instead of data.
+
+    True for an HTML or XHTML page (an error or login page served instead of data), also behind
+    an XML prolog (``<?xml version="1.0" encoding="pt-br"?><!DOCTYPE html ...>``) or comments.
+    """
     head = _PROLOG.sub(b"", body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n\x0b\x0c"), count=1).lower()
     if head.startswith((b"<html", b"<!doctype html", b"<!doctype")):
         return True
@@ -74,8 +77,11 @@ def page_title(body: bytes) -> str:
 
 
 def json_error(body: bytes) -> str | None:
-    """The message of a JSON error object (``{"error": ...}``, ``{"erro": ...}``, CKAN's
-    ``{"success": false, ...}``), or None when the body is not one."""
+    """The message of a JSON error object, or None when the body is not one.
+
+    The message of a JSON error object (``{"error": ...}``, ``{"erro": ...}``, CKAN's
+    ``{"success": false, ...}``), or None when the body is not one.
+    """
     if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return None
     try:
@@ -94,8 +100,11 @@ def json_error(body: bytes) -> str | None:
 
 
 def zip_problem(body: bytes) -> str | None:
-    """Why ``body`` is not a complete ZIP archive, or None. A streaming ZIP cut short keeps its
-    local header and part of the deflate stream but has no central directory."""
+    """Why ``body`` is not a complete ZIP archive, or None.
+
+    A streaming ZIP cut short keeps its local header and part of the deflate stream but has no
+    central directory.
+    """
     if not body.startswith(b"PK\x03\x04"):
         return None if body.startswith(b"PK\x05\x06") else "not a ZIP archive"
     try:
@@ -117,8 +126,11 @@ _API_KEY = re.compile(r"(api_?key=)[^&\s'\"]+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    """``text`` with the value of every ``api_key=`` / ``apikey=`` query parameter replaced by ``***``
-    (FRED and Alpha Vantage take their keys only in the query string)."""
+    """Mask API keys in a URL or message.
+
+    ``text`` with the value of every ``api_key=`` / ``apikey=`` query parameter replaced by ``***``
+    (FRED and Alpha Vantage take their keys only in the query string).
+    """
     return _API_KEY.sub(r"\1***", text)
 
 
@@ -126,6 +138,7 @@ class RedactKeys(logging.Filter):
     """Rewrites a log record's message through :func:`redact`: urllib3 logs the URL of a retried request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place; always keep the record."""
         message = record.getMessage()
         if _API_KEY.search(message):
             record.msg, record.args = redact(message), None
@@ -149,8 +162,10 @@ class SourceFormatError(SourceError):
 
 
 class NotTheFile(SourceUnavailable):
-    """HTTP 200, but the body is not the file: an error page, a JSON error object, a truncated
-    download. Transient: the GET is retried, and then the source counts as unavailable."""
+    """HTTP 200, but the body is not the file: an error page, a JSON error object, a truncated download.
+
+    Transient: the GET is retried, and then the source counts as unavailable.
+    """
 
 
 class IncompleteDownload(NotTheFile):
@@ -159,6 +174,8 @@ class IncompleteDownload(NotTheFile):
 
 @dataclass(frozen=True)
 class HttpResponse:
+    """An HTTP answer: status code, headers (as received; see :meth:`header`) and the body's bytes."""
+
     status: int
     headers: dict[str, str]
     body: bytes
@@ -170,16 +187,26 @@ class HttpResponse:
 
 
 class Http(Protocol):
-    def get(self, url: str, *, timeout: float) -> HttpResponse: ...
+    """The transport protocol: a GET of ``url`` with a read timeout in seconds.
+
+    Implementations raise :class:`SourceUnavailable` when the source cannot be reached.
+    """
+
+    def get(self, url: str, *, timeout: float) -> HttpResponse:
+        """The answer to a GET of ``url`` (any status); ``timeout`` in seconds."""
+        ...
 
 
 # --------------------------------------------------------------------------- transports
 
 
 def retry_policy(retries: int, backoff: float, *, methods: frozenset[str] | None) -> Retry:
-    """urllib3 retries of 429/5xx answers and connection errors, ``retries`` at most, exponential
+    """The urllib3 retry policy of the live transports.
+
+    urllib3 retries of 429/5xx answers and connection errors, ``retries`` at most, exponential
     backoff, Retry-After honoured; when they run out the last answer is returned, not raised.
-    ``methods``: the verbs retried (None: every verb, POST included)."""
+    ``methods``: the verbs retried (None: every verb, POST included).
+    """
     return Retry(
         total=retries,
         backoff_factor=backoff,
@@ -199,6 +226,13 @@ class Urllib3Http:
         self._pool = urllib3.PoolManager(retries=self.retry, headers={"User-Agent": "finlake/0.1"})
 
     def get(self, url: str, *, timeout: float) -> HttpResponse:
+        """GET ``url`` on the network; ``timeout`` is the read timeout in seconds.
+
+        Raises
+        ------
+        SourceUnavailable
+            When the URL cannot be reached after the retries, or still answers 429/5xx.
+        """
         timeouts = urllib3.Timeout(connect=min(self.connect_timeout, timeout), read=timeout)
         try:
             response = self._pool.request("GET", url, timeout=timeouts)
@@ -228,6 +262,13 @@ class ReplayHttp:
             raise SourceUnavailable(f"no cassette index at {index_path} (offline mode)") from exc
 
     def get(self, url: str, *, timeout: float) -> HttpResponse:
+        """The recorded answer for ``url``; ``timeout`` is ignored.
+
+        Raises
+        ------
+        SourceUnavailable
+            When the cassette has no entry for ``url`` or the entry points outside the cassette.
+        """
         entry = self._index.get(url)
         if entry is None:
             raise SourceUnavailable(f"no recorded response for {url} (offline mode)")
@@ -272,12 +313,15 @@ RETRY_PAUSES_S = (1.0, 3.0)  # pauses between the attempts of get_file: three at
 
 
 def body_problem(body: bytes, content_type: str | None, expect: str) -> str | None:
-    """Why ``body`` is not the ``expect`` file ("zip", "json" or "text"), or None. The bytes decide, not the
-    Content-Type (SGS serves its error page as application/json, and a server may label data text/html).
+    """Why ``body`` is not the ``expect`` file ("zip", "json" or "text"), or None.
+
+    The bytes decide, not the Content-Type (SGS serves its error page as application/json, and a
+    server may label data text/html).
 
     Recognised: an empty body, an HTML/XHTML page (its title quoted), a JSON error object, a ZIP
     that is not complete; for "zip", anything that is not a ZIP; for "json", a body that does not
-    start like JSON."""
+    start like JSON.
+    """
     if not body.strip(b"\xef\xbb\xbf \t\r\n"):
         return "an empty body"
     if looks_like_html(body):  # the bytes decide: a JSON list served as text/html is the data
@@ -293,8 +337,11 @@ def body_problem(body: bytes, content_type: str | None, expect: str) -> str | No
 
 
 def unwrap_base64(body: bytes, content_type: str | None, expect: str) -> bytes | None:
-    """The file inside a base64-wrapped body (also a JSON string of it, as B3's download endpoints
-    answer), when what it decodes to is the expected file; else None."""
+    """The file inside a base64-wrapped body, or None.
+
+    The file inside a base64-wrapped body (also a JSON string of it, as B3's download endpoints
+    answer), when what it decodes to is the expected file; else None.
+    """
     stripped = body.strip().strip(b'"')
     if len(stripped) < 8 or not _BASE64.match(stripped):
         return None
@@ -328,7 +375,8 @@ def get_file(
     of ``pauses``; then SourceUnavailable names the URL and the problem. A base64 body of the file
     is unwrapped (``X-Finlake-Unwrapped: base64`` is added to the headers); an answer that came after
     retries carries ``X-Finlake-Retried`` (how many, and what came before), for the run's email. ``fine(body)`` True: an
-    answer the source documents that would otherwise look like an error (SGS's "no value")."""
+    answer the source documents that would otherwise look like an error (SGS's "no value").
+    """
     pauses = RETRY_PAUSES_S if pauses is None else pauses
     sleep = sleep or time.sleep
     problem = ""
@@ -364,8 +412,11 @@ def get_file(
 
 
 def get_ok(http: Http, url: str, *, timeout: float, error: type[SourceError] = SourceError) -> HttpResponse:
-    """GET that accepts only a 2xx answer: 429/5xx (after the transport's retries) is
-    SourceUnavailable (try later), any other status is ``error`` (the source's own format error)."""
+    """GET that accepts only a 2xx answer.
+
+    GET that accepts only a 2xx answer: 429/5xx (after the transport's retries) is
+    SourceUnavailable (try later), any other status is ``error`` (the source's own format error).
+    """
     response = http.get(url, timeout=timeout)
     if response.status in RETRY_STATUSES:
         raise SourceUnavailable(f"{url} answered HTTP {response.status}: {snippet(response.body)!r}")
@@ -386,8 +437,11 @@ def use_transport(domain: str, http: Http | None) -> None:
 
 
 def default_http(domain: str) -> Http:
-    """The transport a domain's Fetch uses: an installed override, a cassette
-    (``FINLAKE_HTTP_CASSETTE``, offline), or the live network."""
+    """The transport a domain's Fetch uses.
+
+    The transport a domain's Fetch uses: an installed override, a cassette
+    (``FINLAKE_HTTP_CASSETTE``, offline), or the live network.
+    """
     if domain in _overrides:
         return _overrides[domain]
     cassette = os.environ.get("FINLAKE_HTTP_CASSETTE")

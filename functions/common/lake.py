@@ -16,10 +16,18 @@ import boto3
 
 
 def s3_uri(bucket: str, key: str) -> str:
+    """``s3://<bucket>/<key>``."""
     return f"s3://{bucket}/{key}"
 
 
 def split_uri(uri: str) -> tuple[str, str]:
+    """``"s3://bucket/a/b"`` -> ``("bucket", "a/b")``.
+
+    Raises
+    ------
+    ValueError
+        When ``uri`` does not start with ``s3://``.
+    """
     if not uri.startswith("s3://"):
         raise ValueError(f"not an S3 URI: {uri!r}")
     bucket, _, key = uri[5:].partition("/")
@@ -27,11 +35,18 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 def md5_hex(data: bytes) -> str:
+    """The MD5 of ``data`` as 32 hex digits (a content fingerprint, not a security measure)."""
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
 class Lake:
+    """The lake's three buckets and two Glue databases, with the few S3 operations the steps need.
+
+    Every method takes ``s3://`` URIs and goes through the default boto3 S3 client (moto in tests,
+    the embedded AWS locally); boto3's ``ClientError`` propagates.
+    """
+
     raw_bucket: str
     curated_bucket: str
     refined_bucket: str
@@ -40,6 +55,11 @@ class Lake:
 
     @classmethod
     def from_env(cls) -> Lake:
+        """The lake named by the environment the stack sets.
+
+        ``RAW_BUCKET``, ``CURATED_BUCKET`` and ``REFINED_BUCKET`` are required (KeyError without them);
+        ``CURATED_DATABASE``/``REFINED_DATABASE`` default to finlake_curated/finlake_refined.
+        """
         return cls(
             raw_bucket=os.environ["RAW_BUCKET"],
             curated_bucket=os.environ["CURATED_BUCKET"],
@@ -50,14 +70,17 @@ class Lake:
 
     @property
     def s3(self) -> Any:
+        """A boto3 S3 client (a new one on each access)."""
         return boto3.client("s3")
 
     def get(self, uri: str) -> bytes:
+        """The bytes of the object at ``uri``."""
         bucket, key = split_uri(uri)
         body: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return body
 
     def put(self, uri: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        """Write ``data`` at ``uri`` with optional user metadata (``x-amz-meta-*``), replacing any object there."""
         bucket, key = split_uri(uri)
         self.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata or {})
 
@@ -66,10 +89,12 @@ class Lake:
         return s3_uri(self.curated_bucket, f"_state/{domain}/{name}")
 
     def read_state(self, domain: str, name: str) -> dict[str, Any]:
+        """A domain's state file as a dict; ``{}`` when it does not exist yet."""
         uri = self.state_uri(domain, name)
         return dict(json.loads(self.get(uri))) if self.exists(uri) else {}
 
     def write_state(self, domain: str, name: str, data: dict[str, Any]) -> None:
+        """Write a domain's state file as indented, key-sorted JSON."""
         self.put(self.state_uri(domain, name), json.dumps(data, indent=1, sort_keys=True).encode())
 
     def copy(self, source_uri: str, target_uri: str) -> None:
@@ -79,11 +104,13 @@ class Lake:
         self.s3.copy_object(Bucket=target_bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": key})
 
     def exists(self, uri: str) -> bool:
+        """True when an object with exactly the key of ``uri`` exists."""
         bucket, key = split_uri(uri)
         found = self.s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
         return any(obj["Key"] == key for obj in found)
 
     def list_uris(self, prefix_uri: str) -> list[str]:
+        """The URIs of every object under ``prefix_uri`` (all pages of ListObjectsV2)."""
         bucket, prefix = split_uri(prefix_uri)
         paginator = self.s3.get_paginator("list_objects_v2")
         return [
@@ -93,6 +120,7 @@ class Lake:
         ]
 
     def delete(self, uris: list[str]) -> None:
+        """Delete each object of ``uris``, one request per object."""
         for uri in uris:
             bucket, key = split_uri(uri)
             self.s3.delete_object(Bucket=bucket, Key=key)

@@ -15,6 +15,7 @@ SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 
 def today_in_sao_paulo() -> str:
+    """Today's date in America/Sao_Paulo (the lake's business time zone) as ``YYYY-MM-DD``."""
     return datetime.now(SAO_PAULO).date().isoformat()
 
 
@@ -38,13 +39,16 @@ class RowAccountingError(RuntimeError):
 
 @dataclass
 class Counts:
-    """Rows of a run. The equation every domain keeps (:meth:`check`)::
+    """Rows of a run and the accounting equation every domain keeps.
+
+    The equation (:meth:`check`)::
 
         rows_in == rows_curated + rows_quarantined + rows_duplicates
 
     ``rows_valid`` = rows_curated + rows_duplicates (passed the checks); ``rows_empty`` counts blank
     lines, which are not rows; ``rows_written`` is the domain's own output figure (long values,
-    book rows ...)."""
+    book rows ...).
+    """
 
     rows_in: int = 0
     rows_valid: int = 0
@@ -76,6 +80,13 @@ class Counts:
 
 @dataclass
 class Manifest:
+    """What a run's steps pass to each other: sources, counts, partitions and messages, never data.
+
+    ``partition`` is the run's partition (``{"dt": "YYYY-MM-DD"}``, ``{"year": ...}``, ...); ``staged``
+    and ``quarantine`` are ``s3://`` URIs; ``job_args`` maps a Glue step to its ``--name`` arguments;
+    ``warnings`` and ``notes`` end in the email; ``summary`` replaces it when there is nothing new.
+    """
+
     run_id: str
     domain: str
     partition: dict[str, str]
@@ -95,6 +106,7 @@ class Manifest:
 
     @property
     def partition_label(self) -> str:
+        """The partition values joined by "/" (``"2024-05-17"``), as emails and names show them."""
         return "/".join(self.partition.values())
 
     def log_fields(self) -> dict[str, Any]:
@@ -102,12 +114,14 @@ class Manifest:
         return {"counts": asdict(self.counts), "sources": len(self.sources)}
 
     def to_dict(self) -> dict[str, Any]:
+        """The manifest as the JSON-ready dict a step returns (with ``partition_label``)."""
         data = asdict(self)
         data["partition_label"] = self.partition_label
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """The manifest back from a step's input dict; keys it does not know (``partition_label``) are ignored."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["sources"] = [Source(**s) for s in known.get("sources", [])]
         known["counts"] = Counts(**known.get("counts", {}))

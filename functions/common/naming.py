@@ -1,7 +1,8 @@
 """Deterministic execution inputs and names: one name per domain, partition and input.
 
 Used by the CLI and by the S3 trigger Lambda, so the same files get the same execution name
-whichever way they arrive (Step Functions then refuses a second execution of that name)."""
+whichever way they arrive (Step Functions then refuses a second execution of that name).
+"""
 
 from __future__ import annotations
 
@@ -119,8 +120,11 @@ class RunRequest:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> RunRequest:
-        """The request in Fetch's event, ``{"input": <execution input>, "execution_name": <name>}``
-        (the Payload every definition's Fetch state passes)."""
+        """The request in Fetch's event.
+
+        The request in Fetch's event, ``{"input": <execution input>, "execution_name": <name>}``
+        (the Payload every definition's Fetch state passes).
+        """
         return cls.from_input(event.get("input"), run_id=str(event.get("execution_name") or ""))
 
 
@@ -148,9 +152,12 @@ def execution_name(domain: str, partition: str, request: Mapping[str, Any]) -> s
 
 
 def default_partition(period: str, at: datetime | None = None) -> dict[str, str]:
-    """The partition a run started at ``at`` (default now) without ``--date``/``--month`` is for,
+    """The partition a run started at ``at`` (default now) is for, in Sao Paulo time.
+
+    The partition a run started at ``at`` (default now) without ``--date``/``--month`` is for,
     in Sao Paulo time. Scheduled runs and `finlake run` both pin it in the execution input, so they
-    get the same deterministic name, and a run retried after midnight stays on its partition."""
+    get the same deterministic name, and a run retried after midnight stays on its partition.
+    """
     return partition_for(period, (at.astimezone(SAO_PAULO) if at else datetime.now(SAO_PAULO)).date())
 
 
@@ -166,4 +173,5 @@ def partition_for(period: str, day: date) -> dict[str, str]:
 
 
 def month_of(day: date) -> str:
+    """The month of ``day`` as ``YYYY-MM``."""
     return day.strftime("%Y-%m")

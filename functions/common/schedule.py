@@ -1,4 +1,6 @@
-"""The function each domain's EventBridge schedule invokes to start the workflow under its
+"""The function each domain's EventBridge schedule invokes to start the workflow.
+
+The function each domain's EventBridge schedule invokes to start the workflow under its
 deterministic name (``finlake-<domain>-schedule``).
 
 Scheduler's Step Functions target names every execution itself, so a scheduled run, a
@@ -37,6 +39,30 @@ class ScheduleEventError(ValueError):
 
 
 def start_scheduled(event: dict[str, Any], *, start: Starter) -> dict[str, Any]:
+    """Start the run a schedule fired for, under its deterministic name.
+
+    Parameters
+    ----------
+    event
+        The schedule's fixed input: ``domain``, ``period`` ("day", "month" or "previous_month") and
+        ``scheduled_time`` (ISO 8601 with a time zone, as EventBridge Scheduler writes it; the partition
+        is taken in America/Sao_Paulo).
+    start
+        Starts an execution ``(name, input) -> started?`` (:func:`~functions.common.workflow.start_named_execution`).
+
+    Returns
+    -------
+    dict
+        ``started``, ``execution`` (its name), ``partition``, ``scheduled_time`` and, when an execution of
+        that name existed, ``reason``.
+
+    Raises
+    ------
+    ScheduleEventError
+        When the input lacks a field or ``scheduled_time`` is not an ISO 8601 time with a time zone.
+    ValueError
+        For an unknown ``period``.
+    """
     domain, period, fired = event.get("domain"), event.get("period"), event.get("scheduled_time")
     if not domain or not period or not fired:
         raise ScheduleEventError(f"schedule input needs domain, period and scheduled_time; got {sorted(event)}")
@@ -62,6 +88,7 @@ def start_scheduled(event: dict[str, Any], *, start: Starter) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Lambda entry point: :func:`start_scheduled` with the real Step Functions starter; logs the result."""
     result = start_scheduled(event, start=start_named_execution)
     logger.set_correlation_id(result["execution"])  # the run this schedule stands for
     logger.info("scheduled start", extra=result)

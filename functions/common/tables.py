@@ -45,6 +45,7 @@ class Table:
     comments: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Check the zone (ValueError when it is not curated or refined)."""
         if self.zone not in ZONES:
             raise ValueError(f"table {self.name}: zone {self.zone!r} is not one of {ZONES}")
 

@@ -15,6 +15,11 @@ from functions.common.manifest import Manifest
 
 
 def record_run(metrics: Metrics, manifest: Manifest) -> None:
+    """Add the run's counts (:data:`~functions.common.contract.RUN_METRICS`, unit Count) to ``metrics``.
+
+    The values are, in order, rows in, rows valid, rows quarantined, rows written and the number of
+    sources; Powertools flushes them when the handler returns.
+    """
     counts = manifest.counts
     values = (counts.rows_in, counts.rows_valid, counts.rows_quarantined, counts.rows_written, len(manifest.sources))
     for name, value in zip(RUN_METRICS, values, strict=True):

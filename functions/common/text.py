@@ -79,8 +79,11 @@ LABELS = {
 
 
 def codec_name(label: str | None) -> str | None:
-    """``"Windows-1252"`` -> ``"cp1252"``; ``"ISO-8859-1"`` -> ``"cp1252"`` (WHATWG); None when
-    empty or unknown (an unknown label is ignored, not trusted)."""
+    """Python's codec name for a declared charset label, or None.
+
+    ``"Windows-1252"`` -> ``"cp1252"``; ``"ISO-8859-1"`` -> ``"cp1252"`` (WHATWG); None when
+    empty or unknown (an unknown label is ignored, not trusted).
+    """
     if not label or not label.strip():
         return None
     try:

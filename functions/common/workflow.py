@@ -10,8 +10,11 @@ import boto3
 
 
 def start_named_execution(name: str, request: dict[str, Any]) -> bool:
-    """Start ``$STATE_MACHINE_ARN`` as execution ``name``; False when one of that name already
-    exists (the same content was already started: Step Functions refuses the duplicate)."""
+    """Start ``$STATE_MACHINE_ARN`` as execution ``name``; False when it exists already.
+
+    Start ``$STATE_MACHINE_ARN`` as execution ``name``; False when one of that name already
+    exists (the same content was already started: Step Functions refuses the duplicate).
+    """
     sfn = boto3.client("stepfunctions")
     try:
         sfn.start_execution(stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(request))

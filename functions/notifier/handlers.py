@@ -43,30 +43,47 @@ tracer = Tracer()
 class Executions(Protocol):
     """Step Functions, as the status-change handler reads it."""
 
-    def history(self, execution_arn: str) -> list[dict[str, Any]]: ...
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """Every event of the execution's history (without input/output data)."""
+        ...
 
-    def input(self, execution_arn: str) -> str: ...
+    def input(self, execution_arn: str) -> str:
+        """The execution's input as a JSON string."""
+        ...
 
 
 class Publisher(Protocol):
-    def publish(self, email: notify.Email) -> str: ...
+    """The topic, as the handlers publish to it."""
+
+    def publish(self, email: notify.Email) -> str:
+        """Publish ``email``; return the SNS message id."""
+        ...
 
 
 class JobRuns(Protocol):
     """Glue, as the Glue-event handler reads it."""
 
-    def arguments(self, job_name: str, run_id: str) -> dict[str, str]: ...
+    def arguments(self, job_name: str, run_id: str) -> dict[str, str]:
+        """The arguments of Glue job run ``run_id`` of ``job_name``."""
+        ...
 
 
 class DeadLetters(Protocol):
-    def send(self, body: str) -> str: ...
+    """The dead-letter queue, as the invocation-record handler writes to it."""
+
+    def send(self, body: str) -> str:
+        """Send ``body``; return the SQS message id."""
+        ...
 
 
 @dataclass
 class StepFunctionsExecutions:
+    """:class:`Executions` over a boto3 Step Functions client."""
+
     client: Any
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """Every event of the execution's history, all pages, without input/output data."""
         events: list[dict[str, Any]] = []
         for page in self.client.get_paginator("get_execution_history").paginate(
             executionArn=execution_arn, includeExecutionData=False
@@ -75,34 +92,44 @@ class StepFunctionsExecutions:
         return events
 
     def input(self, execution_arn: str) -> str:
+        """The execution's input (DescribeExecution), ``"{}"`` when it has none."""
         return str(self.client.describe_execution(executionArn=execution_arn).get("input") or "{}")
 
 
 @dataclass
 class TopicPublisher:
+    """:class:`Publisher` over a boto3 SNS client and the topic's ARN."""
+
     client: Any
     topic_arn: str
 
     def publish(self, email: notify.Email) -> str:
+        """Publish ``email`` to the topic; return the SNS message id."""
         response = self.client.publish(TopicArn=self.topic_arn, Subject=email.subject, Message=email.message)
         return str(response["MessageId"])
 
 
 @dataclass
 class GlueJobRuns:
+    """:class:`JobRuns` over a boto3 Glue client."""
+
     client: Any
 
     def arguments(self, job_name: str, run_id: str) -> dict[str, str]:
+        """The run's ``Arguments`` (glue:GetJobRun), ``{}`` when it has none."""
         run = self.client.get_job_run(JobName=job_name, RunId=run_id, PredecessorsIncluded=False)["JobRun"]
         return dict(run.get("Arguments") or {})
 
 
 @dataclass
 class QueueDeadLetters:
+    """:class:`DeadLetters` over a boto3 SQS client and the queue's URL."""
+
     client: Any
     queue_url: str
 
     def send(self, body: str) -> str:
+        """Send ``body`` to the queue; return the SQS message id."""
         return str(self.client.send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"])
 
 
@@ -111,6 +138,21 @@ def _publisher() -> TopicPublisher:
 
 
 def handle_task(payload: dict[str, Any], publisher: Publisher) -> dict[str, Any]:
+    """Email the failure the NotifyFailure state reports.
+
+    Parameters
+    ----------
+    payload
+        The state's Payload: ``domain``, ``execution_name``, ``execution_arn``, ``failed_state``,
+        ``error`` (``{"Error", "Cause"}``) and ``state_input``.
+    publisher
+        Where the email goes.
+
+    Returns
+    -------
+    dict
+        ``{"sent": True, "subject": ..., "message_id": ...}``; a publish error propagates (the state retries).
+    """
     email = notify.format_email(notify.failure_from_task(payload))
     message_id = publisher.publish(email)
     logger.info("failure email sent", extra={"subject": email.subject, "message_id": message_id})
@@ -118,6 +160,13 @@ def handle_task(payload: dict[str, Any], publisher: Publisher) -> dict[str, Any]
 
 
 def handle_status_change(event: dict[str, Any], executions: Executions, publisher: Publisher) -> dict[str, Any]:
+    """Email a failed, timed-out or aborted finlake execution unless NotifyFailure already did.
+
+    ``event`` is EventBridge's "Step Functions Execution Status Change"; the execution's history and, when
+    the event left it out, its input are read through ``executions``. Returns ``{"sent": bool, ...}``
+    with the subject and message id, or the ``reason`` nothing was sent (another state machine,
+    NotifyFailure already ran).
+    """
     detail = event.get("detail") or {}
     arn = str(detail.get("executionArn") or "")
     if not notify.is_finlake_machine(str(detail.get("stateMachineArn") or "")):
@@ -137,6 +186,12 @@ def handle_status_change(event: dict[str, Any], executions: Executions, publishe
 
 
 def handle_glue_event(event: dict[str, Any], runs: JobRuns, publisher: Publisher) -> dict[str, Any]:
+    """Email a failed finlake Glue job run that no workflow started.
+
+    ``event`` is EventBridge's "Glue Job State Change"; the run's arguments are read through ``runs`` (an
+    error there still sends the email, without them). Returns ``{"sent": bool, ...}`` with the subject
+    and message id, or the ``reason`` nothing was sent (another job, a run a workflow started).
+    """
     detail = event.get("detail") or {}
     job, run = str(detail.get("jobName") or ""), str(detail.get("jobRunId") or "")
     if not notify.is_finlake_job(job):
@@ -158,9 +213,12 @@ def handle_glue_event(event: dict[str, Any], runs: JobRuns, publisher: Publisher
 
 
 def handle_invocation_record(record: dict[str, Any], publisher: Publisher, dead_letters: DeadLetters) -> dict[str, Any]:
-    """Email first (a person learns of it even if the queue is unreachable), then keep the record
+    """Email a starter's failed invocation, then put its record on the dead-letter queue.
+
+    Email first (a person learns of it even if the queue is unreachable), then keep the record
     on the dead-letter queue. A failure here makes Lambda retry the notifier, then put the
-    notifier's own record on the queue: nothing is lost, an email may come twice."""
+    notifier's own record on the queue: nothing is lost, an email may come twice.
+    """
     email = notify.format_email(notify.failure_from_invocation_record(record))
     message_id = publisher.publish(email)
     dead_letter_id = dead_letters.send(json.dumps(record))
@@ -172,19 +230,23 @@ def handle_invocation_record(record: dict[str, Any], publisher: Publisher, dead_
 
 
 def notify_failure(event: dict[str, Any]) -> dict[str, Any]:
+    """:func:`handle_task` on the topic of ``TOPIC_ARN``."""
     return handle_task(event, _publisher())
 
 
 def execution_status_change(event: dict[str, Any]) -> dict[str, Any]:
+    """:func:`handle_status_change` on the real Step Functions and the topic of ``TOPIC_ARN``."""
     executions = StepFunctionsExecutions(boto3.client("stepfunctions"))
     return handle_status_change(event, executions, _publisher())
 
 
 def glue_job_state_change(event: dict[str, Any]) -> dict[str, Any]:
+    """:func:`handle_glue_event` on the real Glue and the topic of ``TOPIC_ARN``."""
     return handle_glue_event(event, GlueJobRuns(boto3.client("glue")), _publisher())
 
 
 def invocation_failed(record: dict[str, Any]) -> dict[str, Any]:
+    """:func:`handle_invocation_record` on the topic of ``TOPIC_ARN`` and the queue of ``DEAD_LETTER_QUEUE_URL``."""
     dead_letters = QueueDeadLetters(boto3.client("sqs"), os.environ["DEAD_LETTER_QUEUE_URL"])
     return handle_invocation_record(record, _publisher(), dead_letters)
 
@@ -192,6 +254,7 @@ def invocation_failed(record: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path="execution_name || detail.name || detail.jobRunId")
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Lambda entry point: dispatch on the event's kind (see the module doc) and return what was sent."""
     kind = event.get("detail-type")
     if kind == STATUS_CHANGE:
         return execution_status_change(event)

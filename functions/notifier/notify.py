@@ -90,6 +90,8 @@ class Failure:
 
 @dataclass(frozen=True)
 class Email:
+    """An SNS email: subject (at most 100 characters) and plain-text message."""
+
     subject: str
     message: str
 
@@ -135,6 +137,7 @@ def readable_cause(error: str, cause: str | None, state: str = "the step") -> st
 
 
 def console_url(execution_arn: str) -> str:
+    """The Step Functions console page of an execution (its region from the ARN, else us-east-1)."""
     region = execution_arn.split(":")[3] if execution_arn.count(":") >= 3 else "us-east-1"
     return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
 
@@ -147,7 +150,8 @@ def format_email(failure: Failure) -> Email:
     """Subject ``[finlake] <domain> FAILED at <state>`` (TIMED OUT / ABORTED for those statuses).
 
     The message is plain text, one ``Label: value`` per line: no JSON, no quoted lines, no stack
-    trace; the cause is one paragraph of at most ``MAX_CAUSE_CHARS`` characters."""
+    trace; the cause is one paragraph of at most ``MAX_CAUSE_CHARS`` characters.
+    """
     verb = VERBS.get(failure.status, failure.status.replace("_", " "))
     subject = _one_line(f"[finlake] {failure.domain} {verb} at {failure.failed_state}")
     lines = [
@@ -199,8 +203,11 @@ def failure_from_task(payload: Mapping[str, Any]) -> Failure:
 
 @dataclass(frozen=True)
 class HistoryFacts:
-    """What the execution history says: the last state entered, the last error, whether
-    NotifyFailure sent its email (entered and succeeded, possibly after retries)."""
+    """What the execution history says about a failed run.
+
+    What the execution history says: the last state entered, the last error, whether
+    NotifyFailure sent its email (entered and succeeded, possibly after retries).
+    """
 
     last_state: str
     error: str
@@ -209,8 +216,11 @@ class HistoryFacts:
 
 
 def read_history(events: Iterable[Mapping[str, Any]]) -> HistoryFacts:
-    """``notified`` is True only when NotifyFailure's last attempt succeeded: a NotifyFailure that
-    failed for good (its Catch goes on to the dead-letter queue) leaves the email to the caller."""
+    """Summarise an execution history (Step Functions GetExecutionHistory events, oldest first).
+
+    ``notified`` is True only when NotifyFailure's last attempt succeeded: a NotifyFailure that
+    failed for good (its Catch goes on to the dead-letter queue) leaves the email to the caller.
+    """
     last_state, error, cause = "", "", ""
     notify_outcome = ""  # "" never entered | "pending" | "sent" | "failed"
     for event in events:
@@ -234,6 +244,7 @@ def read_history(events: Iterable[Mapping[str, Any]]) -> HistoryFacts:
 
 
 def is_finlake_machine(state_machine_arn: str) -> bool:
+    """True when the state machine's name starts with the deployment's ``STATE_MACHINE_PREFIX``."""
     return state_machine_arn.rsplit(":", 1)[-1].startswith(STATE_MACHINE_PREFIX)
 
 
@@ -289,13 +300,17 @@ def is_finlake_job(job_name: str) -> bool:
 
 
 def job_domain(job_name: str) -> str:
-    """``<prefix>-<domain>-<step>`` -> ``<domain>`` (functions/common/contract.py names the jobs; a prefix has no
-    hyphen, a domain none either), "unknown" for another job."""
+    """The domain of a finlake Glue job name.
+
+    ``<prefix>-<domain>-<step>`` -> ``<domain>`` (functions/common/contract.py names the jobs; a prefix has no
+    hyphen, a domain none either), "unknown" for another job.
+    """
     parts = job_name.removeprefix(GLUE_JOB_PREFIX).split("-") if is_finlake_job(job_name) else []
     return parts[0] if len(parts) >= 2 else "unknown"
 
 
 def glue_console_url(region: str, job_name: str, run_id: str) -> str:
+    """The Glue Studio console page of a job run."""
     return f"https://{region}.console.aws.amazon.com/gluestudio/home?region={region}#/job/{job_name}/run/{run_id}"
 
 
@@ -305,8 +320,11 @@ def started_by_workflow(arguments: Mapping[str, Any]) -> str:
 
 
 def failure_from_glue_event(event: Mapping[str, Any], arguments: Mapping[str, Any]) -> Failure:
-    """A "Glue Job State Change" event (detail: jobName, jobRunId, state, message) and the run's
-    arguments (glue:GetJobRun), as one email."""
+    """The failure a "Glue Job State Change" event describes.
+
+    A "Glue Job State Change" event (detail: jobName, jobRunId, state, message) and the run's
+    arguments (glue:GetJobRun), as one email.
+    """
     detail = event.get("detail") or {}
     job, run = str(detail.get("jobName") or "(unnamed job)"), str(detail.get("jobRunId") or "")
     state = str(detail.get("state") or "FAILED")
@@ -353,6 +371,7 @@ def is_invocation_record(event: Mapping[str, Any]) -> bool:
 
 
 def lambda_console_url(function_arn: str) -> str:
+    """The Lambda console's monitor tab of a function (region and name from the ARN, else us-east-1)."""
     parts = function_arn.split(":")
     region = parts[3] if len(parts) > 6 else "us-east-1"
     name = parts[6] if len(parts) > 6 else function_arn
@@ -378,9 +397,12 @@ def _starter_facts(request: Mapping[str, Any]) -> tuple[str, str, str, tuple[tup
 
 
 def scheduled_partition(period: str, scheduled_time: str) -> str:
-    """The partition ScheduleStart would have started (functions/common/schedule.py), or "" when the
+    """The partition ScheduleStart would have started, or "".
+
+    The partition ScheduleStart would have started (functions/common/schedule.py), or "" when the
     input cannot say. Imported here, not at module level: it needs the Sao Paulo time zone data, and
-    the notifier must still email when that is what failed."""
+    the notifier must still email when that is what failed.
+    """
     try:
         from functions.common.naming import default_partition
 
@@ -397,8 +419,11 @@ def _partition_option(partition: str) -> str:
 
 
 def failure_from_invocation_record(record: Mapping[str, Any]) -> Failure:
-    """The record Lambda sends to the on-failure destination of a starter (S3 trigger or scheduled
-    start) once its retries are used up or the event got too old."""
+    """The failure a starter's Lambda on-failure record describes.
+
+    The record Lambda sends to the on-failure destination of a starter (S3 trigger or scheduled
+    start) once its retries are used up or the event got too old.
+    """
     context = record.get("requestContext") or {}
     request = _mapping(record.get("requestPayload"))
     response = _mapping(record.get("responsePayload"))

@@ -116,6 +116,13 @@ class RateLimited(SourceUnavailable):
 
 @dataclass(frozen=True)
 class DailyBar:
+    """One session of a symbol as Alpha Vantage reports it.
+
+    Prices in USD as ``Decimal`` (stored as decimal(22,8)), ``date`` the session day in US/Eastern,
+    ``volume`` in shares. ``adjusted_close``, ``dividend_amount`` and ``split_coefficient`` are None from
+    ``TIME_SERIES_DAILY``, which lacks them.
+    """
+
     symbol: str
     date: date
     open: Decimal
@@ -129,6 +136,13 @@ class DailyBar:
 
 
 def check_symbol(symbol: str) -> str:
+    """Return ``symbol`` when it looks like a ticker (upper-case letters, digits, '.', '-').
+
+    Raises
+    ------
+    ValueError
+        When it does not (it is put in a URL).
+    """
     if not _SYMBOL.fullmatch(symbol):
         raise ValueError(f"not a ticker symbol: {symbol!r} (upper-case letters, digits, '.', '-')")
     return symbol
@@ -185,7 +199,8 @@ def parse_daily(body: bytes, symbol: str, *, where: str = "Alpha Vantage respons
     """The bars of one TIME_SERIES_DAILY[_ADJUSTED] answer, oldest first.
 
     Raises the refusal the body is (:func:`refusal`), or AlphaVantageError for anything that is not the
-    documented series of ``symbol`` (naming the date and field)."""
+    documented series of ``symbol`` (naming the date and field).
+    """
     if (error := refusal(body)) is not None:
         raise error
     try:
@@ -266,8 +281,11 @@ def format_daily(bars: Iterable[DailyBar], symbol: str, *, size: str, adjusted: 
 
 
 class AlphaVantageClient:
-    """Fetches daily series one symbol at a time, at most one request per ``pause_s`` seconds; a
-    rate-limit answer is retried after ``pause_s x 2^attempt`` (``retries`` times) unless it is the daily one."""
+    """Alpha Vantage's daily series, one symbol at a time, paced and retried on rate limits.
+
+    Fetches daily series one symbol at a time, at most one request per ``pause_s`` seconds; a
+    rate-limit answer is retried after ``pause_s x 2^attempt`` (``retries`` times) unless it is the daily one.
+    """
 
     def __init__(
         self,
@@ -303,8 +321,11 @@ class AlphaVantageClient:
             raise type(exc)(redact(str(exc))) from None
 
     def get(self, symbol: str, size: str) -> tuple[HttpResponse, list[DailyBar], int]:
-        """(the answer, its bars, how many rate-limit answers came first). Raises the refusal (InvalidKey,
-        PremiumEndpoint, AlphaVantageError, RateLimited after the retries) naming the redacted URL."""
+        """(the answer, its bars, how many rate-limit answers came first).
+
+        Raises the refusal (InvalidKey, PremiumEndpoint, AlphaVantageError, RateLimited after the
+        retries) naming the redacted URL.
+        """
         url = av_url(self.function, symbol, size, self._key)
         shown = redact(url)
         limited = 0
@@ -323,6 +344,7 @@ class AlphaVantageClient:
 
 
 def quotes_table(bars: Iterable[DailyBar], function: str) -> pa.Table:
+    """The bars as an Arrow table of :data:`QUOTES_SCHEMA`, each row tagged with the ``function`` that fetched it."""
     rows = list(bars)
     columns: dict[str, list[Any]] = {name: [getattr(bar, name) for bar in rows] for name in QUOTES_SCHEMA.names[:-1]}
     columns["function"] = [function] * len(rows)

@@ -59,6 +59,8 @@ VALUE_INTEGER_DIGITS = 12  # decimal(20,8)
 
 @dataclass(frozen=True)
 class SeriesInfo:
+    """One BCB SGS series: finlake's name, its SGS code, unit (as BCB writes it), frequency and description."""
+
     name: str
     code: int
     unit: str
@@ -97,6 +99,8 @@ class SgsError(SourceFormatError, ValueError):
 
 @dataclass(frozen=True)
 class SeriesPoint:
+    """One point of an SGS series: the day (``data``, dd/MM/yyyy in the source) and its exact value."""
+
     series: str
     code: int
     date: date
@@ -107,6 +111,13 @@ class SeriesPoint:
 
 
 def series_info(name: str) -> SeriesInfo:
+    """The :class:`SeriesInfo` of a finlake series name ("cdi_daily" ...).
+
+    Raises
+    ------
+    ValueError
+        For a name that is not in :data:`SERIES_INFO`.
+    """
     try:
         return SERIES_INFO[name]
     except KeyError:
@@ -149,6 +160,7 @@ def request_windows(name: str, start: date, end: date) -> list[tuple[date, date]
 
 
 def sgs_url(code: int, start: date, end: date) -> str:
+    """The SGS API URL (JSON) for series ``code`` from ``start`` to ``end``, both inclusive."""
     return SGS_URL.format(code=code, start=start, end=end)
 
 
@@ -182,8 +194,11 @@ NO_VALUE = "value(s) not found"
 
 
 def no_points(body: bytes) -> bool:
-    """True for SGS's answer to a window without points: ``{"erro": {"statusCode": 404, "detail":
-    "Value(s) not found"}}`` (or the same under ``error``)."""
+    """True for SGS's "Value(s) not found" answer to a window without points.
+
+    True for SGS's answer to a window without points: ``{"erro": {"statusCode": 404, "detail":
+    "Value(s) not found"}}`` (or the same under ``error``).
+    """
     error = json_error(body)
     return error is not None and NO_VALUE in error.lower()
 
@@ -215,8 +230,10 @@ def parse_sgs(
     content_type: str | None = None,
     window: tuple[date, date] | None = None,
 ) -> list[SeriesPoint]:
-    """The points of one SGS answer, in the order received; ``[]`` and "Value(s) not found" give
-    none. With ``window`` (first, last day asked for, inclusive) points outside it are dropped."""
+    """The points of one SGS answer, in the order received; ``[]`` and "Value(s) not found" give none.
+
+    With ``window`` (first, last day asked for, inclusive) points outside it are dropped.
+    """
     code = series_info(name).code
     points: list[SeriesPoint] = []
     for index, item in enumerate(_load(body, where, content_type)):
@@ -272,6 +289,7 @@ class SgsClient:
         self.timeout = timeout
 
     def urls(self, name: str, start: date, end: date) -> list[str]:
+        """The SGS URLs for series ``name`` over [start, end], one per :func:`request_windows` window."""
         code = series_info(name).code
         return [
             sgs_url(code, window_start, window_end) for window_start, window_end in request_windows(name, start, end)
@@ -289,8 +307,10 @@ class SgsClient:
         return bodies, merge_points(chunks)
 
     def get(self, url: str) -> HttpResponse:
-        """The answer for ``url``: a JSON list of points or SGS's "Value(s) not found" (HTTP 200 or
-        404). An error page or another JSON error is retried, then SourceUnavailable."""
+        """The answer for ``url``: a JSON list of points or SGS's "Value(s) not found" (HTTP 200 or 404).
+
+        An error page or another JSON error is retried, then SourceUnavailable.
+        """
         response = get_file(
             self.http,
             url,
@@ -309,6 +329,7 @@ class SgsClient:
 
 
 def series_table(points: Iterable[SeriesPoint]) -> pa.Table:
+    """The points as an Arrow table of :data:`SERIES_SCHEMA` (value decimal(20,8))."""
     rows = list(points)
     return pa.table(
         {

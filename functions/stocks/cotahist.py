@@ -172,6 +172,8 @@ class FileRejected(CotahistError):
 
 @dataclass(frozen=True)
 class BadRecord:
+    """A COTAHIST record set aside: its physical line number (from 1), why, and its text."""
+
     line: int
     reason: str
     raw: str
@@ -179,6 +181,14 @@ class BadRecord:
 
 @dataclass
 class ParsedCotahist:
+    """A parsed COTAHIST file (B3 "Séries Históricas" layout, 245-byte records).
+
+    ``table`` holds the kept quotes (prices decimal(22,8) per share, ``source_line`` the physical line);
+    ``quarantined`` the bad records; ``header_date`` the file's generation date from the header;
+    ``records_in`` the body records read; ``trailer_total`` the trailer's TOTREG and ``trailer_convention``
+    whether it counted every line ("lines") or the records only ("records").
+    """
+
     table: pa.Table
     quarantined: list[BadRecord]
     file_name: str
@@ -193,8 +203,11 @@ class ParsedCotahist:
 
 @dataclass
 class _Lines:
-    """Body records: ``count`` rows of 245 bytes at ``offset + i * stride`` in ``buffer``, their
-    physical line numbers, and the odd-length lines (kept aside as bytes)."""
+    """The framed lines of a COTAHIST file: header, trailer and where the body records lie.
+
+    Body records: ``count`` rows of 245 bytes at ``offset + i * stride`` in ``buffer``, their
+    physical line numbers, and the odd-length lines (kept aside as bytes).
+    """
 
     header: bytes
     trailer: bytes
@@ -430,7 +443,7 @@ def _dates(ymd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _per_share(raw: np.ndarray, factor: np.ndarray, unit: bool) -> tuple[np.ndarray, np.ndarray]:
-    """raw price (2 decimals, per FATCOT shares) -> (unscaled decimal(.,8) per share, inexact mask)."""
+    """Raw price (2 decimals, per FATCOT shares) -> (unscaled decimal(.,8) per share, inexact mask)."""
     scaled = raw * _POW10_U64
     inexact = np.zeros(len(raw), dtype=bool)
     if unit:
@@ -458,9 +471,12 @@ _INT_COLUMNS: dict[str, tuple[str, type]] = {  # column: (field, stored type)
 
 
 def _allocate(n: int) -> dict[str, np.ndarray]:
-    """Output buffers for n rows, filled chunk by chunk: decimals as (n, 2) little-endian words
+    """Empty output buffers for ``n`` parsed rows.
+
+    Output buffers for n rows, filled chunk by chunk: decimals as (n, 2) little-endian words
     (high word 0: every value is non-negative), integers and days in their final types, text
-    fields as (n, width) bytes."""
+    fields as (n, width) bytes.
+    """
     store: dict[str, np.ndarray] = {name: np.zeros((n, 2), dtype=np.uint64) for name in _DECIMAL_COLUMNS}
     store |= {name: np.empty(n, dtype=dtype) for name, (_, dtype) in _INT_COLUMNS.items()}
     store |= {name: np.empty(n, dtype=np.int32) for name in ("dt_ref", "expiration")}
@@ -647,9 +663,11 @@ def _check_text(data: bytes, end: int, file_name: str) -> None:
 
 
 def _assemble(lines: _Lines, store: dict[str, np.ndarray], keep: np.ndarray | None) -> pa.Table:
-    """The output table of the kept rows (all when ``keep`` is None) from the buffers of
-    :func:`_allocate`. Each buffer is filtered and released in turn,
-    so a file with bad rows never holds two copies of everything."""
+    """The output table of the kept rows (all when ``keep`` is None) from the buffers of :func:`_allocate`.
+
+    Each buffer is filtered and released in turn, so a file with bad rows never holds two copies of
+    everything.
+    """
 
     def kept(array: np.ndarray) -> np.ndarray:
         return array if keep is None else array[keep]
@@ -809,8 +827,11 @@ def format_header(generated: date, *, year: int | None = None, origin: str = "BO
 
 
 def format_trailer(total: int, *, generated: date | None = None, year: int | None = None) -> bytes:
-    """The type-99 trailer with TOTREG ``total`` (every line including header and trailer, as the
-    layout says, or the records only, as B3's yearly files do now)."""
+    """A COTAHIST type-99 trailer line (245 latin-1 bytes, no line break).
+
+    The type-99 trailer with TOTREG ``total`` (every line including header and trailer, as the
+    layout says, or the records only, as B3's yearly files do now).
+    """
     stamp = generated or date(1970, 1, 1)
     text = f"99COTAHIST.{year or stamp.year:04d}BOVESPA {_ymd(stamp):08d}{_number(total, 11, 'total')}"
     return text.ljust(RECORD_LENGTH).encode("latin-1")

@@ -75,20 +75,31 @@ class FredError(SourceFormatError):
 
 @dataclass(frozen=True)
 class Observation:
+    """One FRED observation: series id, day, and its exact value (None where FRED writes ".")."""
+
     series: str
     date: date
     value: Decimal | None  # None: FRED's "." (no value that day)
 
 
 def check_series(series: str) -> str:
+    """Return ``series`` when it looks like a FRED series id (upper-case letters, digits, _).
+
+    Raises
+    ------
+    ValueError
+        When it does not (it is put in a URL).
+    """
     if not _SERIES_ID.fullmatch(series):
         raise ValueError(f"not a FRED series id: {series!r} (upper-case letters, digits, _)")
     return series
 
 
 def fred_url(series: str, start: date, end: date, api_key: str) -> str:
-    """The observations URL for ``series`` between ``start`` and ``end`` (inclusive). Contains the key:
-    pass it through :func:`redact` before it goes anywhere but the transport."""
+    """The observations URL for ``series`` between ``start`` and ``end`` (inclusive).
+
+    Contains the key: pass it through :func:`redact` before it goes anywhere but the transport.
+    """
     return FRED_URL.format(series=check_series(series), key=api_key, start=start, end=end)
 
 
@@ -130,7 +141,8 @@ def parse_observations(body: bytes, series: str, *, where: str = "FRED response"
     """The observations of one FRED answer, in the order received (``"."`` -> value None).
 
     Raises FredError for FRED's error object (naming its message), invalid JSON, or an object without
-    an ``observations`` list or with a bad date or value (naming the index)."""
+    an ``observations`` list or with a bad date or value (naming the index).
+    """
     if (message := error_message(body)) is not None:
         raise FredError(f"{where}: FRED answered an error: {message}")
     try:
@@ -197,9 +209,11 @@ class FredClient:
         return redact(fred_url(series, start, end, self._key))
 
     def get(self, series: str, start: date, end: date) -> HttpResponse:
-        """FRED's answer for the window (HTTP 200, observations). FredError for FRED's 4xx error object;
-        SourceUnavailable when it cannot be reached or keeps answering 429/5xx or an error page.
-        Messages name the redacted URL."""
+        """FRED's answer for the window (HTTP 200, observations).
+
+        FredError for FRED's 4xx error object; SourceUnavailable when it cannot be reached or keeps
+        answering 429/5xx or an error page. Messages name the redacted URL.
+        """
         url = fred_url(series, start, end, self._key)
         try:
             response = get_file(
@@ -221,6 +235,7 @@ class FredClient:
 
 
 def observations_table(observations: Iterable[Observation]) -> pa.Table:
+    """The observations as an Arrow table (source "fred", series, date, value), the ``macro_series`` layout."""
     rows = list(observations)
     return pa.table(
         {

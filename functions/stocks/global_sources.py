@@ -35,6 +35,12 @@ FREE_TIER_PAUSE_S = 12.0  # 5 requests a minute, the strictest free-tier pace Al
 
 @dataclass(frozen=True)
 class GlobalSources:
+    """The optional global sources of a stocks run (FRED, Alpha Vantage) and their settings.
+
+    A key of None turns its source off. ``problems`` holds why a configured source is off for this run
+    (its key secret unreadable or empty): warnings for the email, never a failure.
+    """
+
     fred_key: str | None = None  # None: FRED off
     fred_series: tuple[str, ...] = DEFAULT_SERIES
     alpha_vantage_key: str | None = None  # None: Alpha Vantage off
@@ -45,6 +51,7 @@ class GlobalSources:
     problems: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never print the keys
+        """Show which sources are on, never their keys."""
         return (
             f"GlobalSources(fred={'on' if self.fred_key else 'off'}, alpha_vantage="
             f"{'on' if self.alpha_vantage_key else 'off'}, problems={list(self.problems)})"

@@ -84,6 +84,8 @@ class PortfolioError(SourceFormatError, ValueError):
 
 @dataclass(frozen=True)
 class PortfolioRow:
+    """One stock of an IBOV portfolio: ticker, company name, share type, theoretical quantity, weight (%, 3 places)."""
+
     ticker: str
     name: str
     type: str  # as published, e.g. "ON      NM"; portfolio_table collapses the blanks
@@ -94,6 +96,12 @@ class PortfolioRow:
 
 @dataclass(frozen=True)
 class Portfolio:
+    """An IBOV theoretical portfolio of day ``dt_ref`` (B3 "Carteira do Dia", CSV or JSON).
+
+    ``total_quantity`` and ``reducer`` are the footer's (reducer exact to 8 places); ``source`` names the
+    format it was parsed from.
+    """
+
     dt_ref: date
     rows: list[PortfolioRow]
     total_quantity: int
@@ -102,6 +110,7 @@ class Portfolio:
 
     @property
     def weight_sum(self) -> Decimal:
+        """The sum of the rows' weights in percent (100 ± 0.01 in a valid portfolio)."""
         return sum((row.weight_pct for row in self.rows), Decimal(0))
 
 
@@ -167,8 +176,11 @@ def _check_body(body: bytes, what: str, content_type: str | None = None) -> None
 
 
 def _decode(data: bytes, what: str, content_type: str | None = None) -> str:
-    """The text (functions.common.text: B3 publishes the CSV in latin-1, JSON in UTF-8); a text
-    that cannot be decoded cleanly rejects the portfolio, which is all or nothing."""
+    """Decode a portfolio body to text, rejecting the portfolio when it is not clean.
+
+    The text (functions.common.text: B3 publishes the CSV in latin-1, JSON in UTF-8); a text
+    that cannot be decoded cleanly rejects the portfolio, which is all or nothing.
+    """
     try:
         decoded = decode(data, declared=charset_of(content_type), where=what)
     except UndecodableText as exc:
@@ -333,6 +345,13 @@ def load_page(body: bytes, where: str, content_type: str | None = None) -> dict[
 
 
 def total_pages(payload: dict[str, Any], where: str) -> int:
+    """The ``page.totalPages`` of a JSON page of the portfolio endpoint.
+
+    Raises
+    ------
+    PortfolioError
+        When it is missing, not an integer or below 1.
+    """
     value = payload["page"].get("totalPages")
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise PortfolioError(f"{where}: expected a positive 'page.totalPages', got {value!r}")

@@ -84,8 +84,11 @@ def _store_raw(lake: Lake, key: str, data: bytes, metadata: dict[str, str]) -> s
 
 
 def _store_answer(lake: Lake, prefix: str, body: bytes, url: str, fetched_at: str) -> tuple[str, str]:
-    """Store a JSON answer of a series source (BCB, FRED, Alpha Vantage) as raw ``<prefix>/<md5>.json`` with
-    its URL (keys redacted), MD5 and fetch time; returns (uri, md5)."""
+    """Store a series source's JSON answer in the raw zone; return (uri, md5).
+
+    Store a JSON answer of a series source (BCB, FRED, Alpha Vantage) as raw ``<prefix>/<md5>.json`` with
+    its URL (keys redacted), MD5 and fetch time; returns (uri, md5).
+    """
     md5 = md5_hex(body)
     return _store_raw(
         lake, f"{prefix}/{md5}.json", body, {"source-url": url, "md5": md5, "fetched-at": fetched_at}
@@ -103,8 +106,40 @@ def fetch(
     now: datetime | None = None,
     global_sources: GlobalSources | None = None,
 ) -> Manifest:
-    """The run's sources in the raw zone. ``global_sources``: the optional global ones (FRED, Alpha Vantage) and
-    their keys (None: both off); either failing is a warning in the email, never a failed run."""
+    """The run's sources in the raw zone.
+
+    Parameters
+    ----------
+    request
+        The execution input: a ``date`` (default today in America/Sao_Paulo: B3's daily COTAHIST ZIP),
+        a ``year`` (B3's yearly ZIP) or ``inputs`` (S3 URIs of files dropped by hand); ``force``
+        reloads a COTAHIST file already ingested.
+    lake
+        The lake's buckets; raw answers are stored there as received, never rewritten.
+    http
+        The transport for B3, BCB SGS, FRED and Alpha Vantage.
+    now
+        The fetch time recorded in the raw objects' metadata (default: now, UTC).
+    global_sources
+        The optional global ones (FRED, Alpha Vantage) and their keys (None: both off); either
+        failing is a warning in the email, never a failed run.
+
+    Returns
+    -------
+    Manifest
+        The sources to validate and ``new_data``; nothing new (a weekend, B3's 404 for a holiday, a
+        COTAHIST file already ingested) leaves ``new_data`` False with a ``summary``. BCB being down is
+        a warning: the run goes on with the series curated already holds.
+
+    Raises
+    ------
+    SourceError
+        When B3 answers the COTAHIST download with something other than a ZIP or a 404 (after retries).
+    InputError
+        For a file fed by hand that is neither COTAHIST nor an IBOV portfolio.
+    IncompleteDownload
+        For a truncated COTAHIST ZIP fed by hand.
+    """
     fetched_at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     if request.year:
         year = int(request.year)
@@ -159,6 +194,13 @@ def _span(sources: list[Source], first: date, last: date) -> tuple[date, date]:
 
 
 def classify_input(name: str, data: bytes) -> str:
+    """The kind of a file fed by hand: "cotahist", "portfolio_json" or "portfolio_csv" (by name, else by content).
+
+    Raises
+    ------
+    InputError
+        When it is none of them.
+    """
     upper = name.upper()
     head = data[:64]
     if (
@@ -178,6 +220,7 @@ def classify_input(name: str, data: bytes) -> str:
 
 
 def cotahist_url(request: RunRequest, day: date) -> str:
+    """The B3 COTAHIST download URL: the yearly ZIP for a ``year`` request, else the daily ZIP of ``day``."""
     name = f"COTAHIST_A{request.year}.ZIP" if request.year else f"COTAHIST_D{day:%d%m%Y}.ZIP"
     return B3_HISTORY_URL + name
 
@@ -231,8 +274,11 @@ def _live_sources(
 def _series_sources(
     lake: Lake, http: Http, first: date, last: date, fetched_at: str, manifest: Manifest
 ) -> list[Source]:
-    """The BCB series over the indicators' lookback. BCB being down does not block the quotes: the
-    run goes on with the series already in curated, and says so."""
+    """The BCB series over the indicators' lookback.
+
+    BCB being down does not block the quotes: the run goes on with the series already in curated,
+    and says so.
+    """
     client = bcb.SgsClient(http)
     sources = []
     start = first - SERIES_LOOKBACK
@@ -282,9 +328,12 @@ def _alpha_vantage_sources(
     fetched_at: str,
     manifest: Manifest,
 ) -> list[Source]:
-    """One raw answer per symbol: the last 100 sessions (compact) for a daily run, the whole history (full)
+    """One raw Alpha Vantage answer per watchlist symbol.
+
+    One raw answer per symbol: the last 100 sessions (compact) for a daily run, the whole history (full)
     for a run over a longer span. A refused symbol is a warning; an invalid key, a premium endpoint or a rate
-    limit that outlasts the backoff stops the others (each request would be refused, and costs quota)."""
+    limit that outlasts the backoff stops the others (each request would be refused, and costs quota).
+    """
     size = "compact" if (last - first).days <= COMPACT_DAYS else "full"
     found = []
     for symbol in sources.symbols:
@@ -315,8 +364,11 @@ def _fred_sources(
     fetched_at: str,
     manifest: Manifest,
 ) -> list[Source]:
-    """One raw answer per FRED series; a series FRED refuses or that cannot be fetched is a warning (an
-    invalid key stops the others: they would be refused the same way)."""
+    """One raw FRED answer per series.
+
+    One raw answer per FRED series; a series FRED refuses or that cannot be fetched is a warning (an
+    invalid key stops the others: they would be refused the same way).
+    """
     start = first - SERIES_LOOKBACK
     found = []
     for series in sources.fred_series:
@@ -341,7 +393,25 @@ def _fred_sources(
 
 
 def validate(manifest: Manifest, *, lake: Lake) -> Manifest:
-    """Parse every source exactly; stage Parquet for the Glue job; quarantine bad records."""
+    """Parse every source exactly; stage Parquet for the Glue job; quarantine bad records.
+
+    COTAHIST prices become decimal(22,8) per share, IBOV weights decimal(9,3), SGS values
+    decimal(20,8); the staged Parquet files and the Transform job's arguments (``--staged_*``,
+    ``--start_date``/``--end_date`` = the quote days, else the portfolio days) go into the returned
+    manifest. Bad COTAHIST records go to ``quarantine/stocks/dt=<partition>/<file>.jsonl``.
+
+    Raises
+    ------
+    CotahistError
+        For a COTAHIST file unusable as a whole (truncated, bad trailer, too many bad records): it is
+        recorded as ``<file>.rejected.json`` in the quarantine first.
+    PortfolioError
+        For an IBOV portfolio that does not validate (all or nothing).
+    InputError
+        When the sources hold neither a quote nor a portfolio.
+    SourceFormatError
+        For a stored BCB, FRED or Alpha Vantage answer that does not parse (``SgsError`` ...).
+    """
     by_kind: dict[str, list[Source]] = defaultdict(list)
     for source in manifest.sources:
         by_kind[source.kind].append(source)
@@ -413,6 +483,7 @@ def _dates(quotes: list[pa.Table], portfolios: list[ibov.Portfolio]) -> list[dat
 
 
 def result_uri(lake: Lake, run_id: str) -> str:
+    """Where the Glue job writes its result JSON: ``s3://<curated>/_runs/stocks/<run_id>.json``."""
     return s3_uri(lake.curated_bucket, f"_runs/{DOMAIN}/{run_id}.json")
 
 
@@ -469,10 +540,13 @@ def _stage(lake: Lake, manifest: Manifest, what: str, table: pa.Table) -> str:
 
 
 def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
-    """Register the tables (eight; ten with the global sources) and the partitions the Glue job wrote; record
+    """The stocks Catalog step: register tables and partitions, record what was ingested.
+
+    Register the tables (eight; ten with the global sources) and the partitions the Glue job wrote; record
     what was ingested.
 
-    Fails (RowAccountingError) when the quote records in != curated + quarantined + duplicates."""
+    Fails (RowAccountingError) when the quote records in != curated + quarantined + duplicates.
+    """
     result = json.loads(lake.get(result_uri(lake, manifest.run_id)))
     manifest.counts.rows_curated = int(result.get("quotes_rows", 0))
     manifest.counts.rows_duplicates = int(result.get("quotes_duplicates_dropped", 0))
@@ -495,8 +569,11 @@ def catalog(manifest: Manifest, *, lake: Lake, glue: Any) -> Manifest:
 
 
 def headline_risk(headline: dict[str, Any]) -> list[str]:
-    """The email's risk line: the sector with the highest 1-day VaR 95% and the ticker with the largest move
-    on the last session computed (empty when the run computed neither)."""
+    """The email's risk line from the Glue job's headline.
+
+    The email's risk line: the sector with the highest 1-day VaR 95% and the ticker with the largest move
+    on the last session computed (empty when the run computed neither).
+    """
     worst, mover = headline.get("worst_sector_var") or {}, headline.get("biggest_mover") or {}
     parts = []
     if worst.get("sector"):
@@ -510,6 +587,7 @@ def headline_risk(headline: dict[str, Any]) -> list[str]:
 
 
 def summarize(manifest: Manifest, result: dict[str, Any]) -> str:
+    """The run's email body: files, record counts, days, tables, quarantine, notes and warnings."""
     c = manifest.counts
     files = ", ".join(s.name for s in manifest.sources if s.kind == "cotahist") or "none"
     quote_days = sorted(result.get("quotes_partitions", []))

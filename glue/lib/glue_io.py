@@ -1,4 +1,6 @@
-"""The I/O every finlake Glue script shares: job arguments and Spark setup, lake paths through
+"""The I/O every finlake Glue script shares.
+
+The I/O every finlake Glue script shares: job arguments and Spark setup, lake paths through
 Hadoop's file system, partitioned Parquet, JSON Lines quarantine files and the result JSON.
 
 Shipped to Glue as ``--extra-py-files`` (a zip asset of ``glue/lib/``, stacks/domain_pipeline.py),
@@ -30,7 +32,9 @@ JobRun = Callable[[SparkSession, dict[str, str]], dict[str, Any]]
 
 
 def run_job(run: JobRun, arguments: Iterable[str], argv: list[str] | None = None) -> dict[str, Any]:
-    """A script's ``main()`` on Glue: resolve the job arguments, build the GlueContext's SparkSession
+    """A script's ``main()`` on Glue.
+
+    A script's ``main()`` on Glue: resolve the job arguments, build the GlueContext's SparkSession
     (dynamic partition overwrite), ``Job.init``, call ``run(spark, args)`` and ``Job.commit``.
 
     Parameters
@@ -82,8 +86,11 @@ def uris(value: str | None) -> list[str]:
 
 
 def fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
-    """Hadoop's ``(FileSystem, Path)`` for ``uri`` in this session's configuration (S3 on Glue, the
-    mounted workspace locally)."""
+    """Hadoop's ``(FileSystem, Path)`` for ``uri``.
+
+    Hadoop's ``(FileSystem, Path)`` for ``uri`` in this session's configuration (S3 on Glue, the
+    mounted workspace locally).
+    """
     jvm: Any = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path  # type: ignore[union-attr]
@@ -106,8 +113,10 @@ def delete(spark: SparkSession, uri: str) -> None:
 
 
 def read_optional(spark: SparkSession, uri: str | None, merge: bool = False) -> DataFrame | None:
-    """The Parquet at ``uri``, or None when the argument is empty or nothing is there. ``merge``: the
-    union of the files' schemas (a table that gained columns)."""
+    """The Parquet at ``uri``, or None when the argument is empty or nothing is there.
+
+    ``merge``: the union of the files' schemas (a table that gained columns).
+    """
     if not uri or not exists(spark, uri):
         return None
     try:
@@ -124,9 +133,12 @@ def read_table(spark: SparkSession, uri: str, schema: str) -> DataFrame | None:
 
 
 def write_partitioned(frame: DataFrame, uri: str, partition: str, sort_by: str | None = None) -> None:
-    """Write ``frame`` under ``uri`` as Hive-style ``<partition>=<value>/`` folders of zstd Parquet, one
+    """Write ``frame`` under ``uri`` as Hive-style partitions of zstd Parquet.
+
+    Write ``frame`` under ``uri`` as Hive-style ``<partition>=<value>/`` folders of zstd Parquet, one
     file per partition (sorted by ``sort_by`` within it). With the session's dynamic partition
-    overwrite, only the partitions ``frame`` holds are replaced."""
+    overwrite, only the partitions ``frame`` holds are replaced.
+    """
     rows = frame.repartition(partition)
     if sort_by:
         rows = rows.sortWithinPartitions(sort_by)
@@ -143,9 +155,12 @@ def distinct_values(frame: DataFrame, column: str, *, drop_null: bool = False) -
 
 
 def write_json_lines(spark: SparkSession, rows: DataFrame, uri: str) -> None:
-    """``rows`` (in their order) as JSON Lines in the one object ``uri``, streamed to the driver a
+    """Write ``rows`` as JSON Lines in the one object ``uri``.
+
+    ``rows`` (in their order) as JSON Lines in the one object ``uri``, streamed to the driver a
     partition at a time and written through Hadoop's file system, a thousand lines per JVM call.
-    The quarantine files of every domain have this form (`finlake quarantine` reads them)."""
+    The quarantine files of every domain have this form (`finlake quarantine` reads them).
+    """
     fs, path = fs_path(spark, uri)
     out = fs.create(path, True)
     try:
@@ -161,8 +176,11 @@ def write_json_lines(spark: SparkSession, rows: DataFrame, uri: str) -> None:
 
 
 def write_result(uri: str, result: dict[str, Any]) -> None:
-    """The job's result JSON (sorted keys, indented) at ``uri``: ``s3://`` through boto3 (the next
-    Lambda step reads it), else a local path (``file://`` or plain)."""
+    """Write the job's result JSON at ``uri``.
+
+    The job's result JSON (sorted keys, indented) at ``uri``: ``s3://`` through boto3 (the next
+    Lambda step reads it), else a local path (``file://`` or plain).
+    """
     body = json.dumps(result, indent=2, sort_keys=True)
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
