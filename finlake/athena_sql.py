@@ -98,8 +98,10 @@ class TranslationError(ValueError):
 
 
 class AthenaRefuses(TranslationError):
-    """SQL that Athena itself refuses (a type error), refused here too: DuckDB would run it, so
-    `finlake.query` does not hand it to DuckDB's own dialect either."""
+    """SQL that Athena itself refuses (a type error), refused here too.
+
+    DuckDB would run it, so `finlake.query` does not hand it to DuckDB's own dialect either.
+    """
 
 
 # Specifiers Trino's date_format/date_parse refuse ("not currently supported").
@@ -195,8 +197,10 @@ _INTEGERS = (exp.DType.TINYINT, exp.DType.SMALLINT, exp.DType.INT, exp.DType.BIG
 
 
 def _scale(node: exp.Expr) -> tuple[int, bool] | None:
-    """``(scale, is_decimal)`` of an exact numeric expression in Trino's typing (an integer is a
-    decimal of scale 0); None when it is not exact (double, varchar) or the scale is unknown."""
+    """``(scale, is_decimal)`` of an exact numeric expression in Trino's typing.
+
+    An integer is a decimal of scale 0; None when the expression is not exact (double, varchar) or the scale is unknown.
+    """
     if isinstance(node, exp.Paren | exp.Neg):
         return _scale(node.this)
     if isinstance(node, exp.Literal) and not node.is_string:
@@ -229,8 +233,10 @@ def _type_scale(kind: exp.DataType) -> tuple[int, bool] | None:
 
 
 def _exact_division(a: str, a_scale: int, b: str, b_scale: int, scale: int) -> str:
-    """``a / b`` as DECIMAL(38, scale), rounded half up, on the operands' unscaled HUGEINTs:
-    ``round(A * 10^(b_scale + scale - a_scale) / B)`` with ``A = a * 10^a_scale``, ``B = b * 10^b_scale``."""
+    """``a / b`` as DECIMAL(38, scale), rounded half up, on the operands' unscaled HUGEINTs.
+
+    That is ``round(A * 10^(b_scale + scale - a_scale) / B)`` with ``A = a * 10^a_scale``, ``B = b * 10^b_scale``.
+    """
     big_a = f"CAST(({a}) * {10**a_scale} AS HUGEINT)"
     big_b = f"CAST(({b}) * {10**b_scale} AS HUGEINT)"
     numerator = f"{big_a} * {10 ** (b_scale + scale - a_scale)}"
@@ -259,9 +265,11 @@ _JAVA_INTEGER = r"^[\x00-\x20]*([+-]?[0-9]+)[\x00-\x20]*$"
 
 
 def _integer_from_text(generator: Any, cast: exp.Cast) -> str | None:
-    """Trino's ``CAST``/``try_cast`` of a varchar to an integer type (VarcharOperators), or None
-    for any other cast. DuckDB's cast rounds '1.5' to 2 and reads '1e3' and '1_000'; Trino
-    refuses them ("Cannot cast '1.5' to INT"; try_cast gives NULL)."""
+    """Trino's ``CAST``/``try_cast`` of a varchar to an integer type (VarcharOperators), or None for any other cast.
+
+    DuckDB's cast rounds '1.5' to 2 and reads '1e3' and '1_000'; Trino refuses them ("Cannot cast '1.5' to INT";
+    try_cast gives NULL).
+    """
     source, target = cast.this, cast.to
     if not target.is_type(*_INTEGERS) or not source.is_type(*exp.DataType.TEXT_TYPES):
         return None
@@ -433,8 +441,10 @@ class LocalDuckDB(DuckDB):
             return self._interval_on_date(expression, super().sub_sql(expression))
 
         def _interval_on_date(self, expression: exp.Binary, sql: str) -> str:
-            """``date +/- INTERVAL`` in days or longer is a DATE in Trino (DuckDB: a TIMESTAMP);
-            date_add(unit, n, date) is written as this sum too."""
+            """``date +/- INTERVAL`` in days or longer is a DATE in Trino (DuckDB: a TIMESTAMP).
+
+            date_add(unit, n, date) is written as this sum too.
+            """
             left, right = expression.left, expression.right
             if isinstance(right, exp.Interval) and left.is_type(exp.DType.DATE):
                 unit = right.args.get("unit")
@@ -478,8 +488,11 @@ def _months(step: exp.Expr | None) -> int | None:
 
 
 def glue_schema(catalog: Mapping[str, Mapping[str, Any]]) -> MappingSchema:
-    """sqlglot's schema of the workspace's Glue catalog: ``{database: {table: {column: type}}}``,
-    partition keys included, types as Glue writes them (Hive names: ``string``, ``decimal(20,2)``)."""
+    """The sqlglot schema of the workspace's Glue catalog.
+
+    ``{database: {table: {column: type}}}``, partition keys included, types as Glue writes them (Hive names: ``string``,
+    ``decimal(20,2)``).
+    """
     tables: dict[str, object] = {}
     for database, entries in catalog.items():
         for name, entry in entries.items():
@@ -614,9 +627,11 @@ _NOT_TEXT = {*exp.DataType.TEMPORAL_TYPES, *exp.DataType.NUMERIC_TYPES, exp.DTyp
 
 
 def _refuse_mixed_comparisons(tree: exp.Expr) -> None:
-    """Refuse comparing a varchar with a date, timestamp, number or boolean, as Athena does
-    ("Cannot apply operator: date = varchar(10)": Trino coerces no varchar to those types, and
-    DuckDB would cast the text silently). Only operands whose types the catalog gives are checked."""
+    """Refuse comparing a varchar with a date, timestamp, number or boolean, as Athena does.
+
+    Athena says "Cannot apply operator: date = varchar(10)": Trino coerces no varchar to those types, and DuckDB would
+    cast the text silently. Only operands whose types the catalog gives are checked.
+    """
     for node in tree.find_all(*_COMPARISONS, exp.Between, exp.In):
         if isinstance(node, exp.Between):
             pairs = [(node.this, node.args["low"]), (node.this, node.args["high"])]
@@ -654,9 +669,11 @@ def _parse_message(exc: ParseError) -> str:
 
 
 def _annotate(tree: exp.Expr, schema: MappingSchema | None) -> None:
-    """Give ``tree``'s nodes their types. sqlglot's annotator needs qualified columns, and qualifying
-    rewrites the query (aliases, expanded GROUP BY); so a copy is qualified and annotated and its
-    types are carried back to the user's own tree by node position."""
+    """Give ``tree``'s nodes their types.
+
+    sqlglot's annotator needs qualified columns, and qualifying rewrites the query (aliases, expanded GROUP BY); so a
+    copy is qualified and annotated and its types are carried back to the user's own tree by node position.
+    """
     nodes = list(tree.walk())
     for index, node in enumerate(nodes):
         node.meta["finlake_node"] = index
@@ -687,8 +704,7 @@ def _annotate(tree: exp.Expr, schema: MappingSchema | None) -> None:
 
 
 def _name_columns_as_athena(tree: exp.Expr) -> None:
-    """Athena names an unnamed result column ``_col<position>`` (from 0); DuckDB would name it
-    after its DuckDB text."""
+    """Athena names an unnamed result column ``_col<position>`` (from 0); DuckDB would name it after its DuckDB text."""
     select = tree
     while isinstance(select, exp.SetOperation):  # a UNION's columns are named by its first SELECT
         select = select.this

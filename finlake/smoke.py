@@ -1,5 +1,6 @@
-"""`make aws-smoke`: deploy finlake into the caller's AWS account under a throwaway prefix, run every
-domain once, check that a person would hear about it, and delete everything it made.
+"""`make aws-smoke`: deploy finlake into the caller's AWS account under a throwaway prefix, and check it.
+
+It runs every domain once, checks that a person would hear about it, and deletes everything it made.
 
 What it proves, on real AWS, that no offline test can (the emulator enforces no resource or key
 policy, no packaging, no task timeout; see docs/decisions/0009-deploy-contracts.md):
@@ -109,8 +110,11 @@ class Calls(Protocol):
         timeout_s: float,
         pending_errors: Sequence[str] = (),
     ) -> dict[str, Any] | None:
-        """Repeat the call until ``done(response)``; an error named in ``pending_errors`` is a
-        ``None`` response (not there yet). Raises SmokeError after ``timeout_s``."""
+        """Repeat the call until ``done(response)``.
+
+        An error named in ``pending_errors`` is a ``None`` response (not there yet). Raises SmokeError after
+        ``timeout_s``.
+        """
         ...
 
     def cdk(self, argv: Sequence[str], *, what: str) -> None:
@@ -640,8 +644,10 @@ class Smoke:
             self._pass("teardown: nothing left", f"KMS key deletion scheduled in {KEY_DELETION_DAYS} days")
 
     def _teardown_steps(self, problems: list[str]) -> Iterator[tuple[str, Callable[[], Any], tuple[str, ...]]]:
-        """(what, action, error codes that mean "already gone"), in order. A generator: the retained
-        resources are listed before the stacks go, and deleted after."""
+        """(what, action, error codes that mean "already gone"), in order.
+
+        A generator: the retained resources are listed before the stacks go, and deleted after.
+        """
         call = self.calls.call
         if self.subscription_arn:
             yield "unsubscribe", partial(call, "sns", "Unsubscribe", SubscriptionArn=self.subscription_arn), ()
@@ -690,9 +696,12 @@ class Smoke:
                 return
 
     def _collect_job_logs(self, domain: str, step: str, retained: dict[str, set[str]]) -> None:
-        """Glue writes each run's logs to groups named after the security configuration (``JobRun.LogGroupName``,
-        then ``/output`` and ``/error``). Only groups that carry this deployment's prefix are taken: a shared
-        ``/aws-glue/jobs`` group holds other jobs' logs too."""
+        """The Glue log groups of this deployment's job runs.
+
+        Glue writes each run's logs to groups named after the security configuration (``JobRun.LogGroupName``, then
+        ``/output`` and ``/error``). Only groups that carry this deployment's prefix are taken: a shared
+        ``/aws-glue/jobs`` group holds other jobs' logs too.
+        """
         runs = self.calls.call("glue", "GetJobRuns", JobName=self.names.glue_job(domain, step)).get("JobRuns", [])
         for base in {r["LogGroupName"] for r in runs if r.get("LogGroupName")}:
             found = self.calls.call("logs", "DescribeLogGroups", logGroupNamePrefix=base).get("logGroups", [])
@@ -729,8 +738,10 @@ class Smoke:
         )
 
     def _delete_bucket(self, bucket: str) -> None:
-        """Every object version and delete marker, then the bucket (versioned buckets: S3 deletes no
-        non-empty bucket)."""
+        """Delete every object version and delete marker, then the bucket.
+
+        The bucket is versioned, and S3 deletes no non-empty bucket.
+        """
         while True:
             page = self.calls.call("s3", "ListObjectVersions", Bucket=bucket, MaxKeys=1000)
             objects = [
@@ -824,8 +835,11 @@ class Inbox:
 
 
 def deploy_context(prefix: str) -> dict[str, str]:
-    """The ``-c`` options of the smoke's deploy: its own prefix, no email subscription (the smoke
-    reads the topic through its queue), no schedule firing during the run."""
+    """The ``-c`` options of the smoke's deploy.
+
+    Its own prefix, no email subscription (the smoke reads the topic through its queue), no schedule firing during the
+    run.
+    """
     context = {"finlake.prefix": prefix, "finlake.notification_emails": "[]"}
     context |= {f"finlake.schedules.{domain}.enabled": "false" for domain in DOMAINS}
     return context

@@ -1,5 +1,7 @@
-"""The layers of finlake's functions: the AWS-managed ones, resolved for the region they deploy to, and
-the ones pip builds on the synthesizing machine (stacks/bundling.py).
+"""The layers of finlake's functions.
+
+The AWS-managed ones, resolved for the region they deploy to, and the ones pip builds on the synthesizing machine
+(stacks/bundling.py).
 
 A function's layers, in Lambda's merge order (later layers unpack over earlier ones in /opt):
 
@@ -119,9 +121,11 @@ def managed_layer(scope: Construct, key: str) -> lambda_.ILayerVersion:
 
 
 def pip_layer(scope: Construct, construct_id: str, requirements: Path, description: str) -> lambda_.LayerVersion:
-    """``requirements`` (a complete, pinned closure) installed with ``pip --no-deps`` for the Lambda
-    runtime on the synthesizing machine; Docker with the runtime's build image only if local bundling
-    declines. The asset's hash depends on the requirements file only."""
+    """``requirements`` (a complete, pinned closure) installed with ``pip --no-deps`` for the Lambda runtime.
+
+    Installed on the synthesizing machine; Docker with the runtime's build image only if local bundling declines. The
+    asset's hash depends on the requirements file only.
+    """
     if not requirements.is_file():
         raise ValueError(f"requirements file {requirements} does not exist")
     code = lambda_.Code.from_asset(

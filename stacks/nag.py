@@ -54,8 +54,10 @@ def dead_letter_queue(queue: IConstruct) -> None:
 
 
 def notifier_role(role: IConstruct, names: Names) -> None:
-    """The platform's notifier (functions/notifier): reads the history of the deployment's executions and
-    the arguments of its Glue job runs."""
+    """The platform's notifier (functions/notifier).
+
+    It reads the history of the deployment's executions and the arguments of its Glue job runs.
+    """
     machines = names.state_machine_prefix
     jobs = names.glue_job_prefix
     _iam5(

@@ -1,5 +1,6 @@
-"""Typed deployment settings, read from the ``finlake`` key of the CDK context (``cdk.json``, deep-merged
-with the ``-c`` options of the CDK CLI: see ``stacks/app.py``).
+"""Typed deployment settings, read from the ``finlake`` key of the CDK context.
+
+The context is ``cdk.json``, deep-merged with the ``-c`` options of the CDK CLI: see ``stacks/app.py``.
 
 The AWS-published layers are not settings: their versions must match the pinned requirements, and
 their ARNs differ per region (``stacks/lambda_layers.json``, ``stacks/layers.py``).
@@ -23,7 +24,8 @@ class ScheduleSetting:
 
     Schedules are opt-in: a domain absent from the ``schedules`` setting gets its schedule created
     DISABLED (an operator turns it on with ``-c finlake.schedules.<domain>.enabled=true``), and an
-    entry must say ``enabled`` itself."""
+    entry must say ``enabled`` itself.
+    """
 
     enabled: bool = False
     expression: str | None = None  # None: the spec's default schedule
@@ -40,8 +42,10 @@ class OptionalSetting(Protocol):
 
 @dataclass(frozen=True)
 class GoogleSheetsSetting:
-    """The optional Google Sheets sink of a monthly summary. Enabling it creates the
-    ``google_sheets`` secret of the domains that declare one (``Secret.optional_setting``)."""
+    """The optional Google Sheets sink of a monthly summary.
+
+    Enabling it creates the ``google_sheets`` secret of the domains that declare one (``Secret.optional_setting``).
+    """
 
     enabled: bool = False
     spreadsheet_id: str = ""
@@ -60,8 +64,10 @@ class GoogleSheetsSetting:
 
 @dataclass(frozen=True)
 class FredSetting:
-    """The optional FRED source of the stocks domain (``functions/stocks/fred.py``). Enabling it creates
-    the ``finlake/stocks/fred`` secret (JSON {"api_key": ...}, set by the operator)."""
+    """The optional FRED source of the stocks domain (``functions/stocks/fred.py``).
+
+    Enabling it creates the ``finlake/stocks/fred`` secret (JSON {"api_key": ...}, set by the operator).
+    """
 
     enabled: bool = False
     series: tuple[str, ...] = ("DFF", "CPIAUCSL", "VIXCLS", "DGS10")
@@ -77,7 +83,9 @@ class FredSetting:
 @dataclass(frozen=True)
 class AlphaVantageSetting:
     """The optional Alpha Vantage source of the stocks domain (``functions/stocks/alpha_vantage.py``).
-    Enabling it creates the ``finlake/stocks/alpha_vantage`` secret (JSON {"api_key": ...})."""
+
+    Enabling it creates the ``finlake/stocks/alpha_vantage`` secret (JSON {"api_key": ...}).
+    """
 
     enabled: bool = False
     watchlist: tuple[str, ...] = ("XLB", "XLC", "XLE", "XLF", "XLI", "XLK", "XLP", "XLRE", "XLU", "XLV", "XLY", "SPY")
@@ -166,14 +174,18 @@ class Settings:
         return Names(self.prefix)
 
     def schedule_for(self, spec: DomainSpec) -> ScheduleSetting:
-        """The schedule of ``spec``: its setting, the spec's expression unless the setting names one;
-        not enabled when the domain is absent from ``schedules`` (opt-in)."""
+        """The schedule of ``spec``: its setting, the spec's expression unless the setting names one.
+
+        Not enabled when the domain is absent from ``schedules`` (opt-in).
+        """
         setting = self.schedules.get(spec.name, ScheduleSetting())
         return ScheduleSetting(enabled=setting.enabled, expression=setting.expression or spec.schedule)
 
     def check_schedules(self, domains: Iterable[str]) -> None:
-        """Refuse a schedule setting for a domain that is not deployed (a typo would leave the
-        domain it meant unscheduled, silently). Raises ValueError naming it and the known domains."""
+        """Refuse a schedule setting for a domain that is not deployed.
+
+        A typo would leave the domain it meant unscheduled, silently. Raises ValueError naming it and the known domains.
+        """
         unknown = sorted(set(self.schedules) - set(domains))
         if unknown:
             raise ValueError(

@@ -203,8 +203,10 @@ def _run_callbacks(app: Dash, ws: Workspace) -> None:
 
 
 def redrive_run(ws: Workspace, name: str) -> Any:
-    """Rerun the failed run ``name`` from its dead letter (`finlake.local.redrive.apply`, only
-    this run): what it printed, the outcome, and a link to the rerun's page."""
+    """Rerun the failed run ``name`` from its dead letter (`finlake.local.redrive.apply`, only this run).
+
+    The page shows what it printed, the outcome, and a link to the rerun's page.
+    """
     from finlake.local import redrive as local_dlq
 
     found = console_data.find_run(ws, name)

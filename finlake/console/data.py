@@ -1,5 +1,6 @@
-"""What the console shows, read from the workspace: runs, a run's state graph, dead letters, the
-catalog. Pure reads of the files `finlake.local.workspace.Workspace` keeps (no embedded AWS).
+"""What the console shows, read from the workspace: runs, a run's state graph, dead letters, the catalog.
+
+Pure reads of the files `finlake.local.workspace.Workspace` keeps (no embedded AWS).
 
 The state graph is drawn from the definition in ``statemachines/<domain>.asl.json`` as the Step
 Functions console draws it: one node per state (Start and End added), an edge per ``Next``,
@@ -23,8 +24,11 @@ SUCCEEDED, FAILED, CAUGHT, NOT_RUN, RUNNING = "succeeded", "failed", "caught", "
 
 @dataclass(frozen=True)
 class RunRow:
-    """One execution in the runs list. ``rows``: rows in / valid / quarantined, or "" when the run
-    reported no counts; ``partition``: the date, month or year it ran for."""
+    """One execution in the runs list.
+
+    ``rows``: rows in / valid / quarantined, or "" when the run reported no counts; ``partition``: the date, month or
+    year it ran for.
+    """
 
     domain: str
     name: str
@@ -125,9 +129,11 @@ def state_status(name: str, state: dict[str, Any], seen: dict[str, dict[str, Any
 
 
 def graph_elements(domain: str, record: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Cytoscape elements of the domain's definition: nodes ``{id, label, type, status}`` with the
-    state's class (its status in ``record``), edges ``{source, target, kind}``; Start and End
-    nodes as the console draws them."""
+    """Cytoscape elements of the domain's definition.
+
+    Nodes ``{id, label, type, status}`` with the state's class (its status in ``record``), edges ``{source, target,
+    kind}``; Start and End nodes as the console draws them.
+    """
     asl = definition(domain)
     record = record or {}
     seen = {item["state"]: item for item in record.get("states", [])}
@@ -175,8 +181,11 @@ def graph_elements(domain: str, record: dict[str, Any] | None = None) -> list[di
 
 
 def state_detail(domain: str, record: dict[str, Any], name: str) -> dict[str, Any]:
-    """What the console shows of one state: type, status, duration (s), input, output (JSON text,
-    indented), error and cause; ``None`` for what the run did not record."""
+    """What the console shows of one state.
+
+    Type, status, duration (s), input, output (JSON text, indented), error and cause; ``None`` for what the run did not
+    record.
+    """
     asl = definition(domain)
     seen = {item["state"]: item for item in record.get("states", [])}
     state = asl["States"].get(name)

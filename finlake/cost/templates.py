@@ -1,5 +1,8 @@
-"""Templates -> what is deployed: state machines, functions, Glue jobs, schedules and platform resources
-read from synthesized CloudFormation templates (or a ``cdk.out`` folder)."""
+"""Templates -> what is deployed.
+
+State machines, functions, Glue jobs, schedules and platform resources read from synthesized CloudFormation templates
+(or a ``cdk.out`` folder).
+"""
 
 from __future__ import annotations
 
@@ -226,8 +229,10 @@ def read_deployment(templates: Templates, loader: DefinitionLoader | None = None
     machines = by_type.get("AWS::StepFunctions::StateMachine", {})
 
     def machine_started_by(fn: str | None) -> str | None:
-        """The state machine a function starts: the one its environment names (the S3 triggers,
-        the schedules' ScheduleStart functions)."""
+        """The state machine a function starts: the one its environment names.
+
+        Such functions are the S3 triggers and the schedules' ScheduleStart functions.
+        """
         env = functions.get(fn or "", {}).get("Environment", {}).get("Variables", {})
         return next((_ref(v) for v in env.values() if _ref(v) in machines), None)
 

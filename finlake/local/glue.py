@@ -44,8 +44,10 @@ SPARK_LOG = "logs/spark.log"  # under the workspace
 
 
 def local_spark(log_path: Path | None = None) -> SparkSession:
-    """One local SparkSession per process, configured like Glue 5.0 where it matters. The JVM it
-    starts writes its output to ``log_path`` (default: inherits this process's stdout/stderr)."""
+    """One local SparkSession per process, configured like Glue 5.0 where it matters.
+
+    The JVM it starts writes its output to ``log_path`` (default: inherits this process's stdout/stderr).
+    """
     global _spark
     if _spark is None:
         from pyspark.sql import SparkSession
@@ -119,7 +121,8 @@ def load_script(location: str) -> ModuleType:
     """The Glue script at ``location`` (absolute, or relative to the project), imported as a module.
 
     The package ``glue`` is imported first: it puts ``glue/lib/`` on ``sys.path``, as ``--extra-py-files``
-    does on Glue, so the script's ``import glue_io`` finds the shared I/O module."""
+    does on Glue, so the script's ``import glue_io`` finds the shared I/O module.
+    """
     importlib.import_module("glue")
     path = Path(location) if Path(location).is_absolute() else ROOT / location
     name = f"finlake_glue_{path.stem}"

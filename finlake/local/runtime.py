@@ -76,8 +76,10 @@ class RunResult:
 
     @property
     def failed_state(self) -> str | None:
-        """The step a failed run broke in: ``X`` of the ``XFailed`` state its Catch went to, else the
-        last state entered; None when it succeeded."""
+        """The step a failed run broke in.
+
+        ``X`` of the ``XFailed`` state its Catch went to, else the last state entered; None when it succeeded.
+        """
         if self.succeeded:
             return None
         names = [item["state"] for item in self.states]
@@ -164,8 +166,11 @@ class EmbeddedAws:
                     os.environ[key] = value
 
     def client(self, service: str) -> Any:
-        """One client per service for the session. Creating a client reads os.environ, which the
-        in-process Lambda adapter changes on moto's executor thread while this thread polls."""
+        """One client per service for the session.
+
+        Creating a client reads os.environ, which the in-process Lambda adapter changes on moto's executor thread while
+        this thread polls.
+        """
         if service not in self._clients:
             self._clients[service] = boto3.client(service, region_name=REGION)
         return self._clients[service]
@@ -194,9 +199,11 @@ class EmbeddedAws:
         self.notify_function_arn = self._create_notifier()
 
     def _create_notifier(self) -> str:
-        """The platform's notifier, created once: every definition's NotifyFailure invokes it, and
-        ``run`` hands it the status-change event of a run that ends FAILED, TIMED_OUT or ABORTED, as
-        the platform's EventBridge rule does on AWS (moto emits no EventBridge events)."""
+        """The platform's notifier, created once.
+
+        Every definition's NotifyFailure invokes it, and ``run`` hands it the status-change event of a run that ends
+        FAILED, TIMED_OUT or ABORTED, as the platform's EventBridge rule does on AWS (moto emits no EventBridge events).
+        """
         return str(
             self.client("lambda").create_function(
                 FunctionName=NOTIFIER,
@@ -280,9 +287,11 @@ class EmbeddedAws:
         return arn
 
     def _create_secrets(self, spec: DomainSpec) -> dict[str, str]:
-        """The domain's secrets with local values; optional ones stay off in local mode (e.g. the Google
-        Sheets sink) except the sources the sample transport answers (the adapter's optional_secrets).
-        Returns key -> secret name, named as the stack names them."""
+        """The domain's secrets with local values.
+
+        Optional ones stay off in local mode (e.g. the Google Sheets sink) except the sources the sample transport
+        answers (the adapter's optional_secrets). Returns key -> secret name, named as the stack names them.
+        """
         from finlake.local.sources import local_optional, local_secret
 
         manager = self.client("secretsmanager")
@@ -296,8 +305,11 @@ class EmbeddedAws:
         return names
 
     def drop_file(self, spec: DomainSpec, path: Path) -> dict[str, Any]:
-        """Upload a file under the domain's trigger prefix and deliver the S3 "Object Created" event
-        to its trigger function, as the EventBridge rule does in AWS; returns what the trigger said."""
+        """Upload a file under the domain's trigger prefix and deliver the S3 "Object Created" event.
+
+        The event goes to the domain's trigger function, as the EventBridge rule does in AWS; returns what the trigger
+        said.
+        """
         assert spec.trigger is not None, f"{spec.name} has no S3 trigger"
         self.deploy(spec)
         key = spec.trigger.prefix + path.name
@@ -378,9 +390,11 @@ class EmbeddedAws:
         )
 
     def _status_change(self, description: dict[str, Any]) -> None:
-        """Invoke the notifier with the "Step Functions Execution Status Change" event EventBridge
-        would deliver: it emails only when the run's NotifyFailure did not (a local run then prints
-        the email of every failure path a run can take)."""
+        """Invoke the notifier with the "Step Functions Execution Status Change" event EventBridge would deliver.
+
+        It emails only when the run's NotifyFailure did not (a local run then prints the email of every failure path a
+        run can take).
+        """
         detail = {
             key: description.get(key)
             for key in ("executionArn", "stateMachineArn", "name", "status", "input", "error", "cause")
@@ -431,8 +445,10 @@ class EmbeddedAws:
         return [json.loads(m["Body"]) for m in messages]
 
     def _load_dead_letters(self) -> None:
-        """Put the workspace's dead letters back on the queue, each with the time it was first sent
-        (message attribute `SENT_ATTRIBUTE`: SQS sets SentTimestamp itself)."""
+        """Put the workspace's dead letters back on the queue, each with the time it was first sent.
+
+        The time goes in the message attribute `SENT_ATTRIBUTE`: SQS sets SentTimestamp itself.
+        """
         sqs = self.client("sqs")
         for letter in self.workspace.dead_letters():
             sqs.send_message(
@@ -442,8 +458,10 @@ class EmbeddedAws:
             )
 
     def save_dead_letters(self) -> None:
-        """Write the dead-letter queue's messages to the workspace (``dead-letters.json``), oldest
-        first. Called as the session ends: reading hides the messages, and moto stops next."""
+        """Write the dead-letter queue's messages to the workspace (``dead-letters.json``), oldest first.
+
+        Called as the session ends: reading hides the messages, and moto stops next.
+        """
         letters = receive_all(self.client("sqs"), self.dlq_url, visibility_s=3600, wait_s=0)
         self.workspace.write_json(
             "dead-letters.json", [{"sent": letter.sent.isoformat(), "body": letter.body} for letter in letters]
@@ -496,8 +514,11 @@ class EmbeddedAws:
         }
 
     def save_objects_changed_since(self, before: dict[tuple[str, str], str]) -> None:
-        """Write to the workspace folder the objects put into moto since ``before`` (a Glue script's
-        boto3 writes while Spark wrote to the folder), so that loading the folder keeps them."""
+        """Write to the workspace folder the objects put into moto since ``before``.
+
+        A Glue script's boto3 writes go to moto while Spark wrote to the folder, so copying them keeps them when the
+        folder is loaded.
+        """
         s3 = self.client("s3")
         for (bucket, key), etag in self.object_etags().items():
             if before.get((bucket, key)) != etag:
@@ -582,9 +603,11 @@ STATE_IO_CHARS = 20_000  # a state's input or output kept in the run record (man
 
 
 def _state_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """[{state, type, entered, exited, duration_s, input, output, error, cause}] in execution order:
-    what the Step Functions console shows of each state (input and output as JSON text, cut at
-    `STATE_IO_CHARS`; error and cause of a failed task, attributed to the state that ran it)."""
+    """What the Step Functions console shows of each state, in execution order.
+
+    ``[{state, type, entered, exited, duration_s, input, output, error, cause}]``: input and output as JSON text, cut at
+    `STATE_IO_CHARS`; error and cause of a failed task, attributed to the state that ran it.
+    """
     history: list[dict[str, Any]] = []
     open_states: dict[str, dict[str, Any]] = {}
     last: dict[str, Any] | None = None

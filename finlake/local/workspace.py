@@ -78,8 +78,11 @@ class Workspace:
         self.write_json(f"runs/{record['name']}-{stamp}.json", record)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        """The dead-letter queue as the last session left it: ``[{"sent": ISO-8601 UTC, "body": {...}}]``,
-        the body being what a definition's ``SendToDeadLetterQueue`` state sent."""
+        """The dead-letter queue as the last session left it.
+
+        ``[{"sent": ISO-8601 UTC, "body": {...}}]``, the body being what a definition's ``SendToDeadLetterQueue`` state
+        sent.
+        """
         letters: list[dict[str, Any]] = self.read_json("dead-letters.json", [])
         return letters
 

@@ -117,9 +117,11 @@ def backfill_aws(
     poll_s: float = 5.0,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Start the partitions not already SUCCEEDED (under their name or a rerun of it), at most
-    ``parallel`` at a time (capped at ``spec.parallel_runs`` for a domain with Glue jobs); a RUNNING
-    one is followed rather than started twice."""
+    """Start the partitions not already SUCCEEDED (under their name or a rerun of it).
+
+    At most ``parallel`` at a time (capped at ``spec.parallel_runs`` for a domain with Glue jobs); a RUNNING one is
+    followed rather than started twice.
+    """
     parallel = bounded_parallelism(spec, parallel)
     by_base: dict[str, list[dict[str, Any]]] = {}
     names: set[str] = set()
@@ -158,6 +160,8 @@ def backfill_aws(
 
 
 def done_locally(records: list[dict[str, Any]]) -> dict[str, str]:
-    """``{deterministic name: the name that SUCCEEDED}`` of the local runs (the workspace's run
-    records), by the rule of `backfill_aws` (`finlake.ops.executions.succeeded`)."""
+    """``{deterministic name: the name that SUCCEEDED}`` of the local runs (the workspace's run records).
+
+    By the rule of `backfill_aws` (`finlake.ops.executions.succeeded`).
+    """
     return succeeded(records)

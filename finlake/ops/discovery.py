@@ -70,8 +70,11 @@ def stack_outputs(cloudformation: Any, stack: str, region: str) -> dict[str, str
 
 
 def discover(cloudformation: Any, region: str, domains: list[str]) -> Deployment:
-    """Read both stacks' outputs. A missing platform output is an error at once; a missing state
-    machine output only when that domain is used (`Deployment.state_machine`)."""
+    """Read both stacks' outputs.
+
+    A missing platform output is an error at once; a missing state machine output only when that domain is used
+    (`Deployment.state_machine`).
+    """
     platform = stack_outputs(cloudformation, PLATFORM_STACK, region)
     missing = [key for key in PLATFORM_OUTPUTS if key not in platform]
     if missing:

@@ -1,5 +1,7 @@
-"""Start an execution with the deterministic name local runs use, or attach to the one that has it,
-and follow it state by state from its history (what the Step Functions console shows)."""
+"""Start an execution with the deterministic name local runs use, or attach to the one that has it.
+
+Then follow it state by state from its history (what the Step Functions console shows).
+"""
 
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ _RERUN = re.compile(r"-r(\d+)$")
 
 @dataclass(frozen=True)
 class Request:
-    """What to run: the same fields as `finlake.local.runner.RunPlan` without local files, so the
-    execution input, and therefore its name, is the one a local run of the same request gets."""
+    """What to run: the same fields as `finlake.local.runner.RunPlan` without local files.
+
+    So the execution input, and therefore its name, is the one a local run of the same request gets.
+    """
 
     spec: DomainSpec
     date: str | None = None
@@ -125,9 +129,11 @@ def list_executions(sfn: Any, state_machine_arn: str) -> Iterator[dict[str, Any]
 
 
 def succeeded(runs: Iterable[dict[str, Any]]) -> dict[str, str]:
-    """``{deterministic name: the name that SUCCEEDED}`` over executions or local run records
-    (``{"name", "status"}``): a partition is done when its run or any rerun ``<name>-r<N>`` of it
-    SUCCEEDED. The one rule of `backfill`, with --aws and without."""
+    """``{deterministic name: the name that SUCCEEDED}`` over executions or local run records.
+
+    Records are ``{"name", "status"}``: a partition is done when its run or any rerun ``<name>-r<N>`` of it SUCCEEDED.
+    The one rule of `backfill`, with --aws and without.
+    """
     done: dict[str, str] = {}
     for run in runs:
         if run.get("status") == "SUCCEEDED":
@@ -136,8 +142,10 @@ def succeeded(runs: Iterable[dict[str, Any]]) -> dict[str, str]:
 
 
 def next_attempt(names: set[str], name: str) -> str:
-    """``name`` itself if unused, else the first unused ``<name>-r<N>`` (Step Functions keeps a
-    name taken for 90 days, so a failed run is rerun under a new one)."""
+    """``name`` itself if unused, else the first unused ``<name>-r<N>``.
+
+    Step Functions keeps a name taken for 90 days, so a failed run is rerun under a new one.
+    """
     if name not in names:
         return name
     attempt = 1
@@ -161,7 +169,9 @@ def describe(sfn: Any, arn: str) -> dict[str, Any] | None:
 
 def start_or_attach(sfn: Any, state_machine_arn: str, name: str, request: dict[str, Any]) -> tuple[str, bool]:
     """Start ``name``; if Step Functions already has an execution of that name, return it instead.
-    Returns (execution ARN, whether it already existed)."""
+
+    Returns (execution ARN, whether it already existed).
+    """
     arn = execution_arn(state_machine_arn, name)
     if describe(sfn, arn) is not None:
         return arn, True

@@ -25,9 +25,11 @@ class RunSummary:
 
 
 def recent_runs(sfn: Any, state_machine_arn: str, limit: int = 10) -> list[RunSummary]:
-    """The newest ``limit`` executions, newest first. Counts come from each execution's output
-    (``counts``), a failure's error and cause from its description: a finished one costs one
-    DescribeExecution."""
+    """The newest ``limit`` executions, newest first.
+
+    Counts come from each execution's output (``counts``), a failure's error and cause from its description: a finished
+    one costs one DescribeExecution.
+    """
     page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)
     items = sorted(page["executions"], key=lambda e: e["startDate"], reverse=True)[:limit]
     summaries = []

@@ -130,8 +130,10 @@ def release(sqs: Any, queue_url: str, letters: list[DeadLetter]) -> None:
 
 
 def group(letters: list[DeadLetter], domain: str | None = None, base: str | None = None) -> list[FailedRun]:
-    """The letters as failed runs (a run and its ``-r<N>`` reruns are one), oldest first; only
-    ``domain``'s, or only the run named ``base`` (or a rerun of it), when given."""
+    """The letters as failed runs (a run and its ``-r<N>`` reruns are one), oldest first.
+
+    Only ``domain``'s, or only the run named ``base`` (or a rerun of it), when given.
+    """
     runs: dict[str, FailedRun] = {}
     for letter in letters:
         if domain and letter.domain != domain:
@@ -200,11 +202,12 @@ def apply(
     base: str | None = None,
 ) -> list[Rerun]:
     """Rerun every failed run on the queue (of ``domain``), one at a time, waiting for each.
-    Messages stay hidden while their rerun runs; deleted after success, released after failure
-    (or when the rerun raised: then the error propagates). Messages of other domains are released
-    at once, and so are those of other runs than ``base`` when it is given. ``rerun`` replaces
-    how one run is rerun (the embedded AWS reruns locally, see finlake/local/redrive.py); the
-    queue's rules stay these."""
+
+    Messages stay hidden while their rerun runs; deleted after success, released after failure (or when the rerun
+    raised: then the error propagates). Messages of other domains are released at once, and so are those of other runs
+    than ``base`` when it is given. ``rerun`` replaces how one run is rerun (the embedded AWS reruns locally, see
+    finlake/local/redrive.py); the queue's rules stay these.
+    """
     letters = receive_all(sqs, queue_url, visibility_s=visibility_s, wait_s=wait_s)
     mine = group(letters, domain, base)
     kept = {letter.message_id for run in mine for letter in run.letters}

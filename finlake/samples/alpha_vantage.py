@@ -136,8 +136,10 @@ def av_answer(
     seed: int = 7,
     registered: tuple[str, str] = (LOCAL_KEY, FREE_KEY),
 ) -> tuple[int, bytes]:
-    """(HTTP status, body) Alpha Vantage answers for one request (always HTTP 200); ``registered``: the keys
-    it knows (the full one, then the free one)."""
+    """(HTTP status, body) Alpha Vantage answers for one request (always HTTP 200).
+
+    ``registered``: the keys it knows (the full one, then the free one).
+    """
     if api_key not in registered:
         return 200, json.dumps(INVALID_KEY, indent=4).encode()
     if function == "TIME_SERIES_DAILY_ADJUSTED" and api_key == registered[1]:

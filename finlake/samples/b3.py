@@ -592,8 +592,10 @@ def cotahist_daily(d: date, *, seed: int = 7) -> bytes:
 
 
 def cotahist_yearly(year: int, *, seed: int = 7, records_target: int | None = None, until: date | None = None) -> bytes:
-    """``COTAHIST_AYYYY.TXT`` content: every trading day of ``year`` (see the module doc), or up to
-    ``until`` for the current year's file, which B3 updates as the year goes."""
+    """``COTAHIST_AYYYY.TXT`` content: every trading day of ``year`` (see the module doc).
+
+    Or up to ``until`` for the current year's file, which B3 updates as the year goes.
+    """
     last = min(date(year, 12, 31), until) if until else date(year, 12, 31)
     days = trading_days(max(date(year, 1, 1), ORIGIN), last)
     per_day: int | None = None

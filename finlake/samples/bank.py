@@ -448,8 +448,10 @@ API_NOTE = (
 
 
 def mock_workspace(ws: Workspace) -> Workspace:
-    """Where the bank mock's runs go: invented transactions (2015 on) never share tables with a
-    person's exports. (Not created here: `Workspace.open` it to run there.)"""
+    """Where the bank mock's runs go: invented transactions (2015 on) never share tables with a person's exports.
+
+    (Not created here: `Workspace.open` it to run there.)
+    """
     return Workspace((ws.root / MOCK_BANK_HOME).resolve())
 
 
@@ -467,8 +469,11 @@ class BankAdapter(SampleAdapter):
         return json.dumps({"cpf": LOCAL_NUBANK_CPF, "password": "local-only", "certificate_p12_base64": certificate})
 
     def plan(self, ws: Workspace, spec: DomainSpec, **options: Any) -> RunPlan:
-        """Without ``--input``: the mock in `mock_workspace`, or with ``source="api"`` the Nubank API (which
-        refuses the invented login); with files, what was asked."""
+        """The runs of a local bank run.
+
+        Without ``--input``: the mock in `mock_workspace`, or with ``source="api"`` the Nubank API (which refuses the
+        invented login); with files, what was asked.
+        """
         if options.get("inputs"):
             return super().plan(ws, spec, **options)
         month, force = options.get("month"), bool(options.get("force"))
@@ -482,9 +487,12 @@ class BankAdapter(SampleAdapter):
         return RunPlan(spec, month=month, force=force, source="mock", workspace=mock, note=note)
 
     def demo_plans(self, ws: Workspace) -> list[RunPlan]:
-        """The Nubank API through pynubank's offline mock (a snapshot taken this month, so its credit
-        limit applies from this month on), then the app's exports (card CSV in both formats, two
-        overlapping NuConta CSVs, OFX of both accounts) in one run."""
+        """The demo's bank run: the pynubank offline mock, then the app's exports, in one run.
+
+        The Nubank API through pynubank's offline mock (a snapshot taken this month, so its credit limit applies from
+        this month on), then the app's exports (card CSV in both formats, two overlapping NuConta CSVs, OFX of both
+        accounts).
+        """
         folder = ws.samples_dir / "bank"
         if not folder.exists():
             write(folder, demo_files(BANK_DEMO_END, BANK_DEMO_MONTHS))

@@ -136,8 +136,10 @@ def _balance_row(rng: random.Random, standard: str, total_millions: float) -> li
 
 
 def sample_csv(standard: str = "BRGAAP", year: int = 2023, *, seed: int = 7, encoding: str | None = None) -> bytes:
-    """One resource CSV: a row per quarter end and category (see module doc); ``encoding`` defaults to the
-    year's (UTF-8, or windows-1252 from :data:`CP1252_FROM`)."""
+    """One resource CSV: a row per quarter end and category (see module doc).
+
+    ``encoding`` defaults to the year's (UTF-8, or windows-1252 from :data:`CP1252_FROM`).
+    """
     if standard not in ACCOUNTS:
         raise ValueError(f"unknown standard {standard!r}; expected one of {STANDARDS}")
     rng = random.Random(f"{seed}/{standard}/{year}")

@@ -111,8 +111,10 @@ def payment_file_name(month: str) -> str:
 
 
 def date_stamped_names(month: str) -> tuple[str, str]:
-    """The names of the publisher's date-stamped deliveries (reference date, then generation time), as the
-    public sample is named: ``tb_fatura_20240901_20240902000000.csv``, ``tb_pagamentos_20240901_...``."""
+    """The names of the publisher's date-stamped deliveries (reference date, then generation time).
+
+    As the public sample is named: ``tb_fatura_20240901_20240902000000.csv``, ``tb_pagamentos_20240901_...``.
+    """
     compact = month.replace("-", "")
     stamp = f"{compact}01_{compact}02000000"
     return f"tb_fatura_{stamp}.csv", f"tb_pagamentos_{stamp}.csv"
@@ -562,8 +564,11 @@ def generate(
 
 
 def write(out_dir: Path, files: dict[str, tuple[bytes, bytes]], *, date_stamped_from: str | None = None) -> list[Path]:
-    """Write every month's two files into ``out_dir`` (created if needed); returns the paths. Months from
-    ``date_stamped_from`` (YYYY-MM) on are named as the date-stamped deliveries (:func:`date_stamped_names`)."""
+    """Write every month's two files into ``out_dir`` (created if needed); returns the paths.
+
+    Months from ``date_stamped_from`` (YYYY-MM) on are named as the date-stamped deliveries
+    (:func:`date_stamped_names`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -613,8 +618,10 @@ CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, CARDS_DEMO_END = 2_000, 12, "2024-09"
 
 
 def seed_cards_inbox(ws: Workspace, month: str) -> str:
-    """Put generated invoice and payment files for ``month`` (YYYY-MM) in the local inbox when it has
-    neither (what dropping the month's files would do); return the line that says so, or ""."""
+    """Put generated invoice and payment files for ``month`` (YYYY-MM) in the local inbox when it has neither.
+
+    That is what dropping the month's files would do; returns the line that says so, or "".
+    """
     from functions.cards.pipeline import INBOX, monthly_names
 
     names = monthly_names(month)
@@ -629,9 +636,11 @@ def seed_cards_inbox(ws: Workspace, month: str) -> str:
 
 
 def cards_demo(ws: Workspace) -> RunPlan:
-    """A year of monthly invoice and payment files (with the anomalies real files have: duplicated
-    rows, malformed lines, payments for unknown invoices; the last quarter named as the publisher's
-    date-stamped deliveries, tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv) loaded in one backfill run."""
+    """A year of monthly invoice and payment files loaded in one backfill run.
+
+    The files have the anomalies real files have: duplicated rows, malformed lines, payments for unknown invoices; the
+    last quarter is named as the publisher's date-stamped deliveries, tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv.
+    """
     folder = ws.samples_dir / "cards"
     if not folder.exists():
         files = generate(CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, end_month=CARDS_DEMO_END)
