@@ -33,6 +33,15 @@ from stacks.specs import DOMAINS, ROOT, DomainSpec
 
 
 def cdk_json_context() -> dict[str, Any]:
+    """The ``context`` block of the project's ``cdk.json``, as a dict.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``cdk.json`` is not at the project root.
+    KeyError
+        When it has no ``context`` key.
+    """
     context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
     return context
 
@@ -107,6 +116,7 @@ class RetainExceptOnCreate:
     """
 
     def visit(self, node: IConstruct) -> None:
+        """Give ``node`` ``RETAIN_ON_UPDATE_OR_DELETE`` when it is a CfnResource with ``DeletionPolicy: Retain``."""
         if isinstance(node, CfnResource) and node.cfn_options.deletion_policy == CfnDeletionPolicy.RETAIN:
             node.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
 

@@ -75,6 +75,7 @@ class ManagedLayer:
 
 @cache
 def layers_data() -> dict[str, Any]:
+    """The parsed ``stacks/lambda_layers.json`` (managed layers and their ARNs per region), read once per process."""
     data: dict[str, Any] = json.loads(LAYERS_DATA.read_text())
     return data
 
@@ -85,6 +86,7 @@ def runtime_distributions() -> tuple[str, ...]:
 
 
 def managed_layers() -> dict[str, ManagedLayer]:
+    """The AWS-managed layers of ``stacks/lambda_layers.json``, keyed as in that file (e.g. ``awswrangler``)."""
     return {
         key: ManagedLayer(
             key=key,

@@ -106,6 +106,10 @@ class NotifierDestination:
     def bind(
         self, _scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
     ) -> lambda_.DestinationConfig:
+        """Let ``fn``'s role invoke the notifier's unqualified ARN, and make that ARN ``fn``'s on-failure destination.
+
+        Called by CDK when the destination is attached; ``type`` is ignored.
+        """
         fn.add_to_role_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.notifier.function_arn])
         )

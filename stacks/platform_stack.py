@@ -54,6 +54,13 @@ RETENTION = {
 
 
 def retention(days: int) -> logs.RetentionDays:
+    """CloudWatch Logs retention for ``days``.
+
+    Raises
+    ------
+    ValueError
+        When ``days`` is not one of the retention periods CloudWatch Logs offers.
+    """
     if days not in RETENTION:
         raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}, not {days}")
     return RETENTION[days]

@@ -35,9 +35,11 @@ class OptionalSetting(Protocol):
     """A setting that switches optional resources (a secret, environment variables) on."""
 
     @property
-    def enabled(self) -> bool: ...
+    def enabled(self) -> bool:
+        """Whether the optional resources are created."""
 
-    def environment(self) -> dict[str, str]: ...
+    def environment(self) -> dict[str, str]:
+        """The environment variables the setting gives the functions that use it (name -> value)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class GoogleSheetsSetting:
     worksheet: str = "bank_monthly_summary"
 
     def __post_init__(self) -> None:
+        """Refuse an enabled sink without a spreadsheet id or worksheet (ValueError)."""
         if self.enabled and not self.spreadsheet_id:
             raise ValueError(f"context {CONTEXT_KEY}.google_sheets.enabled needs a spreadsheet_id")
         if self.enabled and not self.worksheet:
@@ -73,10 +76,12 @@ class FredSetting:
     series: tuple[str, ...] = ("DFF", "CPIAUCSL", "VIXCLS", "DGS10")
 
     def __post_init__(self) -> None:
+        """Refuse an enabled source without a series (ValueError)."""
         if self.enabled and not self.series:
             raise ValueError(f"context {CONTEXT_KEY}.fred.series must name at least one FRED series")
 
     def environment(self) -> dict[str, str]:
+        """``FRED_SERIES``: the series ids, comma-separated."""
         return {"FRED_SERIES": ",".join(self.series)}
 
 
@@ -94,6 +99,7 @@ class AlphaVantageSetting:
     pause_s: float = 12.0  # between two requests: 5 a minute, the free tier's published pace
 
     def __post_init__(self) -> None:
+        """Refuse an unknown ``function``, an empty watchlist when enabled, or a negative pause (ValueError)."""
         if self.function not in ("TIME_SERIES_DAILY_ADJUSTED", "TIME_SERIES_DAILY"):
             raise ValueError(f"context {CONTEXT_KEY}.alpha_vantage.function: TIME_SERIES_DAILY[_ADJUSTED]")
         if self.enabled and not self.watchlist:
@@ -102,6 +108,7 @@ class AlphaVantageSetting:
             raise ValueError(f"context {CONTEXT_KEY}.alpha_vantage.pause_s must be >= 0")
 
     def environment(self) -> dict[str, str]:
+        """``ALPHA_VANTAGE_WATCHLIST`` (comma-separated), ``_MARKET``, ``_FUNCTION`` and ``_PAUSE_S`` (seconds)."""
         return {
             "ALPHA_VANTAGE_WATCHLIST": ",".join(self.watchlist),
             "ALPHA_VANTAGE_MARKET": self.market,
@@ -123,6 +130,11 @@ OPTIONAL_SETTINGS = ("google_sheets", "fred", "alpha_vantage")
 
 @dataclass(frozen=True)
 class Settings:
+    """The deployment's settings: the ``finlake`` key of the CDK context, typed and checked.
+
+    Build it with `Settings.from_context`; every field has a default (``cdk.json`` holds the project's own).
+    """
+
     notification_emails: tuple[str, ...] = ()
     schedules: Mapping[str, ScheduleSetting] = field(default_factory=dict)
     log_retention_days: int = 90
@@ -136,6 +148,7 @@ class Settings:
     prefix: str = DEFAULT_PREFIX
 
     def __post_init__(self) -> None:
+        """Refuse a prefix that cannot name every resource, a budget <= 0 USD or a cutoff under 10 MB (ValueError)."""
         Names(self.prefix)  # refuses a prefix that cannot name every resource
         if self.monthly_budget_usd <= 0:
             raise ValueError("monthly_budget_usd must be positive")
@@ -144,6 +157,16 @@ class Settings:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | None) -> Settings:
+        """The settings of the ``finlake`` context value (a mapping; None: every default).
+
+        Raises
+        ------
+        ValueError
+            On an unknown key (naming the known ones), a schedule entry without ``enabled``, or a value a
+            ``__post_init__`` refuses.
+        TypeError
+            When a nested setting has an unknown key.
+        """
         raw = dict(context or {})
         unknown = set(raw) - {f.name for f in fields(cls)}
         if unknown:
@@ -171,6 +194,7 @@ class Settings:
 
     @property
     def names(self) -> Names:
+        """The resource names of this deployment (``functions/common/contract.py``), from ``prefix``."""
         return Names(self.prefix)
 
     def schedule_for(self, spec: DomainSpec) -> ScheduleSetting:

@@ -60,6 +60,7 @@ class Access:
     athena: bool = False
 
     def __post_init__(self) -> None:
+        """Refuse an access other than '', r, w, rw or rwd, and delete on the raw zone (ValueError)."""
         for zone in ("raw", "curated", "refined"):
             if getattr(self, zone) not in {"", "r", "w", "rw", "rwd"}:
                 raise ValueError(f"{zone} access must be '', r, w, rw or rwd")
@@ -86,6 +87,7 @@ class LambdaStep:
     secrets: tuple[str, ...] = ()  # keys of the domain's `secrets` this step may read
 
     def __post_init__(self) -> None:
+        """Refuse a description longer than Lambda's limit (ValueError)."""
         if len(self.description) > LAMBDA_DESCRIPTION_MAX:
             raise ValueError(f"{self.step}: description over {LAMBDA_DESCRIPTION_MAX} characters (Lambda's limit)")
 
@@ -216,6 +218,7 @@ class DomainSpec:
 
     @property
     def period(self) -> str:
+        """The run period: ``run_period`` if set, else ``day`` for a date-partitioned domain and ``month`` otherwise."""
         return self.run_period or ("day" if self.partition == "date" else "month")
 
     @property
@@ -236,6 +239,7 @@ class DomainSpec:
         return DEFAULT_NAMES.secret(self.name, key)
 
     def substitution_keys(self) -> list[str]:
+        """The ``${...}`` placeholders of the domain's definition: each step's function or job, then the shared ones."""
         keys = [f"{s.step}Function" for s in self.lambdas]
         keys += [f"{g.step}Job" for g in self.glue_jobs]
         return [*keys, "NotifyFunction", "NotificationTopic", "DeadLetterQueue", "Region"]
