@@ -46,6 +46,11 @@ class FinlakeGroup(click.Group):
     def main(  # type: ignore[override]
         self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None, **extra: Any
     ) -> Any:
+        """Run the CLI without click's standalone mode, printing each error as one line and exiting.
+
+        Exits 2 (the usage error's code) with the ``--help`` to read on a usage error, the exception's code on another
+        click error, and 1 on Ctrl-C (``Aborted!``).
+        """
         extra.pop("standalone_mode", None)
         try:
             return super().main(args, prog_name, complete_var, False, **extra)
@@ -61,6 +66,10 @@ class FinlakeGroup(click.Group):
             sys.exit(1)
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Invoke the command; an unexpected exception becomes a one-line `click.ClickException` (exit 1).
+
+        With ``--debug`` or ``FINLAKE_DEBUG`` set, the exception propagates with its trace.
+        """
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -75,6 +84,7 @@ class FinlakeGroup(click.Group):
 
 
 def debug_on(ctx: click.Context) -> bool:
+    """Whether ``--debug`` was given or ``FINLAKE_DEBUG`` is set."""
     return bool(ctx.meta.get(DEBUG) or os.environ.get("FINLAKE_DEBUG"))
 
 
@@ -649,6 +659,7 @@ def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool, deb
 
 
 def done_in(ws: Workspace, domain: str) -> dict[str, str]:
+    """``{deterministic name: the name that SUCCEEDED}`` of ``domain``'s local runs in ``ws`` (`done_locally`)."""
     from finlake.ops.backfill import done_locally
 
     return done_locally(ws.runs(domain))

@@ -63,6 +63,11 @@ class QueryError(Exception):
 
 @dataclass(frozen=True)
 class TableSummary:
+    """One catalog table as ``finlake query`` lists it: rows and partitions in the local lake, its location.
+
+    ``last_run`` is ``"<execution> (<started>)"`` of the newest successful run that wrote it, or "".
+    """
+
     database: str
     name: str
     rows: int

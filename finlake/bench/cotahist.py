@@ -1,9 +1,9 @@
-"""Benchmark of the B3 COTAHIST parser against the libraries a user would pick instead (``make bench``).
+r"""Benchmark of the B3 COTAHIST parser against the libraries a user would pick instead (``make bench``).
 
 Every candidate reads the same generated yearly file (``finlake.samples.b3.cotahist_yearly``,
 written to a temporary file) in the same run:
 
-* ``scan``: the floor, ``path.read_bytes().count(b"\\n")`` (read the file, count its lines);
+* ``scan``: the floor, ``path.read_bytes().count(b"\n")`` (read the file, count its lines);
 * ``finlake``: ``parse_cotahist(path.read_bytes(), ...)``;
 * ``b3cotahist`` 0.1.9 (polars engine): ``read_bytes`` (polars, then ``to_pandas``, its public
   API) and its polars stage alone (``_read_bytes``, the library's best case);

@@ -1,4 +1,4 @@
-"""A deterministic, recorded CKAN cassette of BNDES balance sheets, for the local mode and tests.
+r"""A deterministic, recorded CKAN cassette of BNDES balance sheets, for the local mode and tests.
 
 The numbers are invented (plausible magnitudes, not BNDES's published figures). Same arguments,
 same bytes.
@@ -16,7 +16,7 @@ Cassette layout (read by ``functions.bndes.ckan.ReplayHttp``)::
 
 Each resource's ``hash`` is the MD5 of its CSV bytes. Resource and package ids are uuid5 values.
 
-CSV: UTF-8 without BOM, ``;`` delimiter, ``\\n`` line ends, header of human labels with accents
+CSV: UTF-8 without BOM, ``;`` delimiter, ``\n`` line ends, header of human labels with accents
 (``Data;Categoria;Caixa e equivalentes de caixa;...;Ativo total;...;Patrimônio líquido;Passivo
 total``, which normalise to ``data;categoria;caixa_e_equivalentes_de_caixa;...``), one row per
 quarter end (31/03, 30/06, 30/09, 31/12) and category, values in R$ millions with two decimals in

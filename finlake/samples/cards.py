@@ -1,7 +1,7 @@
-"""Deterministic monthly card files (invoices and payments) for the local mode, tests and benchmarks.
+r"""Deterministic monthly card files (invoices and payments) for the local mode, tests and benchmarks.
 
 The people and amounts are invented; the shape follows the real sample in ``shared/fixtures/cards``
-(comma-separated, ``\\n`` line ends, ISO dates, amounts with two decimals and a ``.``). Same arguments,
+(comma-separated, ``\n`` line ends, ISO dates, amounts with two decimals and a ``.``). Same arguments,
 same bytes. Everything is vectorised with NumPy: a million clients over twelve months is a few
 seconds of NumPy plus the CSV writing (Arrow's CSV writer).
 
