@@ -42,6 +42,8 @@ class Panel:
 
 @dataclass
 class Dashboard:
+    """One domain's dashboard: its panels and the optional picker (ticker, account or variable) they were drawn for."""
+
     domain: str
     title: str
     panels: list[Panel] = field(default_factory=list)
@@ -65,6 +67,7 @@ def frame(ws: Workspace, sql: str) -> pd.DataFrame:
 
 
 def missing(table: str, run: str) -> Panel:
+    """The panel shown for a table the lake does not hold yet, naming the ``finlake run`` that writes it."""
     return Panel(table, note=f"no table {table} yet: `finlake run {run}` writes it")
 
 

@@ -47,6 +47,7 @@ def homes(ws: Workspace) -> list[Workspace]:
 
 
 def partition_of(record: dict[str, Any]) -> str:
+    """The partition a run was for: the input's date, month or year, else its output's partition values; "" if none."""
     request = record.get("input") or {}
     output = record.get("output") or {}
     found = request.get("date") or request.get("month") or request.get("year")
@@ -56,6 +57,7 @@ def partition_of(record: dict[str, Any]) -> str:
 
 
 def rows_of(record: dict[str, Any]) -> str:
+    """``rows in / valid / quarantined`` of a run record's output counts, or "" when it reported none."""
     counts = (record.get("output") or {}).get("counts") or {}
     if not counts:
         return ""
@@ -96,6 +98,7 @@ def dead_letter(home: Workspace, name: str) -> dict[str, Any] | None:
 
 
 def definition(domain: str) -> dict[str, Any]:
+    """The parsed definition (ASL) of ``domain`` (``spec.definition_path``)."""
     loaded: dict[str, Any] = json.loads(DOMAINS[domain].definition_path.read_text())
     return loaded
 
@@ -115,6 +118,10 @@ def transitions(state: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def state_status(name: str, state: dict[str, Any], seen: dict[str, dict[str, Any]], record: dict[str, Any]) -> str:
+    """The status of state ``name`` in a run: not run, succeeded, failed, caught (its Catch took the error) or running.
+
+    ``seen`` maps each state the run entered to its item in the run record's ``states``.
+    """
     item = seen.get(name)
     if item is None:
         return NOT_RUN
@@ -206,6 +213,7 @@ def state_detail(domain: str, record: dict[str, Any], name: str) -> dict[str, An
 
 
 def pretty(text: str | None) -> str | None:
+    """``text`` indented as JSON when it parses, else as it is; None stays None."""
     if text is None:
         return None
     try:
@@ -255,6 +263,7 @@ def catalog_tables(ws: Workspace) -> list[TableInfo]:
 
 
 def has_table(ws: Workspace, qualified: str) -> bool:
+    """Whether the workspace's catalog has ``database.table`` (``qualified``)."""
     database, _, name = qualified.partition(".")
     catalog: dict[str, dict[str, Any]] = ws.read_json("catalog.json", {})
     return name in catalog.get(database, {})
