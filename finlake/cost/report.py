@@ -28,6 +28,7 @@ def _plain(value: Any) -> Any:
 
 
 def to_json(est: Estimate) -> dict[str, Any]:
+    """The estimate as plain JSON data (``finlake cost --json``): lines rounded (quantity 6, USD 4 places), total."""
     lines = [
         {
             **asdict(line),
@@ -64,6 +65,7 @@ def _per(per: Decimal, unit: str) -> str:
 
 
 def render_table(est: Estimate) -> str:
+    """The estimate as the text table ``finlake cost`` prints: lines, total, runs a month and the assumptions used."""
     header = ("service", "item", "quantity", "unit price", "USD/month")
     rows = [
         (

@@ -136,10 +136,20 @@ def load_script(location: str) -> ModuleType:
 
 
 class LocalGlueRunner:
+    """Runs a Glue job's script on local Spark when moto starts a job run (`moto_patches.set_glue_runner`).
+
+    The script reads and writes the workspace's folders as the lake's buckets; objects its boto3 calls put into moto
+    are copied to the workspace, and the workspace is loaded back into moto afterwards.
+    """
+
     def __init__(self, aws: EmbeddedAws):
         self.aws = aws
 
     def __call__(self, job_name: str, arguments: dict[str, str]) -> None:
+        """Run job ``job_name`` with the run's ``arguments`` (``--KEY`` -> value) over the job's default arguments.
+
+        Raises whatever the script raises: moto then records the run as FAILED.
+        """
         job = self.aws.client("glue").get_job(JobName=job_name)["Job"]
         script = load_script(job["Command"]["ScriptLocation"])
         # As Glue does: the job's default arguments, overridden by the run's own.

@@ -61,6 +61,7 @@ class LocalLambdaContext:
     function_version: str = "$LATEST"
 
     def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left in the invocation: always 300,000 locally (no deadline is enforced)."""
         return 300_000
 
 
@@ -81,6 +82,7 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
 
 
 def resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """The function a Lambda ``handler`` string (``package.module.function``) names, imported."""
     module_name, _, attr = handler.rpartition(".")
     return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
 
@@ -196,6 +198,7 @@ def _fail_error_name(error_value: str | None) -> Any:
 
 
 def set_glue_runner(runner: GlueRunner | None) -> None:
+    """Set the runner moto's patched ``StartJobRun`` calls for a Glue job (None: no local Glue)."""
     global _glue_runner
     _glue_runner = runner
 

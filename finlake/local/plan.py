@@ -32,6 +32,7 @@ class RunPlan:
     note: str = ""  # printed under the run's header: where its data comes from
 
     def __post_init__(self) -> None:
+        """Without input files, pin the run's date or month as the CLI does (`finlake.naming.pinned`)."""
         if not self.inputs:  # files say what they are for (the S3 triggers' rule)
             self.date, self.month = pinned(self.spec, self.date, self.month, self.year)
 

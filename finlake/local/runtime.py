@@ -58,6 +58,12 @@ UNHANDLED = ("FAILED", "TIMED_OUT", "ABORTED")  # the statuses the platform's Ev
 
 @dataclass
 class RunResult:
+    """One finished execution on the embedded AWS: its status, input, output, error and cause, and what it did.
+
+    ``started`` and ``stopped`` are timezone-aware; ``states`` holds each state entered (input, output, error),
+    ``notifications`` the emails the run sent (subject and message).
+    """
+
     name: str
     domain: str
     status: str
@@ -72,6 +78,7 @@ class RunResult:
 
     @property
     def succeeded(self) -> bool:
+        """Whether the execution's status is SUCCEEDED."""
         return self.status == "SUCCEEDED"
 
     @property
@@ -87,6 +94,7 @@ class RunResult:
         return caught[0] if caught else (names[-1] if names else None)
 
     def record(self) -> dict[str, Any]:
+        """The run as the workspace keeps it (``runs/*.json``): times as ISO 8601, duration in seconds."""
         return {
             "name": self.name,
             "failed_state": self.failed_state,
@@ -129,6 +137,11 @@ class EmbeddedAws:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def __enter__(self) -> EmbeddedAws:
+        """Start the embedded AWS: test credentials in the environment, moto running definitions, the platform.
+
+        The platform's resources are created, the workspace's objects, catalog and dead letters loaded, and the local
+        Glue runner set.
+        """
         env = {
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
@@ -153,6 +166,7 @@ class EmbeddedAws:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Save the workspace and the dead letters, stop moto, and restore the environment it changed."""
         try:
             self.save_workspace()
             self.save_dead_letters()
@@ -329,10 +343,18 @@ class EmbeddedAws:
         return payload
 
     def executions(self, spec: DomainSpec) -> list[dict[str, Any]]:
+        """The executions of ``spec``'s state machine, as Step Functions lists them (deploying it first if needed)."""
         sfn = self.client("stepfunctions")
         return list(sfn.list_executions(stateMachineArn=self.deploy(spec))["executions"])
 
     def wait(self, execution_arn: str, timeout_s: float = 1800) -> dict[str, Any]:
+        """Wait for an execution to end; its DescribeExecution answer.
+
+        Raises
+        ------
+        TimeoutError
+            When it has not ended after ``timeout_s`` seconds.
+        """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout_s
         while (description := sfn.describe_execution(executionArn=execution_arn))["status"] not in TERMINAL:
@@ -351,6 +373,31 @@ class EmbeddedAws:
         on_event: Callable[[StateEvent], None] | None = None,
         timeout_s: float = 1800,
     ) -> RunResult:
+        """Run ``spec``'s workflow as execution ``name`` and wait for it to end.
+
+        Parameters
+        ----------
+        spec
+            The domain; its state machine is deployed on first use.
+        execution_input
+            The execution input (a RunRequest dict).
+        name
+            The execution name (deterministic, `finlake.naming`).
+        on_event
+            Called with each state entered or left, as it happens.
+        timeout_s
+            Seconds before the execution is stopped.
+
+        Returns
+        -------
+        RunResult
+            The outcome; a FAILED, TIMED_OUT or ABORTED run has also had its status-change event sent to the notifier.
+
+        Raises
+        ------
+        TimeoutError
+            When the execution has not ended after ``timeout_s`` (it is stopped first).
+        """
         arn = self.deploy(spec)
         sfn = self.client("stepfunctions")
         execution_arn = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))[
@@ -549,6 +596,7 @@ class EmbeddedAws:
         self.workspace.write_json("catalog.json", self.catalog())
 
     def catalog(self) -> dict[str, dict[str, Any]]:
+        """The Glue catalog of every lake database: ``{database: {table: {"table": ..., "partitions": [...]}}}``."""
         glue = self.client("glue")
         result: dict[str, dict[str, Any]] = {}
         for database in DATABASES.values():
@@ -649,5 +697,6 @@ def _cut(text: str | None) -> str | None:
 
 @contextmanager
 def embedded_aws(workspace: Workspace, **kwargs: Any) -> Iterator[EmbeddedAws]:
+    """An `EmbeddedAws` on ``workspace`` for the ``with`` block (``kwargs`` go to its constructor)."""
     with EmbeddedAws(workspace, **kwargs) as aws:
         yield aws
