@@ -89,6 +89,7 @@ def bounded_parallelism(spec: DomainSpec, parallel: int) -> int:
 
 
 def request_for(spec: DomainSpec, partition: str, force: bool = False) -> Request:
+    """The request for one ``partition`` of ``spec`` (YYYY-MM for a month domain, else YYYY-MM-DD)."""
     if spec.partition == "month":
         return Request(spec, month=partition, force=force)
     return Request(spec, date=partition, force=force)
@@ -96,6 +97,8 @@ def request_for(spec: DomainSpec, partition: str, force: bool = False) -> Reques
 
 @dataclass
 class Outcome:
+    """One partition of a backfill: its execution name and status (SKIPPED when it had already SUCCEEDED)."""
+
     partition: str
     name: str
     status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED | SKIPPED
@@ -103,6 +106,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
+        """Whether the partition's run failed (any status but SUCCEEDED or SKIPPED)."""
         return self.status not in {"SUCCEEDED", "SKIPPED"}
 
 

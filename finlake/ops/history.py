@@ -10,6 +10,8 @@ from typing import Any
 
 @dataclass
 class RunSummary:
+    """One execution in `recent_runs`: status, times (timezone-aware), output counts, a failure's error and cause."""
+
     name: str
     status: str
     started: datetime
@@ -21,6 +23,7 @@ class RunSummary:
 
     @property
     def seconds(self) -> float | None:
+        """How long it ran, in seconds; None while it runs."""
         return (self.stopped - self.started).total_seconds() if self.stopped else None
 
 
