@@ -118,7 +118,7 @@ def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers:
 
 
 def _start_job_run(self: Any, *args: Any, **kwargs: Any) -> str:
-    """moto's FakeJob.start_job_run, then the job's script run locally and its outcome recorded."""
+    """Start a Glue job run as moto's FakeJob.start_job_run does, then run its script locally and record the outcome."""
     run_id: str = _original_start_job_run(self, *args, **kwargs)
     job_run = self.get_job_run(run_id)
     state, message = "SUCCEEDED", None
@@ -145,7 +145,7 @@ def _job_run_as_dict(self: Any) -> dict[str, Any]:
 def _guarded_eval_integration_pattern(
     self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: Any, state_credentials: Any
 ) -> None:
-    """moto's StateTaskServiceCallback._eval_integration_pattern for .sync tasks without a callback.
+    """The .sync integration pattern of moto's StateTaskServiceCallback._eval_integration_pattern, without a callback.
 
     Identical to moto 5.2.5 for the .sync pattern, minus the ``callback_endpoint.interrupt_all()``
     call on a ``None`` endpoint. Tasks that have a callback endpoint (waitForTaskToken) keep moto's

@@ -64,6 +64,7 @@ MINUTE_LIMIT = {
 
 
 def sessions(start: date, end: date) -> list[date]:
+    """US market sessions from ``start`` to ``end`` (inclusive): weekdays that are not fixed-date holidays."""
     days, day = [], start
     while day <= end:
         if day.weekday() < 5 and day not in us_holidays(day.year):

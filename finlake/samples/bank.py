@@ -102,6 +102,7 @@ def _month_name(index: int) -> str:
 
 
 def add_months(month: str, count: int) -> str:
+    """The month ``count`` months after ``month`` (YYYY-MM; negative counts go back)."""
     return _month_name(_month_index(month) + count)
 
 
@@ -424,6 +425,13 @@ def write(folder: Path, files: dict[str, bytes]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``finlake generate bank`` script entry point: write the app's exports of the demo months into ``--out``.
+
+    Returns
+    -------
+    int
+        The exit code, 0.
+    """
     parser = argparse.ArgumentParser(prog="finlake generate bank", description=__doc__.splitlines()[0])
     parser.add_argument("--end-month", default="2024-09", help="last month, YYYY-MM")
     parser.add_argument("--months", type=int, default=3)

@@ -59,12 +59,18 @@ PACKAGE_UUID = str(uuid.uuid5(_NAMESPACE, f"package/{DEFAULT_PACKAGE_ID}"))
 
 @dataclass(frozen=True)
 class Account:
+    """One balance-sheet account of the sample: its label as BNDES writes it, and its share of its side.
+
+    ``share`` is of total assets (``side == "asset"``) or of total liabilities and equity (``"liability"``).
+    """
+
     label: str
     share: float  # of total assets (assets) or of total liabilities + equity (liabilities)
     side: str  # "asset" or "liability"
 
     @property
     def column(self) -> str:
+        """The account's column name: the label normalized as the parser does (``ptbr.normalize_column``)."""
         return normalize_column(self.label)
 
 
@@ -155,6 +161,7 @@ def sample_csv(standard: str = "BRGAAP", year: int = 2023, *, seed: int = 7, enc
 
 
 def resource_id(standard: str, year: int) -> str:
+    """The stable CKAN resource id (a UUID5) of ``standard``'s CSV of ``year``."""
     return str(uuid.uuid5(_NAMESPACE, f"resource/{DEFAULT_PACKAGE_ID}/{standard}/{year}"))
 
 
@@ -185,6 +192,7 @@ def _resource(standard: str, year: int, body: bytes, position: int) -> dict[str,
 
 
 def package_envelope(resources: list[dict[str, object]], modified: str) -> dict[str, object]:
+    """The CKAN ``package_show`` answer of the balance-sheet dataset with ``resources``, modified at ``modified``."""
     return {
         "help": f"{DEFAULT_BASE_URL}/api/3/action/help_show?name=package_show",
         "success": True,

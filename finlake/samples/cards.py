@@ -103,10 +103,12 @@ def month_range(end_month: str, months: int) -> list[str]:
 
 
 def invoice_file_name(month: str) -> str:
+    """The invoice file of ``month`` (YYYY-MM): ``tb_faturas_YYYYMM.csv``."""
     return f"tb_faturas_{month.replace('-', '')}.csv"
 
 
 def payment_file_name(month: str) -> str:
+    """The payment file of ``month`` (YYYY-MM): ``tb_pagamentos_YYYYMM.csv``."""
     return f"tb_pagamentos_{month.replace('-', '')}.csv"
 
 
@@ -146,9 +148,11 @@ class CardsData:
     pay_month: np.ndarray
 
     def invoice_slice(self, month_index: int) -> slice:
+        """The invoices of month ``month_index`` (an index into ``months``), as a slice of the invoice arrays."""
         return _contiguous(self.inv_month, month_index)
 
     def payment_slice(self, month_index: int) -> slice:
+        """The payments of month ``month_index`` (an index into ``months``), as a slice of the payment arrays."""
         return _contiguous(self.pay_month, month_index)
 
 
@@ -301,6 +305,11 @@ def _csv(columns: Sequence[str], arrays: Sequence[pa.Array]) -> bytes:
 
 
 def invoice_arrays(data: CardsData, rows: slice | np.ndarray, *, minimum_column: bool = True) -> list[pa.Array]:
+    """The invoice columns of ``rows`` as Arrow arrays, in file order.
+
+    Client, invoice id, issue date, due date, amount (decimal, from cents) and, with ``minimum_column``, the
+    minimum payment.
+    """
     arrays = [
         pa.array(data.inv_client[rows]),
         pa.array(data.inv_id[rows]),
@@ -314,6 +323,7 @@ def invoice_arrays(data: CardsData, rows: slice | np.ndarray, *, minimum_column:
 
 
 def payment_arrays(data: CardsData, rows: slice | np.ndarray) -> list[pa.Array]:
+    """The payment columns of ``rows`` as Arrow arrays, in file order: id, invoice, client, date, amount."""
     return [
         pa.array(data.pay_id[rows]),
         pa.array(data.pay_invoice[rows]),
@@ -351,12 +361,15 @@ class Truth:
         return {kind: found.get(kind, 0) for kind in KINDS}
 
     def by_file(self) -> dict[str, dict[str, int]]:
+        """`counts` for every file."""
         return {name: self.counts(name) for name in self.data_lines}
 
     def malformed(self, file: str) -> int:
+        """How many malformed lines were injected into ``file``."""
         return sum(1 for i in self.injected if i.file == file and i.kind in MALFORMED_KINDS)
 
     def to_dict(self) -> dict[str, object]:
+        """The truth as JSON data: per file its data, valid and injected line counts, then every injected line."""
         return {
             "files": {
                 name: {"data_lines": lines, "valid_lines": self.valid_lines.get(name, 0), **self.counts(name)}
@@ -584,6 +597,13 @@ def write(out_dir: Path, files: dict[str, tuple[bytes, bytes]], *, date_stamped_
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``finlake generate cards`` script entry point: write the invoice and payment files into ``--out``.
+
+    Returns
+    -------
+    int
+        The exit code, 0.
+    """
     parser = argparse.ArgumentParser(prog="finlake generate cards", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--months", type=int, default=12)
