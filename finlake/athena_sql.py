@@ -413,7 +413,7 @@ class LocalDuckDB(DuckDB):
             return self.func("PRINTF", expression.this, *expression.expressions)
 
         def regexpreplace_sql(self, expression: exp.RegexpReplace) -> str:
-            """``regexp_replace`` with a literal Java replacement (``$1``) rewritten in RE2's syntax (``\\1``)."""
+            r"""``regexp_replace`` with a literal Java replacement (``$1``) rewritten in RE2's syntax (``\1``)."""
             replacement = expression.args.get("replacement")
             if isinstance(replacement, exp.Literal) and replacement.is_string:
                 expression = expression.copy()

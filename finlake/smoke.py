@@ -145,6 +145,7 @@ class LiveCalls:
         return self._clients[service]
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call boto3 ``operation`` (the API name, e.g. ``DescribeStacks``) of ``service``; its response."""
         response: dict[str, Any] = getattr(self._client(service), self._xform(operation))(**params)
         return response
 
@@ -160,6 +161,15 @@ class LiveCalls:
         timeout_s: float,
         pending_errors: Sequence[str] = (),
     ) -> dict[str, Any] | None:
+        """Repeat ``operation`` every ``every_s`` seconds until ``done(response)``; the last response.
+
+        An error whose code is in ``pending_errors`` counts as a ``None`` response (not there yet).
+
+        Raises
+        ------
+        SmokeError
+            When ``done`` is still false after ``timeout_s`` seconds.
+        """
         self.echo(f"   waiting (up to {timeout_s / 60:.0f} min): {until}")
         deadline = time.monotonic() + timeout_s
         while True:
@@ -176,6 +186,13 @@ class LiveCalls:
             time.sleep(every_s)
 
     def cdk(self, argv: Sequence[str], *, what: str) -> None:
+        """Run the CDK CLI (``argv``) from the project root in the session's region.
+
+        Raises
+        ------
+        SmokeError
+            When it exits non-zero.
+        """
         env = {**os.environ, "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
         self.echo(f"   {what}: {shlex.join(argv)}")
         result = subprocess.run(list(argv), cwd=ROOT, env=env, check=False)
@@ -195,6 +212,7 @@ class DryRunCalls:
         self.echo(f"{len(self.plan):4d}. {line}")
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Print the call; a placeholder response."""
         self._print(f"{service} {operation} {_brief(params)}".rstrip())
         return _placeholder_response(service, operation, params)
 
@@ -210,6 +228,7 @@ class DryRunCalls:
         timeout_s: float,
         pending_errors: Sequence[str] = (),
     ) -> dict[str, Any] | None:
+        """Print the call with its polling; a placeholder response at once."""
         self._print(
             f"{service} {operation} {_brief(params)} -- repeated every {every_s:g} s, "
             f"at most {timeout_s / 60:.0f} min, until {until}"
@@ -217,6 +236,7 @@ class DryRunCalls:
         return _placeholder_response(service, operation, dict(params))
 
     def cdk(self, argv: Sequence[str], *, what: str) -> None:
+        """Print the CDK command."""
         self._print(f"cdk {what} (CloudFormation change sets of both stacks, via the CDK CLI): {shlex.join(argv)}")
 
 
@@ -312,6 +332,7 @@ class SampleRun:
         return execution_name(self.domain, str(self.date or self.month), self.request(raw_bucket))
 
     def key(self, name: str) -> str:
+        """The raw-bucket key of inbox file ``name``: ``inbox/<domain>/<name>``."""
         return f"inbox/{self.domain}/{name}"
 
 
@@ -361,6 +382,8 @@ def sample_runs(today: date | None = None) -> list[SampleRun]:
 
 @dataclass
 class Row:
+    """One line of the smoke's report: a check, and whether it passed (None: not reached), with its detail."""
+
     check: str
     ok: bool | None = None  # None: not reached
     detail: str = ""
@@ -378,6 +401,12 @@ class Deployment:
 
 @dataclass
 class Smoke:
+    """The smoke test of one throwaway deployment: deploy, run every domain and a failure, check emails, tear down.
+
+    ``calls`` reaches AWS (or prints, ``--dry-run``); ``names`` carries the deployment's prefix; ``rows`` is the
+    report, one `Row` per check.
+    """
+
     calls: Calls
     names: Names
     region: str
@@ -412,6 +441,7 @@ class Smoke:
 
     @staticmethod
     def checks(runs: Sequence[SampleRun]) -> list[str]:
+        """The report's checks, in order, for ``runs``."""
         return [
             "account bootstrapped for CDK",
             "deploy both stacks",
@@ -452,6 +482,7 @@ class Smoke:
         self._pass("account bootstrapped for CDK", f"account {self.account}, {self.region}")
 
     def deploy_argv(self) -> list[str]:
+        """The ``cdk deploy --all`` command line of the smoke's deployment (`deploy_context`, the profile if given)."""
         argv = ["npx", "--yes", CDK_CLI, "deploy", "--app", f"{self.python} app.py", "--all"]
         argv += ["--require-approval", "never"]
         for key, value in deploy_context(self.names.prefix).items():
@@ -787,6 +818,7 @@ class Inbox:
     start_failures: list[str] = field(default_factory=list)
 
     def checks(self) -> list[str]:
+        """The notifications awaited: a success email per domain, the forced failure's email, the dead-letter alarm."""
         return [
             *(f"{d} success email" for d in self.domains),
             "forced failure email",
@@ -794,12 +826,14 @@ class Inbox:
         ]
 
     def describe(self) -> str:
+        """What is awaited, in words, for the wait's message."""
         return (
             f"the topic has sent: a success email for each of {', '.join(self.domains)}; the failure email of "
             f"{self.forced_failure}; the ALARM of {self.alarm_name!r}"
         )
 
     def add(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Match SQS ``messages`` (SNS envelopes as JSON bodies) to the awaited checks; other bodies are skipped."""
         for message in messages:
             try:
                 envelope = json.loads(message.get("Body", "{}"))
@@ -828,9 +862,11 @@ class Inbox:
                 yield "dead-letter queue alarm notification"
 
     def complete(self) -> bool:
+        """Whether every awaited notification has arrived."""
         return all(check in self.subjects for check in self.checks())
 
     def results(self) -> dict[str, str]:
+        """Check -> the subject of the message that met it ("" when none did)."""
         return {check: self.subjects.get(check, "") for check in self.checks()}
 
 
@@ -846,10 +882,18 @@ def deploy_context(prefix: str) -> dict[str, str]:
 
 
 def default_prefix() -> str:
+    """A fresh deployment prefix: ``finlakesmoke`` and 6 random hex digits."""
     return f"finlakesmoke{secrets.token_hex(3)}"
 
 
 def main(argv: list[str] | None = None, *, echo: Callable[[str], None] = print) -> int:
+    """The ``python -m finlake.smoke`` (``make aws-smoke``) entry point.
+
+    Returns
+    -------
+    int
+        The exit code: 0 when every check passed, else 1 (argparse exits 2 when no region is given).
+    """
     parser = argparse.ArgumentParser(prog="python -m finlake.smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="print every AWS call it would make, make none")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))

@@ -100,6 +100,7 @@ class Execution:
 
     @property
     def seconds(self) -> float:
+        """How long it ran, in seconds (0 when it has not stopped)."""
         return ((self.stopped or self.started) - self.started).total_seconds()
 
     @classmethod
