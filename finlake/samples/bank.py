@@ -470,7 +470,10 @@ class BankAdapter(SampleAdapter):
     bench_input = "6 app exports (July-September 2024), 260 rows"
 
     def secret(self, ws: Workspace, key: str) -> str | None:
-        """An invented Nubank login (pynubank's MockHttpClient accepts any): JSON {cpf, password, certificate_p12_base64}."""
+        """An invented Nubank login (pynubank's MockHttpClient accepts any).
+
+        JSON ``{cpf, password, certificate_p12_base64}``.
+        """
         if key != "nubank":
             return None
         certificate = base64.b64encode(b"finlake local mode: not a real certificate").decode()
