@@ -114,10 +114,11 @@ def check_run_options(
 
 
 def check_distinct_inputs(inputs: Sequence[Path]) -> None:
-    """Refuse a file given twice with ``--input`` (the same file once its path is resolved:
-    ``a.csv``, ``./a.csv`` and a symlink to it): a run counts every input's rows, so the same file
-    twice would be read twice. The same content under two names is a real second file and runs
-    (its rows count as duplicates)."""
+    """Refuse a file given twice with ``--input`` (the same file once its path is resolved).
+
+    ``a.csv``, ``./a.csv`` and a symlink to it are one file: a run counts every input's rows, so the same file twice
+    would be read twice. The same content under two names is a real second file and runs (its rows count as duplicates).
+    """
     seen: dict[Path, Path] = {}
     for given in inputs:
         resolved = given.resolve()
@@ -129,10 +130,12 @@ def check_distinct_inputs(inputs: Sequence[Path]) -> None:
 def check_local_samples(
     spec: DomainSpec, *, day: str | None = None, year: str | None = None, today: date | None = None
 ) -> None:
-    """A local run without ``--input`` reads the answers the domain's sample adapter generates; when they
-    cover only some years (``offline_years``: stocks' B3 trading calendar, 2019-2026) refuse a day or year
-    outside them before anything starts, with the way to load a real file of that time instead (the
-    generated BCB answers cover any date, so ``--date D --input FILE`` runs for any D).
+    """Refuse a date or year the generated offline answers do not cover, before anything starts.
+
+    A local run without ``--input`` reads the answers the domain's sample adapter generates; when they cover only some
+    years (``offline_years``: stocks' B3 trading calendar, 2019-2026) a day or year outside them is refused with the way
+    to load a real file of that time instead (the generated BCB answers cover any date, so ``--date D --input FILE``
+    runs for any D).
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""Athena engine v3 (Trino) SQL to DuckDB SQL, with sqlglot.
+r"""Athena engine v3 (Trino) SQL to DuckDB SQL, with sqlglot.
 
 `translate` parses one Athena ``SELECT``/``WITH`` statement with sqlglot's Trino dialect and writes
 it in DuckDB's. Where sqlglot's own translation gives a different answer from Athena, the two
@@ -22,7 +22,7 @@ dialect subclasses below fix it; each fix names the Trino rule it follows (docs.
   Trino; scales come from the catalog's types through sqlglot's annotator (``*`` adds scales,
   ``+``/``-`` take the larger). When an operand's scale is unknown DuckDB's DOUBLE answer stays.
 - ``regexp_extract`` returns NULL when nothing matches (DuckDB: ``''``); ``regexp_replace``'s
-  replacement uses Java's ``$1`` for groups (DuckDB/RE2: ``\\1``).
+  replacement uses Java's ``$1`` for groups (DuckDB/RE2: ``\1``).
 - ``sequence(d1, d2, INTERVAL '1' MONTH)`` counts each element from the start (Jan 31, Feb 29,
   Mar 31); DuckDB's ``generate_series`` adds to the previous one (Mar 29).
 - ``approx_percentile(x, p)``: Athena's digests are exact on small inputs and answer the element
@@ -98,8 +98,10 @@ class TranslationError(ValueError):
 
 
 class AthenaRefuses(TranslationError):
-    """SQL that Athena itself refuses (a type error), refused here too: DuckDB would run it, so
-    `finlake.query` does not hand it to DuckDB's own dialect either."""
+    """SQL that Athena itself refuses (a type error), refused here too.
+
+    DuckDB would run it, so `finlake.query` does not hand it to DuckDB's own dialect either.
+    """
 
 
 # Specifiers Trino's date_format/date_parse refuse ("not currently supported").
@@ -151,6 +153,8 @@ class AthenaV3(Trino):
     TIME_MAPPING = {**Trino.TIME_MAPPING, "%v": "%V"}  # noqa: RUF012 - sqlglot's own attribute
 
     class Parser(TrinoParser):
+        """Trino's parser, reading percentiles, regexp_extract, date_trunc and date formats as Athena does."""
+
         FUNCTIONS: ClassVar[dict[str, Any]] = {
             **TrinoParser.FUNCTIONS,
             "APPROX_PERCENTILE": _approx_percentile,
@@ -163,7 +167,7 @@ class AthenaV3(Trino):
 
 
 def _java_replacement(text: str) -> str:
-    """Java's ``Matcher.replaceAll`` replacement (``$1``, ``\\$``) in RE2's syntax (``\\1``, ``$``)."""
+    r"""Java's ``Matcher.replaceAll`` replacement (``$1``, ``\$``) in RE2's syntax (``\1``, ``$``)."""
     out, i = [], 0
     while i < len(text):
         char = text[i]
@@ -195,8 +199,10 @@ _INTEGERS = (exp.DType.TINYINT, exp.DType.SMALLINT, exp.DType.INT, exp.DType.BIG
 
 
 def _scale(node: exp.Expr) -> tuple[int, bool] | None:
-    """``(scale, is_decimal)`` of an exact numeric expression in Trino's typing (an integer is a
-    decimal of scale 0); None when it is not exact (double, varchar) or the scale is unknown."""
+    """``(scale, is_decimal)`` of an exact numeric expression in Trino's typing.
+
+    An integer is a decimal of scale 0; None when the expression is not exact (double, varchar) or the scale is unknown.
+    """
     if isinstance(node, exp.Paren | exp.Neg):
         return _scale(node.this)
     if isinstance(node, exp.Literal) and not node.is_string:
@@ -229,8 +235,10 @@ def _type_scale(kind: exp.DataType) -> tuple[int, bool] | None:
 
 
 def _exact_division(a: str, a_scale: int, b: str, b_scale: int, scale: int) -> str:
-    """``a / b`` as DECIMAL(38, scale), rounded half up, on the operands' unscaled HUGEINTs:
-    ``round(A * 10^(b_scale + scale - a_scale) / B)`` with ``A = a * 10^a_scale``, ``B = b * 10^b_scale``."""
+    """``a / b`` as DECIMAL(38, scale), rounded half up, on the operands' unscaled HUGEINTs.
+
+    That is ``round(A * 10^(b_scale + scale - a_scale) / B)`` with ``A = a * 10^a_scale``, ``B = b * 10^b_scale``.
+    """
     big_a = f"CAST(({a}) * {10**a_scale} AS HUGEINT)"
     big_b = f"CAST(({b}) * {10**b_scale} AS HUGEINT)"
     numerator = f"{big_a} * {10 ** (b_scale + scale - a_scale)}"
@@ -259,9 +267,11 @@ _JAVA_INTEGER = r"^[\x00-\x20]*([+-]?[0-9]+)[\x00-\x20]*$"
 
 
 def _integer_from_text(generator: Any, cast: exp.Cast) -> str | None:
-    """Trino's ``CAST``/``try_cast`` of a varchar to an integer type (VarcharOperators), or None
-    for any other cast. DuckDB's cast rounds '1.5' to 2 and reads '1e3' and '1_000'; Trino
-    refuses them ("Cannot cast '1.5' to INT"; try_cast gives NULL)."""
+    """Trino's ``CAST``/``try_cast`` of a varchar to an integer type (VarcharOperators), or None for any other cast.
+
+    DuckDB's cast rounds '1.5' to 2 and reads '1e3' and '1_000'; Trino refuses them ("Cannot cast '1.5' to INT";
+    try_cast gives NULL).
+    """
     source, target = cast.this, cast.to
     if not target.is_type(*_INTEGERS) or not source.is_type(*exp.DataType.TEXT_TYPES):
         return None
@@ -282,12 +292,24 @@ class LocalDuckDB(DuckDB):
     """DuckDB, written the way Athena means it (the generator fixes in the module docstring)."""
 
     class Generator(DuckDBGenerator):
+        """DuckDB's generator with the Athena fixes listed in the module docstring, one method per expression type."""
+
         def datediff_sql(self, expression: exp.DateDiff) -> str:
+            """``date_diff(unit, a, b)`` as DuckDB's ``date_sub``: complete units, as Trino counts them."""
             unit = expression.args.get("unit")
             name = unit.name.lower() if unit is not None else "day"
             return self.func("DATE_SUB", exp.Literal.string(name), expression.expression, expression.this)
 
         def approxquantile_sql(self, expression: exp.ApproxQuantile) -> str:
+            """``approx_percentile`` as the element at sorted position ``floor(p * n)``, as Athena answers small inputs.
+
+            Inside a window or FILTER, DuckDB's ``approx_quantile`` is kept.
+
+            Raises
+            ------
+            TranslationError
+                For the weighted form ``approx_percentile(x, w, p)``.
+            """
             if expression.args.get("weight") is not None:
                 raise TranslationError(
                     "approx_percentile(x, w, percentage) with a weight has no DuckDB translation (no weighted quantile)"
@@ -310,6 +332,7 @@ class LocalDuckDB(DuckDB):
             return at(self.sql(quantile))
 
         def div_sql(self, expression: exp.Div) -> str:
+            """``a / b``: exact when an operand is a decimal; integer division by zero fails as in Trino."""
             left, right = _scale(expression.left), _scale(expression.right)
             if left is None or right is None or not (left[1] or right[1]):
                 divisor = expression.right
@@ -328,6 +351,7 @@ class LocalDuckDB(DuckDB):
             return _exact_division(self.sql(expression.left), left[0], self.sql(expression.right), right[0], scale)
 
         def avg_sql(self, expression: exp.Avg) -> str:
+            """``avg`` of a decimal as a decimal of the same scale (outside windows and FILTER)."""
             scale = _scale(expression)
             if scale is None or isinstance(expression.parent, exp.Window | exp.Filter):
                 return self.function_fallback_sql(expression)
@@ -335,6 +359,7 @@ class LocalDuckDB(DuckDB):
             return _exact_division(f"SUM({value})", scale[0], f"COUNT({value})", 0, scale[0])
 
         def window_sql(self, expression: exp.Window) -> str:
+            """A window over ``avg`` of a decimal as an exact window sum / window count at the operand's scale."""
             avg, scale = expression.this, _scale(expression.this)
             if not isinstance(avg, exp.Avg) or scale is None:
                 return super().window_sql(expression)
@@ -344,12 +369,15 @@ class LocalDuckDB(DuckDB):
             return _exact_division(super().window_sql(total), scale[0], super().window_sql(count), 0, scale[0])
 
         def cast_sql(self, expression: exp.Cast, safe_prefix: str | None = None) -> str:
+            """``CAST`` of a varchar to an integer type by Trino's rules (`_integer_from_text`), else DuckDB's cast."""
             return _integer_from_text(self, expression) or super().cast_sql(expression, safe_prefix)
 
         def trycast_sql(self, expression: exp.TryCast) -> str:
+            """``try_cast`` of a varchar to an integer type by Trino's rules (`_integer_from_text`), else DuckDB's."""
             return _integer_from_text(self, expression) or super().trycast_sql(expression)
 
         def jsonextractscalar_sql(self, expression: exp.JSONExtractScalar) -> str:
+            """``json_extract_scalar``: NULL for an array, an object, JSON null or non-JSON text, as in Trino."""
             # Trino's ScalarValueJsonExtractor: NULL for an array, an object, JSON null, a missing
             # path and text that is not JSON (JsonExtract catches the parse error); DuckDB's ->>
             # returns arrays and objects as JSON text and fails on malformed JSON.
@@ -361,12 +389,15 @@ class LocalDuckDB(DuckDB):
             return f"CASE WHEN {kind} NOT IN ('ARRAY', 'OBJECT') THEN {super().jsonextractscalar_sql(expression)} END"
 
         def approxdistinct_sql(self, expression: exp.ApproxDistinct) -> str:
+            """``approx_distinct(x[, e])`` as DuckDB's ``approx_count_distinct(x)`` (the error hint dropped)."""
             return self.func("APPROX_COUNT_DISTINCT", expression.this)
 
         def arraysize_sql(self, expression: exp.ArraySize) -> str:
+            """``cardinality`` of an array or a map."""
             return self.func("CARDINALITY", expression.this)  # arrays and maps, as Trino's cardinality
 
         def fromiso8601timestamp_sql(self, expression: exp.FromISO8601Timestamp) -> str:
+            """``from_iso8601_timestamp``: the string's wall clock under wall-clock functions, else the instant."""
             parent = expression.parent
             wall_clock = isinstance(parent, _WALL_CLOCK) or (
                 isinstance(parent, exp.Cast) and not parent.to.is_type(exp.DType.TIMESTAMPTZ)
@@ -378,9 +409,11 @@ class LocalDuckDB(DuckDB):
             return f"CAST({text} AS TIMESTAMP)"
 
         def format_sql(self, expression: exp.Format) -> str:
+            """``format(fmt, ...)`` (Java's String.format) as DuckDB's ``printf``."""
             return self.func("PRINTF", expression.this, *expression.expressions)
 
         def regexpreplace_sql(self, expression: exp.RegexpReplace) -> str:
+            r"""``regexp_replace`` with a literal Java replacement (``$1``) rewritten in RE2's syntax (``\1``)."""
             replacement = expression.args.get("replacement")
             if isinstance(replacement, exp.Literal) and replacement.is_string:
                 expression = expression.copy()
@@ -388,6 +421,7 @@ class LocalDuckDB(DuckDB):
             return super().regexpreplace_sql(expression)
 
         def attimezone_sql(self, expression: exp.AtTimeZone) -> str:
+            """``ts AT TIME ZONE zone`` on the instant: the operand cast to ``TIMESTAMPTZ`` first, as Trino reads it."""
             this = expression.this
             if not this.is_type(exp.DType.TIMESTAMPTZ):
                 this = exp.cast(this.copy(), exp.DType.TIMESTAMPTZ)
@@ -395,6 +429,13 @@ class LocalDuckDB(DuckDB):
             return f"{self.sql(operand)} AT TIME ZONE {self.sql(expression, 'zone')}"
 
         def reduce_sql(self, expression: exp.Reduce) -> str:
+            """``reduce(array, initial, merge, finish)`` as DuckDB's ``list_reduce`` with the output lambda applied.
+
+            Raises
+            ------
+            TranslationError
+                When the output function is not a one-parameter lambda.
+            """
             reduced: exp.Expr = exp.Anonymous(
                 this="LIST_REDUCE",
                 expressions=[expression.this, expression.args["merge"], expression.args["initial"]],
@@ -415,6 +456,7 @@ class LocalDuckDB(DuckDB):
             return self.sql(reduced)
 
         def anonymous_sql(self, expression: exp.Anonymous) -> str:
+            """``map_agg(k, v)`` as ``map_from_entries(list({k, v}))``; other functions as DuckDB writes them."""
             if expression.name.lower() == "map_agg" and len(expression.expressions) == 2:
                 key, value = expression.expressions
                 pairs = exp.Struct(
@@ -427,14 +469,18 @@ class LocalDuckDB(DuckDB):
             return super().anonymous_sql(expression)
 
         def add_sql(self, expression: exp.Add) -> str:
+            """``a + b``, a DATE when a date gets an interval of days or longer (`_interval_on_date`)."""
             return self._interval_on_date(expression, super().add_sql(expression))
 
         def sub_sql(self, expression: exp.Sub) -> str:
+            """``a - b``, a DATE when a date loses an interval of days or longer (`_interval_on_date`)."""
             return self._interval_on_date(expression, super().sub_sql(expression))
 
         def _interval_on_date(self, expression: exp.Binary, sql: str) -> str:
-            """``date +/- INTERVAL`` in days or longer is a DATE in Trino (DuckDB: a TIMESTAMP);
-            date_add(unit, n, date) is written as this sum too."""
+            """``date +/- INTERVAL`` in days or longer is a DATE in Trino (DuckDB: a TIMESTAMP).
+
+            date_add(unit, n, date) is written as this sum too.
+            """
             left, right = expression.left, expression.right
             if isinstance(right, exp.Interval) and left.is_type(exp.DType.DATE):
                 unit = right.args.get("unit")
@@ -443,6 +489,7 @@ class LocalDuckDB(DuckDB):
             return sql
 
         def generateseries_sql(self, expression: exp.GenerateSeries) -> str:
+            """``sequence(d1, d2[, step])`` of dates as dates; month steps counted from the start, as in Trino."""
             if not expression.args["start"].is_type(exp.DType.DATE):
                 return _DUCKDB_GENERATE_SERIES(self, expression)
             # Trino's sequence(date, date[, step]) steps a day by default and gives dates.
@@ -478,8 +525,11 @@ def _months(step: exp.Expr | None) -> int | None:
 
 
 def glue_schema(catalog: Mapping[str, Mapping[str, Any]]) -> MappingSchema:
-    """sqlglot's schema of the workspace's Glue catalog: ``{database: {table: {column: type}}}``,
-    partition keys included, types as Glue writes them (Hive names: ``string``, ``decimal(20,2)``)."""
+    """The sqlglot schema of the workspace's Glue catalog.
+
+    ``{database: {table: {column: type}}}``, partition keys included, types as Glue writes them (Hive names: ``string``,
+    ``decimal(20,2)``).
+    """
     tables: dict[str, object] = {}
     for database, entries in catalog.items():
         for name, entry in entries.items():
@@ -614,9 +664,11 @@ _NOT_TEXT = {*exp.DataType.TEMPORAL_TYPES, *exp.DataType.NUMERIC_TYPES, exp.DTyp
 
 
 def _refuse_mixed_comparisons(tree: exp.Expr) -> None:
-    """Refuse comparing a varchar with a date, timestamp, number or boolean, as Athena does
-    ("Cannot apply operator: date = varchar(10)": Trino coerces no varchar to those types, and
-    DuckDB would cast the text silently). Only operands whose types the catalog gives are checked."""
+    """Refuse comparing a varchar with a date, timestamp, number or boolean, as Athena does.
+
+    Athena says "Cannot apply operator: date = varchar(10)": Trino coerces no varchar to those types, and DuckDB would
+    cast the text silently. Only operands whose types the catalog gives are checked.
+    """
     for node in tree.find_all(*_COMPARISONS, exp.Between, exp.In):
         if isinstance(node, exp.Between):
             pairs = [(node.this, node.args["low"]), (node.this, node.args["high"])]
@@ -654,9 +706,11 @@ def _parse_message(exc: ParseError) -> str:
 
 
 def _annotate(tree: exp.Expr, schema: MappingSchema | None) -> None:
-    """Give ``tree``'s nodes their types. sqlglot's annotator needs qualified columns, and qualifying
-    rewrites the query (aliases, expanded GROUP BY); so a copy is qualified and annotated and its
-    types are carried back to the user's own tree by node position."""
+    """Give ``tree``'s nodes their types.
+
+    sqlglot's annotator needs qualified columns, and qualifying rewrites the query (aliases, expanded GROUP BY); so a
+    copy is qualified and annotated and its types are carried back to the user's own tree by node position.
+    """
     nodes = list(tree.walk())
     for index, node in enumerate(nodes):
         node.meta["finlake_node"] = index
@@ -687,8 +741,7 @@ def _annotate(tree: exp.Expr, schema: MappingSchema | None) -> None:
 
 
 def _name_columns_as_athena(tree: exp.Expr) -> None:
-    """Athena names an unnamed result column ``_col<position>`` (from 0); DuckDB would name it
-    after its DuckDB text."""
+    """Athena names an unnamed result column ``_col<position>`` (from 0); DuckDB would name it after its DuckDB text."""
     select = tree
     while isinstance(select, exp.SetOperation):  # a UNION's columns are named by its first SELECT
         select = select.this

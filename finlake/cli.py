@@ -1,5 +1,8 @@
-"""`finlake`: the operator CLI. Local mode runs the deployed workflows on the embedded AWS;
-`--aws` points the same commands at the deployed stacks (the logic lives in `finlake.ops`)."""
+"""`finlake`: the operator CLI.
+
+Local mode runs the deployed workflows on the embedded AWS; `--aws` points the same commands at the deployed stacks (the
+logic lives in `finlake.ops`).
+"""
 
 from __future__ import annotations
 
@@ -34,13 +37,20 @@ JSII_QUIET = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "JSII_SILEN
 
 
 class FinlakeGroup(click.Group):
-    """Every refusal is one line on stderr with exit code 2 (click's usage block is left out: the
-    line names the ``--help`` to read), every other error one line with exit code 1; `--debug`
-    lets an unexpected error's trace through."""
+    """The ``finlake`` command group, whose errors are one line on stderr.
+
+    Every refusal is one line on stderr with exit code 2 (click's usage block is left out: the line names the ``--help``
+    to read), every other error one line with exit code 1; `--debug` lets an unexpected error's trace through.
+    """
 
     def main(  # type: ignore[override]
         self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None, **extra: Any
     ) -> Any:
+        """Run the CLI without click's standalone mode, printing each error as one line and exiting.
+
+        Exits 2 (the usage error's code) with the ``--help`` to read on a usage error, the exception's code on another
+        click error, and 1 on Ctrl-C (``Aborted!``).
+        """
         extra.pop("standalone_mode", None)
         try:
             return super().main(args, prog_name, complete_var, False, **extra)
@@ -56,6 +66,10 @@ class FinlakeGroup(click.Group):
             sys.exit(1)
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Invoke the command; an unexpected exception becomes a one-line `click.ClickException` (exit 1).
+
+        With ``--debug`` or ``FINLAKE_DEBUG`` set, the exception propagates with its trace.
+        """
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -70,6 +84,7 @@ class FinlakeGroup(click.Group):
 
 
 def debug_on(ctx: click.Context) -> bool:
+    """Whether ``--debug`` was given or ``FINLAKE_DEBUG`` is set."""
     return bool(ctx.meta.get(DEBUG) or os.environ.get("FINLAKE_DEBUG"))
 
 
@@ -164,7 +179,9 @@ def run(
     source: str | None,
 ) -> None:
     """Run DOMAIN's workflow (or --all) on the embedded AWS and follow it state by state.
-    With --aws: start it on the deployed state machine (or follow the execution of the same name)."""
+
+    With --aws: start it on the deployed state machine (or follow the execution of the same name).
+    """
     from finlake.local.runner import run_plans
     from finlake.local.sources import demo_plans, local_plan
 
@@ -229,8 +246,10 @@ REFUSED_FILE = (
 
 def next_step(domain: str, name: str, error: str, cause: str) -> str:
     """The obvious next step after a failed local run (what its email cannot know: the CLI).
-    ``error`` is the Step Functions error (a Lambda's exception name, ``States.TaskFailed`` for a
-    Glue job, whose exception name is then in ``cause``)."""
+
+    ``error`` is the Step Functions error (a Lambda's exception name, ``States.TaskFailed`` for a Glue job, whose
+    exception name is then in ``cause``).
+    """
     found = f"{error} {cause}"
 
     def named(*names: str) -> bool:
@@ -423,9 +442,12 @@ _add_generators()
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.pass_obj
 def query(ws: Workspace, sql: str | None, sql_file: Any, fmt: str) -> None:
-    """Run Athena SQL (engine v3, Trino) over the catalog's tables, e.g. finlake_curated.bndes_balance_sheet,
-    on DuckDB (translated by sqlglot). SQL is the argument, or '-' / --file for a file or standard
-    input. SHOW TABLES [IN db] and DESCRIBE db.table answer from the catalog, with each column's comment."""
+    """Run Athena SQL (engine v3, Trino) over the catalog's tables on DuckDB (translated by sqlglot).
+
+    Tables are named as on Athena, e.g. finlake_curated.bndes_balance_sheet. SQL is the argument, or '-' / --file for a
+    file or standard input. SHOW TABLES [IN db] and DESCRIBE db.table answer from the catalog, with each column's
+    comment.
+    """
     from finlake.query import QueryError, run_query, to_csv
 
     if sql is not None and sql_file is not None:
@@ -467,8 +489,11 @@ def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 )
 @click.pass_context
 def runs(ctx: click.Context, domain: str | None, states: bool | None, limit: int) -> None:
-    """List past local executions (newest last) with their outcome: loaded (rows), nothing new, or
-    failed (state, error, cause). With --aws: the deployed state machines' newest (newest first)."""
+    """List past local executions (newest last) with their outcome.
+
+    The outcome is loaded (rows), nothing new, or failed (state, error, cause). With --aws: the deployed state machines'
+    newest (newest first).
+    """
     aws = aws_session(ctx)
     if aws is not None:
         _aws_runs(aws, domain, limit)
@@ -505,8 +530,11 @@ def _all_runs(ws: Workspace, domain: str | None = None) -> list[dict[str, Any]]:
 
 
 def outcome(record: dict[str, Any]) -> str:
-    """``loaded: rows in 80 = 80 curated + 0 quarantined + 0 duplicates dropped`` (the row accounting every
-    domain keeps), ``nothing new`` or ``failed at Fetch: Error: cause``."""
+    """One line of a run's outcome, as `finlake history` prints it.
+
+    ``loaded: rows in 80 = 80 curated + 0 quarantined + 0 duplicates dropped`` (the row accounting every domain keeps),
+    ``nothing new`` or ``failed at Fetch: Error: cause``.
+    """
     from finlake.ops.executions import counts_text
     from functions.notifier.notify import readable_cause
 
@@ -571,11 +599,13 @@ def _aws_runs(aws: Aws, domain: str | None, limit: int) -> None:
 @click.option("--force", is_flag=True, help="Reprocess sources even if unchanged (a different execution name).")
 @click.pass_context
 def backfill(ctx: click.Context, domain: str, start: str, end: str, parallel: int | None, force: bool) -> None:
-    """One execution per partition from --from to --to: every weekday (Monday to Friday) for date
-    domains (bndes, stocks), every month for month domains (cards, bank). Partitions whose
-    deterministic execution already SUCCEEDED are skipped. Locally they run one after the other on
-    the embedded AWS, on the same offline sources as `finlake run DOMAIN`; with --aws at most
-    --parallel at a time (see finlake/ops/backfill.py)."""
+    """One execution per partition from --from to --to.
+
+    Every weekday (Monday to Friday) for date domains (bndes, stocks), every month for month domains (cards, bank).
+    Partitions whose deterministic execution already SUCCEEDED are skipped. Locally they run one after the other on the
+    embedded AWS, on the same offline sources as `finlake run DOMAIN`; with --aws at most --parallel at a time (see
+    finlake/ops/backfill.py).
+    """
     from finlake.ops.backfill import RangeError, partitions
 
     spec = DOMAINS[domain]
@@ -629,6 +659,7 @@ def _backfill_local(ws: Workspace, spec: Any, parts: list[str], force: bool, deb
 
 
 def done_in(ws: Workspace, domain: str) -> dict[str, str]:
+    """``{deterministic name: the name that SUCCEEDED}`` of ``domain``'s local runs in ``ws`` (`done_locally`)."""
     from finlake.ops.backfill import done_locally
 
     return done_locally(ws.runs(domain))
@@ -675,11 +706,13 @@ def _counts(output: dict[str, Any] | None) -> str:
 @click.option("--domain", type=click.Choice(sorted(DOMAINS)), default=None, help="Only this domain's failed runs.")
 @click.pass_context
 def redrive(ctx: click.Context, do_apply: bool, domain: str | None) -> None:
-    """List the failed runs waiting in the dead-letter queue: the workspace's (local runs, and the
-    bank mock's), or with --aws the deployed one. With --apply, rerun each one and delete its
-    message only once the rerun SUCCEEDED: on AWS RedriveExecution when Step Functions can continue
-    it, else a new execution of the stored input named <original>-r<N> (always, locally); see
-    finlake/ops/redrive.py and finlake/local/redrive.py for which and why."""
+    """List the failed runs waiting in the dead-letter queue.
+
+    The queue is the workspace's (local runs, and the bank mock's), or with --aws the deployed one. With --apply, rerun
+    each one and delete its message only once the rerun SUCCEEDED: on AWS RedriveExecution when Step Functions can
+    continue it, else a new execution of the stored input named <original>-r<N> (always, locally); see
+    finlake/ops/redrive.py and finlake/local/redrive.py for which and why.
+    """
     from finlake.ops import redrive as dlq
 
     aws = aws_session(ctx)
@@ -777,8 +810,11 @@ def _echo_failed_run(run_: Any, where: str = "") -> None:
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1024, 65535), help="Port on 127.0.0.1.")
 @click.pass_obj
 def console(ws: Workspace, port: int) -> None:
-    """Serve the local web console on http://127.0.0.1:PORT: runs with their state graphs, the lake
-    and a SQL editor, one dashboard per domain (finlake/console/). Ctrl-C stops it."""
+    """Serve the local web console on http://127.0.0.1:PORT.
+
+    It shows runs with their state graphs, the lake and a SQL editor, one dashboard per domain (finlake/console/).
+    Ctrl-C stops it.
+    """
     from finlake.console.app import serve
 
     click.echo(f"finlake console over {ws.root}: http://127.0.0.1:{port}/ (Ctrl-C stops it)")

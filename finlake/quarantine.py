@@ -1,4 +1,4 @@
-"""What the local lake holds in quarantine, for `finlake quarantine [DOMAIN]`.
+r"""What the local lake holds in quarantine, for `finlake quarantine [DOMAIN]`.
 
 Every domain writes its quarantine under ``s3://<curated>/quarantine/<domain>/`` in one format,
 JSON Lines, one object per bad row: ``{"source": <S3 URI of the file>, "line": <1-based line or
@@ -27,6 +27,11 @@ CURATED_BUCKET = "finlake-curated"  # finlake.local.runtime.BUCKETS["CURATED_BUC
 
 @dataclass(frozen=True)
 class QuarantinedRow:
+    """One quarantined row, or a whole quarantined file (``line`` None), with the reason it was set aside.
+
+    ``source`` is the input file's S3 URI, ``raw`` the row's text as read, ``copy`` a whole file's copy in quarantine.
+    """
+
     source: str  # the file, as its S3 URI
     line: int | None  # None: the whole file was rejected
     reason: str
@@ -36,6 +41,7 @@ class QuarantinedRow:
 
     @property
     def where(self) -> str:
+        """Where the row came from: ``<source> line <n>``, or the source with what befell the whole file."""
         if self.line is not None:
             return f"{self.source} line {self.line}"
         return f"{self.source} (whole file {self.whole}" + (f", copied to {self.copy})" if self.copy else ")")

@@ -63,6 +63,11 @@ class QueryError(Exception):
 
 @dataclass(frozen=True)
 class TableSummary:
+    """One catalog table as ``finlake query`` lists it: rows and partitions in the local lake, its location.
+
+    ``last_run`` is ``"<execution> (<started>)"`` of the newest successful run that wrote it, or "".
+    """
+
     database: str
     name: str
     rows: int
@@ -175,14 +180,14 @@ def run_query(ws: Workspace, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
 
 
 def athena_text(value: Any) -> str:
-    """One result value as Athena's console and its CSV result files write it (Trino's rendering):
-    NULL empty (``null`` inside an array or map), ``true``/``false``, decimals with their scale and
-    no exponent (``-120.41``, ``1.50``), doubles ``Infinity``/``-Infinity``/``NaN``, arrays ``[a, b]``,
-    maps and rows ``{k=v, k2=v2}`` (strings unquoted), timestamps with milliseconds
-    (``2024-01-01 10:00:00.123``; with their zone, ``UTC`` or ``-03:00``, for timestamp with time
-    zone), varbinary as spaced hex (``48 65``). Written by
-    hand: neither DuckDB nor pyarrow render values the Trino way. Used by `finlake query` and the
-    console's SQL grid and CSV."""
+    """One result value as Athena's console and its CSV result files write it (Trino's rendering).
+
+    NULL empty (``null`` inside an array or map), ``true``/``false``, decimals with their scale and no exponent
+    (``-120.41``, ``1.50``), doubles ``Infinity``/``-Infinity``/``NaN``, arrays ``[a, b]``, maps and rows ``{k=v,
+    k2=v2}`` (strings unquoted), timestamps with milliseconds (``2024-01-01 10:00:00.123``; with their zone, ``UTC`` or
+    ``-03:00``, for timestamp with time zone), varbinary as spaced hex (``48 65``). Written by hand: neither DuckDB nor
+    pyarrow render values the Trino way. Used by `finlake query` and the console's SQL grid and CSV.
+    """
     return "" if value is None else _text(value)
 
 
@@ -316,9 +321,11 @@ def table_summaries(ws: Workspace) -> list[TableSummary]:
 
 
 def to_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    """The rows as CSV text with LF line ends, as Athena's result files (the csv module's default is CRLF);
-    RFC 4180 quoting, header first, each value as `athena_text` renders it (NULL an empty field).
-    `finlake query --format csv` and the console's download both write this."""
+    """The rows as CSV text with LF line ends, as Athena's result files.
+
+    The csv module's default is CRLF; RFC 4180 quoting, header first, each value as `athena_text` renders it (NULL an
+    empty field). `finlake query --format csv` and the console's download both write this.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)

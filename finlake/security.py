@@ -56,11 +56,14 @@ Echo = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Skip:
+    """An accepted checkov finding: ``check`` on the resources matching ``resources`` (fnmatch patterns), and why."""
+
     check: str
     resources: tuple[str, ...]
     reason: str
 
     def covers(self, check: str, resource: str) -> bool:
+        """Whether this skip accepts ``check`` on ``resource`` (``AWS::Type.LogicalId``)."""
         return check == self.check and any(fnmatch.fnmatchcase(resource, p) for p in self.resources)
 
 
@@ -86,7 +89,13 @@ def synthesize(outdir: Path) -> list[Path]:
 
 
 def run_checkov(templates: Sequence[Path]) -> list[dict[str, Any]]:
-    """checkov's JSON reports (one per framework run), offline (``--skip-download``)."""
+    """Run checkov on ``templates`` offline (``--skip-download``); its JSON reports, one per framework run.
+
+    Raises
+    ------
+    RuntimeError
+        When checkov fails (an exit code other than 0 or 1, or no output).
+    """
     argv = [str(SECURITY_BIN / "checkov"), "--framework", "cloudformation", "--skip-download", "-o", "json"]
     for template in templates:
         argv += ["-f", str(template)]
@@ -99,6 +108,8 @@ def run_checkov(templates: Sequence[Path]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class CheckovVerdict:
+    """What checkov found after the skips: findings not accepted, counts accepted, stale skips, parse errors."""
+
     findings: list[str]  # "CKV_AWS_x AWS::Type.LogicalId (file): title"
     skipped: dict[str, int]  # check -> findings accepted by its skip
     stale: list[Skip]  # skips that matched nothing
@@ -107,10 +118,25 @@ class CheckovVerdict:
 
     @property
     def ok(self) -> bool:
+        """True when nothing is left: no finding, no stale skip, no parse error."""
         return not self.findings and not self.stale and not self.parse_errors
 
 
 def judge_checkov(reports: Iterable[dict[str, Any]], skips: Sequence[Skip]) -> CheckovVerdict:
+    """Judge checkov's JSON ``reports`` against ``skips``.
+
+    Parameters
+    ----------
+    reports
+        checkov's ``-o json`` reports, one per framework run (``results.failed_checks``, ``passed_checks``...).
+    skips
+        The accepted findings (``security/checkov-skips.json``).
+
+    Returns
+    -------
+    CheckovVerdict
+        Findings no skip covers, each skip's count, the skips that matched nothing, passed checks and parse errors.
+    """
     findings, skipped, passed, errors = [], {s.check: 0 for s in skips}, 0, []
     used: set[Skip] = set()
     for report in reports:
@@ -134,6 +160,13 @@ def judge_checkov(reports: Iterable[dict[str, Any]], skips: Sequence[Skip]) -> C
 
 
 def checkov_main(echo: Echo = print) -> int:
+    """Synthesize the app, run checkov on its templates and print the verdict; ``make security``'s checkov step.
+
+    Returns
+    -------
+    int
+        The exit code: 0 when the verdict is ok, else 1.
+    """
     skips = load_skips()
     with tempfile.TemporaryDirectory(prefix="finlake-checkov-") as folder:
         templates = synthesize(Path(folder))
@@ -223,6 +256,15 @@ def audit_file(path: Path, service: str, osv_url: str, ignores: Iterable[str]) -
 
 
 def pip_audit_main(service: str = "pypi", osv_url: str = OSV_URL, echo: Echo = print) -> int:
+    """pip-audit every requirements file against ``service`` and print one line per file.
+
+    Skipped (exit 0, said so) when the vulnerability service does not answer: the machine is offline.
+
+    Returns
+    -------
+    int
+        The exit code: 1 when a file has a problem (a vulnerable pin not ignored, or a pin not audited), else 0.
+    """
     why_not = service_answers(service, osv_url)
     if why_not:
         echo(f"pip-audit: skipped, the {service} vulnerability service does not answer ({why_not[:200]})")
@@ -237,6 +279,13 @@ def pip_audit_main(service: str = "pypi", osv_url: str = OSV_URL, echo: Echo = p
 
 
 def main(argv: list[str] | None = None, echo: Echo = print) -> int:
+    """The ``python -m finlake.security {checkov,pip-audit}`` entry point.
+
+    Returns
+    -------
+    int
+        The exit code of the sub-command.
+    """
     parser = argparse.ArgumentParser(prog="python -m finlake.security", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("checkov", help="checkov on the synthesized templates, with security/checkov-skips.json")

@@ -1,5 +1,6 @@
-"""`make aws-smoke`: deploy finlake into the caller's AWS account under a throwaway prefix, run every
-domain once, check that a person would hear about it, and delete everything it made.
+"""`make aws-smoke`: deploy finlake into the caller's AWS account under a throwaway prefix, and check it.
+
+It runs every domain once, checks that a person would hear about it, and deletes everything it made.
 
 What it proves, on real AWS, that no offline test can (the emulator enforces no resource or key
 policy, no packaging, no task timeout; see docs/decisions/0009-deploy-contracts.md):
@@ -109,8 +110,11 @@ class Calls(Protocol):
         timeout_s: float,
         pending_errors: Sequence[str] = (),
     ) -> dict[str, Any] | None:
-        """Repeat the call until ``done(response)``; an error named in ``pending_errors`` is a
-        ``None`` response (not there yet). Raises SmokeError after ``timeout_s``."""
+        """Repeat the call until ``done(response)``.
+
+        An error named in ``pending_errors`` is a ``None`` response (not there yet). Raises SmokeError after
+        ``timeout_s``.
+        """
         ...
 
     def cdk(self, argv: Sequence[str], *, what: str) -> None:
@@ -141,6 +145,7 @@ class LiveCalls:
         return self._clients[service]
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call boto3 ``operation`` (the API name, e.g. ``DescribeStacks``) of ``service``; its response."""
         response: dict[str, Any] = getattr(self._client(service), self._xform(operation))(**params)
         return response
 
@@ -156,6 +161,15 @@ class LiveCalls:
         timeout_s: float,
         pending_errors: Sequence[str] = (),
     ) -> dict[str, Any] | None:
+        """Repeat ``operation`` every ``every_s`` seconds until ``done(response)``; the last response.
+
+        An error whose code is in ``pending_errors`` counts as a ``None`` response (not there yet).
+
+        Raises
+        ------
+        SmokeError
+            When ``done`` is still false after ``timeout_s`` seconds.
+        """
         self.echo(f"   waiting (up to {timeout_s / 60:.0f} min): {until}")
         deadline = time.monotonic() + timeout_s
         while True:
@@ -172,6 +186,13 @@ class LiveCalls:
             time.sleep(every_s)
 
     def cdk(self, argv: Sequence[str], *, what: str) -> None:
+        """Run the CDK CLI (``argv``) from the project root in the session's region.
+
+        Raises
+        ------
+        SmokeError
+            When it exits non-zero.
+        """
         env = {**os.environ, "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
         self.echo(f"   {what}: {shlex.join(argv)}")
         result = subprocess.run(list(argv), cwd=ROOT, env=env, check=False)
@@ -191,6 +212,7 @@ class DryRunCalls:
         self.echo(f"{len(self.plan):4d}. {line}")
 
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Print the call; a placeholder response."""
         self._print(f"{service} {operation} {_brief(params)}".rstrip())
         return _placeholder_response(service, operation, params)
 
@@ -206,6 +228,7 @@ class DryRunCalls:
         timeout_s: float,
         pending_errors: Sequence[str] = (),
     ) -> dict[str, Any] | None:
+        """Print the call with its polling; a placeholder response at once."""
         self._print(
             f"{service} {operation} {_brief(params)} -- repeated every {every_s:g} s, "
             f"at most {timeout_s / 60:.0f} min, until {until}"
@@ -213,6 +236,7 @@ class DryRunCalls:
         return _placeholder_response(service, operation, dict(params))
 
     def cdk(self, argv: Sequence[str], *, what: str) -> None:
+        """Print the CDK command."""
         self._print(f"cdk {what} (CloudFormation change sets of both stacks, via the CDK CLI): {shlex.join(argv)}")
 
 
@@ -308,6 +332,7 @@ class SampleRun:
         return execution_name(self.domain, str(self.date or self.month), self.request(raw_bucket))
 
     def key(self, name: str) -> str:
+        """The raw-bucket key of inbox file ``name``: ``inbox/<domain>/<name>``."""
         return f"inbox/{self.domain}/{name}"
 
 
@@ -357,6 +382,8 @@ def sample_runs(today: date | None = None) -> list[SampleRun]:
 
 @dataclass
 class Row:
+    """One line of the smoke's report: a check, and whether it passed (None: not reached), with its detail."""
+
     check: str
     ok: bool | None = None  # None: not reached
     detail: str = ""
@@ -374,6 +401,12 @@ class Deployment:
 
 @dataclass
 class Smoke:
+    """The smoke test of one throwaway deployment: deploy, run every domain and a failure, check emails, tear down.
+
+    ``calls`` reaches AWS (or prints, ``--dry-run``); ``names`` carries the deployment's prefix; ``rows`` is the
+    report, one `Row` per check.
+    """
+
     calls: Calls
     names: Names
     region: str
@@ -408,6 +441,7 @@ class Smoke:
 
     @staticmethod
     def checks(runs: Sequence[SampleRun]) -> list[str]:
+        """The report's checks, in order, for ``runs``."""
         return [
             "account bootstrapped for CDK",
             "deploy both stacks",
@@ -448,6 +482,7 @@ class Smoke:
         self._pass("account bootstrapped for CDK", f"account {self.account}, {self.region}")
 
     def deploy_argv(self) -> list[str]:
+        """The ``cdk deploy --all`` command line of the smoke's deployment (`deploy_context`, the profile if given)."""
         argv = ["npx", "--yes", CDK_CLI, "deploy", "--app", f"{self.python} app.py", "--all"]
         argv += ["--require-approval", "never"]
         for key, value in deploy_context(self.names.prefix).items():
@@ -640,8 +675,10 @@ class Smoke:
             self._pass("teardown: nothing left", f"KMS key deletion scheduled in {KEY_DELETION_DAYS} days")
 
     def _teardown_steps(self, problems: list[str]) -> Iterator[tuple[str, Callable[[], Any], tuple[str, ...]]]:
-        """(what, action, error codes that mean "already gone"), in order. A generator: the retained
-        resources are listed before the stacks go, and deleted after."""
+        """(what, action, error codes that mean "already gone"), in order.
+
+        A generator: the retained resources are listed before the stacks go, and deleted after.
+        """
         call = self.calls.call
         if self.subscription_arn:
             yield "unsubscribe", partial(call, "sns", "Unsubscribe", SubscriptionArn=self.subscription_arn), ()
@@ -690,9 +727,12 @@ class Smoke:
                 return
 
     def _collect_job_logs(self, domain: str, step: str, retained: dict[str, set[str]]) -> None:
-        """Glue writes each run's logs to groups named after the security configuration (``JobRun.LogGroupName``,
-        then ``/output`` and ``/error``). Only groups that carry this deployment's prefix are taken: a shared
-        ``/aws-glue/jobs`` group holds other jobs' logs too."""
+        """The Glue log groups of this deployment's job runs.
+
+        Glue writes each run's logs to groups named after the security configuration (``JobRun.LogGroupName``, then
+        ``/output`` and ``/error``). Only groups that carry this deployment's prefix are taken: a shared
+        ``/aws-glue/jobs`` group holds other jobs' logs too.
+        """
         runs = self.calls.call("glue", "GetJobRuns", JobName=self.names.glue_job(domain, step)).get("JobRuns", [])
         for base in {r["LogGroupName"] for r in runs if r.get("LogGroupName")}:
             found = self.calls.call("logs", "DescribeLogGroups", logGroupNamePrefix=base).get("logGroups", [])
@@ -729,8 +769,10 @@ class Smoke:
         )
 
     def _delete_bucket(self, bucket: str) -> None:
-        """Every object version and delete marker, then the bucket (versioned buckets: S3 deletes no
-        non-empty bucket)."""
+        """Delete every object version and delete marker, then the bucket.
+
+        The bucket is versioned, and S3 deletes no non-empty bucket.
+        """
         while True:
             page = self.calls.call("s3", "ListObjectVersions", Bucket=bucket, MaxKeys=1000)
             objects = [
@@ -776,6 +818,7 @@ class Inbox:
     start_failures: list[str] = field(default_factory=list)
 
     def checks(self) -> list[str]:
+        """The notifications awaited: a success email per domain, the forced failure's email, the dead-letter alarm."""
         return [
             *(f"{d} success email" for d in self.domains),
             "forced failure email",
@@ -783,12 +826,14 @@ class Inbox:
         ]
 
     def describe(self) -> str:
+        """What is awaited, in words, for the wait's message."""
         return (
             f"the topic has sent: a success email for each of {', '.join(self.domains)}; the failure email of "
             f"{self.forced_failure}; the ALARM of {self.alarm_name!r}"
         )
 
     def add(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Match SQS ``messages`` (SNS envelopes as JSON bodies) to the awaited checks; other bodies are skipped."""
         for message in messages:
             try:
                 envelope = json.loads(message.get("Body", "{}"))
@@ -817,25 +862,38 @@ class Inbox:
                 yield "dead-letter queue alarm notification"
 
     def complete(self) -> bool:
+        """Whether every awaited notification has arrived."""
         return all(check in self.subjects for check in self.checks())
 
     def results(self) -> dict[str, str]:
+        """Check -> the subject of the message that met it ("" when none did)."""
         return {check: self.subjects.get(check, "") for check in self.checks()}
 
 
 def deploy_context(prefix: str) -> dict[str, str]:
-    """The ``-c`` options of the smoke's deploy: its own prefix, no email subscription (the smoke
-    reads the topic through its queue), no schedule firing during the run."""
+    """The ``-c`` options of the smoke's deploy.
+
+    Its own prefix, no email subscription (the smoke reads the topic through its queue), no schedule firing during the
+    run.
+    """
     context = {"finlake.prefix": prefix, "finlake.notification_emails": "[]"}
     context |= {f"finlake.schedules.{domain}.enabled": "false" for domain in DOMAINS}
     return context
 
 
 def default_prefix() -> str:
+    """A fresh deployment prefix: ``finlakesmoke`` and 6 random hex digits."""
     return f"finlakesmoke{secrets.token_hex(3)}"
 
 
 def main(argv: list[str] | None = None, *, echo: Callable[[str], None] = print) -> int:
+    """The ``python -m finlake.smoke`` (``make aws-smoke``) entry point.
+
+    Returns
+    -------
+    int
+        The exit code: 0 when every check passed, else 1 (argparse exits 2 when no region is given).
+    """
     parser = argparse.ArgumentParser(prog="python -m finlake.smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="print every AWS call it would make, make none")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))

@@ -33,6 +33,15 @@ from stacks.specs import DOMAINS, ROOT, DomainSpec
 
 
 def cdk_json_context() -> dict[str, Any]:
+    """The ``context`` block of the project's ``cdk.json``, as a dict.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``cdk.json`` is not at the project root.
+    KeyError
+        When it has no ``context`` key.
+    """
     context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
     return context
 
@@ -53,8 +62,10 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def _flat_value(text: Any, current: Any) -> Any:
-    """A ``-c finlake.a.b=text`` value: JSON when it parses (``true``, ``90``, ``["a@b.com"]``), else the
-    string; a comma-separated string where the setting is a list."""
+    """A ``-c finlake.a.b=text`` value: JSON when it parses, else the string.
+
+    JSON such as ``true``, ``90``, ``["a@b.com"]``; a comma-separated string where the setting is a list.
+    """
     value = text
     if isinstance(text, str):
         try:
@@ -67,8 +78,11 @@ def _flat_value(text: Any, current: Any) -> Any:
 
 
 def finlake_context(all_context: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``finlake`` settings: ``defaults`` (cdk.json's block), then the ``finlake`` value the app was
-    given (a mapping, or the JSON string of ``-c finlake={...}``), then each flat ``finlake.<path>`` key."""
+    """The ``finlake`` settings, merged from cdk.json's defaults and the app's context.
+
+    ``defaults`` (cdk.json's block), then the ``finlake`` value the app was given (a mapping, or the JSON string of ``-c
+    finlake={...}``), then each flat ``finlake.<path>`` key.
+    """
     settings = dict(defaults)
     given = all_context.get(CONTEXT_KEY)
     if isinstance(given, str):
@@ -93,12 +107,16 @@ def finlake_context(all_context: Mapping[str, Any], defaults: Mapping[str, Any])
 
 @jsii.implements(IAspect)
 class RetainExceptOnCreate:
-    """Every resource CloudFormation would keep (``DeletionPolicy: Retain``: buckets, the key, secrets,
-    log groups, the dead-letter queue) is kept on update and delete but removed when the stack's
-    first create fails (``RetainExceptOnCreate``), so a retry of a failed first deploy does not stop
-    at "already exists" on a fixed name (CloudFormation User Guide, DeletionPolicy attribute)."""
+    """Remove retained resources when the stack's first create fails (``RetainExceptOnCreate``).
+
+    Every resource CloudFormation would keep (``DeletionPolicy: Retain``: buckets, the key, secrets, log groups, the
+    dead-letter queue) is kept on update and delete but removed when the stack's first create fails, so a retry of a
+    failed first deploy does not stop at "already exists" on a fixed name (CloudFormation User Guide, DeletionPolicy
+    attribute).
+    """
 
     def visit(self, node: IConstruct) -> None:
+        """Give ``node`` ``RETAIN_ON_UPDATE_OR_DELETE`` when it is a CfnResource with ``DeletionPolicy: Retain``."""
         if isinstance(node, CfnResource) and node.cfn_options.deletion_policy == CfnDeletionPolicy.RETAIN:
             node.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
 
@@ -110,9 +128,11 @@ def build_app(
     outdir: str | None = None,
     cdk_context: Mapping[str, Any] | None = None,
 ) -> App:
-    """The app with ``cdk.json`` context and the CLI's (``finlake_context``), its ``finlake`` settings
-    then overridden key by key by ``context``, and other CDK context keys by ``cdk_context`` (e.g.
-    ``{"aws:cdk:bundling-stacks": []}``)."""
+    """The app with ``cdk.json`` context and the CLI's (``finlake_context``).
+
+    Its ``finlake`` settings are then overridden key by key by ``context``, and other CDK context keys by
+    ``cdk_context`` (e.g. ``{"aws:cdk:bundling-stacks": []}``).
+    """
     defaults = cdk_json_context()
     app = App(context={**defaults, **(cdk_context or {})}, outdir=outdir)
     settings_context = finlake_context(app.node.get_all_context(), defaults.get(CONTEXT_KEY, {}))

@@ -296,6 +296,18 @@ def write(specs: Iterable[DomainSpec] = DOMAINS.values(), *, check: bool = False
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Render (or, with ``--check``, compare) every generated definition; the ``python -m stacks.asl`` entry point.
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 1 when ``--check`` found a committed definition that differs from its rendering, else 0.
+    """
     parser = argparse.ArgumentParser(prog="python -m stacks.asl", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a committed definition differs")
     args = parser.parse_args(argv)

@@ -115,6 +115,21 @@ class PipLayerBundler:
 
     # jsii calls this positionally with (outputDir, options), whatever the generated stub says.
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
+        """Install the layer's requirements into ``output_dir`` with pip, on this machine.
+
+        A requirement pip finds only as an sdist is built into a wheel first (at most ``MAX_SDIST_BUILDS``); the
+        installed tree is then pruned.
+
+        Returns
+        -------
+        bool
+            Always True (the layer was bundled locally).
+
+        Raises
+        ------
+        RuntimeError
+            When pip fails for another reason than an sdist-only requirement, or the builds run out.
+        """
         layer = Path(output_dir) / LAYER_DIR
         with tempfile.TemporaryDirectory(prefix="finlake-wheels-") as wheelhouse:
             built: list[str] = []

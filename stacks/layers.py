@@ -1,5 +1,7 @@
-"""The layers of finlake's functions: the AWS-managed ones, resolved for the region they deploy to, and
-the ones pip builds on the synthesizing machine (stacks/bundling.py).
+"""The layers of finlake's functions.
+
+The AWS-managed ones, resolved for the region they deploy to, and the ones pip builds on the synthesizing machine
+(stacks/bundling.py).
 
 A function's layers, in Lambda's merge order (later layers unpack over earlier ones in /opt):
 
@@ -73,6 +75,7 @@ class ManagedLayer:
 
 @cache
 def layers_data() -> dict[str, Any]:
+    """The parsed ``stacks/lambda_layers.json`` (managed layers and their ARNs per region), read once per process."""
     data: dict[str, Any] = json.loads(LAYERS_DATA.read_text())
     return data
 
@@ -83,6 +86,7 @@ def runtime_distributions() -> tuple[str, ...]:
 
 
 def managed_layers() -> dict[str, ManagedLayer]:
+    """The AWS-managed layers of ``stacks/lambda_layers.json``, keyed as in that file (e.g. ``awswrangler``)."""
     return {
         key: ManagedLayer(
             key=key,
@@ -119,9 +123,11 @@ def managed_layer(scope: Construct, key: str) -> lambda_.ILayerVersion:
 
 
 def pip_layer(scope: Construct, construct_id: str, requirements: Path, description: str) -> lambda_.LayerVersion:
-    """``requirements`` (a complete, pinned closure) installed with ``pip --no-deps`` for the Lambda
-    runtime on the synthesizing machine; Docker with the runtime's build image only if local bundling
-    declines. The asset's hash depends on the requirements file only."""
+    """``requirements`` (a complete, pinned closure) installed with ``pip --no-deps`` for the Lambda runtime.
+
+    Installed on the synthesizing machine; Docker with the runtime's build image only if local bundling declines. The
+    asset's hash depends on the requirements file only.
+    """
     if not requirements.is_file():
         raise ValueError(f"requirements file {requirements} does not exist")
     code = lambda_.Code.from_asset(

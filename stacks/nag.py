@@ -22,6 +22,13 @@ KMS_ACTIONS = ("kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge cdk-nag ``rule`` on ``scope`` with ``reason``.
+
+    Raises
+    ------
+    ValueError
+        When ``reason`` is shorter than ``MIN_REASON`` characters (an acknowledgement needs a specific reason).
+    """
     if len(reason) < MIN_REASON:
         raise ValueError(f"acknowledgement of {rule} needs a specific reason")
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
@@ -45,6 +52,7 @@ def _kms(scope: IConstruct) -> None:
 
 
 def dead_letter_queue(queue: IConstruct) -> None:
+    """Acknowledge AwsSolutions-SQS3 on the dead-letter queue: it is the DLQ itself and has no consumer."""
     acknowledge(
         queue,
         "AwsSolutions-SQS3",
@@ -54,8 +62,10 @@ def dead_letter_queue(queue: IConstruct) -> None:
 
 
 def notifier_role(role: IConstruct, names: Names) -> None:
-    """The platform's notifier (functions/notifier): reads the history of the deployment's executions and
-    the arguments of its Glue job runs."""
+    """The platform's notifier (functions/notifier).
+
+    It reads the history of the deployment's executions and the arguments of its Glue job runs.
+    """
     machines = names.state_machine_prefix
     jobs = names.glue_job_prefix
     _iam5(
@@ -113,6 +123,7 @@ def zone_grants(role: IConstruct, zones: Mapping[str, str], names: Names) -> Non
 
 
 def lambda_role(role: IConstruct) -> None:
+    """Acknowledge the ``*`` resource of a Lambda execution role: X-Ray tracing has no resource-level permissions."""
     _iam5(
         role,
         ["Resource::*"],
@@ -122,6 +133,11 @@ def lambda_role(role: IConstruct) -> None:
 
 
 def glue_role(role: IConstruct) -> None:
+    """Acknowledge the wildcards of a Glue job role, each with its reason.
+
+    The CDK assets bucket's objects (the job script), ``cloudwatch:PutMetricData`` (no resource-level permissions),
+    the ``/aws-glue/*`` log groups (named at run time) and the KMS action families.
+    """
     stack = Stack.of(role)
     qualifier = stack.synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
     _iam5(
@@ -145,6 +161,7 @@ def glue_role(role: IConstruct) -> None:
 
 
 def glue_job(job: IConstruct) -> None:
+    """Acknowledge AwsSolutions-GL1 and GL3 on a Glue job: its security configuration is the platform's."""
     reason = (
         "The job uses the platform's Glue security configuration (CloudWatch SSE-KMS, job "
         "bookmarks CSE-KMS, S3 SSE-KMS); the rule only looks for it in the job's own stack."
@@ -154,6 +171,11 @@ def glue_job(job: IConstruct) -> None:
 
 
 def state_machine_role(machine: IConstruct, functions: Iterable[lambda_.Function]) -> None:
+    """Acknowledge the wildcards of a state machine's role.
+
+    Logging and X-Ray (no resource-level permissions), ``<function ARN>:*`` of each of ``functions`` (what
+    ``grant_invoke`` writes) and the KMS action families.
+    """
     _iam5(
         machine,
         ["Resource::*"],
@@ -172,6 +194,7 @@ def state_machine_role(machine: IConstruct, functions: Iterable[lambda_.Function
 
 
 def schedule_role(role: IConstruct) -> None:
+    """Acknowledge the KMS action families on a schedule's role."""
     _kms(role)
 
 

@@ -71,7 +71,8 @@ def alarm_to_topic(
     ``name`` starts with ``names.alarm_prefix`` (the topic policy lets only those alarms publish)
     and reads as the email subject (CloudWatch's is 'ALARM: "<name>" in <Region>', and SNS cuts
     subjects at 100 characters); ``description`` (the email's "Alarm Description") says what
-    happened and what to do."""
+    happened and what to do.
+    """
     prefix = names.alarm_prefix
     if not name.startswith(prefix) or len(f'ALARM: "{name}" in South America (Sao Paulo)') > 100:
         raise ValueError(f"alarm name {name!r}: start with {prefix!r} and keep the subject under 100 characters")
@@ -92,10 +93,12 @@ def alarm_to_topic(
 
 @jsii.implements(lambda_.IDestination)
 class NotifierDestination:
-    """The notifier as a function's on-failure destination. Like ``destinations.LambdaDestination``,
-    but the function's role may invoke the notifier's unqualified ARN only (``grant_invoke`` would add
-    its versions, ``<arn>:*``). Lambda sends the invocation record with the execution role's
-    permissions: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"""
+    """The notifier as a function's on-failure destination.
+
+    Like ``destinations.LambdaDestination``, but the function's role may invoke the notifier's unqualified ARN only
+    (``grant_invoke`` would add its versions, ``<arn>:*``). Lambda sends the invocation record with the execution role's
+    permissions: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+    """
 
     def __init__(self, notifier: lambda_.IFunction) -> None:
         self.notifier = notifier
@@ -103,6 +106,10 @@ class NotifierDestination:
     def bind(
         self, _scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
     ) -> lambda_.DestinationConfig:
+        """Let ``fn``'s role invoke the notifier's unqualified ARN, and make that ARN ``fn``'s on-failure destination.
+
+        Called by CDK when the destination is attached; ``type`` is ignored.
+        """
         fn.add_to_role_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.notifier.function_arn])
         )
@@ -250,10 +257,11 @@ class DomainSection:
 
 
 class PlatformDashboard(Construct):
-    """The ``<prefix>`` CloudWatch dashboard (``finlake`` by default): the dead-letter queue, then one
-    section per domain (runs, durations, the Catalog step's row counts, Lambda errors and durations
-    per step, Glue job durations). Deployed only with the ``dashboard`` context setting (3 USD a
-    month)."""
+    """The ``<prefix>`` CloudWatch dashboard (``finlake`` by default).
+
+    The dead-letter queue, then one section per domain (runs, durations, the Catalog step's row counts, Lambda errors
+    and durations per step, Glue job durations). Deployed only with the ``dashboard`` context setting (3 USD a month).
+    """
 
     PERIOD = Duration.hours(1)
 

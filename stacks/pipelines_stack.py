@@ -16,6 +16,18 @@ from stacks.specs import DOMAINS, DomainSpec
 
 
 class PipelinesStack(Stack):
+    """The deploy unit of the workflows: one `DomainPipeline` per domain, and the optional dashboard.
+
+    Parameters
+    ----------
+    platform
+        The shared platform (lake buckets, key, catalog, topic, dead-letter queue, notifier) the pipelines use.
+    settings
+        The deployment's settings (``cdk.json`` context); ``settings.dashboard`` adds the CloudWatch dashboard.
+    domains
+        Domain name -> spec (default: every domain of ``stacks/specs.py``).
+    """
+
     def __init__(
         self,
         scope: Construct,

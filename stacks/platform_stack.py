@@ -1,5 +1,7 @@
-"""The shared platform: storage, Glue catalog, Athena workgroup, alerts topic, dead-letter queue and
-the failure notifier."""
+"""The shared platform.
+
+Storage, Glue catalog, Athena workgroup, alerts topic, dead-letter queue and the failure notifier.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +54,13 @@ RETENTION = {
 
 
 def retention(days: int) -> logs.RetentionDays:
+    """CloudWatch Logs retention for ``days``.
+
+    Raises
+    ------
+    ValueError
+        When ``days`` is not one of the retention periods CloudWatch Logs offers.
+    """
     if days not in RETENTION:
         raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}, not {days}")
     return RETENTION[days]
@@ -179,7 +188,8 @@ class PlatformStack(Stack):
 
         Budgets are global to the account, so the name carries the region: the platform deployed in
         two regions of one account makes two budgets, not a name clash. AWS Budgets checks that it
-        may publish when the notification is created, so the budget waits for the topic policy."""
+        may publish when the notification is created, so the budget waits for the topic policy.
+        """
         budget = budgets.CfnBudget(
             self,
             "MonthlyBudget",

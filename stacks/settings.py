@@ -1,5 +1,6 @@
-"""Typed deployment settings, read from the ``finlake`` key of the CDK context (``cdk.json``, deep-merged
-with the ``-c`` options of the CDK CLI: see ``stacks/app.py``).
+"""Typed deployment settings, read from the ``finlake`` key of the CDK context.
+
+The context is ``cdk.json``, deep-merged with the ``-c`` options of the CDK CLI: see ``stacks/app.py``.
 
 The AWS-published layers are not settings: their versions must match the pinned requirements, and
 their ARNs differ per region (``stacks/lambda_layers.json``, ``stacks/layers.py``).
@@ -23,7 +24,8 @@ class ScheduleSetting:
 
     Schedules are opt-in: a domain absent from the ``schedules`` setting gets its schedule created
     DISABLED (an operator turns it on with ``-c finlake.schedules.<domain>.enabled=true``), and an
-    entry must say ``enabled`` itself."""
+    entry must say ``enabled`` itself.
+    """
 
     enabled: bool = False
     expression: str | None = None  # None: the spec's default schedule
@@ -33,21 +35,26 @@ class OptionalSetting(Protocol):
     """A setting that switches optional resources (a secret, environment variables) on."""
 
     @property
-    def enabled(self) -> bool: ...
+    def enabled(self) -> bool:
+        """Whether the optional resources are created."""
 
-    def environment(self) -> dict[str, str]: ...
+    def environment(self) -> dict[str, str]:
+        """The environment variables the setting gives the functions that use it (name -> value)."""
 
 
 @dataclass(frozen=True)
 class GoogleSheetsSetting:
-    """The optional Google Sheets sink of a monthly summary. Enabling it creates the
-    ``google_sheets`` secret of the domains that declare one (``Secret.optional_setting``)."""
+    """The optional Google Sheets sink of a monthly summary.
+
+    Enabling it creates the ``google_sheets`` secret of the domains that declare one (``Secret.optional_setting``).
+    """
 
     enabled: bool = False
     spreadsheet_id: str = ""
     worksheet: str = "bank_monthly_summary"
 
     def __post_init__(self) -> None:
+        """Refuse an enabled sink without a spreadsheet id or worksheet (ValueError)."""
         if self.enabled and not self.spreadsheet_id:
             raise ValueError(f"context {CONTEXT_KEY}.google_sheets.enabled needs a spreadsheet_id")
         if self.enabled and not self.worksheet:
@@ -60,24 +67,30 @@ class GoogleSheetsSetting:
 
 @dataclass(frozen=True)
 class FredSetting:
-    """The optional FRED source of the stocks domain (``functions/stocks/fred.py``). Enabling it creates
-    the ``finlake/stocks/fred`` secret (JSON {"api_key": ...}, set by the operator)."""
+    """The optional FRED source of the stocks domain (``functions/stocks/fred.py``).
+
+    Enabling it creates the ``finlake/stocks/fred`` secret (JSON {"api_key": ...}, set by the operator).
+    """
 
     enabled: bool = False
     series: tuple[str, ...] = ("DFF", "CPIAUCSL", "VIXCLS", "DGS10")
 
     def __post_init__(self) -> None:
+        """Refuse an enabled source without a series (ValueError)."""
         if self.enabled and not self.series:
             raise ValueError(f"context {CONTEXT_KEY}.fred.series must name at least one FRED series")
 
     def environment(self) -> dict[str, str]:
+        """``FRED_SERIES``: the series ids, comma-separated."""
         return {"FRED_SERIES": ",".join(self.series)}
 
 
 @dataclass(frozen=True)
 class AlphaVantageSetting:
     """The optional Alpha Vantage source of the stocks domain (``functions/stocks/alpha_vantage.py``).
-    Enabling it creates the ``finlake/stocks/alpha_vantage`` secret (JSON {"api_key": ...})."""
+
+    Enabling it creates the ``finlake/stocks/alpha_vantage`` secret (JSON {"api_key": ...}).
+    """
 
     enabled: bool = False
     watchlist: tuple[str, ...] = ("XLB", "XLC", "XLE", "XLF", "XLI", "XLK", "XLP", "XLRE", "XLU", "XLV", "XLY", "SPY")
@@ -86,6 +99,7 @@ class AlphaVantageSetting:
     pause_s: float = 12.0  # between two requests: 5 a minute, the free tier's published pace
 
     def __post_init__(self) -> None:
+        """Refuse an unknown ``function``, an empty watchlist when enabled, or a negative pause (ValueError)."""
         if self.function not in ("TIME_SERIES_DAILY_ADJUSTED", "TIME_SERIES_DAILY"):
             raise ValueError(f"context {CONTEXT_KEY}.alpha_vantage.function: TIME_SERIES_DAILY[_ADJUSTED]")
         if self.enabled and not self.watchlist:
@@ -94,6 +108,7 @@ class AlphaVantageSetting:
             raise ValueError(f"context {CONTEXT_KEY}.alpha_vantage.pause_s must be >= 0")
 
     def environment(self) -> dict[str, str]:
+        """``ALPHA_VANTAGE_WATCHLIST`` (comma-separated), ``_MARKET``, ``_FUNCTION`` and ``_PAUSE_S`` (seconds)."""
         return {
             "ALPHA_VANTAGE_WATCHLIST": ",".join(self.watchlist),
             "ALPHA_VANTAGE_MARKET": self.market,
@@ -115,6 +130,11 @@ OPTIONAL_SETTINGS = ("google_sheets", "fred", "alpha_vantage")
 
 @dataclass(frozen=True)
 class Settings:
+    """The deployment's settings: the ``finlake`` key of the CDK context, typed and checked.
+
+    Build it with `Settings.from_context`; every field has a default (``cdk.json`` holds the project's own).
+    """
+
     notification_emails: tuple[str, ...] = ()
     schedules: Mapping[str, ScheduleSetting] = field(default_factory=dict)
     log_retention_days: int = 90
@@ -128,6 +148,7 @@ class Settings:
     prefix: str = DEFAULT_PREFIX
 
     def __post_init__(self) -> None:
+        """Refuse a prefix that cannot name every resource, a budget <= 0 USD or a cutoff under 10 MB (ValueError)."""
         Names(self.prefix)  # refuses a prefix that cannot name every resource
         if self.monthly_budget_usd <= 0:
             raise ValueError("monthly_budget_usd must be positive")
@@ -136,6 +157,16 @@ class Settings:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any] | None) -> Settings:
+        """The settings of the ``finlake`` context value (a mapping; None: every default).
+
+        Raises
+        ------
+        ValueError
+            On an unknown key (naming the known ones), a schedule entry without ``enabled``, or a value a
+            ``__post_init__`` refuses.
+        TypeError
+            When a nested setting has an unknown key.
+        """
         raw = dict(context or {})
         unknown = set(raw) - {f.name for f in fields(cls)}
         if unknown:
@@ -163,17 +194,22 @@ class Settings:
 
     @property
     def names(self) -> Names:
+        """The resource names of this deployment (``functions/common/contract.py``), from ``prefix``."""
         return Names(self.prefix)
 
     def schedule_for(self, spec: DomainSpec) -> ScheduleSetting:
-        """The schedule of ``spec``: its setting, the spec's expression unless the setting names one;
-        not enabled when the domain is absent from ``schedules`` (opt-in)."""
+        """The schedule of ``spec``: its setting, the spec's expression unless the setting names one.
+
+        Not enabled when the domain is absent from ``schedules`` (opt-in).
+        """
         setting = self.schedules.get(spec.name, ScheduleSetting())
         return ScheduleSetting(enabled=setting.enabled, expression=setting.expression or spec.schedule)
 
     def check_schedules(self, domains: Iterable[str]) -> None:
-        """Refuse a schedule setting for a domain that is not deployed (a typo would leave the
-        domain it meant unscheduled, silently). Raises ValueError naming it and the known domains."""
+        """Refuse a schedule setting for a domain that is not deployed.
+
+        A typo would leave the domain it meant unscheduled, silently. Raises ValueError naming it and the known domains.
+        """
         unknown = sorted(set(self.schedules) - set(domains))
         if unknown:
             raise ValueError(

@@ -47,8 +47,11 @@ LAMBDA_DESCRIPTION_MAX = 256  # Lambda's limit on a function's Description; the 
 
 @dataclass(frozen=True)
 class Access:
-    """What one step may touch, per lake zone: "r" read, "w" put, "rw" read and put,
-    "rwd" read, put and delete (rewriting partitions). No step may delete raw objects."""
+    """What one step may touch, per lake zone.
+
+    "r" read, "w" put, "rw" read and put, "rwd" read, put and delete (rewriting partitions). No step may delete raw
+    objects.
+    """
 
     raw: str = ""
     curated: str = ""
@@ -57,6 +60,7 @@ class Access:
     athena: bool = False
 
     def __post_init__(self) -> None:
+        """Refuse an access other than '', r, w, rw or rwd, and delete on the raw zone (ValueError)."""
         for zone in ("raw", "curated", "refined"):
             if getattr(self, zone) not in {"", "r", "w", "rw", "rwd"}:
                 raise ValueError(f"{zone} access must be '', r, w, rw or rwd")
@@ -66,11 +70,13 @@ class Access:
 
 @dataclass(frozen=True, kw_only=True)
 class LambdaStep:
-    """A workflow step run by a Lambda function: a ``lambda:invoke`` Task whose output (the
-    function's return value, a manifest dict) is the next step's input.
+    """A workflow step run by a Lambda function.
+
+    A ``lambda:invoke`` Task whose output (the function's return value, a manifest dict) is the next step's input.
 
     ``description`` is the Task's Comment in the definition and the function's Description
-    (at most 256 characters); ``timeout_s`` and ``memory_mb`` are the function's (seconds, MB)."""
+    (at most 256 characters); ``timeout_s`` and ``memory_mb`` are the function's (seconds, MB).
+    """
 
     step: str  # state name in the definition, e.g. "Fetch"
     handler: str  # dotted path from the project root, e.g. "functions.bndes.handlers.fetch"
@@ -81,6 +87,7 @@ class LambdaStep:
     secrets: tuple[str, ...] = ()  # keys of the domain's `secrets` this step may read
 
     def __post_init__(self) -> None:
+        """Refuse a description longer than Lambda's limit (ValueError)."""
         if len(self.description) > LAMBDA_DESCRIPTION_MAX:
             raise ValueError(f"{self.step}: description over {LAMBDA_DESCRIPTION_MAX} characters (Lambda's limit)")
 
@@ -92,8 +99,11 @@ class LambdaStep:
 
 @dataclass(frozen=True)
 class Secret:
-    """A Secrets Manager secret of a domain. Its name reaches the function as ``<KEY>_SECRET``
-    (e.g. ``NUBANK_SECRET``); its value only through Secrets Manager, never the environment."""
+    """A Secrets Manager secret of a domain.
+
+    Its name reaches the function as ``<KEY>_SECRET`` (e.g. ``NUBANK_SECRET``); its value only through Secrets Manager,
+    never the environment.
+    """
 
     key: str  # e.g. "nubank"
     description: str
@@ -108,10 +118,12 @@ class Secret:
 
 @dataclass(frozen=True, kw_only=True)
 class GlueStep:
-    """A workflow step run by a Glue 5.0 PySpark job: a ``glue:startJobRun.sync`` Task that passes
-    ``$.job_args.<step>`` as the run's arguments and puts the run's summary at ``$.<step>_run``
-    (lower case), leaving the manifest as it was. ``description`` is the Task's Comment and the
-    job's Description; ``timeout_min`` the job's timeout (minutes)."""
+    """A workflow step run by a Glue 5.0 PySpark job.
+
+    A ``glue:startJobRun.sync`` Task that passes ``$.job_args.<step>`` as the run's arguments and puts the run's summary
+    at ``$.<step>_run`` (lower case), leaving the manifest as it was. ``description`` is the Task's Comment and the
+    job's Description; ``timeout_min`` the job's timeout (minutes).
+    """
 
     step: str  # state name in the definition, e.g. "Transform"
     script: str  # path from the project root, e.g. "glue/stocks_indicators.py"
@@ -131,8 +143,11 @@ class GlueStep:
 
 @dataclass(frozen=True)
 class S3Trigger:
-    """Start the workflow from files landing in the raw bucket: an EventBridge rule on "Object
-    Created" under ``prefix`` invokes ``handler``, which decides whether (and as what) to start it."""
+    """Start the workflow from files landing in the raw bucket.
+
+    An EventBridge rule on "Object Created" under ``prefix`` invokes ``handler``, which decides whether (and as what) to
+    start it.
+    """
 
     handler: str  # e.g. "functions.cards.handlers.trigger"
     prefix: str  # raw-bucket key prefix, e.g. "inbox/cards/"
@@ -195,18 +210,23 @@ class DomainSpec:
 
     @property
     def parallel_runs(self) -> int | None:
-        """How many runs of the domain may go at once without queueing behind each other in Glue
-        (the smallest ``max_concurrent_runs`` of its jobs); None when it has no Glue job."""
+        """How many runs of the domain may go at once without queueing behind each other in Glue.
+
+        The smallest ``max_concurrent_runs`` of its jobs; None when it has no Glue job.
+        """
         return min((job.max_concurrent_runs for job in self.glue_jobs), default=None)
 
     @property
     def period(self) -> str:
+        """The run period: ``run_period`` if set, else ``day`` for a date-partitioned domain and ``month`` otherwise."""
         return self.run_period or ("day" if self.partition == "date" else "month")
 
     @property
     def definition_path(self) -> Path:
-        """The definition CDK deploys and the embedded AWS runs: ``statemachines/<name>.asl.json``
-        (rendered, ``make asl``) or the hand-written ``definition_file``."""
+        """The definition CDK deploys and the embedded AWS runs.
+
+        ``statemachines/<name>.asl.json`` (rendered, ``make asl``) or the hand-written ``definition_file``.
+        """
         return ROOT / self.definition_file if self.definition_file else STATEMACHINES_DIR / f"{self.name}.asl.json"
 
     @property
@@ -219,6 +239,7 @@ class DomainSpec:
         return DEFAULT_NAMES.secret(self.name, key)
 
     def substitution_keys(self) -> list[str]:
+        """The ``${...}`` placeholders of the domain's definition: each step's function or job, then the shared ones."""
         keys = [f"{s.step}Function" for s in self.lambdas]
         keys += [f"{g.step}Job" for g in self.glue_jobs]
         return [*keys, "NotifyFunction", "NotificationTopic", "DeadLetterQueue", "Region"]

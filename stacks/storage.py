@@ -107,8 +107,11 @@ class LakeStorage(Construct):
         )
 
     def _allow_service_principals(self) -> None:
-        """Let CloudWatch (alarms -> encrypted SNS), AWS Budgets (cost alerts -> encrypted SNS) and
-        CloudWatch Logs (Glue logs) use the key."""
+        """Let CloudWatch, AWS Budgets and CloudWatch Logs use the key.
+
+        CloudWatch alarms and AWS Budgets cost alerts publish to the encrypted SNS topic; CloudWatch Logs holds Glue's
+        logs.
+        """
         stack = Stack.of(self)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the checkout
 
 
 def machine() -> str:
+    """The measuring machine as BENCHMARKS.md names it: CPU model, core count, Python version and OS."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

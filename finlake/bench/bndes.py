@@ -27,6 +27,7 @@ REPEATS = 5
 
 
 def median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls, in seconds (`finlake.bench.kit.median_seconds`)."""
     return kit.median_seconds(fn, repeats)
 
 
@@ -44,6 +45,14 @@ def wide_csv(rows: int, seed: int = 1) -> bytes:
 
 
 def bench_parser(rows: int) -> dict[str, float]:
+    """Time the BNDES balance-sheet parser on a generated wide CSV of ``rows`` rows, against pandas as the baseline.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``bytes`` (the CSV's size), ``ours_s`` and ``baseline_s`` (median seconds; the baseline is
+        ``pandas.read_csv`` plus ``melt``).
+    """
     content = wide_csv(rows)
     ours = median_seconds(
         lambda: parse_balance_sheet(content, resource_name="bench", resource_id="bench", standard="BRGAAP")
@@ -57,6 +66,14 @@ def bench_parser(rows: int) -> dict[str, float]:
 
 
 def bench_end_to_end(repeats: int = 3) -> dict[str, float]:
+    """Time a whole local BNDES run (2026-01-02) on the embedded AWS, each in a fresh workspace, after a warm-up run.
+
+    Returns
+    -------
+    dict
+        ``seconds``: the median of ``repeats`` runs.
+    """
+
     def once() -> None:
         with tempfile.TemporaryDirectory() as home:
             plan = RunPlan(BNDES, date="2026-01-02")

@@ -247,6 +247,8 @@ def read_spark_book(refined: Path, ref: str) -> pd.DataFrame:
 
 
 class SparkTimeout(RuntimeError):
+    """The cards book job (``cards_book.run``) on local Spark did not finish in time; its Spark jobs were cancelled."""
+
     pass
 
 
@@ -412,6 +414,7 @@ def bench_cards(sizes: tuple[int, ...] = SIZES, months: int = 12) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The ``python -m finlake.bench.cards`` entry point: the cards section for ``--sizes`` clients, ``--months``."""
     parser = argparse.ArgumentParser(prog="python -m finlake.bench.cards")
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES), help="clients, comma-separated")
     parser.add_argument("--months", type=int, default=12)

@@ -1,9 +1,9 @@
-"""Benchmark of the B3 COTAHIST parser against the libraries a user would pick instead (``make bench``).
+r"""Benchmark of the B3 COTAHIST parser against the libraries a user would pick instead (``make bench``).
 
 Every candidate reads the same generated yearly file (``finlake.samples.b3.cotahist_yearly``,
 written to a temporary file) in the same run:
 
-* ``scan``: the floor, ``path.read_bytes().count(b"\\n")`` (read the file, count its lines);
+* ``scan``: the floor, ``path.read_bytes().count(b"\n")`` (read the file, count its lines);
 * ``finlake``: ``parse_cotahist(path.read_bytes(), ...)``;
 * ``b3cotahist`` 0.1.9 (polars engine): ``read_bytes`` (polars, then ``to_pandas``, its public
   API) and its polars stage alone (``_read_bytes``, the library's best case);
@@ -55,6 +55,8 @@ BEFORE = (
 
 @dataclass(frozen=True)
 class Candidate:
+    """One way to parse a COTAHIST file: ``parse`` takes the file's bytes and returns the rows it produced."""
+
     name: str
     does: str  # what the result holds and what is checked, for the table
     parse: Callable[[bytes], int]  # bytes of the file -> rows produced
@@ -162,6 +164,8 @@ def _peak_in_child(name: str, path: Path) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Measured:
+    """One candidate's measurement: rows produced, wall time (s) and peak memory (bytes)."""
+
     candidate: Candidate
     rows: int
     seconds: float
@@ -246,6 +250,10 @@ def bench_cotahist(records_target: int | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The ``python -m finlake.bench.cotahist [RECORDS]`` entry point: print the COTAHIST section.
+
+    ``--peak NAME FILE`` instead prints, as JSON, one candidate's peak memory on FILE (run in a child process).
+    """
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--peak"]:
         print(json.dumps(peak_of_one_call(args[1], Path(args[2]))))

@@ -107,6 +107,10 @@ def end_to_end(repeats: int = RUN_REPEATS) -> list[dict[str, Any]]:
 
 
 def report() -> list[str]:
+    """The BENCHMARKS.md section on handler cold imports and whole local runs, as Markdown lines.
+
+    Imports each handler module in fresh processes (against boto3 alone) and runs every domain on the embedded AWS.
+    """
     imports = cold_imports()
     boto3_row = imports[0]
     lines = [

@@ -85,6 +85,12 @@ def _run_daily(job: Any, spark: Any, root: Path, day: str, analytics: str) -> fl
 
 
 def bench_stocks_transform(records_target: int | None = None) -> list[str]:
+    """The BENCHMARKS.md section on the stocks Glue job on local Spark, as Markdown lines.
+
+    Runs ``glue/stocks_transform.py`` on one generated year of COTAHIST (``records_target`` records, default the
+    generator's), IBOV portfolios and BCB series, with and without the analytics tables, then a daily run; DuckDB on
+    the same quotes is the baseline.
+    """
     content = b3.cotahist_yearly(YEAR, records_target=records_target)
     quotes = parse_cotahist(content, file_name=f"COTAHIST_A{YEAR}.TXT").table
     portfolios = [ibov.parse_portfolio_json([b3.ibov_portfolio_json(d)]) for d in b3.recomposition_days(YEAR)]

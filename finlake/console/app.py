@@ -203,8 +203,10 @@ def _run_callbacks(app: Dash, ws: Workspace) -> None:
 
 
 def redrive_run(ws: Workspace, name: str) -> Any:
-    """Rerun the failed run ``name`` from its dead letter (`finlake.local.redrive.apply`, only
-    this run): what it printed, the outcome, and a link to the rerun's page."""
+    """Rerun the failed run ``name`` from its dead letter (`finlake.local.redrive.apply`, only this run).
+
+    The page shows what it printed, the outcome, and a link to the rerun's page.
+    """
     from finlake.local import redrive as local_dlq
 
     found = console_data.find_run(ws, name)
@@ -276,6 +278,7 @@ def _cell(value: Any) -> Any:
 
 
 def runs_page(ws: Workspace) -> Any:
+    """The runs page: one table per domain of the workspace's executions (times in UTC), or a hint if none."""
     rows = console_data.run_rows(ws)
     if not rows:
         return html.P("no runs yet: try `finlake run bndes` (or `make demo`)")
@@ -319,6 +322,10 @@ def runs_page(ws: Workspace) -> Any:
 
 
 def run_page(ws: Workspace, name: str) -> Any:
+    """The page of run ``name``: its facts, its state graph (click a state for its detail) and the email it sent.
+
+    A run whose dead-letter message waits also shows the message and a Redrive button.
+    """
     found = console_data.find_run(ws, name)
     if not found:
         return html.P(f"no run {name}: the runs page lists them")
@@ -400,6 +407,7 @@ def run_page(ws: Workspace, name: str) -> Any:
 
 
 def legend() -> Any:
+    """The state graph's colour legend, one badge per state status."""
     return html.Div(
         [
             html.Span(
@@ -419,6 +427,7 @@ def legend() -> Any:
 
 
 def state_panel(detail: dict[str, Any]) -> Any:
+    """One state's detail panel (`finlake.console.data.state_detail`): type, status, duration, error, input, output."""
     duration = detail.get("duration_s")
     children: list[Any] = [
         html.H3(detail["state"], id="state-name"),
@@ -450,6 +459,7 @@ def state_panel(detail: dict[str, Any]) -> Any:
 
 
 def lake_page(ws: Workspace) -> Any:
+    """The lake page: the catalog's tables per database with rows, partitions and last run, then the SQL editor."""
     tables = console_data.catalog_tables(ws)
     summaries = {f"{s.database}.{s.name}": s for s in table_summaries(ws)}
     children: list[Any] = [html.H1("Lake")]
@@ -509,6 +519,7 @@ def lake_page(ws: Workspace) -> Any:
 
 
 def table_details(t: console_data.TableInfo) -> Any:
+    """A table's collapsible detail: its description, columns (name, type, comment) and first 40 partitions."""
     shown = t.partitions[:40]
     more = f" ... and {len(t.partitions) - len(shown)} more" if len(t.partitions) > len(shown) else ""
     return html.Details(
@@ -539,6 +550,7 @@ def _board(ws: Workspace, domain: str, choice: str | None = None) -> dashboards.
 
 
 def dashboard_page(ws: Workspace, domain: str) -> Any:
+    """The dashboard page of ``domain`` (`finlake.console.dashboards`), with its picker when it has one."""
     if domain not in dashboards.BUILDERS:
         return html.P(f"no dashboard {domain}: one per domain ({', '.join(sorted(DOMAINS))})")
     board = _board(ws, domain)
@@ -563,6 +575,7 @@ def dashboard_page(ws: Workspace, domain: str) -> Any:
 
 
 def panels(items: list[dashboards.Panel]) -> list[Any]:
+    """Dash components for dashboard panels: a figure, a table, or the panel's note when it has no data."""
     out: list[Any] = []
     for panel in items:
         body: Any

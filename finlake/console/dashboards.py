@@ -42,6 +42,8 @@ class Panel:
 
 @dataclass
 class Dashboard:
+    """One domain's dashboard: its panels and the optional picker (ticker, account or variable) they were drawn for."""
+
     domain: str
     title: str
     panels: list[Panel] = field(default_factory=list)
@@ -51,8 +53,10 @@ class Dashboard:
 
 
 def frame(ws: Workspace, sql: str) -> pd.DataFrame:
-    """The query's rows as a DataFrame; numeric columns (exact decimals included, and columns that
-    are all NULL, e.g. a 63-session mean after a few sessions) become floats for plotting."""
+    """The query's rows as a DataFrame, numeric columns as floats for plotting.
+
+    Numeric columns include exact decimals and columns that are all NULL (e.g. a 63-session mean after a few sessions).
+    """
     columns, rows = run_query(ws, sql)
     df = pd.DataFrame.from_records(rows, columns=columns)
     for column in df.columns:
@@ -63,6 +67,7 @@ def frame(ws: Workspace, sql: str) -> pd.DataFrame:
 
 
 def missing(table: str, run: str) -> Panel:
+    """The panel shown for a table the lake does not hold yet, naming the ``finlake run`` that writes it."""
     return Panel(table, note=f"no table {table} yet: `finlake run {run}` writes it")
 
 
@@ -79,9 +84,11 @@ RISK_TABLES = ("finlake_refined.risk_metrics", "finlake_refined.trading_signals"
 
 
 def stocks(ws: Workspace, ticker: str | None = None) -> Dashboard:
-    """A ticker's close with its 21- and 63-session moving averages and its 252-session drawdown;
-    each sector's year-to-date return over time; the newest partition of the risk and signal
-    tables when they exist."""
+    """The stocks dashboard: prices with moving averages and drawdown, sector returns, risk and signals.
+
+    A ticker's close with its 21- and 63-session moving averages and its 252-session drawdown; each sector's
+    year-to-date return over time; the newest partition of the risk and signal tables when they exist.
+    """
     board = Dashboard("stocks", "Stocks: B3 quotes and indicators", choice_label="Ticker")
     if not has_table(ws, INDICATORS):
         board.panels.append(missing(INDICATORS, "stocks"))
@@ -148,8 +155,11 @@ INSTALLMENTS = "finlake_refined.bank_installments"
 
 
 def bank(ws: Workspace) -> Dashboard:
-    """Spend by category per month, income against spend, card spend against the credit limit,
-    and the installments still to be charged per month due (all BRL)."""
+    """The bank dashboard: spend, income, card limit and installments due, per month (all BRL).
+
+    Spend by category per month, income against spend, card spend against the credit limit, and the installments still
+    to be charged per month due.
+    """
     board = Dashboard("bank", "Bank: Nubank card and NuConta")
     if not has_table(ws, SUMMARY):
         board.panels.append(missing(SUMMARY, "bank --input FILE"))
@@ -203,11 +213,13 @@ BOOK = "finlake_refined.cards_book"
 
 
 def cards(ws: Workspace, variable: str | None = None) -> Dashboard:
-    """One book variable's distribution per reference month (box plot over clients), and the
-    on-time and delinquency rates of the month's due invoices over time: on-time = invoices paid
-    in full by their due date / due invoices; delinquency = due invoices paid late or not yet /
-    due invoices (window u1m, from ``pct_faturas_em_dia_u1m``, ``qtd_faturas_em_atraso_u1m`` and
-    ``qtd_faturas_vencidas_u1m``)."""
+    """The cards dashboard: a book variable's distribution, and on-time and delinquency rates.
+
+    One book variable's distribution per reference month (box plot over clients), and the on-time and delinquency rates
+    of the month's due invoices over time: on-time = invoices paid in full by their due date / due invoices; delinquency
+    = due invoices paid late or not yet / due invoices (window u1m, from ``pct_faturas_em_dia_u1m``,
+    ``qtd_faturas_em_atraso_u1m`` and ``qtd_faturas_vencidas_u1m``).
+    """
     board = Dashboard("cards", "Cards: the 48-variable customer book", choice_label="Book variable")
     if not has_table(ws, BOOK):
         board.panels.append(missing(BOOK, "cards"))
@@ -253,8 +265,10 @@ BALANCE = "finlake_curated.bndes_balance_sheet"
 
 
 def bndes(ws: Workspace, account: str | None = None) -> Dashboard:
-    """One balance-sheet account over time, one line per accounting standard (BRGAAP individual and
-    consolidated, IFRS, PRUDENCIAL), in millions of reais."""
+    """The BNDES dashboard: one balance-sheet account over time, in millions of reais.
+
+    One line per accounting standard (BRGAAP individual and consolidated, IFRS, PRUDENCIAL).
+    """
     board = Dashboard("bndes", "BNDES: balance sheets", choice_label="Account")
     if not has_table(ws, BALANCE):
         board.panels.append(missing(BALANCE, "bndes"))

@@ -1,5 +1,6 @@
-"""What the console shows, read from the workspace: runs, a run's state graph, dead letters, the
-catalog. Pure reads of the files `finlake.local.workspace.Workspace` keeps (no embedded AWS).
+"""What the console shows, read from the workspace: runs, a run's state graph, dead letters, the catalog.
+
+Pure reads of the files `finlake.local.workspace.Workspace` keeps (no embedded AWS).
 
 The state graph is drawn from the definition in ``statemachines/<domain>.asl.json`` as the Step
 Functions console draws it: one node per state (Start and End added), an edge per ``Next``,
@@ -23,8 +24,11 @@ SUCCEEDED, FAILED, CAUGHT, NOT_RUN, RUNNING = "succeeded", "failed", "caught", "
 
 @dataclass(frozen=True)
 class RunRow:
-    """One execution in the runs list. ``rows``: rows in / valid / quarantined, or "" when the run
-    reported no counts; ``partition``: the date, month or year it ran for."""
+    """One execution in the runs list.
+
+    ``rows``: rows in / valid / quarantined, or "" when the run reported no counts; ``partition``: the date, month or
+    year it ran for.
+    """
 
     domain: str
     name: str
@@ -43,6 +47,7 @@ def homes(ws: Workspace) -> list[Workspace]:
 
 
 def partition_of(record: dict[str, Any]) -> str:
+    """The partition a run was for: the input's date, month or year, else its output's partition values; "" if none."""
     request = record.get("input") or {}
     output = record.get("output") or {}
     found = request.get("date") or request.get("month") or request.get("year")
@@ -52,6 +57,7 @@ def partition_of(record: dict[str, Any]) -> str:
 
 
 def rows_of(record: dict[str, Any]) -> str:
+    """``rows in / valid / quarantined`` of a run record's output counts, or "" when it reported none."""
     counts = (record.get("output") or {}).get("counts") or {}
     if not counts:
         return ""
@@ -92,6 +98,7 @@ def dead_letter(home: Workspace, name: str) -> dict[str, Any] | None:
 
 
 def definition(domain: str) -> dict[str, Any]:
+    """The parsed definition (ASL) of ``domain`` (``spec.definition_path``)."""
     loaded: dict[str, Any] = json.loads(DOMAINS[domain].definition_path.read_text())
     return loaded
 
@@ -111,6 +118,10 @@ def transitions(state: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def state_status(name: str, state: dict[str, Any], seen: dict[str, dict[str, Any]], record: dict[str, Any]) -> str:
+    """The status of state ``name`` in a run: not run, succeeded, failed, caught (its Catch took the error) or running.
+
+    ``seen`` maps each state the run entered to its item in the run record's ``states``.
+    """
     item = seen.get(name)
     if item is None:
         return NOT_RUN
@@ -125,9 +136,11 @@ def state_status(name: str, state: dict[str, Any], seen: dict[str, dict[str, Any
 
 
 def graph_elements(domain: str, record: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Cytoscape elements of the domain's definition: nodes ``{id, label, type, status}`` with the
-    state's class (its status in ``record``), edges ``{source, target, kind}``; Start and End
-    nodes as the console draws them."""
+    """Cytoscape elements of the domain's definition.
+
+    Nodes ``{id, label, type, status}`` with the state's class (its status in ``record``), edges ``{source, target,
+    kind}``; Start and End nodes as the console draws them.
+    """
     asl = definition(domain)
     record = record or {}
     seen = {item["state"]: item for item in record.get("states", [])}
@@ -175,8 +188,11 @@ def graph_elements(domain: str, record: dict[str, Any] | None = None) -> list[di
 
 
 def state_detail(domain: str, record: dict[str, Any], name: str) -> dict[str, Any]:
-    """What the console shows of one state: type, status, duration (s), input, output (JSON text,
-    indented), error and cause; ``None`` for what the run did not record."""
+    """What the console shows of one state.
+
+    Type, status, duration (s), input, output (JSON text, indented), error and cause; ``None`` for what the run did not
+    record.
+    """
     asl = definition(domain)
     seen = {item["state"]: item for item in record.get("states", [])}
     state = asl["States"].get(name)
@@ -197,6 +213,7 @@ def state_detail(domain: str, record: dict[str, Any], name: str) -> dict[str, An
 
 
 def pretty(text: str | None) -> str | None:
+    """``text`` indented as JSON when it parses, else as it is; None stays None."""
     if text is None:
         return None
     try:
@@ -246,6 +263,7 @@ def catalog_tables(ws: Workspace) -> list[TableInfo]:
 
 
 def has_table(ws: Workspace, qualified: str) -> bool:
+    """Whether the workspace's catalog has ``database.table`` (``qualified``)."""
     database, _, name = qualified.partition(".")
     catalog: dict[str, dict[str, Any]] = ws.read_json("catalog.json", {})
     return name in catalog.get(database, {})

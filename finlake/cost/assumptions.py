@@ -12,11 +12,13 @@ from finlake.cost.units import ASSUMPTIONS_PATH, PRICES_PATH
 
 
 def load_json(path: Path) -> dict[str, Any]:
+    """The JSON object at ``path``, numbers with a fraction read as `Decimal` (prices are exact)."""
     data: dict[str, Any] = json.loads(path.read_text(), parse_float=Decimal)
     return data
 
 
 def load_prices(path: Path = PRICES_PATH) -> dict[str, Any]:
+    """The dated price list (``finlake/prices.json`` by default): USD unit prices per region, with their pages."""
     return load_json(path)
 
 

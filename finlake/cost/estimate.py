@@ -17,6 +17,11 @@ from finlake.cost.units import ATHENA_MIN_GB_PER_QUERY, GB_PER_TB, HOURS_PER_MON
 
 @dataclass(frozen=True)
 class LineItem:
+    """One line of the monthly bill: ``quantity`` of ``unit`` a month, of which ``free`` is in the free tier.
+
+    Priced at ``unit_price`` USD per ``per`` units (e.g. per 1,000,000 requests), from the AWS pricing ``page``.
+    """
+
     key: str
     service: str
     item: str
@@ -29,15 +34,22 @@ class LineItem:
 
     @property
     def billable(self) -> Decimal:
+        """The quantity above the free tier (never negative)."""
         return max(Decimal(0), self.quantity - self.free)
 
     @property
     def usd(self) -> Decimal:
+        """The line's cost, USD a month: ``billable / per * unit_price``."""
         return self.billable / self.per * self.unit_price
 
 
 @dataclass(frozen=True)
 class WorkflowRuns:
+    """One domain's executions a month: scheduled, then split into full (new data) and short (nothing new) runs.
+
+    ``transitions_full`` and ``transitions_short`` are the billed state transitions of one run of each path.
+    """
+
     domain: str
     scheduled_runs: Decimal
     full_runs: Decimal
@@ -48,6 +60,8 @@ class WorkflowRuns:
 
 @dataclass
 class Estimate:
+    """A monthly cost estimate: its priced lines (USD), each domain's runs, what was deployed, assumptions and notes."""
+
     region: str
     prices_valid_as_of: str
     free_tier: bool
@@ -59,9 +73,11 @@ class Estimate:
 
     @property
     def total(self) -> Decimal:
+        """The month's total, USD: the sum of the lines."""
         return sum((line.usd for line in self.lines), Decimal(0))
 
     def line(self, key: str) -> LineItem:
+        """The line of price key ``key``; StopIteration when there is none."""
         return next(line for line in self.lines if line.key == key)
 
 
@@ -69,6 +85,7 @@ class Usage(dict[str, Decimal]):
     """Monthly quantities by price key (and a few intermediate totals: log KB, metric-hours)."""
 
     def add(self, key: str, amount: Decimal) -> None:
+        """Add ``amount`` to ``key``'s quantity (from 0)."""
         self[key] = self.get(key, Decimal(0)) + amount
 
 

@@ -40,10 +40,12 @@ def success_paths(definition: Mapping[str, Any]) -> list[tuple[str, ...]]:
 
 
 def longest_success_path(definition: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The states of the longest successful path (a run with new data), Parallel branches and Map iterations inlined."""
     path = max(success_paths(definition), key=len)
     return [s for name in path for s in _expand({**definition["States"][name], "Name": name})]
 
 
 def shortest_success_path(definition: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The states of the shortest successful path (e.g. nothing new), Parallel branches and Map iterations inlined."""
     path = min(success_paths(definition), key=len)
     return [s for name in path for s in _expand({**definition["States"][name], "Name": name})]

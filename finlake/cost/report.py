@@ -28,6 +28,7 @@ def _plain(value: Any) -> Any:
 
 
 def to_json(est: Estimate) -> dict[str, Any]:
+    """The estimate as plain JSON data (``finlake cost --json``): lines rounded (quantity 6, USD 4 places), total."""
     lines = [
         {
             **asdict(line),
@@ -64,6 +65,7 @@ def _per(per: Decimal, unit: str) -> str:
 
 
 def render_table(est: Estimate) -> str:
+    """The estimate as the text table ``finlake cost`` prints: lines, total, runs a month and the assumptions used."""
     header = ("service", "item", "quantity", "unit price", "USD/month")
     rows = [
         (
@@ -174,9 +176,11 @@ def cost(
 
 
 def _assumption_overrides(path: Path, domains: set[str] | None = None) -> dict[str, Any]:
-    """The ``--assumptions`` file, refused (exit 2) unless it is a JSON object whose every key is one
-    of cost_assumptions.json (per-step keys ``<domain>.<Step>``) with a number >= 0. ``domains``:
-    the deployment's (default: the app's specs)."""
+    """The ``--assumptions`` file, checked against the known assumptions.
+
+    Refused (exit 2) unless it is a JSON object whose every key is one of cost_assumptions.json (per-step keys
+    ``<domain>.<Step>``) with a number >= 0. ``domains``: the deployment's (default: the app's specs).
+    """
     try:
         overrides = load_json(path)
     except ValueError as exc:
@@ -193,7 +197,9 @@ def assumption_problems(
     overrides: Mapping[str, Any], base: Mapping[str, Any], where: str = "", *, domains: set[str] | None = None
 ) -> list[str]:
     """What is wrong with ``overrides`` against the known assumptions ``base`` (empty: nothing).
-    ``domains``: the deployment's domains (default: the app's specs, whose steps are then checked too)."""
+
+    ``domains``: the deployment's domains (default: the app's specs, whose steps are then checked too).
+    """
     problems = []
     for key, value in overrides.items():
         name = f"{where}{key}"

@@ -1,5 +1,8 @@
-"""Templates -> what is deployed: state machines, functions, Glue jobs, schedules and platform resources
-read from synthesized CloudFormation templates (or a ``cdk.out`` folder)."""
+"""Templates -> what is deployed.
+
+State machines, functions, Glue jobs, schedules and platform resources read from synthesized CloudFormation templates
+(or a ``cdk.out`` folder).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Workflow:
+    """A state machine of the templates: its domain, its full and short successful paths, tracing and full logging."""
+
     logical_id: str
     domain: str
     full_path: tuple[Step, ...]
@@ -41,6 +46,8 @@ class Workflow:
 
 @dataclass(frozen=True)
 class Function:
+    """A Lambda function of the templates: memory (MB), arm64 or not, X-Ray tracing, how many secrets it names."""
+
     logical_id: str
     memory_mb: int
     arm: bool
@@ -50,6 +57,8 @@ class Function:
 
 @dataclass(frozen=True)
 class GlueJob:
+    """A Glue job of the templates: its DPUs, the minimum billed minutes of a run, whether job metrics are on."""
+
     logical_id: str
     dpus: Decimal
     min_minutes: Decimal
@@ -58,6 +67,8 @@ class GlueJob:
 
 @dataclass(frozen=True)
 class Schedule:
+    """An EventBridge schedule of the templates: its expression, whether enabled, and what it starts."""
+
     logical_id: str
     expression: str
     enabled: bool
@@ -66,11 +77,14 @@ class Schedule:
 
     @property
     def runs_per_month(self) -> Decimal:
+        """How many times a month the schedule fires (0 when disabled)."""
         return runs_per_month(self.expression, enabled=self.enabled)
 
 
 @dataclass
 class Deployment:
+    """What the templates deploy, as the estimate counts it: workflows, functions, Glue jobs, schedules, triggers."""
+
     workflows: list[Workflow] = field(default_factory=list)
     functions: dict[str, Function] = field(default_factory=dict)
     glue_jobs: dict[str, GlueJob] = field(default_factory=dict)
@@ -226,8 +240,10 @@ def read_deployment(templates: Templates, loader: DefinitionLoader | None = None
     machines = by_type.get("AWS::StepFunctions::StateMachine", {})
 
     def machine_started_by(fn: str | None) -> str | None:
-        """The state machine a function starts: the one its environment names (the S3 triggers,
-        the schedules' ScheduleStart functions)."""
+        """The state machine a function starts: the one its environment names.
+
+        Such functions are the S3 triggers and the schedules' ScheduleStart functions.
+        """
         env = functions.get(fn or "", {}).get("Environment", {}).get("Variables", {})
         return next((_ref(v) for v in env.values() if _ref(v) in machines), None)
 

@@ -1,0 +1,1 @@
+"""Local mode: the deployed definitions, handlers and Glue scripts run on an embedded AWS (moto, local Spark)."""

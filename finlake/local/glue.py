@@ -44,8 +44,10 @@ SPARK_LOG = "logs/spark.log"  # under the workspace
 
 
 def local_spark(log_path: Path | None = None) -> SparkSession:
-    """One local SparkSession per process, configured like Glue 5.0 where it matters. The JVM it
-    starts writes its output to ``log_path`` (default: inherits this process's stdout/stderr)."""
+    """One local SparkSession per process, configured like Glue 5.0 where it matters.
+
+    The JVM it starts writes its output to ``log_path`` (default: inherits this process's stdout/stderr).
+    """
     global _spark
     if _spark is None:
         from pyspark.sql import SparkSession
@@ -119,7 +121,8 @@ def load_script(location: str) -> ModuleType:
     """The Glue script at ``location`` (absolute, or relative to the project), imported as a module.
 
     The package ``glue`` is imported first: it puts ``glue/lib/`` on ``sys.path``, as ``--extra-py-files``
-    does on Glue, so the script's ``import glue_io`` finds the shared I/O module."""
+    does on Glue, so the script's ``import glue_io`` finds the shared I/O module.
+    """
     importlib.import_module("glue")
     path = Path(location) if Path(location).is_absolute() else ROOT / location
     name = f"finlake_glue_{path.stem}"
@@ -133,10 +136,20 @@ def load_script(location: str) -> ModuleType:
 
 
 class LocalGlueRunner:
+    """Runs a Glue job's script on local Spark when moto starts a job run (`moto_patches.set_glue_runner`).
+
+    The script reads and writes the workspace's folders as the lake's buckets; objects its boto3 calls put into moto
+    are copied to the workspace, and the workspace is loaded back into moto afterwards.
+    """
+
     def __init__(self, aws: EmbeddedAws):
         self.aws = aws
 
     def __call__(self, job_name: str, arguments: dict[str, str]) -> None:
+        """Run job ``job_name`` with the run's ``arguments`` (``--KEY`` -> value) over the job's default arguments.
+
+        Raises whatever the script raises: moto then records the run as FAILED.
+        """
         job = self.aws.client("glue").get_job(JobName=job_name)["Job"]
         script = load_script(job["Command"]["ScriptLocation"])
         # As Glue does: the job's default arguments, overridden by the run's own.

@@ -1,5 +1,6 @@
-"""The names of the embedded AWS's shared resources (buckets, databases, topic, queues, notifier), as the
-CDK app names them by default (``functions/common/contract.py``). A leaf of `finlake.local`: the runtime,
+"""The names of the embedded AWS's shared resources (buckets, databases, topic, queues, notifier).
+
+Named as the CDK app names them by default (``functions/common/contract.py``). A leaf of `finlake.local`: the runtime,
 the local Glue runner and the sample adapters read them without importing each other.
 """
 

@@ -61,6 +61,7 @@ class LocalLambdaContext:
     function_version: str = "$LATEST"
 
     def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left in the invocation: always 300,000 locally (no deadline is enforced)."""
         return 300_000
 
 
@@ -81,6 +82,7 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
 
 
 def resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """The function a Lambda ``handler`` string (``package.module.function``) names, imported."""
     module_name, _, attr = handler.rpartition(".")
     return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
 
@@ -116,7 +118,7 @@ def _lambda_invoke(self: Any, body: str, request_headers: Any, response_headers:
 
 
 def _start_job_run(self: Any, *args: Any, **kwargs: Any) -> str:
-    """moto's FakeJob.start_job_run, then the job's script run locally and its outcome recorded."""
+    """Start a Glue job run as moto's FakeJob.start_job_run does, then run its script locally and record the outcome."""
     run_id: str = _original_start_job_run(self, *args, **kwargs)
     job_run = self.get_job_run(run_id)
     state, message = "SUCCEEDED", None
@@ -143,7 +145,7 @@ def _job_run_as_dict(self: Any) -> dict[str, Any]:
 def _guarded_eval_integration_pattern(
     self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: Any, state_credentials: Any
 ) -> None:
-    """moto's StateTaskServiceCallback._eval_integration_pattern for .sync tasks without a callback.
+    """The .sync integration pattern of moto's StateTaskServiceCallback._eval_integration_pattern, without a callback.
 
     Identical to moto 5.2.5 for the .sync pattern, minus the ``callback_endpoint.interrupt_all()``
     call on a ``None`` endpoint. Tasks that have a callback endpoint (waitForTaskToken) keep moto's
@@ -196,6 +198,7 @@ def _fail_error_name(error_value: str | None) -> Any:
 
 
 def set_glue_runner(runner: GlueRunner | None) -> None:
+    """Set the runner moto's patched ``StartJobRun`` calls for a Glue job (None: no local Glue)."""
     global _glue_runner
     _glue_runner = runner
 

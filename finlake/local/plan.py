@@ -32,6 +32,7 @@ class RunPlan:
     note: str = ""  # printed under the run's header: where its data comes from
 
     def __post_init__(self) -> None:
+        """Without input files, pin the run's date or month as the CLI does (`finlake.naming.pinned`)."""
         if not self.inputs:  # files say what they are for (the S3 triggers' rule)
             self.date, self.month = pinned(self.spec, self.date, self.month, self.year)
 
@@ -42,8 +43,11 @@ class RunPlan:
         return self.date or self.year or self.month or today_in_sao_paulo()
 
     def request(self, input_uris: list[str]) -> dict[str, Any]:
-        """The execution input (a RunRequest dict) naming ``input_uris`` (``s3://`` URIs of the uploaded inputs),
-        with the MD5 of each input file so the execution name follows the content."""
+        """The execution input (a RunRequest dict) naming ``input_uris``.
+
+        ``input_uris`` are the ``s3://`` URIs of the uploaded inputs; the MD5 of each input file is added so the
+        execution name follows the content.
+        """
         return RunRequest(
             domain=self.spec.name,
             date=self.date,

@@ -32,6 +32,7 @@ class StepProgress:
         self._thread: threading.Thread | None = None
 
     def start(self, state: str) -> None:
+        """Show that ``state`` is running: a spinner on a terminal, else a line every ``heartbeat_s`` seconds."""
         self.stop()
         if self.console.is_terminal:
             self._progress = Progress(
@@ -54,6 +55,7 @@ class StepProgress:
             self.echo(f"   .. {state} running, {time.monotonic() - started:.0f} s")
 
     def stop(self) -> None:
+        """Stop the spinner or the heartbeat, if one runs."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -63,7 +65,9 @@ class StepProgress:
             self._thread = None
 
     def __enter__(self) -> StepProgress:
+        """Enter: the progress itself."""
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        """Exit: stop any progress shown."""
         self.stop()

@@ -32,8 +32,10 @@ LOCAL_RESTART = "local runs restart from the stored input (this session's Step F
 
 
 def failed_runs(ws: Workspace, domain: str | None = None, base: str | None = None) -> list[dlq.FailedRun]:
-    """The failed runs waiting in ``ws``'s dead-letter queue (of ``domain``, or only the run
-    ``base`` and its reruns), oldest first; read from the workspace without starting the embedded AWS."""
+    """The failed runs waiting in ``ws``'s dead-letter queue, oldest first.
+
+    Of ``domain``, or only the run ``base`` and its reruns; read from the workspace without starting the embedded AWS.
+    """
     letters = [
         dlq.DeadLetter(
             message_id=str(index), receipt_handle="", sent=datetime.fromisoformat(item["sent"]), body=item["body"]
@@ -52,9 +54,11 @@ def apply(
     on_start: Callable[[dlq.Rerun], None] | None = None,
     base: str | None = None,
 ) -> list[dlq.Rerun]:
-    """Rerun every failed run of ``ws``'s queue (of ``domain``; only ``base`` and its reruns when
-    given, as the console's Redrive button does) with `finlake.ops.redrive.apply`'s rules; returns
-    one `finlake.ops.redrive.Rerun` per failed run (empty when none waits)."""
+    """Rerun every failed run of ``ws``'s queue with `finlake.ops.redrive.apply`'s rules.
+
+    Only ``domain``'s runs; only ``base`` and its reruns when given, as the console's Redrive button does. Returns one
+    `finlake.ops.redrive.Rerun` per failed run (empty when none waits).
+    """
     waiting = failed_runs(ws, domain, base)
     if not waiting:
         return []

@@ -22,8 +22,11 @@ Echo = Callable[..., None]
 
 
 def run_plans(ws: Workspace, plans: list[RunPlan], *, echo: Echo = print, debug: bool = False) -> list[RunResult]:
-    """Run ``plans`` in order, each in its workspace (``plan.workspace`` or ``ws``), one embedded
-    AWS per workspace; print each state as it is entered and left, then the counts and the email."""
+    """Run ``plans`` in order, one embedded AWS per workspace.
+
+    Each plan runs in its workspace (``plan.workspace`` or ``ws``); each state is printed as it is entered and left,
+    then the counts and the email.
+    """
     results = []
     for target, group in itertools.groupby(plans, key=lambda plan: plan.workspace or ws):
         batch = list(group)
@@ -54,8 +57,10 @@ def run_request(
     debug: bool = False,
     note: str = "",
 ) -> RunResult:
-    """Start execution ``name`` of ``request`` on ``aws``, print it state by state, save its record
-    (and Spark's log of it) in ``ws``; a redrive reruns a dead letter's stored input through here."""
+    """Start execution ``name`` of ``request`` on ``aws`` and print it state by state.
+
+    Its record (and Spark's log of it) is saved in ``ws``; a redrive reruns a dead letter's stored input through here.
+    """
     echo(f"\n== {spec.name}: {spec.description}")
     echo(f"   execution {name}")
     if note:
@@ -115,8 +120,10 @@ def _printer(echo: Echo, progress: StepProgress, debug: bool = False) -> Callabl
 
 
 def failure_line(detail: str) -> str:
-    """``Error: cause`` as one readable line: the error name and the message, never a JSON payload
-    or a stack trace (`finlake --debug` prints those)."""
+    """``Error: cause`` as one readable line.
+
+    The error name and the message, never a JSON payload or a stack trace (`finlake --debug` prints those).
+    """
     from functions.notifier.notify import readable_cause
 
     error, _, cause = detail.partition(": ")

@@ -58,6 +58,12 @@ UNHANDLED = ("FAILED", "TIMED_OUT", "ABORTED")  # the statuses the platform's Ev
 
 @dataclass
 class RunResult:
+    """One finished execution on the embedded AWS: its status, input, output, error and cause, and what it did.
+
+    ``started`` and ``stopped`` are timezone-aware; ``states`` holds each state entered (input, output, error),
+    ``notifications`` the emails the run sent (subject and message).
+    """
+
     name: str
     domain: str
     status: str
@@ -72,12 +78,15 @@ class RunResult:
 
     @property
     def succeeded(self) -> bool:
+        """Whether the execution's status is SUCCEEDED."""
         return self.status == "SUCCEEDED"
 
     @property
     def failed_state(self) -> str | None:
-        """The step a failed run broke in: ``X`` of the ``XFailed`` state its Catch went to, else the
-        last state entered; None when it succeeded."""
+        """The step a failed run broke in.
+
+        ``X`` of the ``XFailed`` state its Catch went to, else the last state entered; None when it succeeded.
+        """
         if self.succeeded:
             return None
         names = [item["state"] for item in self.states]
@@ -85,6 +94,7 @@ class RunResult:
         return caught[0] if caught else (names[-1] if names else None)
 
     def record(self) -> dict[str, Any]:
+        """The run as the workspace keeps it (``runs/*.json``): times as ISO 8601, duration in seconds."""
         return {
             "name": self.name,
             "failed_state": self.failed_state,
@@ -127,6 +137,11 @@ class EmbeddedAws:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def __enter__(self) -> EmbeddedAws:
+        """Start the embedded AWS: test credentials in the environment, moto running definitions, the platform.
+
+        The platform's resources are created, the workspace's objects, catalog and dead letters loaded, and the local
+        Glue runner set.
+        """
         env = {
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
@@ -151,6 +166,7 @@ class EmbeddedAws:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Save the workspace and the dead letters, stop moto, and restore the environment it changed."""
         try:
             self.save_workspace()
             self.save_dead_letters()
@@ -164,8 +180,11 @@ class EmbeddedAws:
                     os.environ[key] = value
 
     def client(self, service: str) -> Any:
-        """One client per service for the session. Creating a client reads os.environ, which the
-        in-process Lambda adapter changes on moto's executor thread while this thread polls."""
+        """One client per service for the session.
+
+        Creating a client reads os.environ, which the in-process Lambda adapter changes on moto's executor thread while
+        this thread polls.
+        """
         if service not in self._clients:
             self._clients[service] = boto3.client(service, region_name=REGION)
         return self._clients[service]
@@ -194,9 +213,11 @@ class EmbeddedAws:
         self.notify_function_arn = self._create_notifier()
 
     def _create_notifier(self) -> str:
-        """The platform's notifier, created once: every definition's NotifyFailure invokes it, and
-        ``run`` hands it the status-change event of a run that ends FAILED, TIMED_OUT or ABORTED, as
-        the platform's EventBridge rule does on AWS (moto emits no EventBridge events)."""
+        """The platform's notifier, created once.
+
+        Every definition's NotifyFailure invokes it, and ``run`` hands it the status-change event of a run that ends
+        FAILED, TIMED_OUT or ABORTED, as the platform's EventBridge rule does on AWS (moto emits no EventBridge events).
+        """
         return str(
             self.client("lambda").create_function(
                 FunctionName=NOTIFIER,
@@ -280,9 +301,11 @@ class EmbeddedAws:
         return arn
 
     def _create_secrets(self, spec: DomainSpec) -> dict[str, str]:
-        """The domain's secrets with local values; optional ones stay off in local mode (e.g. the Google
-        Sheets sink) except the sources the sample transport answers (the adapter's optional_secrets).
-        Returns key -> secret name, named as the stack names them."""
+        """The domain's secrets with local values.
+
+        Optional ones stay off in local mode (e.g. the Google Sheets sink) except the sources the sample transport
+        answers (the adapter's optional_secrets). Returns key -> secret name, named as the stack names them.
+        """
         from finlake.local.sources import local_optional, local_secret
 
         manager = self.client("secretsmanager")
@@ -296,8 +319,11 @@ class EmbeddedAws:
         return names
 
     def drop_file(self, spec: DomainSpec, path: Path) -> dict[str, Any]:
-        """Upload a file under the domain's trigger prefix and deliver the S3 "Object Created" event
-        to its trigger function, as the EventBridge rule does in AWS; returns what the trigger said."""
+        """Upload a file under the domain's trigger prefix and deliver the S3 "Object Created" event.
+
+        The event goes to the domain's trigger function, as the EventBridge rule does in AWS; returns what the trigger
+        said.
+        """
         assert spec.trigger is not None, f"{spec.name} has no S3 trigger"
         self.deploy(spec)
         key = spec.trigger.prefix + path.name
@@ -317,10 +343,18 @@ class EmbeddedAws:
         return payload
 
     def executions(self, spec: DomainSpec) -> list[dict[str, Any]]:
+        """The executions of ``spec``'s state machine, as Step Functions lists them (deploying it first if needed)."""
         sfn = self.client("stepfunctions")
         return list(sfn.list_executions(stateMachineArn=self.deploy(spec))["executions"])
 
     def wait(self, execution_arn: str, timeout_s: float = 1800) -> dict[str, Any]:
+        """Wait for an execution to end; its DescribeExecution answer.
+
+        Raises
+        ------
+        TimeoutError
+            When it has not ended after ``timeout_s`` seconds.
+        """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout_s
         while (description := sfn.describe_execution(executionArn=execution_arn))["status"] not in TERMINAL:
@@ -339,6 +373,31 @@ class EmbeddedAws:
         on_event: Callable[[StateEvent], None] | None = None,
         timeout_s: float = 1800,
     ) -> RunResult:
+        """Run ``spec``'s workflow as execution ``name`` and wait for it to end.
+
+        Parameters
+        ----------
+        spec
+            The domain; its state machine is deployed on first use.
+        execution_input
+            The execution input (a RunRequest dict).
+        name
+            The execution name (deterministic, `finlake.naming`).
+        on_event
+            Called with each state entered or left, as it happens.
+        timeout_s
+            Seconds before the execution is stopped.
+
+        Returns
+        -------
+        RunResult
+            The outcome; a FAILED, TIMED_OUT or ABORTED run has also had its status-change event sent to the notifier.
+
+        Raises
+        ------
+        TimeoutError
+            When the execution has not ended after ``timeout_s`` (it is stopped first).
+        """
         arn = self.deploy(spec)
         sfn = self.client("stepfunctions")
         execution_arn = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))[
@@ -378,9 +437,11 @@ class EmbeddedAws:
         )
 
     def _status_change(self, description: dict[str, Any]) -> None:
-        """Invoke the notifier with the "Step Functions Execution Status Change" event EventBridge
-        would deliver: it emails only when the run's NotifyFailure did not (a local run then prints
-        the email of every failure path a run can take)."""
+        """Invoke the notifier with the "Step Functions Execution Status Change" event EventBridge would deliver.
+
+        It emails only when the run's NotifyFailure did not (a local run then prints the email of every failure path a
+        run can take).
+        """
         detail = {
             key: description.get(key)
             for key in ("executionArn", "stateMachineArn", "name", "status", "input", "error", "cause")
@@ -431,8 +492,10 @@ class EmbeddedAws:
         return [json.loads(m["Body"]) for m in messages]
 
     def _load_dead_letters(self) -> None:
-        """Put the workspace's dead letters back on the queue, each with the time it was first sent
-        (message attribute `SENT_ATTRIBUTE`: SQS sets SentTimestamp itself)."""
+        """Put the workspace's dead letters back on the queue, each with the time it was first sent.
+
+        The time goes in the message attribute `SENT_ATTRIBUTE`: SQS sets SentTimestamp itself.
+        """
         sqs = self.client("sqs")
         for letter in self.workspace.dead_letters():
             sqs.send_message(
@@ -442,8 +505,10 @@ class EmbeddedAws:
             )
 
     def save_dead_letters(self) -> None:
-        """Write the dead-letter queue's messages to the workspace (``dead-letters.json``), oldest
-        first. Called as the session ends: reading hides the messages, and moto stops next."""
+        """Write the dead-letter queue's messages to the workspace (``dead-letters.json``), oldest first.
+
+        Called as the session ends: reading hides the messages, and moto stops next.
+        """
         letters = receive_all(self.client("sqs"), self.dlq_url, visibility_s=3600, wait_s=0)
         self.workspace.write_json(
             "dead-letters.json", [{"sent": letter.sent.isoformat(), "body": letter.body} for letter in letters]
@@ -496,8 +561,11 @@ class EmbeddedAws:
         }
 
     def save_objects_changed_since(self, before: dict[tuple[str, str], str]) -> None:
-        """Write to the workspace folder the objects put into moto since ``before`` (a Glue script's
-        boto3 writes while Spark wrote to the folder), so that loading the folder keeps them."""
+        """Write to the workspace folder the objects put into moto since ``before``.
+
+        A Glue script's boto3 writes go to moto while Spark wrote to the folder, so copying them keeps them when the
+        folder is loaded.
+        """
         s3 = self.client("s3")
         for (bucket, key), etag in self.object_etags().items():
             if before.get((bucket, key)) != etag:
@@ -528,6 +596,7 @@ class EmbeddedAws:
         self.workspace.write_json("catalog.json", self.catalog())
 
     def catalog(self) -> dict[str, dict[str, Any]]:
+        """The Glue catalog of every lake database: ``{database: {table: {"table": ..., "partitions": [...]}}}``."""
         glue = self.client("glue")
         result: dict[str, dict[str, Any]] = {}
         for database in DATABASES.values():
@@ -582,9 +651,11 @@ STATE_IO_CHARS = 20_000  # a state's input or output kept in the run record (man
 
 
 def _state_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """[{state, type, entered, exited, duration_s, input, output, error, cause}] in execution order:
-    what the Step Functions console shows of each state (input and output as JSON text, cut at
-    `STATE_IO_CHARS`; error and cause of a failed task, attributed to the state that ran it)."""
+    """What the Step Functions console shows of each state, in execution order.
+
+    ``[{state, type, entered, exited, duration_s, input, output, error, cause}]``: input and output as JSON text, cut at
+    `STATE_IO_CHARS`; error and cause of a failed task, attributed to the state that ran it.
+    """
     history: list[dict[str, Any]] = []
     open_states: dict[str, dict[str, Any]] = {}
     last: dict[str, Any] | None = None
@@ -626,5 +697,6 @@ def _cut(text: str | None) -> str | None:
 
 @contextmanager
 def embedded_aws(workspace: Workspace, **kwargs: Any) -> Iterator[EmbeddedAws]:
+    """An `EmbeddedAws` on ``workspace`` for the ``with`` block (``kwargs`` go to its constructor)."""
     with EmbeddedAws(workspace, **kwargs) as aws:
         yield aws

@@ -31,9 +31,11 @@ def local_optional(domain: str) -> frozenset[str]:
 
 
 def local_secret(ws: Workspace, domain: str, key: str) -> str:
-    """The value a domain's secret holds on the embedded AWS: the adapter's (invented API keys, an
-    invented Nubank login), else a random value made once per workspace (so keyed hashes, e.g. the
-    HMAC key, stay stable between runs) and kept in ``local-secrets.json``."""
+    """The value a domain's secret holds on the embedded AWS.
+
+    The adapter's (invented API keys, an invented Nubank login), else a random value made once per workspace (so keyed
+    hashes, e.g. the HMAC key, stay stable between runs) and kept in ``local-secrets.json``.
+    """
     fixed = adapter(domain).secret(ws, key)
     if fixed is not None:
         return fixed
@@ -66,8 +68,10 @@ def local_plan(
     force: bool = False,
     source: str | None = None,
 ) -> RunPlan:
-    """What a local `finlake run DOMAIN` (or one partition of `backfill`) runs, offline unless
-    ``source == "api"`` (bank): the domain adapter's `plan`."""
+    """What a local `finlake run DOMAIN` (or one partition of `backfill`) runs: the domain adapter's `plan`.
+
+    Offline unless ``source == "api"`` (bank).
+    """
     return adapter(spec.name).plan(
         ws, spec, date=date, month=month, year=year, inputs=list(inputs or []), force=force, source=source
     )
@@ -79,8 +83,10 @@ def demo_plans(ws: Workspace) -> list[RunPlan]:
 
 
 def side_workspaces(ws: Workspace, domain: str | None = None) -> list[tuple[str, Workspace]]:
-    """``(domain, workspace)`` of the other workspaces whose runs belong to ``ws`` (bank's mock), for
-    every domain or ``domain`` only."""
+    """``(domain, workspace)`` of the other workspaces whose runs belong to ``ws`` (bank's mock).
+
+    For every domain, or ``domain`` only.
+    """
     return [
         (each.domain, other)
         for each in adapters()

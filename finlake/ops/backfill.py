@@ -89,6 +89,7 @@ def bounded_parallelism(spec: DomainSpec, parallel: int) -> int:
 
 
 def request_for(spec: DomainSpec, partition: str, force: bool = False) -> Request:
+    """The request for one ``partition`` of ``spec`` (YYYY-MM for a month domain, else YYYY-MM-DD)."""
     if spec.partition == "month":
         return Request(spec, month=partition, force=force)
     return Request(spec, date=partition, force=force)
@@ -96,6 +97,8 @@ def request_for(spec: DomainSpec, partition: str, force: bool = False) -> Reques
 
 @dataclass
 class Outcome:
+    """One partition of a backfill: its execution name and status (SKIPPED when it had already SUCCEEDED)."""
+
     partition: str
     name: str
     status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED | SKIPPED
@@ -103,6 +106,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
+        """Whether the partition's run failed (any status but SUCCEEDED or SKIPPED)."""
         return self.status not in {"SUCCEEDED", "SKIPPED"}
 
 
@@ -117,9 +121,11 @@ def backfill_aws(
     poll_s: float = 5.0,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Start the partitions not already SUCCEEDED (under their name or a rerun of it), at most
-    ``parallel`` at a time (capped at ``spec.parallel_runs`` for a domain with Glue jobs); a RUNNING
-    one is followed rather than started twice."""
+    """Start the partitions not already SUCCEEDED (under their name or a rerun of it).
+
+    At most ``parallel`` at a time (capped at ``spec.parallel_runs`` for a domain with Glue jobs); a RUNNING one is
+    followed rather than started twice.
+    """
     parallel = bounded_parallelism(spec, parallel)
     by_base: dict[str, list[dict[str, Any]]] = {}
     names: set[str] = set()
@@ -158,6 +164,8 @@ def backfill_aws(
 
 
 def done_locally(records: list[dict[str, Any]]) -> dict[str, str]:
-    """``{deterministic name: the name that SUCCEEDED}`` of the local runs (the workspace's run
-    records), by the rule of `backfill_aws` (`finlake.ops.executions.succeeded`)."""
+    """``{deterministic name: the name that SUCCEEDED}`` of the local runs (the workspace's run records).
+
+    By the rule of `backfill_aws` (`finlake.ops.executions.succeeded`).
+    """
     return succeeded(records)

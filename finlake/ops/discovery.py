@@ -35,6 +35,8 @@ def state_machine_output(domain: str) -> str:
 
 @dataclass(frozen=True)
 class Deployment:
+    """What the deployed stacks' outputs name: buckets, topic, dead-letter queue, Athena workgroup, state machines."""
+
     region: str
     raw_bucket: str
     curated_bucket: str
@@ -45,6 +47,13 @@ class Deployment:
     state_machines: dict[str, str] = field(default_factory=dict)  # domain -> ARN (outputs present)
 
     def state_machine(self, domain: str) -> str:
+        """The ARN of ``domain``'s state machine.
+
+        Raises
+        ------
+        DiscoveryError
+            When the pipelines stack has no output for it (the domain is not deployed by this version of the app).
+        """
         if domain not in self.state_machines:
             raise DiscoveryError(
                 f"stack {PIPELINES_STACK} has no output {state_machine_output(domain)}: "
@@ -53,10 +62,20 @@ class Deployment:
         return self.state_machines[domain]
 
     def domain_of(self, state_machine_arn: str) -> str | None:
+        """The domain whose state machine has ARN ``state_machine_arn``, or None."""
         return next((d for d, arn in self.state_machines.items() if arn == state_machine_arn), None)
 
 
 def stack_outputs(cloudformation: Any, stack: str, region: str) -> dict[str, str]:
+    """The outputs (key -> value) of CloudFormation stack ``stack``.
+
+    Raises
+    ------
+    DiscoveryError
+        When the stack does not exist in ``region``.
+    botocore.exceptions.ClientError
+        On any other CloudFormation error.
+    """
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
@@ -70,8 +89,11 @@ def stack_outputs(cloudformation: Any, stack: str, region: str) -> dict[str, str
 
 
 def discover(cloudformation: Any, region: str, domains: list[str]) -> Deployment:
-    """Read both stacks' outputs. A missing platform output is an error at once; a missing state
-    machine output only when that domain is used (`Deployment.state_machine`)."""
+    """Read both stacks' outputs.
+
+    A missing platform output is an error at once; a missing state machine output only when that domain is used
+    (`Deployment.state_machine`).
+    """
     platform = stack_outputs(cloudformation, PLATFORM_STACK, region)
     missing = [key for key in PLATFORM_OUTPUTS if key not in platform]
     if missing:

@@ -1,5 +1,7 @@
-"""Start an execution with the deterministic name local runs use, or attach to the one that has it,
-and follow it state by state from its history (what the Step Functions console shows)."""
+"""Start an execution with the deterministic name local runs use, or attach to the one that has it.
+
+Then follow it state by state from its history (what the Step Functions console shows).
+"""
 
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ _RERUN = re.compile(r"-r(\d+)$")
 
 @dataclass(frozen=True)
 class Request:
-    """What to run: the same fields as `finlake.local.runner.RunPlan` without local files, so the
-    execution input, and therefore its name, is the one a local run of the same request gets."""
+    """What to run: the same fields as `finlake.local.runner.RunPlan` without local files.
+
+    So the execution input, and therefore its name, is the one a local run of the same request gets.
+    """
 
     spec: DomainSpec
     date: str | None = None
@@ -34,16 +38,22 @@ class Request:
     source: str | None = None
 
     def __post_init__(self) -> None:
+        """Pin the run's date or month as a local run does (`finlake.naming.pinned`)."""
         date, month = pinned(self.spec, self.date, self.month, self.year)
         object.__setattr__(self, "date", date)
         object.__setattr__(self, "month", month)
 
     def partition(self) -> str:
+        """The partition the run is for: a month domain's month, else the date, year or month.
+
+        Default: today's date in São Paulo.
+        """
         if self.spec.partition == "month" and self.month:
             return self.month
         return self.date or self.year or self.month or today_in_sao_paulo()
 
     def input(self) -> dict[str, Any]:
+        """The execution input: the `RunRequest` of this request as a dict."""
         return RunRequest(
             domain=self.spec.name,
             date=self.date,
@@ -54,11 +64,14 @@ class Request:
         ).to_input()
 
     def name(self) -> str:
+        """The deterministic execution name (`execution_name` of the domain, partition and input)."""
         return execution_name(self.spec.name, self.partition(), self.input())
 
 
 @dataclass
 class StateEvent:
+    """A state entered or exited, or a failure, read from an execution's history (``at``: the event's time)."""
+
     kind: str  # "entered" | "exited" | "failed"
     state: str
     at: datetime
@@ -82,14 +95,17 @@ class Execution:
 
     @property
     def succeeded(self) -> bool:
+        """Whether the status is SUCCEEDED."""
         return self.status == "SUCCEEDED"
 
     @property
     def seconds(self) -> float:
+        """How long it ran, in seconds (0 when it has not stopped)."""
         return ((self.stopped or self.started) - self.started).total_seconds()
 
     @classmethod
     def from_description(cls, description: dict[str, Any], **kwargs: Any) -> Execution:
+        """The execution of a DescribeExecution answer (output parsed from JSON); ``kwargs`` set the other fields."""
         output = description.get("output")
         return cls(
             name=description["name"],
@@ -115,19 +131,23 @@ def base_name(name: str) -> str:
 
 
 def rerun_name(name: str, attempt: int) -> str:
+    """The name of rerun ``attempt`` of ``name``: ``<base name>-r<attempt>``, cut to Step Functions' 80 characters."""
     suffix = f"-r{attempt}"
     return base_name(name)[: 80 - len(suffix)] + suffix
 
 
 def list_executions(sfn: Any, state_machine_arn: str) -> Iterator[dict[str, Any]]:
+    """Every execution of the state machine, as ListExecutions pages them (newest first)."""
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
         yield from page["executions"]
 
 
 def succeeded(runs: Iterable[dict[str, Any]]) -> dict[str, str]:
-    """``{deterministic name: the name that SUCCEEDED}`` over executions or local run records
-    (``{"name", "status"}``): a partition is done when its run or any rerun ``<name>-r<N>`` of it
-    SUCCEEDED. The one rule of `backfill`, with --aws and without."""
+    """``{deterministic name: the name that SUCCEEDED}`` over executions or local run records.
+
+    Records are ``{"name", "status"}``: a partition is done when its run or any rerun ``<name>-r<N>`` of it SUCCEEDED.
+    The one rule of `backfill`, with --aws and without.
+    """
     done: dict[str, str] = {}
     for run in runs:
         if run.get("status") == "SUCCEEDED":
@@ -136,8 +156,10 @@ def succeeded(runs: Iterable[dict[str, Any]]) -> dict[str, str]:
 
 
 def next_attempt(names: set[str], name: str) -> str:
-    """``name`` itself if unused, else the first unused ``<name>-r<N>`` (Step Functions keeps a
-    name taken for 90 days, so a failed run is rerun under a new one)."""
+    """``name`` itself if unused, else the first unused ``<name>-r<N>``.
+
+    Step Functions keeps a name taken for 90 days, so a failed run is rerun under a new one.
+    """
     if name not in names:
         return name
     attempt = 1
@@ -147,10 +169,18 @@ def next_attempt(names: set[str], name: str) -> str:
 
 
 def next_attempt_name(sfn: Any, state_machine_arn: str, name: str) -> str:
+    """`next_attempt` over the state machine's existing execution names."""
     return next_attempt({e["name"] for e in list_executions(sfn, state_machine_arn)}, name)
 
 
 def describe(sfn: Any, arn: str) -> dict[str, Any] | None:
+    """DescribeExecution of ``arn``, or None when the execution does not exist.
+
+    Raises
+    ------
+    botocore.exceptions.ClientError
+        On any other Step Functions error.
+    """
     try:
         return dict(sfn.describe_execution(executionArn=arn))
     except ClientError as exc:
@@ -161,7 +191,9 @@ def describe(sfn: Any, arn: str) -> dict[str, Any] | None:
 
 def start_or_attach(sfn: Any, state_machine_arn: str, name: str, request: dict[str, Any]) -> tuple[str, bool]:
     """Start ``name``; if Step Functions already has an execution of that name, return it instead.
-    Returns (execution ARN, whether it already existed)."""
+
+    Returns (execution ARN, whether it already existed).
+    """
     arn = execution_arn(state_machine_arn, name)
     if describe(sfn, arn) is not None:
         return arn, True
@@ -175,6 +207,7 @@ def start_or_attach(sfn: Any, state_machine_arn: str, name: str, request: dict[s
 
 
 def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    """Every event of the execution's history, oldest first (GetExecutionHistory, all pages)."""
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
     while True:
@@ -186,6 +219,7 @@ def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
 
 
 def state_event(event: dict[str, Any]) -> StateEvent | None:
+    """The `StateEvent` of a history event: a state entered or exited, a task or execution failure; None otherwise."""
     kind = event["type"]
     if kind.endswith("StateEntered"):
         return StateEvent("entered", event["stateEnteredEventDetails"]["name"], event["timestamp"])
@@ -239,6 +273,11 @@ def run(
     on_event: Callable[[StateEvent], None] | None = None,
     poll_s: float = 2.0,
 ) -> Execution:
+    """Start execution ``name`` of ``request`` (or attach to the one of that name) and follow it to its end.
+
+    ``on_event`` is called with each state event as it is read, polling every ``poll_s`` seconds; returns `follow`'s
+    `Execution`.
+    """
     arn, attached = start_or_attach(sfn, state_machine_arn, name, request)
     return follow(sfn, arn, on_event=on_event, poll_s=poll_s, attached=attached)
 
@@ -257,10 +296,12 @@ def readable_cause(cause: str | None) -> str:
 
 
 def console_url(region: str, arn: str) -> str:
+    """The Step Functions console's page of execution ``arn``."""
     return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{arn}"
 
 
 def counts_text(output: dict[str, Any] | None) -> str:
+    """``rows in N = curated + quarantined + duplicates dropped`` of an output's ``counts``; "" when it has none."""
     counts = (output or {}).get("counts") or {}
     if not counts:
         return ""

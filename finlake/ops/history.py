@@ -10,6 +10,8 @@ from typing import Any
 
 @dataclass
 class RunSummary:
+    """One execution in `recent_runs`: status, times (timezone-aware), output counts, a failure's error and cause."""
+
     name: str
     status: str
     started: datetime
@@ -21,13 +23,16 @@ class RunSummary:
 
     @property
     def seconds(self) -> float | None:
+        """How long it ran, in seconds; None while it runs."""
         return (self.stopped - self.started).total_seconds() if self.stopped else None
 
 
 def recent_runs(sfn: Any, state_machine_arn: str, limit: int = 10) -> list[RunSummary]:
-    """The newest ``limit`` executions, newest first. Counts come from each execution's output
-    (``counts``), a failure's error and cause from its description: a finished one costs one
-    DescribeExecution."""
+    """The newest ``limit`` executions, newest first.
+
+    Counts come from each execution's output (``counts``), a failure's error and cause from its description: a finished
+    one costs one DescribeExecution.
+    """
     page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)
     items = sorted(page["executions"], key=lambda e: e["startDate"], reverse=True)[:limit]
     summaries = []

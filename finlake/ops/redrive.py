@@ -49,6 +49,11 @@ SENT_ATTRIBUTE = "finlake-sent"
 
 @dataclass
 class DeadLetter:
+    """One dead-letter message: the body a definition's ``SendToDeadLetterQueue`` state sent, and when.
+
+    ``sent`` is timezone-aware; ``receipt_handle`` lets the message be released or deleted.
+    """
+
     message_id: str
     receipt_handle: str
     sent: datetime
@@ -56,26 +61,32 @@ class DeadLetter:
 
     @property
     def execution_name(self) -> str:
+        """The failed execution's name ("" when the body does not say)."""
         return str(self.body.get("execution_name", ""))
 
     @property
     def execution_arn(self) -> str:
+        """The failed execution's ARN ("" when the body does not say)."""
         return str(self.body.get("execution_arn", ""))
 
     @property
     def state_machine_arn(self) -> str:
+        """The ARN of the state machine that ran it ("" when the body does not say)."""
         return str(self.body.get("state_machine_arn", ""))
 
     @property
     def input(self) -> dict[str, Any]:
+        """The failed execution's input (a RunRequest dict), parsed when the body holds it as JSON text."""
         value = self.body.get("input") or {}
         return json.loads(value) if isinstance(value, str) else dict(value)
 
     @property
     def domain(self) -> str:
+        """The run's domain: the input's, else the execution name's first part."""
         return str(self.input.get("domain") or self.execution_name.split("-")[0])
 
     def age(self, now: datetime) -> timedelta:
+        """How long the message has waited at ``now`` (timezone-aware)."""
         return now - self.sent
 
 
@@ -88,10 +99,12 @@ class FailedRun:
 
     @property
     def first(self) -> DeadLetter:
+        """The oldest letter: the original failure."""
         return min(self.letters, key=lambda d: d.sent)
 
     @property
     def latest(self) -> DeadLetter:
+        """The newest letter: the last rerun's failure, or the original."""
         return max(self.letters, key=lambda d: d.sent)
 
 
@@ -125,13 +138,16 @@ def receive_all(sqs: Any, queue_url: str, *, visibility_s: int, wait_s: int = 1)
 
 
 def release(sqs: Any, queue_url: str, letters: list[DeadLetter]) -> None:
+    """Make ``letters`` visible on the queue again at once (visibility timeout 0)."""
     for letter in letters:
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0)
 
 
 def group(letters: list[DeadLetter], domain: str | None = None, base: str | None = None) -> list[FailedRun]:
-    """The letters as failed runs (a run and its ``-r<N>`` reruns are one), oldest first; only
-    ``domain``'s, or only the run named ``base`` (or a rerun of it), when given."""
+    """The letters as failed runs (a run and its ``-r<N>`` reruns are one), oldest first.
+
+    Only ``domain``'s, or only the run named ``base`` (or a rerun of it), when given.
+    """
     runs: dict[str, FailedRun] = {}
     for letter in letters:
         if domain and letter.domain != domain:
@@ -172,6 +188,8 @@ def choose(description: dict[str, Any] | None, events: list[dict[str, Any]], now
 
 @dataclass
 class Rerun:
+    """What became of one failed run: rerun ``how`` (``redrive`` or ``restart``) and ``why``, its execution or error."""
+
     run: FailedRun
     how: str  # "redrive" | "restart"
     why: str
@@ -180,6 +198,7 @@ class Rerun:
 
     @property
     def succeeded(self) -> bool:
+        """Whether the rerun's execution SUCCEEDED."""
         return self.execution is not None and self.execution.succeeded
 
 
@@ -200,11 +219,12 @@ def apply(
     base: str | None = None,
 ) -> list[Rerun]:
     """Rerun every failed run on the queue (of ``domain``), one at a time, waiting for each.
-    Messages stay hidden while their rerun runs; deleted after success, released after failure
-    (or when the rerun raised: then the error propagates). Messages of other domains are released
-    at once, and so are those of other runs than ``base`` when it is given. ``rerun`` replaces
-    how one run is rerun (the embedded AWS reruns locally, see finlake/local/redrive.py); the
-    queue's rules stay these."""
+
+    Messages stay hidden while their rerun runs; deleted after success, released after failure (or when the rerun
+    raised: then the error propagates). Messages of other domains are released at once, and so are those of other runs
+    than ``base`` when it is given. ``rerun`` replaces how one run is rerun (the embedded AWS reruns locally, see
+    finlake/local/redrive.py); the queue's rules stay these.
+    """
     letters = receive_all(sqs, queue_url, visibility_s=visibility_s, wait_s=wait_s)
     mine = group(letters, domain, base)
     kept = {letter.message_id for run in mine for letter in run.letters}

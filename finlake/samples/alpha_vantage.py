@@ -64,6 +64,7 @@ MINUTE_LIMIT = {
 
 
 def sessions(start: date, end: date) -> list[date]:
+    """US market sessions from ``start`` to ``end`` (inclusive): weekdays that are not fixed-date holidays."""
     days, day = [], start
     while day <= end:
         if day.weekday() < 5 and day not in us_holidays(day.year):
@@ -136,8 +137,10 @@ def av_answer(
     seed: int = 7,
     registered: tuple[str, str] = (LOCAL_KEY, FREE_KEY),
 ) -> tuple[int, bytes]:
-    """(HTTP status, body) Alpha Vantage answers for one request (always HTTP 200); ``registered``: the keys
-    it knows (the full one, then the free one)."""
+    """(HTTP status, body) Alpha Vantage answers for one request (always HTTP 200).
+
+    ``registered``: the keys it knows (the full one, then the free one).
+    """
     if api_key not in registered:
         return 200, json.dumps(INVALID_KEY, indent=4).encode()
     if function == "TIME_SERIES_DAILY_ADJUSTED" and api_key == registered[1]:

@@ -98,6 +98,13 @@ SECTORS = (
 
 @dataclass(frozen=True)
 class Instrument:
+    """One listed instrument the sample COTAHIST quotes.
+
+    ``name`` and ``spec`` are COTAHIST's NOMRES and ESPECI; ``price`` is BRL at the origin (per lot of
+    ``quote_factor``); ``weight`` its relative market value (its IBOV share before noise, and its liquidity);
+    ``bdi`` COTAHIST's CODBDI.
+    """
+
     ticker: str
     name: str  # NOMRES, at most 12 characters
     spec: str  # ESPECI, at most 10 characters
@@ -110,10 +117,12 @@ class Instrument:
 
     @property
     def root(self) -> str:
+        """The ticker's four-letter issuer root (``PETR`` of ``PETR4``)."""
         return self.ticker[:4]
 
     @property
     def isin(self) -> str:
+        """A valid ISIN (check digit included) for the ticker: ``BR`` + root + the kind of share its suffix names."""
         kind = self.isin_kind or {"3": "ACNOR", "4": "ACNPR", "5": "ACNPA", "6": "ACNPB", "11": "CDAM0"}.get(
             self.ticker[4:], "ACNOR"
         )
@@ -315,6 +324,13 @@ def holidays(year: int) -> frozenset[date]:
 
 
 def is_trading_day(d: date) -> bool:
+    """Whether B3 trades on ``d``: a weekday that is not a B3 holiday.
+
+    Raises
+    ------
+    ValueError
+        When ``d``'s year is outside the sample calendar (2019-2026).
+    """
     return d.weekday() < 5 and d not in holidays(d.year)
 
 
@@ -592,8 +608,10 @@ def cotahist_daily(d: date, *, seed: int = 7) -> bytes:
 
 
 def cotahist_yearly(year: int, *, seed: int = 7, records_target: int | None = None, until: date | None = None) -> bytes:
-    """``COTAHIST_AYYYY.TXT`` content: every trading day of ``year`` (see the module doc), or up to
-    ``until`` for the current year's file, which B3 updates as the year goes."""
+    """``COTAHIST_AYYYY.TXT`` content: every trading day of ``year`` (see the module doc).
+
+    Or up to ``until`` for the current year's file, which B3 updates as the year goes.
+    """
     last = min(date(year, 12, 31), until) if until else date(year, 12, 31)
     days = trading_days(max(date(year, 1, 1), ORIGIN), last)
     per_day: int | None = None

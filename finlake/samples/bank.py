@@ -102,6 +102,7 @@ def _month_name(index: int) -> str:
 
 
 def add_months(month: str, count: int) -> str:
+    """The month ``count`` months after ``month`` (YYYY-MM; negative counts go back)."""
     return _month_name(_month_index(month) + count)
 
 
@@ -424,6 +425,13 @@ def write(folder: Path, files: dict[str, bytes]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``finlake generate bank`` script entry point: write the app's exports of the demo months into ``--out``.
+
+    Returns
+    -------
+    int
+        The exit code, 0.
+    """
     parser = argparse.ArgumentParser(prog="finlake generate bank", description=__doc__.splitlines()[0])
     parser.add_argument("--end-month", default="2024-09", help="last month, YYYY-MM")
     parser.add_argument("--months", type=int, default=3)
@@ -448,8 +456,10 @@ API_NOTE = (
 
 
 def mock_workspace(ws: Workspace) -> Workspace:
-    """Where the bank mock's runs go: invented transactions (2015 on) never share tables with a
-    person's exports. (Not created here: `Workspace.open` it to run there.)"""
+    """Where the bank mock's runs go: invented transactions (2015 on) never share tables with a person's exports.
+
+    (Not created here: `Workspace.open` it to run there.)
+    """
     return Workspace((ws.root / MOCK_BANK_HOME).resolve())
 
 
@@ -460,15 +470,21 @@ class BankAdapter(SampleAdapter):
     bench_input = "6 app exports (July-September 2024), 260 rows"
 
     def secret(self, ws: Workspace, key: str) -> str | None:
-        """An invented Nubank login (pynubank's MockHttpClient accepts any): JSON {cpf, password, certificate}."""
+        """An invented Nubank login (pynubank's MockHttpClient accepts any).
+
+        JSON ``{cpf, password, certificate_p12_base64}``.
+        """
         if key != "nubank":
             return None
         certificate = base64.b64encode(b"finlake local mode: not a real certificate").decode()
         return json.dumps({"cpf": LOCAL_NUBANK_CPF, "password": "local-only", "certificate_p12_base64": certificate})
 
     def plan(self, ws: Workspace, spec: DomainSpec, **options: Any) -> RunPlan:
-        """Without ``--input``: the mock in `mock_workspace`, or with ``source="api"`` the Nubank API (which
-        refuses the invented login); with files, what was asked."""
+        """The runs of a local bank run.
+
+        Without ``--input``: the mock in `mock_workspace`, or with ``source="api"`` the Nubank API (which refuses the
+        invented login); with files, what was asked.
+        """
         if options.get("inputs"):
             return super().plan(ws, spec, **options)
         month, force = options.get("month"), bool(options.get("force"))
@@ -482,9 +498,12 @@ class BankAdapter(SampleAdapter):
         return RunPlan(spec, month=month, force=force, source="mock", workspace=mock, note=note)
 
     def demo_plans(self, ws: Workspace) -> list[RunPlan]:
-        """The Nubank API through pynubank's offline mock (a snapshot taken this month, so its credit
-        limit applies from this month on), then the app's exports (card CSV in both formats, two
-        overlapping NuConta CSVs, OFX of both accounts) in one run."""
+        """The demo's bank run: the pynubank offline mock, then the app's exports, in one run.
+
+        The Nubank API through pynubank's offline mock (a snapshot taken this month, so its credit limit applies from
+        this month on), then the app's exports (card CSV in both formats, two overlapping NuConta CSVs, OFX of both
+        accounts).
+        """
         folder = ws.samples_dir / "bank"
         if not folder.exists():
             write(folder, demo_files(BANK_DEMO_END, BANK_DEMO_MONTHS))

@@ -144,8 +144,10 @@ def sgs_points(name: str, start: date, end: date, *, seed: int = 7) -> list[tupl
 
 
 def sgs_answer(name: str, start: date, end: date, *, seed: int = 7) -> tuple[int, bytes]:
-    """(HTTP status, body) SGS answers for the window: the points, or 404 "Value(s) not found" when the
-    window ends before the series starts."""
+    """(HTTP status, body) SGS answers for the window.
+
+    The points, or 404 "Value(s) not found" when the window ends before the series starts.
+    """
     if end < FIRST_DAY[name]:
         return 404, NO_VALUE
     return 200, sgs_json(name, start, end, seed=seed)

@@ -1,4 +1,4 @@
-"""A deterministic, recorded CKAN cassette of BNDES balance sheets, for the local mode and tests.
+r"""A deterministic, recorded CKAN cassette of BNDES balance sheets, for the local mode and tests.
 
 The numbers are invented (plausible magnitudes, not BNDES's published figures). Same arguments,
 same bytes.
@@ -16,7 +16,7 @@ Cassette layout (read by ``functions.bndes.ckan.ReplayHttp``)::
 
 Each resource's ``hash`` is the MD5 of its CSV bytes. Resource and package ids are uuid5 values.
 
-CSV: UTF-8 without BOM, ``;`` delimiter, ``\\n`` line ends, header of human labels with accents
+CSV: UTF-8 without BOM, ``;`` delimiter, ``\n`` line ends, header of human labels with accents
 (``Data;Categoria;Caixa e equivalentes de caixa;...;Ativo total;...;Patrimônio líquido;Passivo
 total``, which normalise to ``data;categoria;caixa_e_equivalentes_de_caixa;...``), one row per
 quarter end (31/03, 30/06, 30/09, 31/12) and category, values in R$ millions with two decimals in
@@ -59,12 +59,18 @@ PACKAGE_UUID = str(uuid.uuid5(_NAMESPACE, f"package/{DEFAULT_PACKAGE_ID}"))
 
 @dataclass(frozen=True)
 class Account:
+    """One balance-sheet account of the sample: its label as BNDES writes it, and its share of its side.
+
+    ``share`` is of total assets (``side == "asset"``) or of total liabilities and equity (``"liability"``).
+    """
+
     label: str
     share: float  # of total assets (assets) or of total liabilities + equity (liabilities)
     side: str  # "asset" or "liability"
 
     @property
     def column(self) -> str:
+        """The account's column name: the label normalized as the parser does (``ptbr.normalize_column``)."""
         return normalize_column(self.label)
 
 
@@ -136,8 +142,10 @@ def _balance_row(rng: random.Random, standard: str, total_millions: float) -> li
 
 
 def sample_csv(standard: str = "BRGAAP", year: int = 2023, *, seed: int = 7, encoding: str | None = None) -> bytes:
-    """One resource CSV: a row per quarter end and category (see module doc); ``encoding`` defaults to the
-    year's (UTF-8, or windows-1252 from :data:`CP1252_FROM`)."""
+    """One resource CSV: a row per quarter end and category (see module doc).
+
+    ``encoding`` defaults to the year's (UTF-8, or windows-1252 from :data:`CP1252_FROM`).
+    """
     if standard not in ACCOUNTS:
         raise ValueError(f"unknown standard {standard!r}; expected one of {STANDARDS}")
     rng = random.Random(f"{seed}/{standard}/{year}")
@@ -153,6 +161,7 @@ def sample_csv(standard: str = "BRGAAP", year: int = 2023, *, seed: int = 7, enc
 
 
 def resource_id(standard: str, year: int) -> str:
+    """The stable CKAN resource id (a UUID5) of ``standard``'s CSV of ``year``."""
     return str(uuid.uuid5(_NAMESPACE, f"resource/{DEFAULT_PACKAGE_ID}/{standard}/{year}"))
 
 
@@ -183,6 +192,7 @@ def _resource(standard: str, year: int, body: bytes, position: int) -> dict[str,
 
 
 def package_envelope(resources: list[dict[str, object]], modified: str) -> dict[str, object]:
+    """The CKAN ``package_show`` answer of the balance-sheet dataset with ``resources``, modified at ``modified``."""
     return {
         "help": f"{DEFAULT_BASE_URL}/api/3/action/help_show?name=package_show",
         "success": True,

@@ -1,7 +1,7 @@
-"""Deterministic monthly card files (invoices and payments) for the local mode, tests and benchmarks.
+r"""Deterministic monthly card files (invoices and payments) for the local mode, tests and benchmarks.
 
 The people and amounts are invented; the shape follows the real sample in ``shared/fixtures/cards``
-(comma-separated, ``\\n`` line ends, ISO dates, amounts with two decimals and a ``.``). Same arguments,
+(comma-separated, ``\n`` line ends, ISO dates, amounts with two decimals and a ``.``). Same arguments,
 same bytes. Everything is vectorised with NumPy: a million clients over twelve months is a few
 seconds of NumPy plus the CSV writing (Arrow's CSV writer).
 
@@ -103,16 +103,20 @@ def month_range(end_month: str, months: int) -> list[str]:
 
 
 def invoice_file_name(month: str) -> str:
+    """The invoice file of ``month`` (YYYY-MM): ``tb_faturas_YYYYMM.csv``."""
     return f"tb_faturas_{month.replace('-', '')}.csv"
 
 
 def payment_file_name(month: str) -> str:
+    """The payment file of ``month`` (YYYY-MM): ``tb_pagamentos_YYYYMM.csv``."""
     return f"tb_pagamentos_{month.replace('-', '')}.csv"
 
 
 def date_stamped_names(month: str) -> tuple[str, str]:
-    """The names of the publisher's date-stamped deliveries (reference date, then generation time), as the
-    public sample is named: ``tb_fatura_20240901_20240902000000.csv``, ``tb_pagamentos_20240901_...``."""
+    """The names of the publisher's date-stamped deliveries (reference date, then generation time).
+
+    As the public sample is named: ``tb_fatura_20240901_20240902000000.csv``, ``tb_pagamentos_20240901_...``.
+    """
     compact = month.replace("-", "")
     stamp = f"{compact}01_{compact}02000000"
     return f"tb_fatura_{stamp}.csv", f"tb_pagamentos_{stamp}.csv"
@@ -144,9 +148,11 @@ class CardsData:
     pay_month: np.ndarray
 
     def invoice_slice(self, month_index: int) -> slice:
+        """The invoices of month ``month_index`` (an index into ``months``), as a slice of the invoice arrays."""
         return _contiguous(self.inv_month, month_index)
 
     def payment_slice(self, month_index: int) -> slice:
+        """The payments of month ``month_index`` (an index into ``months``), as a slice of the payment arrays."""
         return _contiguous(self.pay_month, month_index)
 
 
@@ -299,6 +305,11 @@ def _csv(columns: Sequence[str], arrays: Sequence[pa.Array]) -> bytes:
 
 
 def invoice_arrays(data: CardsData, rows: slice | np.ndarray, *, minimum_column: bool = True) -> list[pa.Array]:
+    """The invoice columns of ``rows`` as Arrow arrays, in file order.
+
+    Client, invoice id, issue date, due date, amount (decimal, from cents) and, with ``minimum_column``, the
+    minimum payment.
+    """
     arrays = [
         pa.array(data.inv_client[rows]),
         pa.array(data.inv_id[rows]),
@@ -312,6 +323,7 @@ def invoice_arrays(data: CardsData, rows: slice | np.ndarray, *, minimum_column:
 
 
 def payment_arrays(data: CardsData, rows: slice | np.ndarray) -> list[pa.Array]:
+    """The payment columns of ``rows`` as Arrow arrays, in file order: id, invoice, client, date, amount."""
     return [
         pa.array(data.pay_id[rows]),
         pa.array(data.pay_invoice[rows]),
@@ -349,12 +361,15 @@ class Truth:
         return {kind: found.get(kind, 0) for kind in KINDS}
 
     def by_file(self) -> dict[str, dict[str, int]]:
+        """`counts` for every file."""
         return {name: self.counts(name) for name in self.data_lines}
 
     def malformed(self, file: str) -> int:
+        """How many malformed lines were injected into ``file``."""
         return sum(1 for i in self.injected if i.file == file and i.kind in MALFORMED_KINDS)
 
     def to_dict(self) -> dict[str, object]:
+        """The truth as JSON data: per file its data, valid and injected line counts, then every injected line."""
         return {
             "files": {
                 name: {"data_lines": lines, "valid_lines": self.valid_lines.get(name, 0), **self.counts(name)}
@@ -562,8 +577,11 @@ def generate(
 
 
 def write(out_dir: Path, files: dict[str, tuple[bytes, bytes]], *, date_stamped_from: str | None = None) -> list[Path]:
-    """Write every month's two files into ``out_dir`` (created if needed); returns the paths. Months from
-    ``date_stamped_from`` (YYYY-MM) on are named as the date-stamped deliveries (:func:`date_stamped_names`)."""
+    """Write every month's two files into ``out_dir`` (created if needed); returns the paths.
+
+    Months from ``date_stamped_from`` (YYYY-MM) on are named as the date-stamped deliveries
+    (:func:`date_stamped_names`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -579,6 +597,13 @@ def write(out_dir: Path, files: dict[str, tuple[bytes, bytes]], *, date_stamped_
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``finlake generate cards`` script entry point: write the invoice and payment files into ``--out``.
+
+    Returns
+    -------
+    int
+        The exit code, 0.
+    """
     parser = argparse.ArgumentParser(prog="finlake generate cards", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--months", type=int, default=12)
@@ -613,8 +638,10 @@ CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, CARDS_DEMO_END = 2_000, 12, "2024-09"
 
 
 def seed_cards_inbox(ws: Workspace, month: str) -> str:
-    """Put generated invoice and payment files for ``month`` (YYYY-MM) in the local inbox when it has
-    neither (what dropping the month's files would do); return the line that says so, or ""."""
+    """Put generated invoice and payment files for ``month`` (YYYY-MM) in the local inbox when it has neither.
+
+    That is what dropping the month's files would do; returns the line that says so, or "".
+    """
     from functions.cards.pipeline import INBOX, monthly_names
 
     names = monthly_names(month)
@@ -629,9 +656,11 @@ def seed_cards_inbox(ws: Workspace, month: str) -> str:
 
 
 def cards_demo(ws: Workspace) -> RunPlan:
-    """A year of monthly invoice and payment files (with the anomalies real files have: duplicated
-    rows, malformed lines, payments for unknown invoices; the last quarter named as the publisher's
-    date-stamped deliveries, tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv) loaded in one backfill run."""
+    """A year of monthly invoice and payment files loaded in one backfill run.
+
+    The files have the anomalies real files have: duplicated rows, malformed lines, payments for unknown invoices; the
+    last quarter is named as the publisher's date-stamped deliveries, tb_fatura_YYYYMMDD_YYYYMMDDHHMMSS.csv.
+    """
     folder = ws.samples_dir / "cards"
     if not folder.exists():
         files = generate(CARDS_DEMO_CLIENTS, CARDS_DEMO_MONTHS, end_month=CARDS_DEMO_END)

@@ -35,8 +35,10 @@ RATE_LIMIT = "Too Many Requests.  Exceeded Rate Limit"
 
 
 def us_holidays(year: int) -> set[date]:
-    """Fixed-date US market holidays that FRED's daily market series mark with ".": New Year, Juneteenth
-    (from 2022), Independence Day, Christmas, when they fall on a weekday."""
+    """Fixed-date US market holidays that FRED's daily market series mark with ".".
+
+    New Year, Juneteenth (from 2022), Independence Day, Christmas, when they fall on a weekday.
+    """
     days = {date(year, 1, 1), date(year, 7, 4), date(year, 12, 25)} | ({date(year, 6, 19)} if year >= 2022 else set())
     return {d for d in days if d.weekday() < 5}
 

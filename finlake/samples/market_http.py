@@ -44,6 +44,13 @@ FLAKY_SERIES = 12  # CDI: its first request gets the error page
 
 
 class SampleMarketHttp:
+    """The stocks domain's offline HTTP: generated B3, BCB SGS, FRED and Alpha Vantage answers as of ``as_of``.
+
+    It answers as the real sources do, quirks included: a 404 page for a day without trading, one SGS error page (to
+    the first request of the flaky series) and one Alpha Vantage rate-limit note (to its first request). ``requested``
+    lists the URLs asked.
+    """
+
     def __init__(self, as_of: date, *, seed: int = 7, yearly_records: int | None = None) -> None:
         self.as_of = as_of
         self.seed = seed
@@ -53,6 +60,13 @@ class SampleMarketHttp:
         self.rate_limited = 0  # Alpha Vantage rate-limit notes answered so far (one, to its first request)
 
     def get(self, url: str, *, timeout: float) -> HttpResponse:
+        """The answer to GET ``url`` (``timeout`` is ignored).
+
+        Raises
+        ------
+        SourceUnavailable
+            For a URL of none of the sources it answers (local mode never reaches the network).
+        """
         self.requested.append(url)
         if match := _DAILY.search(url):
             day = date(int(match[3]), int(match[2]), int(match[1]))

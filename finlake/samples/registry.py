@@ -56,14 +56,29 @@ class LocalAdapter(Protocol):
     offline_years: tuple[int, int] | None  # years the generated answers cover (None: any)
     offline_source: str  # whose answers are generated, for the refusal of a year outside them
 
-    def sources_env(self, ws: Workspace) -> dict[str, dict[str, str]]: ...
-    def transport(self, ws: Workspace, request: Mapping[str, Any]) -> Http | None: ...
-    def secret(self, ws: Workspace, key: str) -> str | None: ...
-    def plan(self, ws: Workspace, spec: DomainSpec, **options: Any) -> RunPlan: ...
-    def demo_plans(self, ws: Workspace) -> list[RunPlan]: ...
-    def bench_plans(self, ws: Workspace) -> list[RunPlan]: ...
-    def workspaces(self, ws: Workspace) -> list[Workspace]: ...
-    def generate_command(self) -> click.Command | None: ...
+    def sources_env(self, ws: Workspace) -> dict[str, dict[str, str]]:
+        """Extra environment per step name (e.g. ``{"Fetch": {...}}``) when a run reads the samples."""
+
+    def transport(self, ws: Workspace, request: Mapping[str, Any]) -> Http | None:
+        """The `Http` the domain's fetchers read for ``request`` (an execution input); None: no HTTP source."""
+
+    def secret(self, ws: Workspace, key: str) -> str | None:
+        """The value secret ``key`` holds on the embedded AWS; None: a random one kept in the workspace."""
+
+    def plan(self, ws: Workspace, spec: DomainSpec, **options: Any) -> RunPlan:
+        """What a local `finlake run DOMAIN` (or one partition of a backfill) runs, from the CLI's options."""
+
+    def demo_plans(self, ws: Workspace) -> list[RunPlan]:
+        """What `finlake run --all` runs for the domain, with the project's own sample data."""
+
+    def bench_plans(self, ws: Workspace) -> list[RunPlan]:
+        """A small but complete run for `make bench`'s end-to-end table."""
+
+    def workspaces(self, ws: Workspace) -> list[Workspace]:
+        """Other workspaces whose runs belong to ``ws``."""
+
+    def generate_command(self) -> click.Command | None:
+        """The `finlake generate <domain>` command writing sample files; None: the domain has none."""
 
 
 class SampleAdapter:

@@ -24,9 +24,11 @@ YEARLY_RECORDS = 20_000  # the generated yearly file of a `run stocks --year` (e
 
 
 def stocks_demo(ws: Workspace) -> list[RunPlan]:
-    """A backfill from files (last year and this year's COTAHIST so far, and the IBOV portfolios of
-    each 4-month period), then the daily run of the last session, fetched from the sample B3 and BCB.
-    Files are generated once into ``<workspace>/samples/stocks``; dates are São Paulo dates."""
+    """A backfill from files, then the daily run of the last session, fetched from the sample B3 and BCB.
+
+    The files are last year and this year's COTAHIST so far, and the IBOV portfolios of each 4-month period. Files are
+    generated once into ``<workspace>/samples/stocks``; dates are São Paulo dates.
+    """
     spec = ADAPTER.spec
     today = date.fromisoformat(today_in_sao_paulo())
     last = max(d for d in b3.trading_days(today - timedelta(days=10), today))
@@ -65,16 +67,20 @@ class StocksAdapter(SampleAdapter):
     offline_source = "B3"
 
     def sources_env(self, ws: Workspace) -> dict[str, dict[str, str]]:
-        """The optional global sources on, as cdk.json's defaults would set them, without the free tier's
-        pause between Alpha Vantage requests."""
+        """The optional global sources on, as cdk.json's defaults would set them.
+
+        Without the free tier's pause between Alpha Vantage requests.
+        """
         from stacks.settings import AlphaVantageSetting, FredSetting
 
         env = FredSetting(enabled=True).environment() | AlphaVantageSetting(enabled=True, pause_s=0).environment()
         return {"Fetch": env}
 
     def transport(self, ws: Workspace, request: Mapping[str, Any]) -> SampleMarketHttp:
-        """B3, BCB, FRED and Alpha Vantage answers as of the run's date (its year's 31 December for
-        ``--year``, today in São Paulo by default), never after today."""
+        """B3, BCB, FRED and Alpha Vantage answers as of the run's date, never after today.
+
+        The run's date is its year's 31 December for ``--year``, today in São Paulo by default.
+        """
         as_of = request.get("date") or (f"{request['year']}-12-31" if request.get("year") else today_in_sao_paulo())
         return SampleMarketHttp(
             min(date.fromisoformat(as_of), date.fromisoformat(today_in_sao_paulo())), yearly_records=YEARLY_RECORDS
