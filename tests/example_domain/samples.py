@@ -17,13 +17,13 @@ from tests.example_domain.spec import EXAMPLE
 
 # Two days of two currencies and one row whose rate is not a number (it goes to quarantine).
 SAMPLE_CSV = (
-    "date;currency;rate\n"
-    "02/01/2024;USD;4,8526\n"
-    "02/01/2024;EUR;5,3190\n"
-    "03/01/2024;USD;4,9198\n"
-    "03/01/2024;EUR;5,3768\n"
-    "03/01/2024;GBP;n/d\n"
-).encode()
+    b"date;currency;rate\n"
+    b"02/01/2024;USD;4,8526\n"
+    b"02/01/2024;EUR;5,3190\n"
+    b"03/01/2024;USD;4,9198\n"
+    b"03/01/2024;EUR;5,3768\n"
+    b"03/01/2024;GBP;n/d\n"
+)
 
 
 class OfflineRates:

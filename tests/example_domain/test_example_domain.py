@@ -91,7 +91,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Any:
         outdir=str(outdir), cdk_context={"aws:cdk:bundling-stacks": []}, domains={**DOMAINS, spec.name: spec}
     )
     assembly = app.synth()
-    return app, {s.stack_name: json.loads(Path(s.template_full_path).read_text()) for s in assembly.stacks}
+    templates = {s.stack_name: json.loads(Path(s.template_full_path).read_text()) for s in assembly.stacks}
+    return app, templates, outdir, spec
 
 
 def _resources(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
@@ -102,7 +103,7 @@ def test_synthesizes_with_no_unacknowledged_aws_solutions_finding(synthesized: A
     from aws_cdk import Stack
     from cdk_nag import AwsSolutionsChecks
 
-    app, _ = synthesized
+    app = synthesized[0]
     stacks = [child for child in app.node.children if isinstance(child, Stack)]
     findings = [
         f"{violation.severity} {violation.rule_name} {resource.construct_path}"
@@ -115,14 +116,13 @@ def test_synthesizes_with_no_unacknowledged_aws_solutions_finding(synthesized: A
 
 
 def test_synthesized_pipeline_is_the_spec(synthesized: Any) -> None:
-    _, templates = synthesized
+    _, templates, outdir, spec = synthesized
     pipelines = templates["FinlakePipelines"]
-    functions = {
-        props["Properties"]["FunctionName"] if "FunctionName" in props["Properties"] else key: props["Properties"]
+    handlers = sorted(
+        props["Properties"]["Handler"]
         for key, props in _resources(pipelines, "AWS::Lambda::Function").items()
         if key.startswith("Example")
-    }
-    handlers = sorted(p["Handler"] for p in functions.values())
+    )
     assert handlers == sorted(
         [*(s.handler for s in EXAMPLE.lambdas), "functions.common.schedule.handler"]  # + the scheduled start
     )
@@ -140,7 +140,9 @@ def test_synthesized_pipeline_is_the_spec(synthesized: Any) -> None:
         "DeadLetterQueue",
         "Region",
     }
-    assert "finlake example: Daily reference rates" in json.dumps(machine["DefinitionString"])
+    # the definition CDK stages for upload is the file stacks/asl.py rendered, byte for byte
+    staged = outdir / f"asset.{machine['DefinitionS3Location']['Key']}"
+    assert staged.read_bytes() == spec.definition_path.read_bytes()
     # opt-in schedules: a domain cdk.json does not name is deployed unscheduled
     [schedule] = [
         s["Properties"]
