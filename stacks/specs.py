@@ -18,6 +18,7 @@ runtime on the embedded AWS:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
@@ -43,6 +44,9 @@ STATEMACHINES_DIR = ROOT / "statemachines"
 FUNCTIONS_DIR = ROOT / "functions"
 GLUE_DIR = ROOT / "glue"
 LAMBDA_DESCRIPTION_MAX = 256  # Lambda's limit on a function's Description; the step's Comment too
+# A domain's name: no hyphen (the notifier reads the domain back from a Glue job's <prefix>-<domain>-<step>),
+# no underscore (the stack's output key <Name>StateMachineArn must be alphanumeric).
+DOMAIN_NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*")
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,14 @@ class DomainSpec:
     secrets: tuple[Secret, ...] = ()
     requirements: str = ""  # a requirements file beyond the managed layers, bundled as a layer
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse a name that does not match ``DOMAIN_NAME_PATTERN`` (ValueError, saying why)."""
+        if not DOMAIN_NAME_PATTERN.fullmatch(self.name):
+            raise ValueError(
+                f"domain name {self.name!r}: lowercase letters and digits, starting with a letter (a hyphen breaks "
+                "the notifier's <prefix>-<domain>-<step> Glue job names; an underscore, the stack's output keys)"
+            )
 
     @property
     def lambdas(self) -> tuple[LambdaStep, ...]:

@@ -83,6 +83,14 @@ def test_step_settings_are_keyword_only_and_descriptions_fit_lambda() -> None:
         LambdaStep(step="Fetch", handler="functions.x.handlers.fetch", description="x" * 257)
 
 
+@pytest.mark.parametrize("name", ["fx-rates", "fx_rates", "Rates", "1rates", "", "rates!"])
+def test_a_domain_name_other_than_lowercase_letters_and_digits_is_refused(name: str) -> None:
+    """A hyphen breaks the notifier's <prefix>-<domain>-<step>; an underscore, a CloudFormation output key."""
+    with pytest.raises(ValueError, match="lowercase letters and digits"):
+        dataclasses.replace(CARDS, name=name)
+    assert dataclasses.replace(CARDS, name="rates2").name == "rates2"
+
+
 def test_a_flow_the_skeleton_cannot_render_is_refused_or_hand_written() -> None:
     glue_first = dataclasses.replace(CARDS, steps=CARDS.steps[1:])
     with pytest.raises(ValueError, match="first step must be a LambdaStep"):
