@@ -17,6 +17,9 @@ from typing import Any
 from functions.common.manifest import SAO_PAULO
 
 PERIODS = ("day", "month", "previous_month")
+CONSOLE_COMMENT = "Comment"
+"""The one key of an execution input no run reads and none refuses: the Step Functions console's
+"Start execution" offers ``{"Comment": "Insert your JSON here"}``, which starts today's run."""
 
 
 class RunRequestError(ValueError):
@@ -88,7 +91,7 @@ class RunRequest:
 
     @classmethod
     def from_input(cls, data: Mapping[str, Any] | None, *, run_id: str = "") -> RunRequest:
-        """Parse an execution input (None or ``{}``: today's run of the live source).
+        """Parse an execution input (None, ``{}`` or only a ``Comment``: today's run of the live source).
 
         Raises
         ------
@@ -96,6 +99,7 @@ class RunRequest:
             A field no domain reads, or one of the wrong type (the message names it).
         """
         data = dict(data or {})
+        data.pop(CONSOLE_COMMENT, None)  # Step Functions' own convention: the console's default input is one
         unknown = sorted(set(data) - set(_INPUT_FIELDS))
         if unknown:
             raise RunRequestError(f"execution input: unknown field(s) {', '.join(unknown)} (known: {_KNOWN})")

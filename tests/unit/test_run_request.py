@@ -75,6 +75,14 @@ def test_an_input_that_is_no_run_request_is_refused_naming_the_field(data: dict,
         RunRequest.from_input(data)
 
 
+def test_the_consoles_default_input_is_todays_run_and_other_unknown_fields_are_still_refused():
+    """The Step Functions console's "Start execution" offers {"Comment": "Insert your JSON here"}."""
+    assert RunRequest.from_input({"Comment": "Insert your JSON here"}) == RunRequest()
+    assert RunRequest.from_input({"Comment": "rerun", "date": "2026-11-22"}) == RunRequest(date="2026-11-22")
+    with pytest.raises(RunRequestError, match="unknown field\\(s\\) comment"):
+        RunRequest.from_input({"Comment": "x", "comment": "y"})
+
+
 def test_a_step_says_what_it_takes_by_its_first_annotation():
     def fetch(request: RunRequest, *, lake: object) -> Manifest: ...
 
