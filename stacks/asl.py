@@ -31,7 +31,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from stacks.specs import DOMAINS, DomainSpec, GlueStep, LambdaStep
+from functions.common.contract import NOTIFIER_TIMEOUT_S
+from stacks.specs import DOMAINS, LAMBDA_TASK_MARGIN_S, DomainSpec, GlueStep, LambdaStep
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 GLUE_START_JOB_RUN_SYNC = "arn:aws:states:::glue:startJobRun.sync"
@@ -78,7 +79,9 @@ NOTIFY_RETRY: dict[str, Any] = {
     "JitterStrategy": "FULL",
 }
 START_EMAIL_COMMENT = "Email that processing started, with what is processed."
-NOTIFY_TIMEOUT_S = 30  # an SNS publish, an SQS send or the notifier (its own timeout is shorter)
+NOTIFY_TIMEOUT_S = 30  # an SNS publish (NotifyStart, NotifySuccess) or an SQS send (SendToDeadLetterQueue)
+# NotifyFailure invokes the notifier function: its timeout plus the margin of every Lambda Task.
+NOTIFIER_TASK_TIMEOUT_S = NOTIFIER_TIMEOUT_S + LAMBDA_TASK_MARGIN_S
 
 # The body of the start and success emails: the manifest's summary, the execution and its console link.
 EMAIL_MESSAGE = (
@@ -162,7 +165,7 @@ def _failure_states() -> dict[str, dict[str, Any]]:
                 },
             },
             "ResultPath": None,
-            "TimeoutSeconds": NOTIFY_TIMEOUT_S,
+            "TimeoutSeconds": NOTIFIER_TASK_TIMEOUT_S,
             "Retry": [NOTIFY_RETRY],
             "Catch": _catch("SendToDeadLetterQueue", "$.notify_error"),
             "Next": "SendToDeadLetterQueue",

@@ -39,10 +39,17 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from functions.common.contract import DEFAULT_NAMES, METRICS_NAMESPACE, NOTIFIER_ALARM, RUN_METRICS, Names
+from functions.common.contract import (
+    DEFAULT_NAMES,
+    METRICS_NAMESPACE,
+    NOTIFIER_ALARM,
+    NOTIFIER_HANDLER,
+    NOTIFIER_TIMEOUT_S,
+    RUN_METRICS,
+    Names,
+)
 from stacks import nag
 
-NOTIFIER_HANDLER = "functions.notifier.handlers.handler"
 # Every name (the notifier, the state machines' and Glue jobs' prefixes, the alarms) comes from the
 # deployment's Names (functions/common/contract.py, settings.names).
 STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -153,7 +160,7 @@ class Notifier(Construct):
             handler=NOTIFIER_HANDLER,
             code=code,
             memory_size=256,
-            timeout=Duration.seconds(30),
+            timeout=Duration.seconds(NOTIFIER_TIMEOUT_S),
             tracing=lambda_.Tracing.ACTIVE,
             layers=list(layers),
             environment={

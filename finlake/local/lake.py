@@ -25,7 +25,6 @@ TOPIC = "finlake-notifications"
 DLQ = "finlake-failed-runs"
 OUTBOX = "finlake-email-outbox"  # subscribed to the topic: what the emails would say
 NOTIFIER = NAMES.notifier  # the platform's notifier function (readable failure emails)
-NOTIFY_HANDLER = "functions.notifier.handlers.handler"
 
 __all__ = [
     "ACCOUNT",
@@ -35,7 +34,6 @@ __all__ = [
     "LAKE",
     "NAMES",
     "NOTIFIER",
-    "NOTIFY_HANDLER",
     "OUTBOX",
     "REGION",
     "TOPIC",

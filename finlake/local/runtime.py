@@ -34,7 +34,6 @@ from finlake.local.lake import (
     LAKE,
     NAMES,
     NOTIFIER,
-    NOTIFY_HANDLER,
     OUTBOX,
     REGION,
     TOPIC,
@@ -47,6 +46,8 @@ from functions.common.contract import (
     GLUE_COMMAND,
     GLUE_VERSION,
     METRICS_NAMESPACE,
+    NOTIFIER_HANDLER,
+    NOTIFIER_TIMEOUT_S,
     function_environment,
     glue_job_arguments,
 )
@@ -223,9 +224,9 @@ class EmbeddedAws:
                 FunctionName=NOTIFIER,
                 Runtime="python3.12",
                 Role=self.role_arn,
-                Handler=NOTIFY_HANDLER,
+                Handler=NOTIFIER_HANDLER,
                 Code={"ZipFile": _fake_zip()},
-                Timeout=30,
+                Timeout=NOTIFIER_TIMEOUT_S,
                 Environment={
                     "Variables": {
                         "TOPIC_ARN": self.topic_arn,

@@ -41,6 +41,11 @@ RUN_METRICS = ("RowsIn", "RowsValid", "RowsQuarantined", "RowsWritten", "Sources
 """The run counts each domain's Catalog step records once per run (``functions/common/telemetry.py``),
 dimension ``service`` = ``<prefix>-<domain>``; the dashboard sums them (``stacks/observability.py``)."""
 
+NOTIFIER_HANDLER = "functions.notifier.handlers.handler"
+"""The platform notifier's handler (``<prefix>-notify``), on AWS and on the embedded AWS."""
+NOTIFIER_TIMEOUT_S = 30
+"""The notifier function's timeout (seconds); a definition's NotifyFailure Task waits it plus the Lambda margin."""
+
 LAKE_ZONES = ("raw", "curated", "refined")
 GLUE_VERSION = "5.0"
 GLUE_COMMAND = "glueetl"
