@@ -40,9 +40,11 @@ SNS_PUBLISH = "arn:aws:states:::sns:publish"
 SQS_SEND_MESSAGE = "arn:aws:states:::sqs:sendMessage"
 
 # The three retry policies. Each retries only errors that pass; the work's own failure goes to Catch.
-# Lambda: the invoke call's passing service errors (Step Functions, "Handling Lambda service exceptions").
+# Lambda: the invoke call's passing service errors (Step Functions Developer Guide, "Handle Lambda service
+# exceptions": the four 500s it lists, and TooManyRequestsException when Lambda throttles).
 LAMBDA_RETRY: dict[str, Any] = {
     "ErrorEquals": [
+        "Lambda.ClientExecutionTimeoutException",
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",

@@ -12,7 +12,9 @@ from tests.asl import longest_path
 
 MAIN_PATH = ["Fetch", "AnythingNew?", "Validate", "Transform", "Catalog", "NotifySuccess"]
 EXTRA_STEPS = {"NotifyStart", "Publish"}  # bank: the start email, the optional Google Sheets sink
+# Step Functions Developer Guide, "Handle Lambda service exceptions" (the invoke call's 500s and throttling).
 LAMBDA_ERRORS = {
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
