@@ -39,6 +39,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.common.contract import METRICS_NAMESPACE
 from functions.common.lake import Lake
 from functions.common.manifest import Manifest
 from functions.common.naming import RunRequest
@@ -46,7 +47,7 @@ from functions.common.telemetry import record_run as record_run_metrics
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics(namespace="finlake")
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 StepInput = RunRequest | Manifest
