@@ -18,7 +18,8 @@ checks committed == rendered), so CDK, the embedded AWS and ``finlake cost`` rea
 and no CDK or Node is needed to run a workflow locally. Stdlib and ``stacks.specs`` only.
 
 Usage: ``python -m stacks.asl`` writes every domain's file; ``--check`` only reports (exit 1)
-the files that differ from their rendering.
+the files that differ from their rendering. Both name a ``statemachines/*.asl.json`` no spec deploys
+(``--check`` exits 1 for it); neither deletes one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.common.contract import NOTIFIER_TIMEOUT_S
+from stacks import specs as _specs
 from stacks.specs import DOMAINS, LAMBDA_TASK_MARGIN_S, DomainSpec, GlueStep, LambdaStep
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -293,11 +295,17 @@ def write(specs: Iterable[DomainSpec] = DOMAINS.values(), *, check: bool = False
     for spec in generated(specs):
         text = render(spec)
         path = spec.definition_path
-        if not path.exists() or path.read_text() != text:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
             changed.append(path)
             if not check:
-                path.write_text(text)
+                path.write_text(text, encoding="utf-8")
     return changed
+
+
+def orphans(specs: Iterable[DomainSpec] = DOMAINS.values()) -> list[Path]:
+    """The ``statemachines/*.asl.json`` files no spec deploys (a domain renamed or removed), sorted."""
+    deployed = {spec.definition_path for spec in specs}
+    return sorted(path for path in _specs.STATEMACHINES_DIR.glob("*.asl.json") if path not in deployed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,16 +319,25 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit code: 1 when ``--check`` found a committed definition that differs from its rendering, else 0.
+        The exit code: 1 when ``--check`` found a committed definition that differs from its rendering or a
+        ``statemachines/*.asl.json`` no spec of ``DOMAINS`` deploys (reported, never deleted), else 0.
     """
     parser = argparse.ArgumentParser(prog="python -m stacks.asl", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when a committed definition differs")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a committed definition differs or has no spec"
+    )
     args = parser.parse_args(argv)
     changed = write(check=args.check)
     for path in changed:
-        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-        print(f"{'differs' if args.check else 'wrote'} {shown}")
-    return 1 if args.check and changed else 0
+        print(f"{'differs' if args.check else 'wrote'} {_shown(path)}")
+    stale = orphans()
+    for path in stale:
+        print(f"{_shown(path)}: no spec in DOMAINS renders it (a renamed or removed domain?): delete it")
+    return 1 if args.check and (changed or stale) else 0
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
 
 
 if __name__ == "__main__":

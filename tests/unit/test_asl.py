@@ -29,6 +29,21 @@ def test_make_asl_writes_what_differs_and_check_only_reports(tmp_path: Path, mon
     assert asl.main([]) == 0 and asl.main(["--check"]) == 0
 
 
+def test_make_asl_check_reports_a_definition_no_spec_renders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A domain renamed or removed leaves its old file behind: CDK would not deploy it, but it misleads."""
+    monkeypatch.setattr(specs, "STATEMACHINES_DIR", tmp_path)
+    assert asl.main([]) == 0
+    orphan = tmp_path / "oldname.asl.json"
+    orphan.write_text("{}\n", encoding="utf-8")
+    assert asl.orphans() == [orphan]
+    capsys.readouterr()
+    assert asl.main(["--check"]) == 1
+    assert "no spec in DOMAINS" in capsys.readouterr().out
+    assert asl.main([]) == 0 and orphan.exists()  # reported, never deleted
+
+
 def test_each_task_waits_its_steps_timeout_by_construction() -> None:
     """The Task timeouts come from the steps (the stocks Fetch/Validate drift cannot come back)."""
     fetch, validate, *rest = STOCKS.steps
