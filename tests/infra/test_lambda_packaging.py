@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from functions.common.contract import NOTIFIER_HANDLER
 from stacks.layers import managed_layers
-from stacks.specs import ROOT
+from stacks.specs import DOMAINS, ROOT
 from tests.infra.lambda_env import (
     LAMBDA_LIMIT_BYTES,
     MB,
@@ -68,13 +69,12 @@ def opt_dirs(envs: list[FunctionEnv], tmp_path_factory: pytest.TempPathFactory) 
 
 def test_every_function_is_modelled(envs: list[FunctionEnv]) -> None:
     handlers = Counter(env.handler for env in envs)
-    assert handlers["functions.common.schedule.handler"] == 4
-    assert {
-        "functions.bank.handlers.trigger",
-        "functions.cards.handlers.trigger",
-        "functions.notifier.handlers.handler",
-    } <= set(handlers)
-    assert len(envs) == 22, sorted(handlers)  # 20 in the pipelines, the notifier, CDK's bucket-notifications handler
+    assert handlers["functions.common.schedule.handler"] == len(DOMAINS)  # each domain's ScheduleStart
+    triggers = {spec.trigger.handler for spec in DOMAINS.values() if spec.trigger}
+    assert triggers and triggers | {NOTIFIER_HANDLER} <= set(handlers)
+    # each step's function, each S3 trigger and each ScheduleStart; the notifier; CDK's bucket-notifications handler
+    in_pipelines = sum(len(spec.lambdas) + (spec.trigger is not None) + 1 for spec in DOMAINS.values())
+    assert len(envs) == in_pipelines + 2, sorted(handlers)
 
 
 def test_every_function_imports_its_handler_with_only_what_is_deployed_with_it(
