@@ -148,7 +148,7 @@ def _email_task(name: str, comment: str, verb: str) -> dict[str, Any]:
     }
 
 
-def _failure_states() -> dict[str, dict[str, Any]]:
+def _failure_states(domain: str) -> dict[str, dict[str, Any]]:
     return {
         "NotifyFailure": {
             "Type": "Task",
@@ -160,7 +160,9 @@ def _failure_states() -> dict[str, dict[str, Any]]:
             "Parameters": {
                 "FunctionName": "${NotifyFunction}",
                 "Payload": {
-                    "domain.$": "$$.Execution.Input.domain",
+                    # the spec's name, not $$.Execution.Input.domain: an input without "domain" (the
+                    # console's {"Comment": ...}) would make that path a States.Runtime error no Catch takes
+                    "domain": domain,
                     "execution_name.$": "$$.Execution.Name",
                     "execution_arn.$": "$$.Execution.Id",
                     "failed_state.$": "$.failed_state",
@@ -266,7 +268,7 @@ def definition(spec: DomainSpec) -> dict[str, Any]:
             "ResultPath": "$.failed_state",
             "Next": "NotifyFailure",
         }
-    states.update(_failure_states())
+    states.update(_failure_states(spec.name))
     return {
         "Comment": f"finlake {spec.name}: {flow.comment or spec.description}",
         "StartAt": fetch.step,

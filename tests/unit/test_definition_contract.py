@@ -34,8 +34,7 @@ GLUE_ERRORS = {
     "Glue.InternalServiceException",
     "Glue.OperationTimeoutException",
 }
-NOTIFY_PAYLOAD = {
-    "domain.$": "$$.Execution.Input.domain",
+NOTIFY_PAYLOAD = {  # plus "domain": the spec's name, a literal (an input may lack "domain")
     "execution_name.$": "$$.Execution.Name",
     "execution_arn.$": "$$.Execution.Id",
     "failed_state.$": "$.failed_state",
@@ -116,7 +115,7 @@ def test_failures_go_through_notify_failure_and_the_dead_letter_queue_to_fail(sp
     # The platform's notifier writes the email (functions/notifier/notify.py, tests/unit/test_notify.py).
     assert notify["Resource"] == "arn:aws:states:::lambda:invoke"
     assert notify["Parameters"]["FunctionName"] == "${NotifyFunction}"
-    assert notify["Parameters"]["Payload"] == NOTIFY_PAYLOAD
+    assert notify["Parameters"]["Payload"] == {"domain": spec.name, **NOTIFY_PAYLOAD}
     assert notify["ResultPath"] is None  # the dead-letter step still sees $.error and $.failed_state
     assert [r["ErrorEquals"] for r in notify["Retry"]] == [["States.ALL"]]
     assert notify["Next"] == notify["Catch"][0]["Next"] == "SendToDeadLetterQueue"
