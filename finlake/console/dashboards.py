@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import plotly.express as px
@@ -145,7 +145,16 @@ def newest_partition(ws: Workspace, table: str) -> Panel:
         sql += f" WHERE {key} = {literal}"
     df = frame(ws, sql + " LIMIT 200")
     title = f"{table}" + (f" ({info.partitions[0]})" if info.partitions else "")
-    return Panel(title, table=(list(df.columns), df.astype(str).to_dict("records")))
+    return Panel(title, table=(list(df.columns), table_cells(df)))
+
+
+def table_cells(df: pd.DataFrame, decimals: int = 4) -> list[dict[Any, str]]:
+    """A panel table's rows as text: doubles rounded to ``decimals`` places, NULL (None, NaN) empty.
+
+    ``astype(str)`` alone showed binary floats' artefacts (``18.147000000000001``) and ``nan``/``None``.
+    """
+    shown = df.round(decimals).astype(object).where(df.notna(), "")
+    return cast(list[dict[Any, str]], shown.astype(str).to_dict("records"))
 
 
 # -- bank ----------------------------------------------------------------------------------------

@@ -86,3 +86,12 @@ def test_the_console_answers_only_its_own_host(tmp_path):
     for host in ("evil.example:8055", "evil.example", "127.0.0.1:9999", "127.0.0.1.evil.example:8055"):
         assert client.get("/", headers={"Host": host}).status_code == 403, host
         assert client.post("/_dash-update-component", json={}, headers={"Host": host}).status_code == 403, host
+
+
+def test_dashboard_tables_round_doubles_and_leave_nulls_empty():
+    import pandas as pd
+
+    from finlake.console.dashboards import table_cells
+
+    df = pd.DataFrame({"name": ["PETR4", None], "ma_50": [18.147000000000001, float("nan")], "n": [3, 4]})
+    assert table_cells(df) == [{"name": "PETR4", "ma_50": "18.147", "n": "3"}, {"name": "", "ma_50": "", "n": "4"}]
