@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from finlake.local import moto_patches
@@ -157,6 +158,9 @@ class EmbeddedAws:
         }
         self._saved_env = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
+        # A new embedded AWS is a new account: the secrets (and parameters) that warm functions cached for an
+        # earlier one in this process (Powertools keeps them for their max_age) are not its values.
+        parameters.clear_caches()
         moto_patches.install()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()

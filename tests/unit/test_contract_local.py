@@ -36,3 +36,19 @@ def test_local_functions_get_the_contracts_environment(tmp_path: Path) -> None:
         variables = trigger["Environment"]["Variables"]
         assert function_environment(NAMES, "cards", LAKE).items() <= variables.items()
         assert variables["STATE_MACHINE_ARN"].endswith(":finlake-cards")
+
+
+def test_a_new_embedded_aws_forgets_the_secrets_an_earlier_one_served(tmp_path: Path) -> None:
+    """Each workspace's embedded AWS has its own random bank_hmac. Powertools caches a secret for its max_age
+    in the process, so without a reset a second embedded AWS (the next test, the next `finlake run`) would hash
+    with the first one's key until the cache expired, and a rerun straddling that moment rewrote partitions."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from stacks.specs import BANK
+
+    name = NAMES.secret("bank", "bank_hmac")
+    for n in (1, 2):
+        with embedded_aws(Workspace.open(tmp_path / f"ws{n}")) as aws:
+            aws.deploy(BANK)
+            actual = aws.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+            assert parameters.get_secret(name, max_age=300) == actual
