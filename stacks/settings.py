@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from functions.common.contract import DEFAULT_PREFIX, Names
+from functions.stocks.fred import DEFAULT_SERIES
+from functions.stocks.global_sources import DEFAULT_WATCHLIST
 from stacks.specs import DomainSpec
 
 CONTEXT_KEY = "finlake"
@@ -73,7 +75,7 @@ class FredSetting:
     """
 
     enabled: bool = False
-    series: tuple[str, ...] = ("DFF", "CPIAUCSL", "VIXCLS", "DGS10")
+    series: tuple[str, ...] = DEFAULT_SERIES
 
     def __post_init__(self) -> None:
         """Refuse an enabled source without a series (ValueError)."""
@@ -93,7 +95,7 @@ class AlphaVantageSetting:
     """
 
     enabled: bool = False
-    watchlist: tuple[str, ...] = ("XLB", "XLC", "XLE", "XLF", "XLI", "XLK", "XLP", "XLRE", "XLU", "XLV", "XLY", "SPY")
+    watchlist: tuple[str, ...] = DEFAULT_WATCHLIST
     market: str = "SPY"
     function: str = "TIME_SERIES_DAILY_ADJUSTED"  # premium; TIME_SERIES_DAILY with a free key
     pause_s: float = 12.0  # between two requests: 5 a minute, the free tier's published pace

@@ -25,12 +25,13 @@ from functools import lru_cache
 
 from finlake.samples.fred import us_holidays
 from functions.stocks.alpha_vantage import DailyBar, format_daily
+from functions.stocks.global_sources import DEFAULT_WATCHLIST
 
 EPOCH = date(2019, 1, 2)
 COMPACT = 100
 LOCAL_KEY = "FINLAKELOCAL0001"  # Alpha Vantage keys are 16 upper-case alphanumerics
 FREE_KEY = "FINLAKEFREEKEY01"  # a free-plan key: the adjusted series is premium
-SYMBOLS = ("XLB", "XLC", "XLE", "XLF", "XLI", "XLK", "XLP", "XLRE", "XLU", "XLV", "XLY", "SPY")
+SYMBOLS = DEFAULT_WATCHLIST  # the sample answers every symbol the source fetches by default
 CENT = Decimal("0.0001")
 
 INVALID_KEY = {
