@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections import deque
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -32,22 +31,13 @@ from functions.stocks.bcb import SgsClient, SgsError, parse_sgs
 from functions.stocks.cotahist import CotahistError, format_trailer, parse_cotahist, unzip_cotahist
 from functions.stocks.cotahist import FileRejected as CotahistRejected
 from glue.cards_curate import INVOICE_HEADER, MINIMUM, PAYMENT_HEADER, header_layout
+from tests.http_fakes import FakeHttp
 
 REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "realworld"
 pytestmark = pytest.mark.skipif(not REALWORLD.exists(), reason="../shared/fixtures is not beside the checkout")
 
 BNDES_CP1252 = "balanco-patrimonial-brgaap-2024.csv"
 BNDES_OTHER = "balanco-patrimonial-brgaap-2024_outros-formatos.csv"
-
-
-class FakeHttp:
-    def __init__(self, *responses: HttpResponse) -> None:
-        self.queue = deque(responses)
-        self.urls: list[str] = []
-
-    def get(self, url: str, *, timeout: float) -> HttpResponse:
-        self.urls.append(url)
-        return self.queue.popleft() if len(self.queue) > 1 else self.queue[0]
 
 
 def read(*parts: str) -> bytes:
@@ -86,7 +76,9 @@ def test_bndes_windows_1252_csv_is_decoded_and_parsed(declared: str | None) -> N
 
 def test_ckan_resource_declares_its_encoding() -> None:
     body = read("bndes", "package_show_balanco-patrimonial_encoding_windows1252.json")
-    package = CkanClient(FakeHttp(HttpResponse(200, {"Content-Type": "application/json"}, body))).package_show()
+    package = CkanClient(
+        FakeHttp(HttpResponse(200, {"Content-Type": "application/json"}, body), repeat_last=True)
+    ).package_show()
     [resource] = package.resources
     assert (resource.encoding, resource.standard, resource.year, resource.md5) == (
         "Windows-1252",
@@ -126,7 +118,7 @@ def test_sgs_xhtml_error_page_is_recognised_retried_then_unavailable(meta: str) 
     content_type = recorded["headers"]["Content-Type"]
     assert looks_like_html(body, None)  # behind the XML prolog, whatever the content type says
     assert "error page (HTML: 'Requisição inválida!')" in (body_problem(body, content_type, "json") or "")
-    http = FakeHttp(answer)
+    http = FakeHttp(answer, repeat_last=True)
     with pytest.raises(NotTheFile) as raised:
         SgsClient(http).fetch("cdi_daily", date(2026, 1, 2), date(2026, 1, 5))
     assert len(http.urls) == 3 and http.urls[0] == recorded["url"]
@@ -134,7 +126,9 @@ def test_sgs_xhtml_error_page_is_recognised_retried_then_unavailable(meta: str) 
     with pytest.raises(SgsError, match="got HTML"):  # never "invalid JSON"
         parse_sgs(body, "cdi_daily", content_type=content_type)
     good = HttpResponse(200, recorded["headers"], b'[{"data":"02/01/2026","valor":"0.055131"}]')
-    _, points = SgsClient(FakeHttp(answer, good)).fetch("cdi_daily", date(2026, 1, 2), date(2026, 1, 5))
+    _, points = SgsClient(FakeHttp(answer, good, repeat_last=True)).fetch(
+        "cdi_daily", date(2026, 1, 2), date(2026, 1, 5)
+    )
     assert [(p.date, p.value) for p in points] == [(date(2026, 1, 2), Decimal("0.055131"))]
 
 
@@ -142,12 +136,15 @@ def test_truncated_streaming_zip_is_an_incomplete_download() -> None:
     truncated = read("b3", "COTAHIST_A2026_truncated.ZIP")
     assert (zip_problem(truncated) or "").startswith("incomplete download: a ZIP without its central directory")
     url = "https://bvmf.bmfbovespa.com.br/InstDados/SerHist/COTAHIST_A2026.ZIP"
-    http = FakeHttp(HttpResponse(200, {"Content-Type": "application/zip"}, truncated))
+    http = FakeHttp(HttpResponse(200, {"Content-Type": "application/zip"}, truncated), repeat_last=True)
     with pytest.raises(IncompleteDownload, match=r"COTAHIST_A2026\.ZIP answered HTTP 200 with incomplete download"):
         get_file(http, url, timeout=1, expect="zip")
     assert len(http.urls) == 3
     complete = HttpResponse(200, {}, read("b3", "COTAHIST_A2026.ZIP"))
-    assert get_file(FakeHttp(http.queue[0], complete), url, timeout=1, expect="zip").body == complete.body
+    assert (
+        get_file(FakeHttp(http.queue[0], complete, repeat_last=True), url, timeout=1, expect="zip").body
+        == complete.body
+    )
     with pytest.raises(CotahistError):  # what Validate would have said: Fetch never lets it get that far
         unzip_cotahist(truncated)
 
@@ -262,11 +259,11 @@ def test_base64_wrapped_zip_is_unwrapped_when_it_is_the_file() -> None:
     import base64
 
     complete = read("b3", "COTAHIST_A2026.ZIP")
-    http = FakeHttp(HttpResponse(200, {"Content-Type": "text/plain"}, base64.b64encode(complete)))
+    http = FakeHttp(HttpResponse(200, {"Content-Type": "text/plain"}, base64.b64encode(complete)), repeat_last=True)
     response = get_file(http, "https://b3/x.ZIP", timeout=1, expect="zip")
     assert response.body == complete and response.header("x-finlake-unwrapped") == "base64"
     assert zipfile.ZipFile(io.BytesIO(response.body)).namelist() == ["COTAHIST_A2026.TXT"]
-    junk = FakeHttp(HttpResponse(200, {}, base64.b64encode(b"not a zip at all")))
+    junk = FakeHttp(HttpResponse(200, {}, base64.b64encode(b"not a zip at all")), repeat_last=True)
     with pytest.raises(NotTheFile, match="not a ZIP archive"):
         get_file(junk, "https://b3/x.ZIP", timeout=1, expect="zip")
 
