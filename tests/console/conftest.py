@@ -29,9 +29,8 @@ from finlake.local.workspace import Workspace
 from finlake.ops.executions import Request
 from finlake.samples import b3
 from finlake.samples.bndes import write_bndes_cassette
-from functions.bndes.ckan import DEFAULT_BASE_URL
-from functions.common.http import write_cassette_entry
 from stacks.specs import BNDES
+from tests.bndes_outage import break_the_source
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -44,7 +43,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PACKAGE_URL = f"{DEFAULT_BASE_URL}/api/3/action/package_show?id=balanco-patrimonial"
 GOOD_DAY, BROKEN_DAY = "2026-11-20", "2026-11-23"
 STOCKS_UNTIL = date(2024, 3, 28)  # with 2023: more than 252 sessions, so drawdown_252 has values
 
@@ -72,13 +70,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     ws = Workspace.open(root / "ws")
     files = root / "files"
     _ok(ws, "run", "bndes", "--date", GOOD_DAY)
-    write_cassette_entry(
-        ws.samples_dir / "bndes-ckan",
-        PACKAGE_URL,
-        b"<!DOCTYPE html><html><body>Manutencao programada</body></html>",
-        headers={"Content-Type": "text/html"},
-        file="api/package_show-balanco-patrimonial.json",
-    )
+    break_the_source(ws)
     assert finlake(ws, "run", "bndes", "--date", BROKEN_DAY).exit_code == 1
     write_bndes_cassette(ws.samples_dir / "bndes-ckan")  # the source is back: Redrive can succeed
     _ok(ws, "generate", "bank", "--end-month", "2024-09", "--months", "3", "--out", str(files / "bank"))

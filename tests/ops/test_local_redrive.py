@@ -17,28 +17,16 @@ from finlake.local import redrive as local_dlq
 from finlake.local.workspace import Workspace
 from finlake.ops.executions import Request
 from finlake.samples.bndes import write_bndes_cassette
-from functions.bndes.ckan import DEFAULT_BASE_URL
-from functions.common.http import write_cassette_entry
 from stacks.specs import BNDES
+from tests.bndes_outage import break_the_source
 
 pytestmark = pytest.mark.slow
 
-PACKAGE_URL = f"{DEFAULT_BASE_URL}/api/3/action/package_show?id=balanco-patrimonial"
 DAY = "2026-11-23"
 
 
 def finlake(ws: Workspace, *args: str) -> Result:
     return CliRunner().invoke(main, ["--home", str(ws.root), *args], catch_exceptions=False)
-
-
-def break_the_source(ws: Workspace) -> None:
-    write_cassette_entry(
-        ws.samples_dir / "bndes-ckan",
-        PACKAGE_URL,
-        b"<!DOCTYPE html><html><body>Manutencao programada</body></html>",
-        headers={"Content-Type": "text/html"},
-        file="api/package_show-balanco-patrimonial.json",
-    )
 
 
 def test_a_failed_local_run_is_kept_listed_rerun_and_deleted_only_after_success(tmp_path: Path):

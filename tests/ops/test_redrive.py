@@ -22,14 +22,12 @@ from finlake.ops.discovery import Aws
 from finlake.ops.executions import Request
 from finlake.samples import cards
 from finlake.samples.bndes import write_bndes_cassette
-from functions.bndes.ckan import DEFAULT_BASE_URL
-from functions.common.http import write_cassette_entry
 from stacks.specs import BNDES, CARDS
+from tests.bndes_outage import maintenance_page
 
 pytestmark = pytest.mark.slow
 
 MONTH = "2024-10"
-PACKAGE_URL = f"{DEFAULT_BASE_URL}/api/3/action/package_show?id=balanco-patrimonial"
 
 
 def upload(aws: EmbeddedAws, path: Path) -> None:
@@ -74,13 +72,7 @@ def test_a_fixed_cause_is_rerun_to_success_and_only_then_its_messages_are_delete
     (minutes on a busy machine); a BNDES run takes seconds. Its Fetch reads the workspace's
     cassette, broken here by a maintenance page and then restored."""
     cassette = workspace.samples_dir / "bndes-ckan"
-    write_cassette_entry(
-        cassette,
-        PACKAGE_URL,
-        b"<!DOCTYPE html><html><body>Manutencao programada</body></html>",
-        headers={"Content-Type": "text/html"},
-        file="api/package_show-balanco-patrimonial.json",
-    )
+    maintenance_page(cassette)
     name = Request(BNDES, date="2026-11-23").name()
     failed = cli("run", "bndes", "--date", "2026-11-23")
     assert failed.exit_code == 1 and "NotTheFile" in failed.output  # the page, retried in Fetch, then unavailable

@@ -16,13 +16,11 @@ from finlake.local.workspace import Workspace
 from finlake.naming import RunRequest, execution_name
 from finlake.query import run_query
 from finlake.samples.bndes import sample_csv, write_bndes_cassette
-from functions.bndes.ckan import DEFAULT_BASE_URL
-from functions.common.http import write_cassette_entry
 from stacks.specs import BNDES
+from tests.bndes_outage import maintenance_page
 
 pytestmark = pytest.mark.slow
 
-PACKAGE_URL = f"{DEFAULT_BASE_URL}/api/3/action/package_show?id=balanco-patrimonial"
 CURATED = BUCKETS["CURATED_BUCKET"]
 
 
@@ -97,13 +95,7 @@ def test_totals_balance_in_the_curated_table(aws: EmbeddedAws, workspace: Worksp
 
 def test_failing_fetch_notifies_and_dead_letters_the_original_input(tmp_path: Path, workspace: Workspace):
     broken = write_bndes_cassette(tmp_path / "cassette")
-    write_cassette_entry(
-        broken,
-        PACKAGE_URL,
-        b"<!DOCTYPE html><html><body>Manutencao programada</body></html>",
-        headers={"Content-Type": "text/html"},
-        file="api/package_show-balanco-patrimonial.json",
-    )
+    maintenance_page(broken)
     with EmbeddedAws(workspace, function_env={"bndes.Fetch": {"FINLAKE_HTTP_CASSETTE": str(broken)}}) as aws:
         request = RunRequest(domain="bndes", date="2026-11-22").to_input()
         result = aws.run(BNDES, request, "bndes-2026-11-22-failing")
