@@ -73,6 +73,10 @@ class FredError(SourceFormatError):
     """FRED answered, but with an error object (invalid key, unknown series) or not with observations."""
 
 
+class InvalidKey(FredError):
+    """FRED refused the key itself (missing, malformed or not registered): every other series would be refused too."""
+
+
 @dataclass(frozen=True)
 class Observation:
     """One FRED observation: series id, day, and its exact value (None where FRED writes ".")."""
@@ -228,7 +232,10 @@ class FredClient:
             raise type(exc)(redact(str(exc))) from None
         if response.status != 200:
             message = error_message(response.body) or snippet(response.body)
-            raise FredError(
+            # FRED's message names the api_key variable only when the key is what it refuses (the redacted
+            # URL in every message names it too, so the message, not the text of the exception, decides).
+            refused = InvalidKey if "api_key" in message else FredError
+            raise refused(
                 f"{self.url(series, start, end)}: FRED refused the request (HTTP {response.status}) {message}"
             )
         return response

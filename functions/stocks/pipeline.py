@@ -377,7 +377,7 @@ def _fred_sources(
             response = client.get(series, start, last)
         except SourceError as exc:
             manifest.warnings.append(f"FRED series {series} not fetched, using what curated holds: {exc}")
-            if "api_key" in str(exc):
+            if isinstance(exc, fred.InvalidKey):
                 break
             continue
         if retried := response.header("x-finlake-retried"):

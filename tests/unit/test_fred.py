@@ -18,6 +18,7 @@ from functions.common.http import HttpResponse, SourceUnavailable, redact
 from functions.stocks.fred import (
     FredClient,
     FredError,
+    InvalidKey,
     Observation,
     format_observations,
     observations_table,
@@ -90,7 +91,7 @@ def test_parse_inverts_format(points):
 
 def test_an_invalid_key_is_refused_and_no_message_shows_it():
     http = FakeHttp(answer(INVALID_KEY, 400))
-    with pytest.raises(FredError) as caught:
+    with pytest.raises(InvalidKey) as caught:
         FredClient(http, KEY).get("DFF", date(2024, 1, 1), date(2024, 1, 31))
     assert "api_key is not registered" in str(caught.value)
     assert KEY not in str(caught.value) and "api_key=***" in str(caught.value)
@@ -158,3 +159,19 @@ def test_each_source_is_off_unless_its_key_secret_is_named_and_holds_a_key():
     assert KEY not in repr(on)
     missing = from_environment({"FRED_SECRET": "finlake/stocks/other"}, secrets.__getitem__)
     assert missing.fred_key is None and "cannot be read (KeyError)" in missing.problems[0]
+
+
+def test_a_series_fred_does_not_know_is_not_taken_for_an_invalid_key():
+    """Every message names the redacted URL (``api_key=***``): only FRED's own error text may say the key is bad,
+    else one unknown series stopped the run from asking for the others."""
+    from functions.common.manifest import Manifest
+    from functions.stocks.global_sources import GlobalSources
+    from functions.stocks.pipeline import _fred_sources
+
+    no_series = answer(b'{"error_code":400,"error_message":"Bad Request.  The series does not exist."}', 400)
+    http = FakeHttp(no_series, no_series)
+    manifest = Manifest(run_id="stocks-2024-01-31-x", domain="stocks", partition={"dt": "2024-01-31"})
+    sources = GlobalSources(fred_key=KEY, fred_series=("NOSUCH", "DFF"))
+    found = _fred_sources(None, FredClient(http, KEY), sources, date(2024, 1, 1), date(2024, 1, 31), "t", manifest)  # type: ignore[arg-type]
+    assert found == [] and len(http.urls) == 2  # both series asked for
+    assert [w.split(" not fetched")[0] for w in manifest.warnings] == ["FRED series NOSUCH", "FRED series DFF"]
