@@ -16,6 +16,7 @@ from finlake.bench.bndes import REPEATS
 from finlake.bench.bndes import report as bench_bndes
 from finlake.bench.cards import bench_cards
 from finlake.bench.cotahist import bench_cotahist
+from finlake.bench.demo import bench_demo
 from finlake.bench.ops import report as bench_ops
 from finlake.bench.stocks import bench_stocks_transform
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m finlake.bench",
         description="Run every benchmark section and rewrite BENCHMARKS.md (what `make bench` runs). One "
         "section alone: python -m finlake.bench.bndes | .cotahist [records] | .stocks [records] | "
-        ".cards [--sizes N,M] | .ops (cold imports).",
+        ".cards [--sizes N,M] | .ops (cold imports) | .demo [--repeats N] (make demo before/after issue 18).",
     ).parse_args(argv)
     lines = [
         "# Benchmarks",
@@ -51,7 +52,18 @@ def main(argv: list[str] | None = None) -> None:
         "",
         *bench_bndes(),
     ]
-    lines += ["", *bench_cotahist(), "", *bench_stocks_transform(), "", *bench_cards(), "", *bench_ops()]
+    lines += [
+        "",
+        *bench_demo(),
+        "",
+        *bench_cotahist(),
+        "",
+        *bench_stocks_transform(),
+        "",
+        *bench_cards(),
+        "",
+        *bench_ops(),
+    ]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
