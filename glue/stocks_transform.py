@@ -181,6 +181,13 @@ QUOTES_MIN_SCHEMA = (
     "ticker string, dt_ref date, high decimal(22,8), low decimal(22,8), close decimal(22,8), "
     "currency string, distribution smallint"
 )
+# What the refined tables read of curated b3_quotes (the declared types of QUOTE_TYPES; currency as staged).
+QUOTES_READ_SCHEMA = (
+    "ticker string, market_type string, high decimal(22,8), low decimal(22,8), close decimal(22,8), "
+    "currency string, distribution smallint, dt_ref date"
+)
+ANCHOR_SCHEMA = "sector string, return_cumulative double, dt_ref date"  # what _anchors reads of sector_performance
+PORTFOLIO_COLUMNS = ("ticker", "name", "type", "theoretical_quantity", "weight_pct", "sector", "reducer", "dt_ref")
 INSTRUMENT = ("ticker", "dt_ref", "market_type", "term_days")  # the key of b3_quotes
 
 # Exact sums of quantity x price: decimal(16,0) x decimal(20,8) = decimal(37,8), no precision loss
@@ -1186,33 +1193,48 @@ def _ddl_types(ddl: str) -> dict[str, str]:
     return {name: kind for name, kind in pairs}
 
 
+def _dates_between(values: list[str], first: date, last: date) -> list[str]:
+    """The partition values of ``values`` that are ISO dates in [first, last] (others, as a NULL cast, never match)."""
+
+    def day(value: str) -> date | None:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+
+    return [v for v in values if (d := day(v)) is not None and first <= d <= last]
+
+
+def _read_dated(spark: SparkSession, uri: str, first: date, last: date, schema: str) -> DataFrame:
+    """The ``dt_ref`` partitions of the table at ``uri`` dated in [first, last], read with ``schema``.
+
+    Only those folders are read, with the declared schema (no schema inference over every folder): a daily
+    run reads only the history its windows need. Empty (with ``schema``) when the table or the dates are absent.
+    """
+    values = _dates_between(glue_io.partition_values(spark, uri, "dt_ref"), first, last)
+    return glue_io.read_partitions(spark, uri, "dt_ref", values, schema)
+
+
 def _read_window(spark: SparkSession, curated: str, start: date, end: date) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Spot quotes, portfolios and cdi_daily points that the refined rows of [start, end] depend on."""
+    """Spot quotes, portfolios and cdi_daily points that the refined rows of [start, end] depend on.
+
+    Only the partitions of the lookback are read (b3_quotes and b3_ibov_portfolio by ``dt_ref``, bcb_series'
+    ``series=cdi_daily``), with the curated tables' declared types.
+    """
     quotes_from = start - timedelta(days=LOOKBACK_DAYS)
-    quotes = glue_io.read_optional(spark, curated + "b3_quotes/")
-    if quotes is None:
-        quotes = spark.createDataFrame([], QUOTES_MIN_SCHEMA)
-    else:
-        quotes = (
-            quotes.withColumn("dt_ref", F.col("dt_ref").cast("date"))
-            .filter(F.col("dt_ref").between(F.lit(quotes_from), F.lit(end)))
-            .filter(F.col("market_type") == SPOT_MARKET)
-            .select("ticker", "dt_ref", "high", "low", "close", "currency", "distribution")
-        )
-    portfolios = glue_io.read_optional(spark, curated + "b3_ibov_portfolio/")
-    if portfolios is None:
-        portfolios = spark.createDataFrame([], PORTFOLIO_SCHEMA)
-    else:
-        portfolios = _typed(portfolios, _ddl_types(PORTFOLIO_SCHEMA)).filter(
-            F.col("dt_ref").between(F.lit(start - timedelta(days=PORTFOLIO_LOOKBACK_DAYS)), F.lit(end))
-        )
-    series = glue_io.read_optional(spark, curated + "bcb_series/")
-    if series is None:
-        cdi = spark.createDataFrame([], CDI_SCHEMA)
-    else:
-        cdi = series.filter(
-            (F.col("series") == "cdi_daily") & F.col("date").between(F.lit(quotes_from), F.lit(end))
-        ).select("date", "value")
+    quotes = _read_dated(spark, curated + "b3_quotes/", quotes_from, end, QUOTES_READ_SCHEMA)
+    quotes = quotes.filter(F.col("market_type") == SPOT_MARKET).select(
+        "ticker", "dt_ref", "high", "low", "close", "currency", "distribution"
+    )
+    portfolios = _read_dated(
+        spark, curated + "b3_ibov_portfolio/", start - timedelta(days=PORTFOLIO_LOOKBACK_DAYS), end, PORTFOLIO_SCHEMA
+    ).select(*PORTFOLIO_COLUMNS)
+    cdi_values = [v for v in glue_io.partition_values(spark, curated + "bcb_series/", "series") if v == "cdi_daily"]
+    cdi = (
+        glue_io.read_partitions(spark, curated + "bcb_series/", "series", cdi_values, SERIES_SCHEMA)
+        .filter(F.col("date").between(F.lit(quotes_from), F.lit(end)))
+        .select("date", "value")
+    )
     return quotes, portfolios, cdi
 
 
@@ -1228,7 +1250,8 @@ def _write_refined(
     what ``headline`` says of them.
     """
     rows = (frame if span is None else frame.filter(F.col("dt_ref").between(F.lit(span[0]), F.lit(span[1])))).cache()
-    count, partitions = rows.count(), glue_io.distinct_values(rows, "dt_ref")
+    sizes = rows.groupBy("dt_ref").count().collect()  # rows and partitions in one Spark job
+    count, partitions = sum(r["count"] for r in sizes), sorted(str(r["dt_ref"]) for r in sizes)
     if count:
         glue_io.write_partitioned(rows, uri, "dt_ref")
     said = headline(rows) if headline is not None and count else {}
@@ -1240,14 +1263,17 @@ def _anchors(spark: SparkSession, refined: str, start: date) -> DataFrame | None
     """Each sector's stored cumulative return just before ``start`` (the backfill anchor).
 
     Each sector's latest refined return_cumulative before ``start`` (within the lookback): (sector,
-    anchor_date, anchor); None when the table does not have the column yet.
+    anchor_date, anchor); None when the table has no partition in the lookback or its newest one there does
+    not have the column yet (the same anchors: an empty frame and None chain nothing). Reads only the
+    lookback's partitions, with :data:`ANCHOR_SCHEMA`.
     """
-    table = glue_io.read_optional(spark, refined + "sector_performance/", merge=True)
-    if table is None or "return_cumulative" not in table.columns:
+    uri = refined + "sector_performance/"
+    first, last = start - timedelta(days=LOOKBACK_DAYS), start - timedelta(days=1)
+    values = _dates_between(glue_io.partition_values(spark, uri, "dt_ref"), first, last)
+    # The column's presence is read from the newest partition's footer only (a table gains columns, never loses).
+    if not values or "return_cumulative" not in spark.read.parquet(f"{uri}dt_ref={values[-1]}").columns:
         return None
-    rows = table.withColumn("dt_ref", F.col("dt_ref").cast("date")).filter(
-        F.col("dt_ref").between(F.lit(start - timedelta(days=LOOKBACK_DAYS)), F.lit(start - timedelta(days=1)))
-    )
+    rows = glue_io.read_partitions(spark, uri, "dt_ref", values, ANCHOR_SCHEMA)
     latest = Window.partitionBy("sector").orderBy(F.col("dt_ref").desc())
     return (
         rows.withColumn("_rank", F.row_number().over(latest))

@@ -132,6 +132,32 @@ def read_table(spark: SparkSession, uri: str, schema: str) -> DataFrame | None:
     return spark.read.schema(schema).parquet(uri)
 
 
+def partition_values(spark: SparkSession, uri: str, column: str) -> list[str]:
+    """The values of the ``<column>=<value>/`` folders directly under ``uri``, sorted; [] when it is absent.
+
+    One listing of ``uri`` through Hadoop's file system (one paginated LIST on S3): no Spark job and no
+    Parquet footer is read. Folders Spark would skip (``_`` or ``.`` first) never match.
+    """
+    fs, path = fs_path(spark, uri)
+    if not fs.exists(path):
+        return []
+    prefix = f"{column}="
+    names = (status.getPath().getName() for status in fs.listStatus(path) if status.isDirectory())
+    return sorted(name[len(prefix) :] for name in names if name.startswith(prefix))
+
+
+def read_partitions(spark: SparkSession, uri: str, column: str, values: Iterable[str], schema: str) -> DataFrame:
+    """The ``<column>=<value>/`` partitions of the table at ``uri`` read with ``schema`` (Spark DDL).
+
+    Only the folders of ``values`` are listed and read (``basePath`` keeps ``column`` a column of the
+    frame, typed as ``schema`` declares it); no schema inference. No values: an empty frame of ``schema``.
+    """
+    paths = [f"{root(uri)}{column}={value}" for value in values]
+    if not paths:
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).option("basePath", uri).parquet(*paths)
+
+
 def write_partitioned(frame: DataFrame, uri: str, partition: str, sort_by: str | None = None) -> None:
     """Write ``frame`` under ``uri`` as Hive-style partitions of zstd Parquet.
 

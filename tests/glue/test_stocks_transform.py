@@ -478,6 +478,33 @@ def test_daily_runs_reproduce_the_backfill_rows(spark: Any, backfill: dict[str, 
         assert daily == backfilled, table
 
 
+def test_a_daily_run_reads_only_the_partitions_its_windows_need(spark: Any, backfill: dict[str, Any], tmp_path: Path):
+    """Unreadable partitions older than the lookback (quotes, portfolios, refined sectors) are never opened."""
+    base, days = backfill["base"], backfill["days"]
+    shutil.copytree(base / "curated", tmp_path / "curated")
+    for partition in (base / "refined/sector_performance").glob("dt_ref=*"):
+        if partition.name < f"dt_ref={days[-1]}":
+            shutil.copytree(partition, tmp_path / "refined/sector_performance" / partition.name)
+    too_old = f"dt_ref={days[-1] - timedelta(days=job.PORTFOLIO_LOOKBACK_DAYS + 1)}"  # before every lookback
+    unreadable = [
+        tmp_path / table / too_old
+        for table in ("curated/b3_quotes", "curated/b3_ibov_portfolio", "refined/sector_performance")
+    ]
+    for folder in unreadable:
+        folder.mkdir(parents=True)
+        (folder / "part-0.zstd.parquet").write_bytes(b"not a Parquet file")
+
+    result = job.run(spark, job_args(tmp_path, "daily-last", days[-1].isoformat(), days[-1].isoformat()))
+
+    assert result["indicator_rows"] == 3 and result["indicator_partitions"] == [days[-1].isoformat()]
+    for folder in unreadable:
+        shutil.rmtree(folder)
+    for table in ("stock_indicators", "sector_performance", "risk_metrics", "trading_signals"):
+        backfilled = [r for r in table_rows(spark, (base / "refined" / table).as_uri()) if r[0] == days[-1]]
+        daily = [r for r in table_rows(spark, (tmp_path / "refined" / table).as_uri()) if r[0] == days[-1]]
+        assert daily and daily == backfilled, table
+
+
 def test_rerunning_the_same_input_gives_the_same_rows(spark: Any, backfill: dict[str, Any]):
     base = backfill["base"]
     tables = [
