@@ -307,12 +307,12 @@ def merge(existing: DataFrame | None, incoming: DataFrame, key: str, partition: 
 
 
 def _first_line(spark: SparkSession, uri: str, encoding: str = "utf_8") -> str | None:
-    """The header, decoded with the file's encoding (a UTF-16 file's too); None for an empty file."""
-    found = spark.sparkContext.binaryFiles(uri).take(1)
-    if not found or not found[0][1]:
-        return None
-    text = found[0][1].decode(encoding or "utf_8", "replace")
-    return text.split("\n", 1)[0].rstrip("\r").lstrip("\ufeff")
+    """The header, decoded with the file's encoding (a UTF-16 file's too); None for an empty file.
+
+    Read on the driver up to the first line's end (`glue_io.first_line`), not by a Spark job per file.
+    """
+    line = glue_io.first_line(spark, uri, encoding or "utf_8")
+    return None if line is None else line.rstrip("\r").lstrip("\ufeff")
 
 
 Line = tuple[int, str, int, str, int, str, str | None]
@@ -531,7 +531,9 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     glue_io.delete(spark, temp)
     invoice_table, payment_table = curated + INVOICES.table + "/", curated + PAYMENTS.table + "/"
 
-    invoice_lines = _read_lines(spark, invoice_files, invoice_layouts, invoice_encodings)
+    # Cached: the lines are checked once and counted again by the reconciliation; without the cache the count
+    # would read and decode every file a second time.
+    invoice_lines = _read_lines(spark, invoice_files, invoice_layouts, invoice_encodings).cache()
     invoices = _stage(spark, INVOICES, validate_invoices(invoice_lines), invoice_table, temp)
     # The invoices a payment may refer to: this batch's winners, else the curated ones (read before the swap).
     batch = invoices.merged.filter("_new").select("id_fatura", "id_cliente")
@@ -540,7 +542,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     if existing_invoices is not None:
         curated_ids = existing_invoices.select("id_fatura", "id_cliente").join(batch, "id_fatura", "left_anti")
         known = batch.unionByName(curated_ids)
-    payment_lines = _read_lines(spark, payment_files, payment_layouts, payment_encodings)
+    payment_lines = _read_lines(spark, payment_files, payment_layouts, payment_encodings).cache()
     payments = _stage(spark, PAYMENTS, validate_payments(payment_lines, known), payment_table, temp)
 
     try:
@@ -549,6 +551,9 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     except ReconciliationError:
         glue_io.delete(spark, temp)
         raise
+    finally:
+        invoice_lines.unpersist()
+        payment_lines.unpersist()
 
     written = []
     for kind, staged in ((INVOICES, invoices), (PAYMENTS, payments)):
