@@ -141,6 +141,21 @@ def first_line(spark: SparkSession, uri: str, encoding: str = "utf_8", chunk: in
     return None if empty else text.split("\n", 1)[0]
 
 
+def listed_path(spark: SparkSession, uri: str) -> str:
+    """The path Hadoop lists for the file at ``uri``, e.g. ``file:/tmp/x.csv`` for ``/tmp/x.csv``.
+
+    What Spark's file readers report for that file (``binaryFiles`` keys, ``input_file_name()``): the
+    file system's own qualified form of ``uri`` (``s3://bucket/key`` on Glue and in local mode).
+
+    Raises
+    ------
+    py4j.protocol.Py4JJavaError
+        Wrapping Java's ``FileNotFoundException`` when nothing is at ``uri``.
+    """
+    fs, path = fs_path(spark, uri)
+    return str(fs.getFileStatus(path).getPath().toString())
+
+
 # -- Parquet ---------------------------------------------------------------------------------------
 
 

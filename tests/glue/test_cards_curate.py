@@ -376,6 +376,27 @@ def test_header_is_read_on_the_driver_as_decoding_the_whole_file(spark: Any, tmp
         spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
 
 
+def test_raw_files_are_read_in_few_tasks_and_a_file_named_twice_counts_twice(spark: Any, tmp_path: Path) -> None:
+    """One binaryFiles for all the files: about one partition per core, not one per file; each position numbered."""
+    uris = [
+        write(
+            tmp_path / f"tb_faturas_2024{m:02d}.csv",
+            f"{INVOICE_HEADER}\n{m},{m}0,2024-{m:02d}-01,2024-{m:02d}-10,1\n\n",
+        )
+        for m in range(1, 9)
+    ]
+    named = [*uris, uris[0]]  # the oldest file again, newest position
+    layouts = [job.header_layout(uri, job._first_line(spark, uri), job.INVOICE_HEADER, job.MINIMUM) for uri in named]
+    lines = job._read_lines(spark, named, layouts)
+    assert lines.rdd.getNumPartitions() <= spark.sparkContext.defaultParallelism
+    got = sorted((r["file_index"], r["source_file"], r["source_line"], r["raw"]) for r in lines.collect())
+    expected = [
+        (i, uri, 2, f"{m},{m}0,2024-{m:02d}-01,2024-{m:02d}-10,1")
+        for i, (uri, m) in enumerate(zip(uris, range(1, 9), strict=True))
+    ]
+    assert got == [*expected, (8, uris[0], 2, "1,10,2024-01-01,2024-01-10,1")]
+
+
 def test_reconciliation_error_stops_before_curated(
     spark: Any, small_files: tuple[list[str], list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
