@@ -52,6 +52,7 @@ from typing import Any
 import glue_io
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructField, StructType
 
 ARGUMENTS = (
     "run_id",
@@ -307,12 +308,12 @@ def merge(existing: DataFrame | None, incoming: DataFrame, key: str, partition: 
 
 
 def _first_line(spark: SparkSession, uri: str, encoding: str = "utf_8") -> str | None:
-    """The header, decoded with the file's encoding (a UTF-16 file's too); None for an empty file."""
-    found = spark.sparkContext.binaryFiles(uri).take(1)
-    if not found or not found[0][1]:
-        return None
-    text = found[0][1].decode(encoding or "utf_8", "replace")
-    return text.split("\n", 1)[0].rstrip("\r").lstrip("\ufeff")
+    """The header, decoded with the file's encoding (a UTF-16 file's too); None for an empty file.
+
+    Read on the driver up to the first line's end (`glue_io.first_line`), not by a Spark job per file.
+    """
+    line = glue_io.first_line(spark, uri, encoding or "utf_8")
+    return None if line is None else line.rstrip("\r").lstrip("\ufeff")
 
 
 Line = tuple[int, str, int, str, int, str, str | None]
@@ -364,15 +365,27 @@ def _read_lines(
 
     Each file is read whole as bytes (``binaryFiles``: Spark's text readers decode as UTF-8 in the JVM and
     replace what does not fit, silently) and decoded here, line by line, with the encoding Fetch decided.
+    All the files are read by one ``binaryFiles``, which packs them into about as many partitions as the
+    cluster has cores: a Python task per few files, not one per file (each costs a Python worker round trip).
+    Each record is numbered by the file it comes from, found by the path Hadoop lists for it; a file named
+    twice is numbered once per position.
     """
     sc = spark.sparkContext
-    rdds = []
     encodings = encodings or ["utf_8"] * len(uris)
+    numberings: dict[str, list[Callable[[tuple[str, bytes]], list[Line]]]] = {}
     for index, (uri, layout, encoding) in enumerate(zip(uris, layouts, encodings, strict=True)):
-        rdds.append(sc.binaryFiles(uri).flatMap(_numbering(index, uri, layout, encoding or "utf_8")))
-    if not rdds:
+        number = _numbering(index, uri, layout, encoding or "utf_8")
+        numberings.setdefault(glue_io.listed_path(spark, uri), []).append(number)
+    if not numberings:
         return spark.createDataFrame([], LINES_SCHEMA)
-    lines = spark.createDataFrame(sc.union(rdds), LINES_SCHEMA)
+
+    def numbered(pair: tuple[str, bytes]) -> list[Line]:
+        if pair[0] not in numberings:
+            raise RuntimeError(f"binaryFiles read {pair[0]!r}, not one of {sorted(numberings)}")
+        return [line for number in numberings[pair[0]] for line in number(pair)]
+
+    files = sc.binaryFiles(",".join(numberings)).flatMap(numbered)
+    lines = spark.createDataFrame(files, LINES_SCHEMA)
     return lines.filter((F.col("source_line") > 1) & (F.col("raw") != ""))
 
 
@@ -410,10 +423,16 @@ class _Staged:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def _materialise(spark: SparkSession, frame: DataFrame, uri: str) -> DataFrame:
+    """Write ``frame`` as Parquet at ``uri`` and read it back with its schema (no schema-inference job)."""
+    frame.write.mode("overwrite").parquet(uri)
+    schema = StructType([StructField(f.name, f.dataType, True, f.metadata) for f in frame.schema.fields])
+    return spark.read.schema(schema).parquet(uri)
+
+
 def _stage(spark: SparkSession, kind: _Kind, checked: DataFrame, table: str, temp: str) -> _Staged:
     """Materialise the checked rows and the merged partitions under ``temp``."""
-    checked.write.mode("overwrite").parquet(f"{temp}{kind.name}_checked/")
-    checked = spark.read.parquet(f"{temp}{kind.name}_checked/")
+    checked = _materialise(spark, checked, f"{temp}{kind.name}_checked/")
     winners = dedupe(checked.filter(F.col("reason").isNull()), kind.key)
     existing = glue_io.read_table(spark, table, kind.schema)
     touched = winners.select(kind.partition)
@@ -425,8 +444,7 @@ def _stage(spark: SparkSession, kind: _Kind, checked: DataFrame, table: str, tem
     if existing is not None:
         existing = existing.filter(F.col(kind.partition).isin(partitions))
     merged = merge(existing, winners, kind.key, kind.partition, kind.columns)
-    merged.write.mode("overwrite").parquet(f"{temp}{kind.name}_merged/")
-    return _Staged(checked, spark.read.parquet(f"{temp}{kind.name}_merged/"), partitions)
+    return _Staged(checked, _materialise(spark, merged, f"{temp}{kind.name}_merged/"), partitions)
 
 
 def _reconcile(kind: _Kind, lines: DataFrame, staged: _Staged) -> None:
@@ -531,7 +549,9 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     glue_io.delete(spark, temp)
     invoice_table, payment_table = curated + INVOICES.table + "/", curated + PAYMENTS.table + "/"
 
-    invoice_lines = _read_lines(spark, invoice_files, invoice_layouts, invoice_encodings)
+    # Cached: the lines are checked once and counted again by the reconciliation; without the cache the count
+    # would read and decode every file a second time.
+    invoice_lines = _read_lines(spark, invoice_files, invoice_layouts, invoice_encodings).cache()
     invoices = _stage(spark, INVOICES, validate_invoices(invoice_lines), invoice_table, temp)
     # The invoices a payment may refer to: this batch's winners, else the curated ones (read before the swap).
     batch = invoices.merged.filter("_new").select("id_fatura", "id_cliente")
@@ -540,7 +560,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     if existing_invoices is not None:
         curated_ids = existing_invoices.select("id_fatura", "id_cliente").join(batch, "id_fatura", "left_anti")
         known = batch.unionByName(curated_ids)
-    payment_lines = _read_lines(spark, payment_files, payment_layouts, payment_encodings)
+    payment_lines = _read_lines(spark, payment_files, payment_layouts, payment_encodings).cache()
     payments = _stage(spark, PAYMENTS, validate_payments(payment_lines, known), payment_table, temp)
 
     try:
@@ -549,6 +569,9 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:
     except ReconciliationError:
         glue_io.delete(spark, temp)
         raise
+    finally:
+        invoice_lines.unpersist()
+        payment_lines.unpersist()
 
     written = []
     for kind, staged in ((INVOICES, invoices), (PAYMENTS, payments)):

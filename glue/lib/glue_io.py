@@ -18,6 +18,7 @@ Paths are ``s3://bucket/key`` on Glue and locally (the local runner mounts the w
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from collections.abc import Callable, Iterable
@@ -107,6 +108,52 @@ def delete(spark: SparkSession, uri: str) -> None:
     fs, path = fs_path(spark, uri)
     if fs.exists(path):
         fs.delete(path, True)
+
+
+def first_line(spark: SparkSession, uri: str, encoding: str = "utf_8", chunk: int = 65536) -> str | None:
+    """The first line of the text object at ``uri`` (without its newline), or None when the object is empty.
+
+    Read on the driver through Hadoop's file system, ``chunk`` bytes at a time until the line has ended (no
+    Spark job; the rest of the object is not read), and decoded with ``encoding`` (a Python codec name) and
+    ``errors="replace"``: Python's incremental decoder gives the same text as decoding the whole object.
+    A carriage return or a byte-order mark stays in the text.
+
+    Raises
+    ------
+    py4j.protocol.Py4JJavaError
+        Wrapping Java's ``FileNotFoundException`` when nothing is at ``uri``.
+    LookupError
+        For an unknown ``encoding``.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)("replace")
+    fs, path = fs_path(spark, uri)
+    stream = fs.open(path)
+    text, empty = "", True
+    try:
+        while "\n" not in text:
+            data = bytes(stream.readNBytes(chunk))  # InputStream.readNBytes (Java 11+); py4j copies byte[] to bytes
+            empty = empty and not data
+            text += decoder.decode(data, final=len(data) < chunk)
+            if len(data) < chunk:
+                break
+    finally:
+        stream.close()
+    return None if empty else text.split("\n", 1)[0]
+
+
+def listed_path(spark: SparkSession, uri: str) -> str:
+    """The path Hadoop lists for the file at ``uri``, e.g. ``file:/tmp/x.csv`` for ``/tmp/x.csv``.
+
+    What Spark's file readers report for that file (``binaryFiles`` keys, ``input_file_name()``): the
+    file system's own qualified form of ``uri`` (``s3://bucket/key`` on Glue and in local mode).
+
+    Raises
+    ------
+    py4j.protocol.Py4JJavaError
+        Wrapping Java's ``FileNotFoundException`` when nothing is at ``uri``.
+    """
+    fs, path = fs_path(spark, uri)
+    return str(fs.getFileStatus(path).getPath().toString())
 
 
 # -- Parquet ---------------------------------------------------------------------------------------

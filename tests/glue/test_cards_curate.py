@@ -345,6 +345,58 @@ def test_header_mismatch_rejects_the_file_before_writing(spark: Any, tmp_path: P
     assert not (tmp_path / "curated").exists()
 
 
+HEADER_CASES = [
+    ("utf_8", b"\xef\xbb\xbf" + INVOICE_HEADER.encode() + b"\r\n1,2,x\n"),  # BOM, CRLF
+    ("utf_8", ("id_cliente,dt_emissão" * 40).encode() + b"\n1\n"),  # a first line longer than many chunks
+    ("utf_8", b"id_cliente,\xe9,valor\n1\n"),  # not valid UTF-8: replaced, as when decoding the whole file
+    ("cp1252", "id_cliente,emissão,valor\n1\n".encode("cp1252")),
+    ("utf_16", (INVOICE_HEADER + "\r\n1,2\r\n").encode("utf_16")),  # BOM + 2-byte units split across chunks
+    ("utf_16", (INVOICE_HEADER + "\n1").encode("utf_16") + b"\x00"),  # an odd trailing byte
+    ("utf_8", INVOICE_HEADER.encode()),  # no newline at all
+    ("utf_8", b"\n1,2\n"),  # an empty first line
+    ("utf_8", b""),  # an empty file
+]
+
+
+@pytest.mark.parametrize("chunk", [3, 65536])
+def test_header_is_read_on_the_driver_as_decoding_the_whole_file(spark: Any, tmp_path: Path, chunk: int) -> None:
+    """The header read in chunks, without a Spark job, is the first line of the whole file decoded "replace"."""
+    tracker = spark.sparkContext.statusTracker()
+    spark.sparkContext.setJobGroup("cards-header-test", "headers")
+    try:
+        for number, (encoding, data) in enumerate(HEADER_CASES):
+            path = tmp_path / f"tb_faturas_{number}.csv"
+            path.write_bytes(data)
+            whole = data.decode(encoding, "replace").split("\n", 1)[0] if data else None
+            assert job.glue_io.first_line(spark, path.as_uri(), encoding, chunk) == whole, (encoding, data[:40])
+            expected = None if whole is None else whole.rstrip("\r").lstrip("\ufeff")
+            assert job._first_line(spark, path.as_uri(), encoding) == expected
+        assert tracker.getJobIdsForGroup("cards-header-test") == []
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+
+
+def test_raw_files_are_read_in_few_tasks_and_a_file_named_twice_counts_twice(spark: Any, tmp_path: Path) -> None:
+    """One binaryFiles for all the files: about one partition per core, not one per file; each position numbered."""
+    uris = [
+        write(
+            tmp_path / f"tb_faturas_2024{m:02d}.csv",
+            f"{INVOICE_HEADER}\n{m},{m}0,2024-{m:02d}-01,2024-{m:02d}-10,1\n\n",
+        )
+        for m in range(1, 9)
+    ]
+    named = [*uris, uris[0]]  # the oldest file again, newest position
+    layouts = [job.header_layout(uri, job._first_line(spark, uri), job.INVOICE_HEADER, job.MINIMUM) for uri in named]
+    lines = job._read_lines(spark, named, layouts)
+    assert lines.rdd.getNumPartitions() <= spark.sparkContext.defaultParallelism
+    got = sorted((r["file_index"], r["source_file"], r["source_line"], r["raw"]) for r in lines.collect())
+    expected = [
+        (i, uri, 2, f"{m},{m}0,2024-{m:02d}-01,2024-{m:02d}-10,1")
+        for i, (uri, m) in enumerate(zip(uris, range(1, 9), strict=True))
+    ]
+    assert got == [*expected, (8, uris[0], 2, "1,10,2024-01-01,2024-01-10,1")]
+
+
 def test_reconciliation_error_stops_before_curated(
     spark: Any, small_files: tuple[list[str], list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
