@@ -211,10 +211,13 @@ def write_partitioned(frame: DataFrame, uri: str, partition: str, sort_by: str |
     Write ``frame`` under ``uri`` as Hive-style ``<partition>=<value>/`` folders of zstd Parquet, one
     file per partition (sorted by ``sort_by`` within it). With the session's dynamic partition
     overwrite, only the partitions ``frame`` holds are replaced.
+
+    The sort leads with ``partition``: Spark's planned write (3.4+) sorts each task's rows by the
+    partition column unless they already are, and that sort alone would undo a sort by ``sort_by``.
     """
     rows = frame.repartition(partition)
     if sort_by:
-        rows = rows.sortWithinPartitions(sort_by)
+        rows = rows.sortWithinPartitions(partition, sort_by)
     rows.write.mode("overwrite").partitionBy(partition).option("compression", "zstd").parquet(uri)
 
 

@@ -528,3 +528,16 @@ def test_unknown_header_drift_is_rejected_naming_expected_and_found(spark: Any, 
     )
     assert "found 'id_fatura,cliente,data_emissao,vencimento,valor'" in message
     assert "data_emissao->dt_emissao_fatura" in message
+
+
+def test_write_partitioned_sorts_each_partition_file_by_sort_by(spark: Any, tmp_path: Path) -> None:
+    """Spark's planned write re-sorts rows by the partition column; the requested order must survive it."""
+    import glue_io
+
+    rows = [(f"2024-0{1 + i % 3}", (i * 7919) % 1000) for i in range(300)]
+    frame = spark.createDataFrame(rows, "ref string, id_cliente int")
+    glue_io.write_partitioned(frame, str(tmp_path / "t"), "ref", sort_by="id_cliente")
+    for folder in sorted((tmp_path / "t").glob("ref=*")):
+        [file] = folder.glob("*.parquet")
+        ids = pq.read_table(file).column("id_cliente").to_pylist()
+        assert ids == sorted(ids) and len(ids) == 100, folder.name
