@@ -5,7 +5,7 @@ A Glue script of this project exposes ``run(spark, args) -> dict`` (the job's wo
 GlueContext in AWS. Locally, when a state machine starts a job run, `LocalGlueRunner`:
 
 1. writes moto's buckets to the workspace folder (``.finlake/s3/<bucket>/...``): only the objects changed in moto
-   since the last sync (`EmbeddedAws.save_objects`),
+   since the last sync, and the catalog (`EmbeddedAws.save_workspace`),
 2. mounts that folder under the ``s3://`` scheme for Spark (Hadoop's `ViewFileSystemOverloadScheme`,
    one mount table per bucket whose fallback link is ``<workspace>/s3/<bucket>``), so the job gets
    its arguments unchanged and reads and writes ``s3://<bucket>/<key>`` as on Glue: the URIs it
@@ -158,7 +158,7 @@ class LocalGlueRunner:
         merged = {**job.get("DefaultArguments", {}), **arguments}
         args: dict[str, Any] = {k.removeprefix("--"): v for k, v in merged.items()}
         workspace = self.aws.workspace
-        self.aws.save_objects()  # the objects only: catalog.json is written when the session ends
+        self.aws.save_workspace()
         spark = local_spark(workspace.root / SPARK_LOG)
         mount_workspace(spark, workspace.s3_dir, list(BUCKETS.values()))
         try:

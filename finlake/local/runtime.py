@@ -579,7 +579,7 @@ class EmbeddedAws:
                 self._metadata.pop(f"{bucket}/{key}", None)
             self._save_metadata()
 
-    def save_objects(self) -> None:
+    def _save_objects(self) -> None:
         """Make the workspace folder hold exactly moto's objects, and ``s3-metadata.json`` their user metadata.
 
         Incremental: only objects with a new version since the last sync, or whose file was changed or removed
@@ -604,8 +604,8 @@ class EmbeddedAws:
             self._save_metadata()
 
     def save_workspace(self) -> None:
-        """Mirror moto's buckets (`save_objects`) and Glue catalog (``catalog.json``) into the workspace folder."""
-        self.save_objects()
+        """Mirror moto's buckets (`_save_objects`) and Glue catalog (``catalog.json``) into the workspace folder."""
+        self._save_objects()
         self.workspace.write_json("catalog.json", self.catalog())
 
     def _save_metadata(self) -> None:
