@@ -4,15 +4,17 @@ A Glue script of this project exposes ``run(spark, args) -> dict`` (the job's wo
 ``args`` holding the job arguments without their ``--``) and a ``main()`` that builds the
 GlueContext in AWS. Locally, when a state machine starts a job run, `LocalGlueRunner`:
 
-1. writes moto's buckets to the workspace folder (``.finlake/s3/<bucket>/...``),
+1. writes moto's buckets to the workspace folder (``.finlake/s3/<bucket>/...``): only the objects changed in moto
+   since the last sync, and the catalog (`EmbeddedAws.save_workspace`),
 2. mounts that folder under the ``s3://`` scheme for Spark (Hadoop's `ViewFileSystemOverloadScheme`,
    one mount table per bucket whose fallback link is ``<workspace>/s3/<bucket>``), so the job gets
    its arguments unchanged and reads and writes ``s3://<bucket>/<key>`` as on Glue: the URIs it
    records (a quarantined row's file, ``input_file_name()``) are S3 URIs,
 3. imports the job's script (its ``ScriptLocation``, with ``glue/lib/`` on ``sys.path`` as ``--extra-py-files``
    puts it on Glue) and calls ``run`` on a local SparkSession,
-4. keeps what the script put through boto3 (moto) during the run, then loads the folder back
-   into moto's buckets, leaving out Hadoop's ``.<name>.crc`` checksum side files, which S3 never
+4. keeps what the script put through boto3 (moto) during the run, then loads the folder's changes back
+   into moto's buckets (`EmbeddedAws.load_objects_from_workspace`: the files the job added or changed are put, the
+   ones it removed deleted), leaving out Hadoop's ``.<name>.crc`` checksum side files, which S3 never
    holds (the next save removes them from the folder).
 
 Spark's JVM writes its banner and log lines to ``<workspace>/logs/spark.log`` (the JVM is started
@@ -157,11 +159,9 @@ class LocalGlueRunner:
         args: dict[str, Any] = {k.removeprefix("--"): v for k, v in merged.items()}
         workspace = self.aws.workspace
         self.aws.save_workspace()
-        before = self.aws.object_etags()
         spark = local_spark(workspace.root / SPARK_LOG)
         mount_workspace(spark, workspace.s3_dir, list(BUCKETS.values()))
         try:
             script.run(spark, args)
         finally:
-            self.aws.save_objects_changed_since(before)
             self.aws.load_objects_from_workspace()

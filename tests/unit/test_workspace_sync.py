@@ -1,0 +1,135 @@
+"""The embedded AWS keeps moto's buckets and the workspace folder equal, moving only what changed.
+
+A Glue job reads and writes the folder while the rest of a run uses moto; `LocalGlueRunner` syncs the two before and
+after the job. Spark is left out here (the job script writes the folder as a Spark job would, `.crc` side files
+included): what is tested is the sync.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from finlake.local import glue as local_glue
+from finlake.local.runtime import BUCKETS, EmbeddedAws
+from finlake.local.workspace import Workspace
+
+RAW = BUCKETS["RAW_BUCKET"]
+CHURN_JOB = "tests/glue/jobs/churn_job.py"
+
+
+def moto_objects(aws: EmbeddedAws) -> dict[tuple[str, str], tuple[bytes, dict[str, str]]]:
+    s3 = aws.client("s3")
+    found = {}
+    for bucket in BUCKETS.values():
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                got = s3.get_object(Bucket=bucket, Key=obj["Key"])
+                found[(bucket, obj["Key"])] = (got["Body"].read(), got["Metadata"])
+    return found
+
+
+def folder_objects(ws: Workspace) -> dict[tuple[str, str], tuple[bytes, dict[str, str]]]:
+    metadata = ws.read_json("s3-metadata.json", {})
+    return {(b, k): (p.read_bytes(), metadata.get(f"{b}/{k}", {})) for b, k, p in ws.iter_objects()}
+
+
+def versions(aws: EmbeddedAws, key: str) -> int:
+    return len(aws.client("s3").list_object_versions(Bucket=RAW, Prefix=key).get("Versions", []))
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    ws = Workspace.open(tmp_path / "ws")
+    for key, body in {
+        "data/changed.txt": b"before",
+        "data/deleted.txt": b"gone soon",
+        "data/same.txt": b"same",
+    }.items():
+        ws.object_path(RAW, key).parent.mkdir(parents=True, exist_ok=True)
+        ws.object_path(RAW, key).write_bytes(body)
+    ws.object_path(RAW, "data/untouched.txt").write_bytes(b"untouched")
+    ws.write_json("s3-metadata.json", {f"{RAW}/data/untouched.txt": {"source": "sample"}})
+    return ws
+
+
+@pytest.fixture
+def no_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local_glue, "local_spark", lambda log_path=None: None)
+    monkeypatch.setattr(local_glue, "mount_workspace", lambda spark, s3_dir, buckets: None)
+
+
+def run_churn_job(aws: EmbeddedAws, ws: Workspace) -> None:
+    aws.client("glue").create_job(
+        Name="churn", Role=aws.role_arn, Command={"Name": "glueetl", "ScriptLocation": CHURN_JOB}
+    )
+    local_glue.LocalGlueRunner(aws)("churn", {"--folder": str(ws.s3_dir / RAW), "--bucket": RAW})
+
+
+def test_a_job_that_adds_changes_and_deletes_leaves_moto_equal_to_the_folder(ws: Workspace, no_spark: None):
+    with EmbeddedAws(ws) as aws:
+        aws.client("s3").put_object(Bucket=RAW, Key="inbox/new.csv", Body=b"a;b", Metadata={"sha256": "x"})
+        run_churn_job(aws, ws)
+        after_job = moto_objects(aws)
+        metadata = ws.read_json("s3-metadata.json", {})
+        kept = {key: versions(aws, key) for key in ("data/untouched.txt", "data/same.txt", "inbox/new.csv")}
+
+    assert after_job == folder_objects(ws)
+    assert {key for _, key in after_job} == {
+        "data/changed.txt",
+        "data/same.txt",
+        "data/untouched.txt",
+        "inbox/new.csv",
+        "out/part-0.parquet",
+        "report/summary.json",
+    }
+    assert after_job[(RAW, "data/changed.txt")] == (b"changed by the job", {})
+    assert after_job[(RAW, "report/summary.json")] == (b"{}", {"written-by": "boto3"})  # the script's boto3 put
+    assert after_job[(RAW, "data/untouched.txt")] == (b"untouched", {"source": "sample"})
+    assert metadata == {
+        f"{RAW}/data/untouched.txt": {"source": "sample"},
+        f"{RAW}/inbox/new.csv": {"sha256": "x"},
+        f"{RAW}/report/summary.json": {"written-by": "boto3"},
+    }
+    assert kept == {"data/untouched.txt": 1, "data/same.txt": 1, "inbox/new.csv": 1}  # no new version
+    assert not list(ws.s3_dir.rglob("*.crc"))  # never in moto, so the session's save removed them
+
+
+def test_syncs_with_nothing_changed_put_nothing(ws: Workspace):
+    with EmbeddedAws(ws) as aws:
+        for _ in range(2):  # what the runner does around two jobs that changed nothing
+            aws.save_workspace()
+            aws.load_objects_from_workspace()
+        counts = {key: versions(aws, key) for _, key, _ in ws.iter_objects()}
+
+    assert counts == dict.fromkeys(counts, 1) and len(counts) == 4
+
+
+def test_save_writes_what_moto_changed_and_restores_what_the_folder_changed(ws: Workspace):
+    with EmbeddedAws(ws) as aws:
+        s3 = aws.client("s3")
+        # The same bytes with new metadata: only the version says it changed.
+        s3.put_object(Bucket=RAW, Key="data/same.txt", Body=b"same", Metadata={"fetched": "2026-11-30"})
+        s3.delete_object(Bucket=RAW, Key="data/deleted.txt")
+        ws.object_path(RAW, "data/untouched.txt").write_bytes(b"edited outside moto")
+        ws.object_path(RAW, "stray.txt").write_bytes(b"not in moto")
+        aws.save_workspace()
+        saved = folder_objects(ws)
+        in_moto = moto_objects(aws)
+
+    assert saved == in_moto
+    assert saved[(RAW, "data/same.txt")] == (b"same", {"fetched": "2026-11-30"})
+    assert saved[(RAW, "data/untouched.txt")] == (b"untouched", {"source": "sample"})
+    assert (RAW, "data/deleted.txt") not in saved and (RAW, "stray.txt") not in saved
+    assert (ws.root / "catalog.json").exists()
+
+
+def test_a_new_session_loads_what_the_last_one_saved(ws: Workspace, no_spark: None):
+    with EmbeddedAws(ws) as aws:
+        run_churn_job(aws, ws)
+        first = moto_objects(aws)
+    with EmbeddedAws(ws) as aws:
+        second = moto_objects(aws)
+
+    assert first == second
