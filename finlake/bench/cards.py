@@ -357,7 +357,7 @@ def bench_cards(sizes: tuple[int, ...] = SIZES, months: int = 12) -> list[str]:
         "",
         f"Input: `finlake.samples.cards` data, {months} months, no anomalies, written straight to the curated",
         "layout (Parquet, zstd, one file per month partition) with pyarrow; the curate job is not timed. Ours:",
-        "`cards_book.run` on the local SparkSession (`finlake.local.glue.local_spark`, `local[2]`, 2 GB driver)",
+        "`cards_book.run` on the local SparkSession (`finlake.local.glue.local_spark`, one task per core, 2 GB driver)",
         f"for R = the last month (all {months} months are in `u12m`), after one warm-up run; median of {REPEATS}",
         f"runs up to {REPEAT_UP_TO:,} clients, one run above (column `runs`). Baseline: the same 48 variables",
         f"in one DuckDB SQL query (2 threads) on the same files, median of {REPEATS}. On the smallest size the",

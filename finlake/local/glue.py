@@ -56,11 +56,18 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
 
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         log_config = Path(__file__).with_name("log4j2.properties").as_uri()
+        cores = os.cpu_count() or 2
         builder = (
-            SparkSession.builder.master("local[2]")
+            # One task per core of this machine, two shuffle partitions per core (4 on the 2-core machine
+            # this was measured on: 1 or 2 measured no faster there), adaptive execution coalescing small
+            # shuffles: sized to the machine instead of fixed. Glue sizes its own from its workers.
+            SparkSession.builder.master(f"local[{cores}]")
+            .config("spark.default.parallelism", str(cores))
+            .config("spark.sql.adaptive.enabled", "true")
+            .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
             .appName("finlake-local-glue")
             .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.shuffle.partitions", str(2 * cores))
             .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
