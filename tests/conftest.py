@@ -1,6 +1,6 @@
 """Shared fixtures: a fake Lambda context, sample events, paths to ../shared/fixtures; the
-network guard (tests/offline/netguard.py) for this process and every Python process it starts;
-how pytest-xdist shares the tests out (`pytest_collection_modifyitems`)."""
+network guard (tests/offline/netguard.py) for this process and every Python process it starts
+(each pytest-xdist worker with a log of its own)."""
 
 from __future__ import annotations
 
@@ -49,24 +49,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     path = config.stash.get(NETGUARD_LOG, None)
     if path and os.path.exists(path) and not os.path.getsize(path):
         os.remove(path)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that share a fixture wider than a test (a synthesized app, generated samples, a Spark-built
-    lake, the README's one workspace) run in one pytest-xdist worker, so it is built once: each such
-    test gets ``xdist_group(<where the widest one is defined>)`` (its module, or its package for a
-    conftest's fixture), which ``--dist loadgroup`` (pyproject.toml) keeps together, in order. Every
-    other test is its own unit of work. Runs before xdist reads the marks (``tryfirst``)."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)  # a pytest.Function's (pytest has no public accessor)
-        shared = [
-            defs[-1].baseid
-            for defs in (info.name2fixturedefs.values() if info else ())
-            if defs and defs[-1].scope != "function" and defs[-1].baseid  # baseid "": pytest's own (tmp_path_factory)
-        ]
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(min(shared, key=len)))
 
 
 @pytest.fixture
