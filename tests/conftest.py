@@ -1,5 +1,6 @@
 """Shared fixtures: a fake Lambda context, sample events, paths to ../shared/fixtures; the
-network guard (tests/offline/netguard.py) for this process and every Python process it starts."""
+network guard (tests/offline/netguard.py) for this process and every Python process it starts
+(each pytest-xdist worker with a log of its own)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
     netguard.install()
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))
-    if "FINLAKE_NETGUARD_LOG" not in os.environ:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and "FINLAKE_NETGUARD_LOG" in os.environ:
+        # A pytest-xdist worker inherits the controller's log: each worker writes its own, so what a test on
+        # another worker refuses never shows up in the log a test here reads (tests/test_readme.py).
+        path = f"{os.environ['FINLAKE_NETGUARD_LOG']}.{worker}"
+        open(path, "a").close()
+        os.environ["FINLAKE_NETGUARD_LOG"] = path
+        config.stash[NETGUARD_LOG] = path
+    elif "FINLAKE_NETGUARD_LOG" not in os.environ:
         handle, path = tempfile.mkstemp(prefix="finlake-netguard-", suffix=".log")
         os.close(handle)
         os.environ["FINLAKE_NETGUARD_LOG"] = path
