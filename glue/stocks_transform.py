@@ -117,8 +117,10 @@ from typing import Any
 import glue_io
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.utils import AnalysisException
 
 SPOT_MARKET = "010"
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a dt_ref partition value as Spark writes it
 LOOKBACK_DAYS = 400  # history read for the refined tables; also the bound of every window
 PORTFOLIO_LOOKBACK_DAYS = 530
 PORTFOLIO_MAX_AGE_DAYS = 130  # a portfolio older than this is no longer "in force"
@@ -1194,9 +1196,12 @@ def _ddl_types(ddl: str) -> dict[str, str]:
 
 
 def _dates_between(values: list[str], first: date, last: date) -> list[str]:
-    """The partition values of ``values`` that are ISO dates in [first, last] (others, as a NULL cast, never match)."""
+    """The partition values of ``values`` that are ``yyyy-MM-dd`` dates in [first, last] (others never match)."""
 
     def day(value: str) -> date | None:
+        # Only yyyy-MM-dd, what Spark writes and casts: Python also reads '20240102', which Spark casts to NULL.
+        if not ISO_DAY.fullmatch(value):
+            return None
         try:
             return date.fromisoformat(value)
         except ValueError:
@@ -1271,7 +1276,7 @@ def _anchors(spark: SparkSession, refined: str, start: date) -> DataFrame | None
     first, last = start - timedelta(days=LOOKBACK_DAYS), start - timedelta(days=1)
     values = _dates_between(glue_io.partition_values(spark, uri, "dt_ref"), first, last)
     # The column's presence is read from the newest partition's footer only (a table gains columns, never loses).
-    if not values or "return_cumulative" not in spark.read.parquet(f"{uri}dt_ref={values[-1]}").columns:
+    if "return_cumulative" not in _newest_columns(spark, uri, values):
         return None
     rows = glue_io.read_partitions(spark, uri, "dt_ref", values, ANCHOR_SCHEMA)
     latest = Window.partitionBy("sector").orderBy(F.col("dt_ref").desc())
@@ -1280,6 +1285,20 @@ def _anchors(spark: SparkSession, refined: str, start: date) -> DataFrame | None
         .filter("_rank = 1")
         .select("sector", F.col("dt_ref").alias("anchor_date"), F.col("return_cumulative").alias("anchor"))
     )
+
+
+def _newest_columns(spark: SparkSession, uri: str, values: list[str]) -> list[str]:
+    """The columns of the newest ``dt_ref`` partition of ``values`` that holds a file; [] when none does.
+
+    An empty partition folder (a file removed by hand, a zero-byte "folder" object the S3 console makes) has no
+    footer to read: the next older one is asked.
+    """
+    for value in reversed(values):
+        try:
+            return spark.read.parquet(f"{uri}dt_ref={value}").columns
+        except AnalysisException:
+            continue
+    return []
 
 
 def read_factors(spark: SparkSession, curated: str, first: date, last: date) -> DataFrame:

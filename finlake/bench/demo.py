@@ -4,7 +4,7 @@
 
 Both checkouts run ``finlake run --all`` (what `make demo` runs after its ``.venv`` check) on a fresh workspace, in
 a process of their own, with this checkout's ``.venv``: ``before`` is commit `BEFORE` (main before issue 18's
-speed work) checked out beside this one with ``git worktree``, ``after`` this checkout as it is. The probe
+speed work) checked out in a temporary folder with ``git worktree``, ``after`` this checkout as it is. The probe
 (`finlake.bench.demo_probe`) splits each Glue step into Spark's start, the local runner's sync between moto and the
 workspace folder, and the script's reads, computing actions, writes and driver work.
 """
@@ -34,16 +34,22 @@ PHASES = ("spark", "sync", "read", "compute", "write", "driver")
 
 @contextmanager
 def checkout(commit: str) -> Iterator[Path]:
-    """``commit`` checked out (detached) beside this checkout, so ``../shared`` is its neighbour too; removed after."""
-    path = ROOT.parent / f".finlake-bench-{commit}"
-    if path.exists():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
-        shutil.rmtree(path, ignore_errors=True)
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit], check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
+    """``commit`` checked out (detached) in a temporary folder with ``git worktree``; removed after.
+
+    Raises RuntimeError when the clone does not hold ``commit`` (a shallow clone: ``git fetch --unshallow``).
+    """
+    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True)
+    if found.returncode:
+        raise RuntimeError(f"commit {commit} (this benchmark's before) is not in this clone: git fetch --unshallow")
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=True)  # folders removed by hand
+    with tempfile.TemporaryDirectory(prefix="finlake-bench-") as tmp:
+        path = Path(tmp) / commit
+        add = ["git", "-C", str(ROOT), "worktree", "add", "--quiet", "--detach", str(path), commit]
+        subprocess.run(add, check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
 
 
 def probe(tree: Path) -> dict[str, Any]:
@@ -155,7 +161,7 @@ def render(samples: dict[str, list[dict[str, Any]]], repeats: int, load: float) 
         "60,000 spot records a year, then one daily file; cards: a month of invoices and payments; bank: the",
         "app exports and pynubank's mock). Command: `python -m finlake.bench.demo` (in `make bench`). Each side",
         "runs `finlake run --all` on a fresh workspace in a process of its own with this `.venv`; before is commit",
-        f"`{BEFORE}` (main before the speed work) checked out beside this one, after is this checkout; {repeats}",
+        f"`{BEFORE}` (main before the speed work) checked out with `git worktree`, after is this checkout; {repeats}",
         f"run(s) each, interleaved, medians. Load average (1 min) when the section began: {load:.1f}.",
         "",
         "| what | before (s) | after (s) | after / before | goal |",

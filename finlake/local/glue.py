@@ -56,11 +56,13 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
 
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         log_config = Path(__file__).with_name("log4j2.properties").as_uri()
-        cores = os.cpu_count() or 2
+        # The cores this process may use (a container's limit, not the host's). Not divided between pytest-xdist's
+        # workers: the suite's longest files run while the other workers are idle, and then need every core.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
         builder = (
-            # One task per core of this machine, two shuffle partitions per core (4 on the 2-core machine
-            # this was measured on: 1 or 2 measured no faster there), adaptive execution coalescing small
-            # shuffles: sized to the machine instead of fixed. Glue sizes its own from its workers.
+            # One task per core, two shuffle partitions per core (4 for the 2 cores this was measured on:
+            # 1 or 2 measured no faster there), adaptive execution coalescing small shuffles: sized to
+            # the machine instead of fixed. Glue sizes its own from its workers.
             SparkSession.builder.master(f"local[{cores}]")
             .config("spark.default.parallelism", str(cores))
             .config("spark.sql.adaptive.enabled", "true")

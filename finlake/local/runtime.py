@@ -551,7 +551,7 @@ class EmbeddedAws:
     def load_objects_from_workspace(self) -> None:
         """Make moto's buckets hold exactly the workspace folder's objects (after a local Glue job).
 
-        Incremental: only files added or changed since the last sync (size or mtime differs from what was agreed,
+        Incremental: only files added or changed since the last sync (its `_stamp` differs from what was agreed,
         and the bytes differ from the object's MD5 ETag) are put, with their user metadata from ``s3-metadata.json``,
         and only objects whose file is gone are deleted; an unchanged object keeps its one version. Objects put into
         moto since the last sync (a Glue script's boto3 writes, while Spark wrote to the folder) are first written to
@@ -592,7 +592,7 @@ class EmbeddedAws:
                 agreed, path = self._agreed.get((bucket, key)), on_disk.get((bucket, key))
                 if agreed is not None and agreed.version == version and path is not None:
                     stat = path.stat()
-                    if (agreed.size, agreed.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                    if agreed.stamp == _stamp(stat):
                         continue
                 self._pull(bucket, key)
             for (bucket, key), path in on_disk.items():
@@ -619,16 +619,16 @@ class EmbeddedAws:
         """Put file ``path`` as object ``key`` of ``bucket`` unless it is what moto holds; agree on it."""
         agreed = self._agreed.get((bucket, key))
         stat = path.stat()
-        if agreed is not None and (agreed.size, agreed.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        if agreed is not None and agreed.stamp == _stamp(stat):
             return
         body = path.read_bytes()
         # Rewritten with the same bytes (a single-part ETag is the MD5 of the bytes): no new version.
         if agreed is not None and agreed.etag.strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest():
-            self._agreed[(bucket, key)] = agreed._replace(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+            self._agreed[(bucket, key)] = agreed._replace(stamp=_stamp(stat))
             return
         metadata = self._metadata.get(f"{bucket}/{key}", {})
         response = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
-        self._agreed[(bucket, key)] = _Agreed(response["VersionId"], response["ETag"], stat.st_size, stat.st_mtime_ns)
+        self._agreed[(bucket, key)] = _Agreed(response["VersionId"], response["ETag"], _stamp(stat))
 
     def _pull(self, bucket: str, key: str) -> None:
         """Write object ``key`` of ``bucket`` to its file (when the bytes differ) and agree on its version."""
@@ -639,7 +639,7 @@ class EmbeddedAws:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
         stat = path.stat()
-        self._agreed[(bucket, key)] = _Agreed(obj["VersionId"], obj["ETag"], stat.st_size, stat.st_mtime_ns)
+        self._agreed[(bucket, key)] = _Agreed(obj["VersionId"], obj["ETag"], _stamp(stat))
         if obj.get("Metadata"):
             self._metadata[f"{bucket}/{key}"] = obj["Metadata"]
         else:
@@ -693,12 +693,21 @@ class EmbeddedAws:
 
 
 class _Agreed(NamedTuple):
-    """An object as moto and the workspace folder last agreed on it: moto's version and ETag, the file's stat."""
+    """An object as moto and the workspace folder last agreed on it: moto's version and ETag, the file's stamp."""
 
     version: str
     etag: str
-    size: int
-    mtime_ns: int
+    stamp: tuple[int, int, int, int]  # `_stamp` of the file
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What says a file changed without reading it: size, mtime, ctime and inode.
+
+    mtime alone misses a same-size rewrite that keeps it (``cp -p``, rsync, ``os.utime``) or falls in the same tick
+    of a coarse clock; ctime cannot be set by any tool and changes with every write, and a file replaced by a rename
+    (Hadoop's commit) has a new inode.
+    """
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def _hadoop_checksum(path: Path) -> bool:

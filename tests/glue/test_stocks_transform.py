@@ -505,6 +505,29 @@ def test_a_daily_run_reads_only_the_partitions_its_windows_need(spark: Any, back
         assert daily and daily == backfilled, table
 
 
+def test_a_daily_run_skips_empty_and_non_date_partition_folders(spark: Any, backfill: dict[str, Any], tmp_path: Path):
+    """An empty ``dt_ref=`` folder (a console "folder" object) and a ``dt_ref=20240102`` one change nothing."""
+    base, days = backfill["base"], backfill["days"]
+    shutil.copytree(base / "curated", tmp_path / "curated")
+    for partition in (base / "refined/sector_performance").glob("dt_ref=*"):
+        if partition.name < f"dt_ref={days[-1]}":
+            shutil.copytree(partition, tmp_path / "refined/sector_performance" / partition.name)
+    (tmp_path / "refined/sector_performance" / f"dt_ref={days[-2]}").rename(tmp_path / "empty")
+    (tmp_path / "refined/sector_performance" / f"dt_ref={days[-2]}").mkdir()  # the newest before the run: empty
+    compact = tmp_path / "curated/b3_quotes" / f"dt_ref={days[-1]:%Y%m%d}"  # Python reads it as a date, Spark not
+    compact.mkdir()
+    (compact / "part-0.zstd.parquet").write_bytes(b"not a Parquet file")
+
+    result = job.run(spark, job_args(tmp_path, "daily-last", days[-1].isoformat(), days[-1].isoformat()))
+
+    assert result["indicator_partitions"] == [days[-1].isoformat()]
+    shutil.rmtree(compact)
+    for table in ("stock_indicators", "risk_metrics", "trading_signals"):
+        backfilled = [r for r in table_rows(spark, (base / "refined" / table).as_uri()) if r[0] == days[-1]]
+        daily = [r for r in table_rows(spark, (tmp_path / "refined" / table).as_uri()) if r[0] == days[-1]]
+        assert daily and daily == backfilled, table
+
+
 def test_rerunning_the_same_input_gives_the_same_rows(spark: Any, backfill: dict[str, Any]):
     base = backfill["base"]
     tables = [

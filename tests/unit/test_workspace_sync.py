@@ -133,3 +133,22 @@ def test_a_new_session_loads_what_the_last_one_saved(ws: Workspace, no_spark: No
         second = moto_objects(aws)
 
     assert first == second
+
+
+def test_a_same_size_rewrite_that_keeps_its_mtime_is_still_put(ws: Workspace):
+    """``cp -p``, rsync or a coarse clock leave size and mtime as they were: ctime and inode still change."""
+    import os
+
+    with EmbeddedAws(ws) as aws:
+        aws.save_workspace()
+        path = ws.object_path(RAW, "data/changed.txt")
+        before = path.stat()
+        replacement = path.with_name("changed.tmp")
+        replacement.write_bytes(b"AFTER!")  # the same six bytes' length
+        os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+        replacement.replace(path)  # as Hadoop's commit does: a rename into place
+        assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+        aws.load_objects_from_workspace()
+        body = aws.client("s3").get_object(Bucket=RAW, Key="data/changed.txt")["Body"].read()
+
+    assert body == b"AFTER!"
