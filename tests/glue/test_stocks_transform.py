@@ -478,13 +478,27 @@ def test_daily_runs_reproduce_the_backfill_rows(spark: Any, backfill: dict[str, 
         assert daily == backfilled, table
 
 
+def lake_before_last_day(backfill: dict[str, Any], lake: Path) -> None:
+    """In ``lake``: the backfill's curated tables, and its refined sector_performance before its last day."""
+    base, days = backfill["base"], backfill["days"]
+    shutil.copytree(base / "curated", lake / "curated")
+    for partition in (base / "refined/sector_performance").glob("dt_ref=*"):
+        if partition.name < f"dt_ref={days[-1]}":
+            shutil.copytree(partition, lake / "refined/sector_performance" / partition.name)
+
+
+def assert_last_day_as_backfilled(spark: Any, base: Path, lake: Path, day: Any, tables: tuple[str, ...]) -> None:
+    """The refined rows of ``day`` in ``lake`` are the backfill's, table by table."""
+    for table in tables:
+        backfilled = [r for r in table_rows(spark, (base / "refined" / table).as_uri()) if r[0] == day]
+        daily = [r for r in table_rows(spark, (lake / "refined" / table).as_uri()) if r[0] == day]
+        assert daily and daily == backfilled, table
+
+
 def test_a_daily_run_reads_only_the_partitions_its_windows_need(spark: Any, backfill: dict[str, Any], tmp_path: Path):
     """Unreadable partitions older than the lookback (quotes, portfolios, refined sectors) are never opened."""
     base, days = backfill["base"], backfill["days"]
-    shutil.copytree(base / "curated", tmp_path / "curated")
-    for partition in (base / "refined/sector_performance").glob("dt_ref=*"):
-        if partition.name < f"dt_ref={days[-1]}":
-            shutil.copytree(partition, tmp_path / "refined/sector_performance" / partition.name)
+    lake_before_last_day(backfill, tmp_path)
     too_old = f"dt_ref={days[-1] - timedelta(days=job.PORTFOLIO_LOOKBACK_DAYS + 1)}"  # before every lookback
     unreadable = [
         tmp_path / table / too_old
@@ -499,19 +513,15 @@ def test_a_daily_run_reads_only_the_partitions_its_windows_need(spark: Any, back
     assert result["indicator_rows"] == 3 and result["indicator_partitions"] == [days[-1].isoformat()]
     for folder in unreadable:
         shutil.rmtree(folder)
-    for table in ("stock_indicators", "sector_performance", "risk_metrics", "trading_signals"):
-        backfilled = [r for r in table_rows(spark, (base / "refined" / table).as_uri()) if r[0] == days[-1]]
-        daily = [r for r in table_rows(spark, (tmp_path / "refined" / table).as_uri()) if r[0] == days[-1]]
-        assert daily and daily == backfilled, table
+    assert_last_day_as_backfilled(
+        spark, base, tmp_path, days[-1], ("stock_indicators", "sector_performance", "risk_metrics", "trading_signals")
+    )
 
 
 def test_a_daily_run_skips_empty_and_non_date_partition_folders(spark: Any, backfill: dict[str, Any], tmp_path: Path):
     """An empty ``dt_ref=`` folder (a console "folder" object) and a ``dt_ref=20240102`` one change nothing."""
     base, days = backfill["base"], backfill["days"]
-    shutil.copytree(base / "curated", tmp_path / "curated")
-    for partition in (base / "refined/sector_performance").glob("dt_ref=*"):
-        if partition.name < f"dt_ref={days[-1]}":
-            shutil.copytree(partition, tmp_path / "refined/sector_performance" / partition.name)
+    lake_before_last_day(backfill, tmp_path)
     (tmp_path / "refined/sector_performance" / f"dt_ref={days[-2]}").rename(tmp_path / "empty")
     (tmp_path / "refined/sector_performance" / f"dt_ref={days[-2]}").mkdir()  # the newest before the run: empty
     compact = tmp_path / "curated/b3_quotes" / f"dt_ref={days[-1]:%Y%m%d}"  # Python reads it as a date, Spark not
@@ -522,10 +532,9 @@ def test_a_daily_run_skips_empty_and_non_date_partition_folders(spark: Any, back
 
     assert result["indicator_partitions"] == [days[-1].isoformat()]
     shutil.rmtree(compact)
-    for table in ("stock_indicators", "risk_metrics", "trading_signals"):
-        backfilled = [r for r in table_rows(spark, (base / "refined" / table).as_uri()) if r[0] == days[-1]]
-        daily = [r for r in table_rows(spark, (tmp_path / "refined" / table).as_uri()) if r[0] == days[-1]]
-        assert daily and daily == backfilled, table
+    assert_last_day_as_backfilled(
+        spark, base, tmp_path, days[-1], ("stock_indicators", "risk_metrics", "trading_signals")
+    )
 
 
 def test_rerunning_the_same_input_gives_the_same_rows(spark: Any, backfill: dict[str, Any]):
