@@ -178,7 +178,6 @@ GLOBAL_SCHEMA = (
     "adjusted_close decimal(22,8), volume bigint, dividend_amount decimal(22,8), split_coefficient decimal(22,8), "
     "function string"
 )
-CDI_SCHEMA = "date date, value decimal(20,8)"
 QUOTES_MIN_SCHEMA = (
     "ticker string, dt_ref date, high decimal(22,8), low decimal(22,8), close decimal(22,8), "
     "currency string, distribution smallint"
@@ -189,7 +188,6 @@ QUOTES_READ_SCHEMA = (
     "currency string, distribution smallint, dt_ref date"
 )
 ANCHOR_SCHEMA = "sector string, return_cumulative double, dt_ref date"  # what _anchors reads of sector_performance
-PORTFOLIO_COLUMNS = ("ticker", "name", "type", "theoretical_quantity", "weight_pct", "sector", "reducer", "dt_ref")
 INSTRUMENT = ("ticker", "dt_ref", "market_type", "term_days")  # the key of b3_quotes
 
 # Exact sums of quantity x price: decimal(16,0) x decimal(20,8) = decimal(37,8), no precision loss
@@ -1233,7 +1231,7 @@ def _read_window(spark: SparkSession, curated: str, start: date, end: date) -> t
     )
     portfolios = _read_dated(
         spark, curated + "b3_ibov_portfolio/", start - timedelta(days=PORTFOLIO_LOOKBACK_DAYS), end, PORTFOLIO_SCHEMA
-    ).select(*PORTFOLIO_COLUMNS)
+    ).select(*[c for c in _ddl_types(PORTFOLIO_SCHEMA) if c != "dt_ref"], "dt_ref")  # as stored: the partition last
     cdi_values = [v for v in glue_io.partition_values(spark, curated + "bcb_series/", "series") if v == "cdi_daily"]
     cdi = (
         glue_io.read_partitions(spark, curated + "bcb_series/", "series", cdi_values, SERIES_SCHEMA)

@@ -559,7 +559,7 @@ class EmbeddedAws:
         """
         with self._sync_lock:
             versions = self._latest_versions()
-            for (bucket, key), (version, _) in versions.items():
+            for (bucket, key), version in versions.items():
                 agreed = self._agreed.get((bucket, key))
                 if agreed is None or agreed.version != version:
                     self._pull(bucket, key)
@@ -588,7 +588,7 @@ class EmbeddedAws:
         with self._sync_lock:
             versions = self._latest_versions()
             on_disk = {(b, k): p for b, k, p in self.workspace.iter_objects()}
-            for (bucket, key), (version, _) in versions.items():
+            for (bucket, key), version in versions.items():
                 agreed, path = self._agreed.get((bucket, key)), on_disk.get((bucket, key))
                 if agreed is not None and agreed.version == version and path is not None:
                     stat = path.stat()
@@ -645,8 +645,8 @@ class EmbeddedAws:
         else:
             self._metadata.pop(f"{bucket}/{key}", None)
 
-    def _latest_versions(self) -> dict[tuple[str, str], tuple[str, str]]:
-        """(bucket, key) -> (VersionId, ETag) of every object in moto's buckets (their latest version).
+    def _latest_versions(self) -> dict[tuple[str, str], str]:
+        """(bucket, key) -> VersionId of every object in moto's buckets (their latest version).
 
         The buckets are versioned, so a new VersionId means the object was put again, whatever its bytes and metadata.
         Read from moto's S3 backend rather than through ListObjectVersions: moto answers each page of that call by
@@ -656,7 +656,7 @@ class EmbeddedAws:
 
         backend = s3_backends[ACCOUNT]["aws"]
         return {
-            (bucket, key): (str(obj.version_id), obj.etag)
+            (bucket, key): str(obj.version_id)
             for bucket in BUCKETS.values()
             for key, obj in backend.get_bucket(bucket).keys.items()  # a copy: safe while a Lambda thread puts
             if isinstance(obj, FakeKey)  # not a delete marker
