@@ -308,11 +308,110 @@ def ibov_levels(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
     return _ibov(quotes, portfolios, _calendar(quotes, portfolios)).select("dt_ref", "ibov_level", "ibov_return")
 
 
-def _full(window: Any, n: int, value: str, oldest: str, expr: Column) -> Column:
-    """``expr`` when the window holds n non-null ``value`` and its ``oldest`` date is within the lookback."""
-    complete = F.count(value).over(window) == n
-    bounded = F.datediff(F.col("dt_ref"), F.min(oldest).over(window)) <= LOOKBACK_DAYS
+# An aggregate over a frame of rows: frame(F.avg, "close") is the mean close over the frame.
+Frame = Callable[..., Column]
+
+
+def _over(window: Any) -> Frame:
+    """The frame of a Spark window specification: ``_over(w)(F.avg, "x")`` is ``F.avg("x").over(w)``."""
+    return lambda aggregate, *columns: aggregate(*columns).over(window)
+
+
+def _full(frame: Frame | Any, n: int, value: str, oldest: str, expr: Column) -> Column:
+    """``expr`` when the frame holds n non-null ``value`` and its ``oldest`` date is within the lookback.
+
+    ``frame``: a :data:`Frame`, or a Spark window specification.
+    """
+    over = frame if callable(frame) else _over(frame)
+    complete = over(F.count, value) == n
+    bounded = F.datediff(F.col("dt_ref"), over(F.min, oldest)) <= LOOKBACK_DAYS
     return F.when(complete & bounded, expr)
+
+
+TARGETED_MAX_DAYS = 31  # a span of fewer days than this is computed with targeted frames (see Trailing)
+
+
+class Trailing:
+    """Aggregates over each row's trailing rows in a partition, for every row or for the rows of a span.
+
+    ``keys`` partition the rows (a ticker and its currency regime, a risk series...), ordered by ``dt_ref``;
+    ``rows(first, last)`` is the frame from ``-first`` rows back to ``-last`` rows back (0 = the row itself),
+    like Spark's ``rowsBetween(first, last)``. Two evaluations give the same values, bit for bit:
+
+    - all rows (``span`` None, a backfill): Spark's sliding row frames. Spark folds the whole frame again for
+      every row, so n rows with a w-row frame cost n x w updates per aggregate.
+    - the rows dated in ``span`` (a daily run): each target row, with the ``extend`` rows before the span's
+      first row of its partition, gets the partition's ``reach`` preceding rows and their ``_offset`` (0: the
+      target itself); one unbounded frame per target folds ``when(offset in frame, x)``. Aggregates skip
+      NULLs and fold oldest first, as the sliding frame does, so sums and moments see the same values in
+      the same order; the cost is one fold of ``reach`` rows per target.
+
+    Use: ``frame = t.frame(df)``, columns with ``t.rows(...)``/``t.lag(...)``, select with ``*t.carry``,
+    then ``t.done(result)``, which keeps the target rows (every row when ``span`` is None).
+    """
+
+    def __init__(self, keys: list[str], span: tuple[date, date] | None = None, reach: int = 0, extend: int = 0):
+        self.keys, self.span, self.reach, self.extend = keys, span, reach, extend
+        self.by = Window.partitionBy(*keys).orderBy("dt_ref")
+        self.carry = ["_offset"] if span is not None else []
+
+    def frame(self, rows: DataFrame) -> DataFrame:
+        """``rows`` ready for :meth:`rows` (for a span: each target's preceding rows with their ``_offset``)."""
+        if self.span is None:
+            return rows
+        # Each row goes to the targets within its reach: the rows from itself to `reach` rows later that lie in
+        # [the partition's first row in the span - extend, its last row in the span].
+        partition = Window.partitionBy(*self.keys)
+        dated = F.col("dt_ref").between(F.lit(self.span[0]), F.lit(self.span[1]))
+        indexed = (
+            rows.withColumn("_idx", F.row_number().over(self.by))
+            .withColumn("_lo", F.min(F.when(dated, F.col("_idx"))).over(partition) - self.extend)
+            .withColumn("_hi", F.max(F.when(dated, F.col("_idx"))).over(partition))
+        )
+        # greatest/least skip NULLs: a partition with no row in the span (NULL bounds) must not pass.
+        first = F.greatest(F.col("_idx"), F.col("_lo"))
+        final = F.least(F.col("_idx") + self.reach, F.col("_hi"))
+        return (
+            indexed.filter(F.col("_hi").isNotNull())
+            .withColumn("_first", first)
+            .withColumn("_final", final)
+            .filter(F.col("_first") <= F.col("_final"))
+            .withColumn("_target", F.explode(F.sequence("_first", "_final")))
+            .withColumn("_offset", F.col("_target") - F.col("_idx"))
+            .drop("_lo", "_hi", "_first", "_final")
+        )
+
+    def rows(self, first: int, last: int = 0) -> Frame:
+        """The frame of the rows from ``-first`` to ``-last`` rows back (first <= last <= 0)."""
+        if self.span is None:
+            return _over(self.by.rowsBetween(first, last))
+        if -first > self.reach:
+            raise ValueError(f"a frame of {-first} rows back is beyond this Trailing's reach of {self.reach}")
+        whole = Window.partitionBy(*self.keys, "_target").orderBy("dt_ref")
+        whole = whole.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+        inside = F.col("_offset").between(-last, -first)
+
+        def over(aggregate: Callable[..., Column], *columns: Column | str) -> Column:
+            masked = [F.when(inside, F.col(c) if isinstance(c, str) else c) for c in columns]
+            return aggregate(*masked).over(whole)
+
+        return over
+
+    def last(self, n: int) -> Frame:
+        """The frame of the last ``n`` rows, the row itself included."""
+        return self.rows(-(n - 1), 0)
+
+    def lag(self, column: str, k: int) -> Column:
+        """``column`` ``k`` rows back in the partition (NULL when there is none), as ``F.lag``."""
+        if self.span is None:
+            return F.lag(column, k).over(self.by)
+        return self.rows(-k, -k)(lambda c: F.first(c, ignorenulls=True), column)
+
+    def done(self, frame: DataFrame) -> DataFrame:
+        """The target rows of ``frame`` (a select of this Trailing's columns with ``*carry``)."""
+        if self.span is None:
+            return frame
+        return frame.filter(F.col("_offset") == 0).drop("_offset")
 
 
 def market_sessions(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame | None = None) -> DataFrame:
@@ -380,12 +479,14 @@ def stock_indicators(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame) -
     return indicators_of(ticker_sessions(quotes, portfolios, market_sessions(quotes, portfolios, cdi)))
 
 
-def indicators_of(base: DataFrame) -> DataFrame:
-    """``stock_indicators`` from :func:`ticker_sessions`."""
-    by_ticker = Window.partitionBy("ticker", "_regime").orderBy("dt_ref")
+def indicators_of(base: DataFrame, span: tuple[date, date] | None = None) -> DataFrame:
+    """``stock_indicators`` from :func:`ticker_sessions`: every session, or with ``span`` its sessions only.
 
-    def last(n: int) -> Any:
-        return by_ticker.rowsBetween(-(n - 1), 0)
+    ``span`` (first, last day): the rows of those sessions only, computed with targeted frames (see
+    :class:`Trailing`), with the same values as the rows of a computation over every session.
+    """
+    t = Trailing(["ticker", "_regime"], span, reach=251)
+    last = t.last
 
     def on_closes(n: int, expr: Column) -> Column:
         return _full(last(n), n, "close", "dt_ref", expr)
@@ -395,38 +496,41 @@ def indicators_of(base: DataFrame) -> DataFrame:
 
     def sharpe(n: int) -> Column:
         w = last(n)
-        excess = F.avg("daily_return").over(w) - F.avg(F.col("cdi") / 100).over(w)
-        value = excess / F.stddev_samp("daily_return").over(w) * ANNUALISE
-        return F.when(F.count("cdi").over(w) == n, on_returns(n, "daily_return", value))
+        excess = w(F.avg, "daily_return") - w(F.avg, F.col("cdi") / 100)
+        value = excess / w(F.stddev_samp, "daily_return") * ANNUALISE
+        return F.when(w(F.count, "cdi") == n, on_returns(n, "daily_return", value))
 
     pair = F.when(F.col("daily_return").isNotNull() & F.col("ibov_return").isNotNull(), F.lit(1))
-    beta = F.covar_samp("daily_return", "ibov_return").over(last(63)) / F.var_samp(
-        F.when(pair.isNotNull(), F.col("ibov_return"))
-    ).over(last(63))
+    beta = last(63)(F.covar_samp, "daily_return", "ibov_return") / last(63)(
+        F.var_samp, F.when(pair.isNotNull(), F.col("ibov_return"))
+    )
 
-    return base.select(
-        "dt_ref",
-        "ticker",
-        "close",
-        "daily_return",
-        "log_return",
-        *[on_closes(n, F.avg("close").over(last(n))).alias(f"ma_{n}") for n in (5, 21, 63, 252)],
-        on_closes(21, F.max("high").over(last(21))).alias("high_21"),
-        on_closes(21, F.min("low").over(last(21))).alias("low_21"),
-        on_closes(252, F.max("high").over(last(252))).alias("high_252"),
-        on_closes(252, F.min("low").over(last(252))).alias("low_252"),
-        on_returns(21, "log_return", F.stddev_samp("log_return").over(last(21)) * ANNUALISE).alias("vol_21"),
-        on_closes(252, F.col("close") / F.max("close").over(last(252)) - 1).alias("drawdown_252"),
-        "ibov_level",
-        "ibov_return",
-        F.when(F.count(pair).over(last(63)) == 63, on_returns(63, "daily_return", beta)).alias("beta_63"),
-        sharpe(63).alias("sharpe_63"),
-        sharpe(252).alias("sharpe_252"),
-        F.coalesce(F.col("_member"), F.lit(False)).alias("in_ibov"),
-        "weight_pct",
-        "currency",
-        "currency_changed",
-        "distribution_changed",
+    return t.done(
+        t.frame(base).select(
+            "dt_ref",
+            "ticker",
+            "close",
+            "daily_return",
+            "log_return",
+            *[on_closes(n, last(n)(F.avg, "close")).alias(f"ma_{n}") for n in (5, 21, 63, 252)],
+            on_closes(21, last(21)(F.max, "high")).alias("high_21"),
+            on_closes(21, last(21)(F.min, "low")).alias("low_21"),
+            on_closes(252, last(252)(F.max, "high")).alias("high_252"),
+            on_closes(252, last(252)(F.min, "low")).alias("low_252"),
+            on_returns(21, "log_return", last(21)(F.stddev_samp, "log_return") * ANNUALISE).alias("vol_21"),
+            on_closes(252, F.col("close") / last(252)(F.max, "close") - 1).alias("drawdown_252"),
+            "ibov_level",
+            "ibov_return",
+            F.when(last(63)(F.count, pair) == 63, on_returns(63, "daily_return", beta)).alias("beta_63"),
+            sharpe(63).alias("sharpe_63"),
+            sharpe(252).alias("sharpe_252"),
+            F.coalesce(F.col("_member"), F.lit(False)).alias("in_ibov"),
+            "weight_pct",
+            "currency",
+            "currency_changed",
+            "distribution_changed",
+            *t.carry,
+        )
     )
 
 
@@ -619,17 +723,16 @@ def _max_drawdown(path: Column) -> Column:
     return F.aggregate(path, start, step, lambda acc: acc["d"])
 
 
-def risk_of(returns: DataFrame) -> DataFrame:
+def risk_of(returns: DataFrame, span: tuple[date, date] | None = None) -> DataFrame:
     """``finlake_refined.risk_metrics`` rows from daily returns (see the module docstring).
 
     ``returns``: level, name, dt_ref, prev_dt (the session the return starts from), r (daily simple return),
-    m (ibov_return) and rf (CDI, fraction per day) for every session of each name.
+    m (ibov_return) and rf (CDI, fraction per day) for every session of each name. ``span`` (first, last
+    day): the rows of those sessions only, with targeted frames (see :class:`Trailing`), same values.
     """
-    by = Window.partitionBy("level", "name").orderBy("dt_ref")
     n = RISK_WINDOW
-
-    def last(k: int) -> Any:
-        return by.rowsBetween(-(k - 1), 0)
+    t = Trailing(["level", "name"], span, reach=n - 1)
+    last = t.last
 
     both = F.col("r").isNotNull() & F.col("m").isNotNull()
     w = last(n)
@@ -639,33 +742,35 @@ def risk_of(returns: DataFrame) -> DataFrame:
         .withColumn("_ex", F.col("r") - F.col("rf"))
         .withColumn("_mex", F.when(both, F.col("m") - F.col("rf")))
     )
-    frame = frame.select(
+    frame = t.frame(frame).select(
         "level",
         "name",
         "dt_ref",
         "r",
         *[_full(last(k), k, "r", "prev_dt", F.lit(True)).alias(f"_full_{k}") for k in VOLATILITY_WINDOWS],
-        *[(F.stddev_samp("r").over(last(k)) * ANNUALISE).alias(f"_vol_{k}") for k in VOLATILITY_WINDOWS],
-        F.array_sort(F.collect_list("r").over(w)).alias("_sorted"),
-        F.collect_list("r").over(w).alias("_path"),
-        F.avg("r").over(w).alias("_mean_r"),
-        F.avg("rf").over(w).alias("_mean_rf"),
-        F.count("rf").over(w).alias("_n_rf"),
-        F.stddev_samp("r").over(w).alias("_sd"),
-        F.avg("_ex").over(w).alias("_mean_ex"),
-        F.count("_ex").over(w).alias("_n_ex"),
-        F.sqrt(F.avg(F.pow(F.least(F.col("_ex"), F.lit(0.0)), 2)).over(w)).alias("_downside"),
-        (F.covar_samp("_rp", "_mp").over(w) / F.var_samp("_mp").over(w)).alias("_beta"),
-        F.var_samp("_mp").over(w).alias("_var_m"),
-        F.avg("_mex").over(w).alias("_mean_mex"),
-        F.count("_mex").over(w).alias("_n_mex"),
-        *[F.corr("_rp", "_mp").over(last(k)).alias(f"_corr_{k}") for k in IBOV_CORRELATION_WINDOWS],
-        *[F.count("_mp").over(last(k)).alias(f"_pairs_{k}") for k in IBOV_CORRELATION_WINDOWS],
+        *[(last(k)(F.stddev_samp, "r") * ANNUALISE).alias(f"_vol_{k}") for k in VOLATILITY_WINDOWS],
+        F.array_sort(w(F.collect_list, "r")).alias("_sorted"),
+        w(F.collect_list, "r").alias("_path"),
+        w(F.avg, "r").alias("_mean_r"),
+        w(F.avg, "rf").alias("_mean_rf"),
+        w(F.count, "rf").alias("_n_rf"),
+        w(F.stddev_samp, "r").alias("_sd"),
+        w(F.avg, "_ex").alias("_mean_ex"),
+        w(F.count, "_ex").alias("_n_ex"),
+        F.sqrt(w(F.avg, F.pow(F.least(F.col("_ex"), F.lit(0.0)), 2))).alias("_downside"),
+        (w(F.covar_samp, "_rp", "_mp") / w(F.var_samp, "_mp")).alias("_beta"),
+        w(F.var_samp, "_mp").alias("_var_m"),
+        w(F.avg, "_mex").alias("_mean_mex"),
+        w(F.count, "_mex").alias("_n_mex"),
+        *[last(k)(F.corr, "_rp", "_mp").alias(f"_corr_{k}") for k in IBOV_CORRELATION_WINDOWS],
+        *[last(k)(F.count, "_mp").alias(f"_pairs_{k}") for k in IBOV_CORRELATION_WINDOWS],
         *[
-            (F.least(F.var_samp("_rp").over(last(k)), F.var_samp("_mp").over(last(k))) > 0).alias(f"_varies_{k}")
+            (F.least(last(k)(F.var_samp, "_rp"), last(k)(F.var_samp, "_mp")) > 0).alias(f"_varies_{k}")
             for k in IBOV_CORRELATION_WINDOWS
         ],
+        *t.carry,
     )
+    frame = t.done(frame)
     q95 = _quantile(F.col("_sorted"), n, 0.05)
     tail = F.filter(F.col("_sorted"), lambda x: x <= q95)
     full = F.col(f"_full_{n}")
@@ -808,25 +913,24 @@ def _rsi(changes: Column) -> Column:
     return F.when(loss > 0, 100 - 100 / (1 + gain / loss)).when(gain > 0, F.lit(100.0))
 
 
-def signals_of(base: DataFrame, daily: DataFrame) -> DataFrame:
-    """``finlake_refined.trading_signals`` from :func:`ticker_sessions` and :func:`sector_daily`."""
+def signals_of(base: DataFrame, daily: DataFrame, span: tuple[date, date] | None = None) -> DataFrame:
+    """``finlake_refined.trading_signals`` from :func:`ticker_sessions` and :func:`sector_daily`.
+
+    ``span`` (first, last day): the ticker rows of those sessions only, with targeted frames (see
+    :class:`Trailing`), same values. The moving-average crosses and the sector rows are computed on every
+    session either way: a cross is reported for CROSS_LOOKBACK sessions, so it needs the averages of the
+    sessions before a target too, and sliding frames cost less than that many targets.
+    """
     by = Window.partitionBy("ticker", "_regime").orderBy("dt_ref")
 
-    def rows(first: int, final: int = 0) -> Any:
-        return by.rowsBetween(first, final)
+    def on_closes(frame: Frame, n: int, expr: Column) -> Column:
+        return _full(frame, n, "close", "dt_ref", expr)
 
-    def on_closes(first: int, final: int, expr: Column) -> Column:
-        return _full(rows(first, final), final - first + 1, "close", "dt_ref", expr)
-
-    ma_short = on_closes(-(MA_SHORT - 1), 0, F.avg("close").over(rows(-(MA_SHORT - 1))))
-    ma_long = on_closes(-(MA_LONG - 1), 0, F.avg("close").over(rows(-(MA_LONG - 1))))
-    change = F.when(F.col("daily_return").isNotNull(), F.col("close") - F.col("prev_close"))
-    frame = (
-        base.withColumn("ma_50", ma_short)
-        .withColumn("ma_200", ma_long)
-        .withColumn("_trend", F.signum(F.col("ma_50") - F.col("ma_200")))
-        .withColumn("_change", change)
-    )
+    every = Trailing(["ticker", "_regime"])
+    ma_short = on_closes(every.last(MA_SHORT), MA_SHORT, every.last(MA_SHORT)(F.avg, "close"))
+    ma_long = on_closes(every.last(MA_LONG), MA_LONG, every.last(MA_LONG)(F.avg, "close"))
+    frame = base.withColumn("ma_50", ma_short).withColumn("ma_200", ma_long)
+    frame = frame.withColumn("_trend", F.signum(F.col("ma_50") - F.col("ma_200")))
     previous = F.lag("_trend").over(by)
     kind = F.when((previous < 0) & (F.col("_trend") > 0), F.lit("golden")).when(
         (previous > 0) & (F.col("_trend") < 0), F.lit("death")
@@ -834,23 +938,26 @@ def signals_of(base: DataFrame, daily: DataFrame) -> DataFrame:
     # A cross on session s compares the averages of s and s-1: its data starts MA_LONG sessions before s.
     frame = frame.withColumn(
         "_cross", F.when(kind.isNotNull(), F.struct(F.col("dt_ref").alias("day"), kind.alias("kind"))).otherwise(None)
-    ).withColumn("_cross_oldest", F.min("dt_ref").over(rows(-MA_LONG)))
+    ).withColumn("_cross_oldest", every.rows(-MA_LONG)(F.min, "dt_ref"))
     crosses = F.collect_list(
         F.when(F.col("_cross").isNotNull(), F.struct("_cross", F.col("_cross_oldest").alias("oldest")))
-    ).over(rows(-(CROSS_LOOKBACK - 1)))
+    ).over(by.rowsBetween(-(CROSS_LOOKBACK - 1), 0))
     frame = frame.withColumn("_crosses", crosses)
-    recent = F.filter(F.col("_crosses"), lambda c: F.datediff(F.col("dt_ref"), c["oldest"]) <= LOOKBACK_DAYS)
-    latest = F.element_at(recent, -1)["_cross"]
-    momentum = F.lag("close", MOMENTUM_SKIP).over(by) / F.lag("close", RISK_WINDOW).over(by) - 1
-    changes = F.collect_list("_change").over(rows(-(RSI_CHANGES - 1)))
+    frame = frame.withColumn("_change", F.when(F.col("daily_return").isNotNull(), F.col("close") - F.col("prev_close")))
+
+    t = Trailing(["ticker", "_regime"], span, reach=RISK_WINDOW)
+    rows = t.rows
+    momentum = t.lag("close", MOMENTUM_SKIP) / t.lag("close", RISK_WINDOW) - 1
+    changes = rows(-(RSI_CHANGES - 1))(F.collect_list, "_change")
     prior = rows(-RISK_WINDOW, -1)
-    prior_full = _full(prior, RISK_WINDOW, "close", "dt_ref", F.lit(True))
     breakout = (
-        F.when(F.col("close") > F.max("close").over(prior), F.lit("up"))
-        .when(F.col("close") < F.min("close").over(prior), F.lit("down"))
+        F.when(F.col("close") > prior(F.max, "close"), F.lit("up"))
+        .when(F.col("close") < prior(F.min, "close"), F.lit("down"))
         .otherwise(F.lit("none"))
     )
-    tickers = frame.select(
+    recent = F.filter(F.col("_crosses"), lambda c: F.datediff(F.col("dt_ref"), c["oldest"]) <= LOOKBACK_DAYS)
+    latest = F.element_at(recent, -1)["_cross"]
+    tickers = t.frame(frame).select(
         "dt_ref",
         F.lit("ticker").alias("level"),
         F.col("ticker").alias("name"),
@@ -859,11 +966,12 @@ def signals_of(base: DataFrame, daily: DataFrame) -> DataFrame:
         F.when(F.col("_trend") > 0, "up").when(F.col("_trend") < 0, "down").alias("ma_trend"),
         F.when(F.size(recent) > 0, latest["kind"]).alias("ma_cross"),
         F.when(F.size(recent) > 0, latest["day"]).alias("ma_cross_date"),
-        on_closes(-RISK_WINDOW, 0, momentum).alias("momentum_12_1"),
+        on_closes(rows(-RISK_WINDOW, 0), RISK_WINDOW + 1, momentum).alias("momentum_12_1"),
         _full(rows(-(RSI_CHANGES - 1)), RSI_CHANGES, "_change", "prev_dt", _rsi(changes)).alias("rsi_14"),
-        F.when(prior_full, breakout).alias("breakout_252"),
+        F.when(on_closes(prior, RISK_WINDOW, F.lit(True)), breakout).alias("breakout_252"),
+        *t.carry,
     )
-    return tickers.unionByName(_rotation(daily), allowMissingColumns=True)
+    return t.done(tickers).unionByName(_rotation(daily), allowMissingColumns=True)
 
 
 def _rotation(daily: DataFrame) -> DataFrame:
@@ -1408,8 +1516,10 @@ def _write_refined_tables(
     base = ticker_sessions(quotes, portfolios, sessions).cache()
     daily = sector_daily(quotes, portfolios, sessions).cache()
     cached = [quotes, portfolios, cdi, sessions, base, daily]
+    # A few days (a daily run): only their rows go through the trailing windows (same values, see Trailing).
+    targets = span if (end - start).days < TARGETED_MAX_DAYS else None
     result["indicator_rows"], result["indicator_partitions"], mover = _write_refined(
-        indicators_of(base), refined + "stock_indicators/", span, _headline_mover
+        indicators_of(base, targets), refined + "stock_indicators/", span, _headline_mover
     )
     sectors = sector_performance_of(daily, sessions, _anchors(spark, refined, start))
     result["sector_rows"], result["sector_partitions"], _ = _write_refined(
@@ -1421,14 +1531,14 @@ def _write_refined_tables(
         etf = _read_global(spark, curated, start, end, market)
         if etf is not None:
             returns = returns.unionByName(etf)
-        risk = risk_of(returns).withColumn(
+        risk = risk_of(returns, targets).withColumn(
             "benchmark", F.when(F.col("level") == "etf", F.lit(market)).otherwise(F.lit("IBOV"))
         )
         result["risk_rows"], result["risk_partitions"], worst = _write_refined(
             risk, refined + "risk_metrics/", span, _headline_risk
         )
         result["signal_rows"], result["signal_partitions"], _ = _write_refined(
-            signals_of(base, daily), refined + "trading_signals/", span
+            signals_of(base, daily, targets), refined + "trading_signals/", span
         )
         ends = month_ends(sessions).filter(F.col("next_session").between(F.lit(start), F.lit(end))).cache()
         if ends.count():

@@ -531,6 +531,59 @@ def _replay(seed: int, n: int) -> np.random.Generator:
     return rng
 
 
+# ------------------------------------------------------------------------- targeted == sliding frames
+
+
+def exact_rows(frame: Any, span: tuple[date, date]) -> list[tuple]:
+    """The rows of ``frame`` dated in ``span``, as tuples, NaN as a string (so that NaN equals NaN)."""
+    rows = frame.filter(frame["dt_ref"].between(span[0], span[1])).collect()
+    return sorted((tuple("NaN" if isinstance(x, float) and math.isnan(x) else x for x in r) for r in rows), key=repr)
+
+
+def test_targeted_frames_give_the_sliding_frames_rows_bit_for_bit(spark: Any):
+    """A daily run computes only its sessions' rows (Trailing with a span); a backfill every row (Spark's
+    sliding frames). On three tickers and two sectors with gaps in the CDI, a ticker that changes currency,
+    one that stops trading for longer than the lookback and comes back, one that starts late (windows never
+    full) and one that misses the span's days, the rows of each span are the same, float for float."""
+    g = generated_market(n=420, seed=3)
+    days, closes = g["days"], g["closes"]
+    gap = days[:100] + days[390:]  # 290 sessions missing: more than the 400 days of the lookback
+    assert (days[390] - days[99]).days > job.LOOKBACK_DAYS
+    late, quiet = days[300:], days[:250] + days[260:]
+    listing = {t: (days, v) for t, v in closes.items()} | {
+        "MODR3": (days, closes["AAAA3"]),
+        "GAPP3": (gap, closes["BBBB4"][:100] + closes["BBBB4"][390:]),
+        "LATE3": (late, closes["CCCC3"][300:]),
+        "QUIET3": (quiet, closes["CCCC3"][:250] + closes["CCCC3"][260:]),
+    }
+    quotes = quotes_of(spark, listing, currency={"MODR3": lambda i: "CR$" if i < 180 else "R$"})
+    portfolios = spark.createDataFrame(g["portfolios"], job.PORTFOLIO_SCHEMA)
+    cdi = spark.createDataFrame(g["cdi"], CDI)
+    sessions_ = job.market_sessions(quotes, portfolios, cdi).cache()
+    base = job.ticker_sessions(quotes, portfolios, sessions_).cache()
+    daily = job.sector_daily(quotes, portfolios, sessions_).cache()
+    returns = job._ticker_returns(base).unionByName(job._sector_returns(daily, sessions_)).cache()
+    tables = {
+        "stock_indicators": lambda span: job.indicators_of(base, span),
+        "risk_metrics": lambda span: job.risk_of(returns, span),
+        "trading_signals": lambda span: job.signals_of(base, daily, span),
+    }
+    spans = [
+        (days[0], days[0]),  # the first session: no window has data yet
+        (days[180], days[180]),  # a daily run: MODR3's first R$ session
+        (days[250], days[-1]),  # QUIET3 misses days; GAPP3 comes back after its gap; LATE3's windows fill
+    ]
+    for name, compute in tables.items():
+        every = compute(None).cache()
+        for span in spans:
+            expected, got = exact_rows(every, span), exact_rows(compute(span), span)
+            assert got == expected, (name, span)
+            assert expected, (name, span)
+        every.unpersist()
+    with pytest.raises(ValueError, match="reach"):
+        job.Trailing(["ticker"], (days[0], days[0]), reach=20).last(63)
+
+
 # ------------------------------------------------------------------------------- daily == backfill
 
 
