@@ -332,58 +332,46 @@ TARGETED_MAX_DAYS = 31  # a span of fewer days than this is computed with target
 
 
 class Trailing:
-    """Aggregates over each row's trailing rows in a partition, for every row or for the rows of a span.
+    """Aggregates over each row's trailing rows in a partition, for every row or for some target rows.
 
-    ``keys`` partition the rows (a ticker and its currency regime, a risk series...), ordered by ``dt_ref``;
-    ``rows(first, last)`` is the frame from ``-first`` rows back to ``-last`` rows back (0 = the row itself),
-    like Spark's ``rowsBetween(first, last)``. Two evaluations give the same values, bit for bit:
+    ``keys`` partition the rows (a ticker and its currency regime, a risk series, a pair...), ordered by
+    ``dt_ref``; ``rows(first, last)`` is the frame from ``-first`` rows back to ``-last`` rows back (0 = the
+    row itself), like Spark's ``rowsBetween(first, last)``. Two evaluations give the same values, bit for bit:
 
-    - all rows (``span`` None, a backfill): Spark's sliding row frames. Spark folds the whole frame again for
-      every row, so n rows with a w-row frame cost n x w updates per aggregate.
-    - the rows dated in ``span`` (a daily run): each target row, with the ``extend`` rows before the span's
-      first row of its partition, gets the partition's ``reach`` preceding rows and their ``_offset`` (0: the
-      target itself); one unbounded frame per target folds ``when(offset in frame, x)``. Aggregates skip
-      NULLs and fold oldest first, as the sliding frame does, so sums and moments see the same values in
-      the same order; the cost is one fold of ``reach`` rows per target.
+    - every row (``targets`` None, a backfill): Spark's sliding row frames. Spark folds the whole frame again
+      for every row, so n rows with a w-row frame cost n x w updates per aggregate.
+    - the rows where the boolean column ``targets`` holds (the sessions of a daily run, month ends): each
+      target gets the ``reach`` rows before it in its partition with their ``_offset`` (0: the target
+      itself), and one unbounded frame per target folds ``when(offset in frame, x)``. Aggregates skip NULLs
+      and fold oldest first, as the sliding frame does, so sums and moments see the same values in the same
+      order; the cost is one fold of ``reach`` rows per target.
 
-    Use: ``frame = t.frame(df)``, columns with ``t.rows(...)``/``t.lag(...)``, select with ``*t.carry``,
-    then ``t.done(result)``, which keeps the target rows (every row when ``span`` is None).
+    Use: ``frame = t.frame(df)``, columns with ``t.rows(...)``/``t.last(...)``/``t.lag(...)``, select with
+    ``*t.carry``, then ``t.done(result)``, which keeps the target rows (every row when ``targets`` is None).
     """
 
-    def __init__(self, keys: list[str], span: tuple[date, date] | None = None, reach: int = 0, extend: int = 0):
-        self.keys, self.span, self.reach, self.extend = keys, span, reach, extend
+    def __init__(self, keys: list[str], targets: Column | None = None, reach: int = 0):
+        self.keys, self.targets, self.reach = keys, targets, reach
         self.by = Window.partitionBy(*keys).orderBy("dt_ref")
-        self.carry = ["_offset"] if span is not None else []
+        self.carry = ["_offset"] if targets is not None else []
 
     def frame(self, rows: DataFrame) -> DataFrame:
-        """``rows`` ready for :meth:`rows` (for a span: each target's preceding rows with their ``_offset``)."""
-        if self.span is None:
+        """``rows`` ready for :meth:`rows` (with targets: each target's ``reach`` preceding rows, ``_offset``)."""
+        if self.targets is None:
             return rows
-        # Each row goes to the targets within its reach: the rows from itself to `reach` rows later that lie in
-        # [the partition's first row in the span - extend, its last row in the span].
-        partition = Window.partitionBy(*self.keys)
-        dated = F.col("dt_ref").between(F.lit(self.span[0]), F.lit(self.span[1]))
-        indexed = (
-            rows.withColumn("_idx", F.row_number().over(self.by))
-            .withColumn("_lo", F.min(F.when(dated, F.col("_idx"))).over(partition) - self.extend)
-            .withColumn("_hi", F.max(F.when(dated, F.col("_idx"))).over(partition))
-        )
-        # greatest/least skip NULLs: a partition with no row in the span (NULL bounds) must not pass.
-        first = F.greatest(F.col("_idx"), F.col("_lo"))
-        final = F.least(F.col("_idx") + self.reach, F.col("_hi"))
+        every = F.collect_list(F.when(self.targets, F.col("_idx"))).over(Window.partitionBy(*self.keys))
+        indexed = rows.withColumn("_idx", F.row_number().over(self.by)).withColumn("_targets", every)
+        # A row goes to each target from itself to `reach` rows later; a row no target reaches is dropped.
+        mine = F.filter("_targets", lambda t: t.between(F.col("_idx"), F.col("_idx") + self.reach))
         return (
-            indexed.filter(F.col("_hi").isNotNull())
-            .withColumn("_first", first)
-            .withColumn("_final", final)
-            .filter(F.col("_first") <= F.col("_final"))
-            .withColumn("_target", F.explode(F.sequence("_first", "_final")))
+            indexed.withColumn("_target", F.explode(mine))
             .withColumn("_offset", F.col("_target") - F.col("_idx"))
-            .drop("_lo", "_hi", "_first", "_final")
+            .drop("_targets")
         )
 
     def rows(self, first: int, last: int = 0) -> Frame:
         """The frame of the rows from ``-first`` to ``-last`` rows back (first <= last <= 0)."""
-        if self.span is None:
+        if self.targets is None:
             return _over(self.by.rowsBetween(first, last))
         if -first > self.reach:
             raise ValueError(f"a frame of {-first} rows back is beyond this Trailing's reach of {self.reach}")
@@ -403,15 +391,20 @@ class Trailing:
 
     def lag(self, column: str, k: int) -> Column:
         """``column`` ``k`` rows back in the partition (NULL when there is none), as ``F.lag``."""
-        if self.span is None:
+        if self.targets is None:
             return F.lag(column, k).over(self.by)
         return self.rows(-k, -k)(lambda c: F.first(c, ignorenulls=True), column)
 
     def done(self, frame: DataFrame) -> DataFrame:
         """The target rows of ``frame`` (a select of this Trailing's columns with ``*carry``)."""
-        if self.span is None:
+        if self.targets is None:
             return frame
         return frame.filter(F.col("_offset") == 0).drop("_offset")
+
+
+def _dated(span: tuple[date, date] | None) -> Column | None:
+    """The rows dated in ``span`` (first, last day), as :class:`Trailing` targets; None (every row) without."""
+    return None if span is None else F.col("dt_ref").between(F.lit(span[0]), F.lit(span[1]))
 
 
 def market_sessions(quotes: DataFrame, portfolios: DataFrame, cdi: DataFrame | None = None) -> DataFrame:
@@ -485,7 +478,7 @@ def indicators_of(base: DataFrame, span: tuple[date, date] | None = None) -> Dat
     ``span`` (first, last day): the rows of those sessions only, computed with targeted frames (see
     :class:`Trailing`), with the same values as the rows of a computation over every session.
     """
-    t = Trailing(["ticker", "_regime"], span, reach=251)
+    t = Trailing(["ticker", "_regime"], _dated(span), reach=251)
     last = t.last
 
     def on_closes(n: int, expr: Column) -> Column:
@@ -731,7 +724,7 @@ def risk_of(returns: DataFrame, span: tuple[date, date] | None = None) -> DataFr
     day): the rows of those sessions only, with targeted frames (see :class:`Trailing`), same values.
     """
     n = RISK_WINDOW
-    t = Trailing(["level", "name"], span, reach=n - 1)
+    t = Trailing(["level", "name"], _dated(span), reach=n - 1)
     last = t.last
 
     both = F.col("r").isNotNull() & F.col("m").isNotNull()
@@ -770,10 +763,11 @@ def risk_of(returns: DataFrame, span: tuple[date, date] | None = None) -> DataFr
         ],
         *t.carry,
     )
-    frame = t.done(frame)
-    q95 = _quantile(F.col("_sorted"), n, 0.05)
-    tail = F.filter(F.col("_sorted"), lambda x: x <= q95)
     full = F.col(f"_full_{n}")
+    # Materialised once per row: a lambda would evaluate the quantile again for every element.
+    frame = t.done(frame).withColumn("_q95", F.when(full, _quantile(F.col("_sorted"), n, 0.05)))
+    frame = frame.withColumn("_tail", F.when(full, F.filter(F.col("_sorted"), lambda x: x <= F.col("_q95"))))
+    q95, tail = F.col("_q95"), F.col("_tail")
     beta_ok = full & (F.col(f"_pairs_{n}") == n) & (F.col("_var_m") > 0)  # the market, not the risk-free rate
     return frame.select(
         "dt_ref",
@@ -945,7 +939,7 @@ def signals_of(base: DataFrame, daily: DataFrame, span: tuple[date, date] | None
     frame = frame.withColumn("_crosses", crosses)
     frame = frame.withColumn("_change", F.when(F.col("daily_return").isNotNull(), F.col("close") - F.col("prev_close")))
 
-    t = Trailing(["ticker", "_regime"], span, reach=RISK_WINDOW)
+    t = Trailing(["ticker", "_regime"], _dated(span), reach=RISK_WINDOW)
     rows = t.rows
     momentum = t.lag("close", MOMENTUM_SKIP) / t.lag("close", RISK_WINDOW) - 1
     changes = rows(-(RSI_CHANGES - 1))(F.collect_list, "_change")
@@ -1070,14 +1064,18 @@ def daily_factor_changes(factors: DataFrame, sessions: DataFrame) -> DataFrame:
     )
 
 
-def _pair_correlations(left: DataFrame, right: DataFrame, sessions: DataFrame, kind: str, same: bool) -> DataFrame:
-    """Rolling Pearson correlations of two sets of series over CORRELATION_WINDOWS sessions.
+def _pair_correlations(
+    left: DataFrame, right: DataFrame, sessions: DataFrame, ends: DataFrame, kind: str, same: bool
+) -> DataFrame:
+    """Rolling Pearson correlations of two sets of series over CORRELATION_WINDOWS sessions, at month ends.
 
-    (dt_ref, window, left, right, kind, correlation, observations) on every session, for the windows of
-    CORRELATION_WINDOWS market sessions: Pearson correlation of x over the window when both series have a value
-    on every session of it, else NULL (observations: the sessions where both have one).
+    (dt_ref, window, left, right, kind, correlation, observations) on the sessions of ``ends`` (dt_ref), for
+    the windows of CORRELATION_WINDOWS market sessions: Pearson correlation of x over the window when both
+    series have a value on every session of it, else NULL (observations: the sessions where both have one).
+    Only those sessions' windows are folded (:class:`Trailing` targets).
     """
-    grid = sessions.select("dt_ref", "prev_session")
+    marked = ends.select("dt_ref", F.lit(True).alias("_end")).distinct()
+    grid = sessions.select("dt_ref", "prev_session").join(F.broadcast(marked), "dt_ref", "left")
     a = left.select(F.col("name").alias("left"), "dt_ref", F.col("x").alias("_a"))
     b = right.select(F.col("name").alias("right"), "dt_ref", F.col("x").alias("_b"))
     names = a.select("left").distinct().crossJoin(b.select("right").distinct())
@@ -1091,26 +1089,29 @@ def _pair_correlations(left: DataFrame, right: DataFrame, sessions: DataFrame, k
         .withColumn("_a", F.when(F.col("_both") == 1, F.col("_a")))
         .withColumn("_b", F.when(F.col("_both") == 1, F.col("_b")))
     )
-    by = Window.partitionBy("left", "right").orderBy("dt_ref")
-    out = None
-    for n in CORRELATION_WINDOWS:
-        w = by.rowsBetween(-(n - 1), 0)
-        complete = (F.count("_both").over(w) == n) & (
-            F.datediff(F.col("dt_ref"), F.min("prev_session").over(w)) <= LOOKBACK_DAYS
+    t = Trailing(["left", "right"], F.col("_end").isNotNull(), reach=max(CORRELATION_WINDOWS) - 1)
+    by_window = []
+    for n in CORRELATION_WINDOWS:  # every window in one pass over the pairs, then a row per window
+        w = t.last(n)
+        complete = (w(F.count, "_both") == n) & (F.datediff(F.col("dt_ref"), w(F.min, "prev_session")) <= LOOKBACK_DAYS)
+        varies = F.least(w(F.var_samp, "_a"), w(F.var_samp, "_b")) > 0
+        by_window.append(
+            F.struct(
+                F.lit(n).alias("window"),
+                F.when(complete & varies, w(F.corr, "_a", "_b")).alias("correlation"),
+                w(F.count, "_both").cast("int").alias("observations"),
+            )
         )
-        varies = F.least(F.var_samp("_a").over(w), F.var_samp("_b").over(w)) > 0
-        rows = pairs.select(
-            "dt_ref",
-            F.lit(n).alias("window"),
-            "left",
-            "right",
-            F.lit(kind).alias("kind"),
-            F.when(complete & varies, F.corr("_a", "_b").over(w)).alias("correlation"),
-            F.count("_both").over(w).cast("int").alias("observations"),
-        )
-        out = rows if out is None else out.unionByName(rows)
-    assert out is not None
-    return out
+    windows = t.done(t.frame(pairs).select("dt_ref", "left", "right", F.array(*by_window).alias("_windows"), *t.carry))
+    return windows.select("dt_ref", "left", "right", F.explode("_windows").alias("_w")).select(
+        "dt_ref",
+        "_w.window",
+        "left",
+        "right",
+        F.lit(kind).alias("kind"),
+        "_w.correlation",
+        "_w.observations",
+    )
 
 
 def monthly_sector_returns(daily: DataFrame, sessions: DataFrame) -> DataFrame:
@@ -1206,16 +1207,15 @@ def correlations_of(daily: DataFrame, sessions: DataFrame, factors: DataFrame, e
     frequency = factor_frequency(factors)
     by_frequency = factors.join(F.broadcast(frequency), "series")
     daily_factors = daily_factor_changes(by_frequency.filter(~F.col("monthly")).drop("monthly"), sessions)
-    at = ends.select("dt_ref")
-    session_rows = _pair_correlations(sector_x, sector_x, sessions, "sector_sector", same=True).unionByName(
-        _pair_correlations(sector_x, daily_factors, sessions, "sector_factor", same=False)
+    session_rows = _pair_correlations(sector_x, sector_x, sessions, ends, "sector_sector", same=True).unionByName(
+        _pair_correlations(sector_x, daily_factors, sessions, ends, "sector_factor", same=False)
     )
     monthly = _monthly_correlations(
         monthly_sector_returns(daily, sessions),
         monthly_factor_changes(by_frequency.filter(F.col("monthly")).drop("monthly")),
         ends,
     )
-    return session_rows.join(F.broadcast(at), "dt_ref").unionByName(monthly)
+    return session_rows.unionByName(monthly)
 
 
 def correlations(
