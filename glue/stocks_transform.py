@@ -115,7 +115,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import glue_io
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window, WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
@@ -312,23 +312,23 @@ def ibov_levels(quotes: DataFrame, portfolios: DataFrame) -> DataFrame:
 Frame = Callable[..., Column]
 
 
-def _over(window: Any) -> Frame:
+def _over(window: WindowSpec) -> Frame:
     """The frame of a Spark window specification: ``_over(w)(F.avg, "x")`` is ``F.avg("x").over(w)``."""
     return lambda aggregate, *columns: aggregate(*columns).over(window)
 
 
-def _full(frame: Frame | Any, n: int, value: str, oldest: str, expr: Column) -> Column:
+def _full(frame: Frame | WindowSpec, n: int, value: str, oldest: str, expr: Column) -> Column:
     """``expr`` when the frame holds n non-null ``value`` and its ``oldest`` date is within the lookback.
 
     ``frame``: a :data:`Frame`, or a Spark window specification.
     """
-    over = frame if callable(frame) else _over(frame)
+    over = frame if not isinstance(frame, WindowSpec) else _over(frame)
     complete = over(F.count, value) == n
     bounded = F.datediff(F.col("dt_ref"), over(F.min, oldest)) <= LOOKBACK_DAYS
     return F.when(complete & bounded, expr)
 
 
-TARGETED_MAX_DAYS = 31  # a span of fewer days than this is computed with targeted frames (see Trailing)
+TARGETED_MAX_DAYS = 31  # a span whose last day is fewer days than this after its first: targeted frames (Trailing)
 
 
 class Trailing:
@@ -356,13 +356,21 @@ class Trailing:
         self.carry = ["_offset"] if targets is not None else []
 
     def frame(self, rows: DataFrame) -> DataFrame:
-        """``rows`` ready for :meth:`rows` (with targets: each target's ``reach`` preceding rows, ``_offset``)."""
+        """``rows`` ready for :meth:`rows`.
+
+        Without targets, ``rows`` itself. With targets, each target's ``reach`` preceding rows (and itself),
+        with ``_idx`` (the row's number in its partition), ``_target`` (the target's) and ``_offset``
+        (``_target - _idx``); ``ValueError`` if ``rows`` already has one of those columns.
+        """
         if self.targets is None:
             return rows
+        clash = {"_idx", "_targets", "_target", "_offset"} & set(rows.columns)
+        if clash:
+            raise ValueError(f"Trailing's own columns would overwrite {sorted(clash)}")
         every = F.collect_list(F.when(self.targets, F.col("_idx"))).over(Window.partitionBy(*self.keys))
         indexed = rows.withColumn("_idx", F.row_number().over(self.by)).withColumn("_targets", every)
         # A row goes to each target from itself to `reach` rows later; a row no target reaches is dropped.
-        mine = F.filter("_targets", lambda t: t.between(F.col("_idx"), F.col("_idx") + self.reach))
+        mine = F.filter("_targets", lambda target: target.between(F.col("_idx"), F.col("_idx") + self.reach))
         return (
             indexed.withColumn("_target", F.explode(mine))
             .withColumn("_offset", F.col("_target") - F.col("_idx"))
@@ -920,9 +928,11 @@ def signals_of(base: DataFrame, daily: DataFrame, span: tuple[date, date] | None
     def on_closes(frame: Frame, n: int, expr: Column) -> Column:
         return _full(frame, n, "close", "dt_ref", expr)
 
-    every = Trailing(["ticker", "_regime"])
-    ma_short = on_closes(every.last(MA_SHORT), MA_SHORT, every.last(MA_SHORT)(F.avg, "close"))
-    ma_long = on_closes(every.last(MA_LONG), MA_LONG, every.last(MA_LONG)(F.avg, "close"))
+    def sliding(n: int) -> Frame:  # the moving averages: Spark's sliding frames over every session
+        return _over(by.rowsBetween(-(n - 1), 0))
+
+    ma_short = on_closes(sliding(MA_SHORT), MA_SHORT, sliding(MA_SHORT)(F.avg, "close"))
+    ma_long = on_closes(sliding(MA_LONG), MA_LONG, sliding(MA_LONG)(F.avg, "close"))
     frame = base.withColumn("ma_50", ma_short).withColumn("ma_200", ma_long)
     frame = frame.withColumn("_trend", F.signum(F.col("ma_50") - F.col("ma_200")))
     previous = F.lag("_trend").over(by)
@@ -932,7 +942,7 @@ def signals_of(base: DataFrame, daily: DataFrame, span: tuple[date, date] | None
     # A cross on session s compares the averages of s and s-1: its data starts MA_LONG sessions before s.
     frame = frame.withColumn(
         "_cross", F.when(kind.isNotNull(), F.struct(F.col("dt_ref").alias("day"), kind.alias("kind"))).otherwise(None)
-    ).withColumn("_cross_oldest", every.rows(-MA_LONG)(F.min, "dt_ref"))
+    ).withColumn("_cross_oldest", F.min("dt_ref").over(by.rowsBetween(-MA_LONG, 0)))
     crosses = F.collect_list(
         F.when(F.col("_cross").isNotNull(), F.struct("_cross", F.col("_cross_oldest").alias("oldest")))
     ).over(by.rowsBetween(-(CROSS_LOOKBACK - 1), 0))
@@ -1517,9 +1527,9 @@ def _write_refined_tables(
     daily = sector_daily(quotes, portfolios, sessions).cache()
     cached = [quotes, portfolios, cdi, sessions, base, daily]
     # A few days (a daily run): only their rows go through the trailing windows (same values, see Trailing).
-    targets = span if (end - start).days < TARGETED_MAX_DAYS else None
+    targeted = span if (end - start).days < TARGETED_MAX_DAYS else None
     result["indicator_rows"], result["indicator_partitions"], mover = _write_refined(
-        indicators_of(base, targets), refined + "stock_indicators/", span, _headline_mover
+        indicators_of(base, targeted), refined + "stock_indicators/", span, _headline_mover
     )
     sectors = sector_performance_of(daily, sessions, _anchors(spark, refined, start))
     result["sector_rows"], result["sector_partitions"], _ = _write_refined(
@@ -1531,14 +1541,14 @@ def _write_refined_tables(
         etf = _read_global(spark, curated, start, end, market)
         if etf is not None:
             returns = returns.unionByName(etf)
-        risk = risk_of(returns, targets).withColumn(
+        risk = risk_of(returns, targeted).withColumn(
             "benchmark", F.when(F.col("level") == "etf", F.lit(market)).otherwise(F.lit("IBOV"))
         )
         result["risk_rows"], result["risk_partitions"], worst = _write_refined(
             risk, refined + "risk_metrics/", span, _headline_risk
         )
         result["signal_rows"], result["signal_partitions"], _ = _write_refined(
-            signals_of(base, daily, targets), refined + "trading_signals/", span
+            signals_of(base, daily, targeted), refined + "trading_signals/", span
         )
         ends = month_ends(sessions).filter(F.col("next_session").between(F.lit(start), F.lit(end))).cache()
         if ends.count():

@@ -535,9 +535,10 @@ def _replay(seed: int, n: int) -> np.random.Generator:
 
 
 def exact_rows(frame: Any, span: tuple[date, date]) -> list[tuple]:
-    """The rows of ``frame`` dated in ``span``, as tuples, NaN as a string (so that NaN equals NaN)."""
+    """The rows of ``frame`` dated in ``span``, as tuples, floats as their exact bits (``float.hex``: NaN
+    equals NaN, -0.0 differs from 0.0, and so does any last bit)."""
     rows = frame.filter(frame["dt_ref"].between(span[0], span[1])).collect()
-    return sorted((tuple("NaN" if isinstance(x, float) and math.isnan(x) else x for x in r) for r in rows), key=repr)
+    return sorted((tuple(x.hex() if isinstance(x, float) else x for x in r) for r in rows), key=repr)
 
 
 def test_targeted_frames_give_the_sliding_frames_rows_bit_for_bit(spark: Any):
@@ -581,7 +582,9 @@ def test_targeted_frames_give_the_sliding_frames_rows_bit_for_bit(spark: Any):
             assert expected, (name, span)
         every.unpersist()
     with pytest.raises(ValueError, match="reach"):
-        job.Trailing(["ticker"], (days[0], days[0]), reach=20).last(63)
+        job.Trailing(["ticker"], job.F.lit(True), reach=20).last(63)
+    with pytest.raises(ValueError, match="overwrite"):  # its own columns never replace the input's
+        job.Trailing(["ticker"], job.F.lit(True), reach=1).frame(base.withColumn("_offset", job.F.lit(0)))
 
 
 # ------------------------------------------------------------------------------- daily == backfill
