@@ -317,14 +317,10 @@ def _over(window: WindowSpec) -> Frame:
     return lambda aggregate, *columns: aggregate(*columns).over(window)
 
 
-def _full(frame: Frame | WindowSpec, n: int, value: str, oldest: str, expr: Column) -> Column:
-    """``expr`` when the frame holds n non-null ``value`` and its ``oldest`` date is within the lookback.
-
-    ``frame``: a :data:`Frame`, or a Spark window specification.
-    """
-    over = frame if not isinstance(frame, WindowSpec) else _over(frame)
-    complete = over(F.count, value) == n
-    bounded = F.datediff(F.col("dt_ref"), over(F.min, oldest)) <= LOOKBACK_DAYS
+def _full(frame: Frame, n: int, value: str, oldest: str, expr: Column) -> Column:
+    """``expr`` when the frame holds n non-null ``value`` and its ``oldest`` date is within the lookback."""
+    complete = frame(F.count, value) == n
+    bounded = F.datediff(F.col("dt_ref"), frame(F.min, oldest)) <= LOOKBACK_DAYS
     return F.when(complete & bounded, expr)
 
 
@@ -613,7 +609,7 @@ def sector_performance_of(daily: DataFrame, sessions: DataFrame, anchors: DataFr
         return by_sector.rowsBetween(-(n - 1), 0)
 
     def on_returns(n: int, expr: Column) -> Column:
-        return _full(last(n), n, "return_1d", "prev_session", expr)
+        return _full(_over(last(n)), n, "return_1d", "prev_session", expr)
 
     market = sessions.select(
         "dt_ref",
@@ -750,7 +746,6 @@ def risk_of(returns: DataFrame, span: tuple[date, date] | None = None) -> DataFr
         "r",
         *[_full(last(k), k, "r", "prev_dt", F.lit(True)).alias(f"_full_{k}") for k in VOLATILITY_WINDOWS],
         *[(last(k)(F.stddev_samp, "r") * ANNUALISE).alias(f"_vol_{k}") for k in VOLATILITY_WINDOWS],
-        F.array_sort(w(F.collect_list, "r")).alias("_sorted"),
         w(F.collect_list, "r").alias("_path"),
         w(F.avg, "r").alias("_mean_r"),
         w(F.avg, "rf").alias("_mean_rf"),
@@ -772,8 +767,10 @@ def risk_of(returns: DataFrame, span: tuple[date, date] | None = None) -> DataFr
         *t.carry,
     )
     full = F.col(f"_full_{n}")
-    # Materialised once per row: a lambda would evaluate the quantile again for every element.
-    frame = t.done(frame).withColumn("_q95", F.when(full, _quantile(F.col("_sorted"), n, 0.05)))
+    # Materialised once per row: the window's returns are collected once (Spark does not share two equal
+    # collect_list windows), and a lambda would evaluate the quantile again for every element.
+    frame = t.done(frame).withColumn("_sorted", F.array_sort("_path"))
+    frame = frame.withColumn("_q95", F.when(full, _quantile(F.col("_sorted"), n, 0.05)))
     frame = frame.withColumn("_tail", F.when(full, F.filter(F.col("_sorted"), lambda x: x <= F.col("_q95"))))
     q95, tail = F.col("_q95"), F.col("_tail")
     beta_ok = full & (F.col(f"_pairs_{n}") == n) & (F.col("_var_m") > 0)  # the market, not the risk-free rate
@@ -988,7 +985,7 @@ def _rotation(daily: DataFrame) -> DataFrame:
     by = Window.partitionBy("sector").orderBy("dt_ref")
     window = by.rowsBetween(-(RISK_WINDOW - 1), -MOMENTUM_SKIP)
     n = RISK_WINDOW - MOMENTUM_SKIP
-    momentum = _full(window, n, "return_1d", "prev_session", _compounded(window))
+    momentum = _full(_over(window), n, "return_1d", "prev_session", _compounded(window))
     ranked = daily.withColumn("momentum_12_1", momentum)
     day = Window.partitionBy("dt_ref", F.col("momentum_12_1").isNull()).orderBy(F.col("momentum_12_1").desc())
     ranked = ranked.withColumn("rotation_rank", F.when(F.col("momentum_12_1").isNotNull(), F.rank().over(day)))
