@@ -7,6 +7,7 @@ included): what is tested is the sync.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -137,8 +138,6 @@ def test_a_new_session_loads_what_the_last_one_saved(ws: Workspace, no_spark: No
 
 def test_a_same_size_rewrite_that_keeps_its_mtime_is_still_put(ws: Workspace):
     """``cp -p``, rsync or a coarse clock leave size and mtime as they were: ctime and inode still change."""
-    import os
-
     with EmbeddedAws(ws) as aws:
         aws.save_workspace()
         path = ws.object_path(RAW, "data/changed.txt")
