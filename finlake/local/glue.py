@@ -24,10 +24,14 @@ copied to ``<workspace>/logs/<execution>.log`` by the runner.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -43,6 +47,10 @@ if TYPE_CHECKING:
 _spark: SparkSession | None = None
 _mounted: tuple[str, tuple[str, ...]] | None = None  # (workspace s3 folder, buckets) Spark's s3:// points at
 SPARK_LOG = "logs/spark.log"  # under the workspace
+LOCAL_FS_SOURCE = Path(__file__).with_name("NioLocalFileSystem.java")
+LOCAL_FS_CLASS = "finlake.local.NioLocalFileSystem"
+HADOOP_RAW_FS = "org.apache.hadoop.fs.RawLocalFileSystem"
+log = logging.getLogger(__name__)
 
 
 def local_spark(log_path: Path | None = None) -> SparkSession:
@@ -65,15 +73,14 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             # the machine instead of fixed. Glue sizes its own from its workers.
             SparkSession.builder.master(f"local[{cores}]")
             .config("spark.default.parallelism", str(cores))
-            .config("spark.sql.adaptive.enabled", "true")
-            .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+            .config("spark.sql.adaptive.enabled", "false")
             .appName("finlake-local-glue")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", str(2 * cores))
             .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config}")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config} -XX:+UseParallelGC")
             .config("spark.driver.memory", "2g")
             # The UI is off but its listeners still keep every job, stage and SQL plan of the session in the
             # driver (1000 SQL executions by default). One session serves every local run of a process
@@ -89,11 +96,54 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             # s3://<bucket>/ is a mount of the workspace folder (see mount_workspace)
             .config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme")
         )
+        jar = _local_fs_jar()
+        if jar is not None:
+            builder = builder.config("spark.driver.extraClassPath", str(jar))
+        # The workspace's files: no .crc side files (S3 has none, the sync leaves them out) and, with the jar,
+        # no chmod process per file written (see NioLocalFileSystem.java).
+        builder = builder.config("spark.hadoop.fs.file.impl", LOCAL_FS_CLASS if jar is not None else HADOOP_RAW_FS)
         if log_path is not None:
             _launch_jvm(log_path, builder)
         _spark = builder.getOrCreate()
         _spark.sparkContext.setLogLevel("WARN")
     return _spark
+
+
+def _local_fs_jar() -> Path | None:
+    """The jar of ``NioLocalFileSystem.java``, compiled once per source and Hadoop version; None without a JDK.
+
+    Built with the JDK's ``javac`` and ``jar`` against the ``hadoop-client-api`` jar PySpark ships, into
+    ``$XDG_CACHE_HOME/finlake`` (default ``~/.cache/finlake``). Without them (a Java runtime only), or when
+    the build fails, None: Spark then uses Hadoop's own raw local file system, which gives the same files,
+    more slowly. Concurrent builders (pytest-xdist's workers) each build and rename their jar into place.
+    """
+    import pyspark
+
+    hadoop = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
+    javac, jar_tool = shutil.which("javac"), shutil.which("jar")
+    if not hadoop or javac is None or jar_tool is None:
+        log.warning("no JDK (javac, jar) found: local Spark writes through Hadoop's raw local file system (slower)")
+        return None
+    digest = hashlib.sha256(LOCAL_FS_SOURCE.read_bytes() + hadoop[-1].name.encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "finlake"
+    jar = cache / f"local-fs-{digest}.jar"
+    if jar.exists():
+        return jar
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        classes, built = Path(tmp) / "classes", Path(tmp) / "local-fs.jar"
+        steps = [
+            [javac, "-nowarn", "--release", "8", "-Xlint:-options", "-cp", str(hadoop[-1]), "-d", str(classes)]
+            + [str(LOCAL_FS_SOURCE)],
+            [jar_tool, "cf", str(built), "-C", str(classes), "."],
+        ]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode:
+                log.warning("building %s failed, using Hadoop's raw local file system: %s", jar.name, done.stderr)
+                return None
+        os.replace(built, jar)
+    return jar
 
 
 def _launch_jvm(log_path: Path, builder: Any) -> None:
