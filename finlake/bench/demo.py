@@ -82,19 +82,25 @@ def _stamp(iso: str) -> float:
 
 
 def labelled(measured: dict[str, Any]) -> list[dict[str, Any]]:
-    """The runs with a label (``stocks backfill``, ``stocks daily``, ``bank #2``...) and their Glue jobs attached."""
+    """The runs with a label and their Glue jobs attached.
+
+    Labels: ``stocks backfill``, ``stocks daily``, ``<domain> #2``..., and a run of a side workspace by its
+    folder (``bank (mock-bank)``), whatever the order the demo runs them in.
+    """
     runs = measured["runs"]
-    per_domain: dict[str, int] = {}
+    per_domain: dict[tuple[str, str], int] = {}
     for run in runs:
-        per_domain[run["domain"]] = per_domain.get(run["domain"], 0) + 1
+        key = (run["domain"], run.get("workspace", "."))
+        per_domain[key] = per_domain.get(key, 0) + 1
     seen: dict[str, int] = {}
     for run in runs:
-        domain = run["domain"]
-        seen[domain] = seen.get(domain, 0) + 1
-        if domain == "stocks" and per_domain[domain] == 2:
-            run["label"] = "stocks backfill" if seen[domain] == 1 else "stocks daily"
+        domain, workspace = run["domain"], run.get("workspace", ".")
+        name = domain if workspace == "." else f"{domain} ({Path(workspace).name})"
+        seen[name] = seen.get(name, 0) + 1
+        if name == "stocks" and per_domain[(domain, workspace)] == 2:
+            run["label"] = "stocks backfill" if seen[name] == 1 else "stocks daily"
         else:
-            run["label"] = domain if per_domain[domain] == 1 else f"{domain} #{seen[domain]}"
+            run["label"] = name if per_domain[(domain, workspace)] == 1 else f"{name} #{seen[name]}"
         first, last = _stamp(run["started"]), _stamp(run["stopped"])
         run["jobs"] = [job for job in measured["jobs"] if first <= job["started"] <= last]
     return runs

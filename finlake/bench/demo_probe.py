@@ -169,6 +169,7 @@ def runs(home: Path) -> list[dict[str, Any]]:
                 "started": record["started"],
                 "stopped": record["stopped"],
                 "states": [[s["state"], s["duration_s"]] for s in record.get("states", [])],
+                "workspace": path.parent.parent.relative_to(home).as_posix(),  # "." or a side one: "mock-bank"
             }
         )
     return sorted(found, key=lambda r: r["started"])

@@ -132,9 +132,9 @@ def _local_fs_jar() -> Path | None:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         classes, built = Path(tmp) / "classes", Path(tmp) / "local-fs.jar"
+        compile_source = ["-nowarn", "--release", "8", "-Xlint:-options", "-cp", str(hadoop[-1]), "-d", str(classes)]
         steps = [
-            [javac, "-nowarn", "--release", "8", "-Xlint:-options", "-cp", str(hadoop[-1]), "-d", str(classes)]
-            + [str(LOCAL_FS_SOURCE)],
+            [javac, *compile_source, str(LOCAL_FS_SOURCE)],
             [jar_tool, "cf", str(built), "-C", str(classes), "."],
         ]
         for step in steps:

@@ -17,7 +17,7 @@ def test_runs_are_labelled_and_get_the_jobs_that_started_within_them() -> None:
             _run("stocks", "2026-11-30T00:00:00+00:00", "2026-11-30T00:01:00+00:00"),
             _run("stocks", "2026-11-30T00:01:00.5+00:00", "2026-11-30T00:02:00+00:00"),
             _run("bank", "2026-11-30T00:03:00+00:00", "2026-11-30T00:03:01+00:00"),
-            _run("bank", "2026-11-30T00:04:00+00:00", "2026-11-30T00:04:01+00:00"),
+            {**_run("bank", "2026-11-30T00:04:00+00:00", "2026-11-30T00:04:01+00:00"), "workspace": "mock-bank"},
         ],
         "jobs": [
             {"job": "finlake-stocks-transform", "started": 1795996810.0, "total_s": 50.0},  # 00:00:10
@@ -25,7 +25,8 @@ def test_runs_are_labelled_and_get_the_jobs_that_started_within_them() -> None:
         ],
     }
     runs = labelled(measured)
-    assert [r["label"] for r in runs] == ["stocks backfill", "stocks daily", "bank #1", "bank #2"]
+    # a side workspace's run is named by its folder, so before and after match whatever order they ran in
+    assert [r["label"] for r in runs] == ["stocks backfill", "stocks daily", "bank", "bank (mock-bank)"]
     assert [len(r["jobs"]) for r in runs] == [1, 1, 0, 0]
     assert runs[1]["jobs"][0]["total_s"] == 20.0
 
