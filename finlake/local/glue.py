@@ -69,8 +69,10 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
         builder = (
             # One task per core, two shuffle partitions per core (4 for the 2 cores this was measured on:
-            # 1 or 2 measured no faster there), adaptive execution coalescing small shuffles: sized to
-            # the machine instead of fixed. Glue sizes its own from its workers.
+            # 1 or 2 measured no faster there): sized to the machine instead of fixed. Glue sizes its own
+            # from its workers. Adaptive execution off: on data this small its stage-by-stage re-planning
+            # cost more than it saved (with the parallel collector, the demo's stocks runs took 91 s and 23 s
+            # instead of 105 s and 31 s; docs/decisions/0022-fast-local-loop.md). Glue keeps it on.
             SparkSession.builder.master(f"local[{cores}]")
             .config("spark.default.parallelism", str(cores))
             .config("spark.sql.adaptive.enabled", "false")
@@ -80,6 +82,7 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            # The parallel collector: a 2 GB heap on a few cores, where G1's concurrent threads compete with the tasks.
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config} -XX:+UseParallelGC")
             .config("spark.driver.memory", "2g")
             # The UI is off but its listeners still keep every job, stage and SQL plan of the session in the
