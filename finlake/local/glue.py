@@ -49,7 +49,6 @@ _mounted: tuple[str, tuple[str, ...]] | None = None  # (workspace s3 folder, buc
 SPARK_LOG = "logs/spark.log"  # under the workspace
 LOCAL_FS_SOURCE = Path(__file__).with_name("NioLocalFileSystem.java")
 LOCAL_FS_CLASS = "finlake.local.NioLocalFileSystem"
-HADOOP_RAW_FS = "org.apache.hadoop.fs.RawLocalFileSystem"
 log = logging.getLogger(__name__)
 
 
@@ -71,8 +70,8 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             # One task per core, two shuffle partitions per core (4 for the 2 cores this was measured on:
             # 1 or 2 measured no faster there): sized to the machine instead of fixed. Glue sizes its own
             # from its workers. Adaptive execution off: on data this small its stage-by-stage re-planning
-            # cost more than it saved (with the parallel collector, the demo's stocks runs took 91 s and 23 s
-            # instead of 105 s and 31 s; docs/decisions/0022-fast-local-loop.md). Glue keeps it on.
+            # cost more than it saved (the backfill's windows 34 -> 28.5 s with the parallel collector below;
+            # docs/decisions/0022-fast-local-loop.md). Glue keeps it on.
             SparkSession.builder.master(f"local[{cores}]")
             .config("spark.default.parallelism", str(cores))
             .config("spark.sql.adaptive.enabled", "false")
@@ -96,15 +95,20 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             .config("spark.sql.parquet.compression.codec", "zstd")
             # list partition folders on the driver: a local job lists hundreds of small folders
             .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
+            # No block locations when listing (one machine has no locality): for an s3:// mount (a ViewFileSystem)
+            # Spark asks for them, and Hadoop's local file system then forks `ls -ld` for every file listed to
+            # fill in its owner and permissions. A warm daily stocks job: 11.9 -> 8.9 s.
+            .config("spark.sql.sources.ignoreDataLocality", "true")
             # s3://<bucket>/ is a mount of the workspace folder (see mount_workspace)
             .config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme")
         )
+        # The workspace's files without a chmod process per file and folder written, nor .crc side files (S3 has
+        # none, the sync leaves them out): see NioLocalFileSystem.java. Without its jar, Hadoop's own.
         jar = _local_fs_jar()
         if jar is not None:
-            builder = builder.config("spark.driver.extraClassPath", str(jar))
-        # The workspace's files: no .crc side files (S3 has none, the sync leaves them out) and, with the jar,
-        # no chmod process per file written (see NioLocalFileSystem.java).
-        builder = builder.config("spark.hadoop.fs.file.impl", LOCAL_FS_CLASS if jar is not None else HADOOP_RAW_FS)
+            builder = builder.config("spark.driver.extraClassPath", str(jar)).config(
+                "spark.hadoop.fs.file.impl", LOCAL_FS_CLASS
+            )
         if log_path is not None:
             _launch_jvm(log_path, builder)
         _spark = builder.getOrCreate()
@@ -113,40 +117,45 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
 
 
 def _local_fs_jar() -> Path | None:
-    """The jar of ``NioLocalFileSystem.java``, compiled once per source and Hadoop version; None without a JDK.
+    """The jar of ``NioLocalFileSystem.java``, compiled once per source, flags and Hadoop version; None if it can't be.
 
     Built with the JDK's ``javac`` and ``jar`` against the ``hadoop-client-api`` jar PySpark ships, into
-    ``$XDG_CACHE_HOME/finlake`` (default ``~/.cache/finlake``). Without them (a Java runtime only), or when
-    the build fails, None: Spark then uses Hadoop's own raw local file system, which gives the same files,
-    more slowly. Concurrent builders (pytest-xdist's workers) each build and rename their jar into place.
+    ``$XDG_CACHE_HOME/finlake`` (default ``~/.cache/finlake``). None, with a warning on the log, without them (a Java
+    runtime only), when the build fails or when that folder can't be written: Spark then keeps Hadoop's own local file
+    system, which gives the same files (and ``.crc`` side files, which the sync leaves out), more slowly.
+    Concurrent builders (pytest-xdist's workers) each build in a folder of their own and rename their jar into place.
     """
     import pyspark
 
     hadoop = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
     javac, jar_tool = shutil.which("javac"), shutil.which("jar")
     if not hadoop or javac is None or jar_tool is None:
-        log.warning("no JDK (javac, jar) found: local Spark writes through Hadoop's raw local file system (slower)")
+        log.warning("no JDK (javac, jar) found: local Spark writes through Hadoop's local file system (slower)")
         return None
-    digest = hashlib.sha256(LOCAL_FS_SOURCE.read_bytes() + hadoop[-1].name.encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "finlake"
-    jar = cache / f"local-fs-{digest}.jar"
-    if jar.exists():
+    flags = ["-nowarn", "--release", "8", "-Xlint:-options", "-cp", str(hadoop[-1])]
+    key = LOCAL_FS_SOURCE.read_bytes() + " ".join([*flags[:-1], hadoop[-1].name]).encode()
+    try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "finlake"
+        jar = cache / f"local-fs-{hashlib.sha256(key).hexdigest()[:16]}.jar"
+        if jar.exists():
+            return jar
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            classes, built = Path(tmp) / "classes", Path(tmp) / "local-fs.jar"
+            for step in (
+                [javac, *flags, "-d", str(classes), str(LOCAL_FS_SOURCE)],
+                [jar_tool, "cf", str(built), "-C", str(classes), "."],
+            ):
+                done = subprocess.run(step, capture_output=True, text=True, timeout=300)
+                if done.returncode:
+                    raise OSError(f"{Path(step[0]).name} failed: {done.stderr.strip()}")
+            os.replace(built, jar)
         return jar
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        classes, built = Path(tmp) / "classes", Path(tmp) / "local-fs.jar"
-        compile_source = ["-nowarn", "--release", "8", "-Xlint:-options", "-cp", str(hadoop[-1]), "-d", str(classes)]
-        steps = [
-            [javac, *compile_source, str(LOCAL_FS_SOURCE)],
-            [jar_tool, "cf", str(built), "-C", str(classes), "."],
-        ]
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True)
-            if done.returncode:
-                log.warning("building %s failed, using Hadoop's raw local file system: %s", jar.name, done.stderr)
-                return None
-        os.replace(built, jar)
-    return jar
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as error:  # RuntimeError: Path.home() without a home
+        log.warning(
+            "building %s failed, local Spark writes through Hadoop's local file system: %s", LOCAL_FS_CLASS, error
+        )
+        return None
 
 
 def _launch_jvm(log_path: Path, builder: Any) -> None:

@@ -1,11 +1,12 @@
 """The local SparkSession writes the workspace through `NioLocalFileSystem`: the same files, no chmod process each.
 
 Hadoop's local file system forks ``chmod`` for every file and folder it creates when its native library is absent
-(PySpark ships none): about 3 ms each, most of a small partition's write (BENCHMARKS.md).
+(PySpark ships none): about 3 ms each, most of a small partition's write (docs/decisions/0022-fast-local-loop.md).
 """
 
 from __future__ import annotations
 
+import logging
 import stat
 import zipfile
 from pathlib import Path
@@ -19,8 +20,12 @@ pytestmark = pytest.mark.slow
 
 def test_the_session_writes_partitions_with_hadoops_permissions_and_no_checksum_files(tmp_path: Path):
     spark = local_glue.local_spark()
-    # This machine and CI have a JDK: a session without the class would pass the rest of this test, more slowly.
-    assert spark.sparkContext._jsc.hadoopConfiguration().get("fs.file.impl") == local_glue.LOCAL_FS_CLASS
+    jvm, conf = spark.sparkContext._jvm, spark.sparkContext._jsc.hadoopConfiguration()
+    # The instance Hadoop hands out for file:// (the s3:// mount's folders resolve through it), not only the setting.
+    # This machine and CI have a JDK: without the jar the rest of this test passes, more slowly.
+    local = jvm.org.apache.hadoop.fs.FileSystem.get(jvm.java.net.URI("file:///"), conf)
+    assert local.getClass().getName() == local_glue.LOCAL_FS_CLASS
+    assert jvm.org.apache.hadoop.fs.FileSystem.getLocal(conf).getClass().getName() == local_glue.LOCAL_FS_CLASS
 
     spark.range(6).selectExpr("id", "id % 2 AS k").write.partitionBy("k").parquet(f"{tmp_path.as_uri()}/t")
 
@@ -28,7 +33,7 @@ def test_the_session_writes_partitions_with_hadoops_permissions_and_no_checksum_
     folders = [p for p in written if p.is_dir()]
     files = [p for p in written if p.is_file()]
     assert sorted(p.name for p in folders) == ["k=0", "k=1"]
-    assert not [p for p in files if p.name.endswith(".crc")]  # a raw file system: S3 holds no side files either
+    assert not [p for p in files if p.name.endswith(".crc")]  # S3 holds no side files either
     # Hadoop's defaults under its umask 022, set by java.nio rather than a chmod process
     assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o755}
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
@@ -39,10 +44,32 @@ def test_the_jar_is_built_once_per_source_and_none_without_a_jdk(tmp_path: Path,
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     jar = local_glue._local_fs_jar()
     assert jar is not None and jar.parent == tmp_path / "finlake"
-    assert "finlake/local/NioLocalFileSystem.class" in zipfile.ZipFile(jar).namelist()
+    names = zipfile.ZipFile(jar).namelist()
+    assert {"finlake/local/NioLocalFileSystem.class", "finlake/local/NioLocalFileSystem$Raw.class"} <= set(names)
     built = jar.stat().st_mtime_ns
     assert local_glue._local_fs_jar() == jar and jar.stat().st_mtime_ns == built  # cached, not rebuilt
     assert [p.name for p in (tmp_path / "finlake").iterdir()] == [jar.name]  # no build folder left
 
     monkeypatch.setattr(local_glue.shutil, "which", lambda name: None)
-    assert local_glue._local_fs_jar() is None  # Spark then uses Hadoop's RawLocalFileSystem
+    assert local_glue._local_fs_jar() is None  # Spark then keeps Hadoop's own local file system
+
+
+def test_a_failed_build_or_an_unwritable_cache_falls_back_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    broken = tmp_path / "NioLocalFileSystem.java"
+    broken.write_text("package finlake.local; public class NioLocalFileSystem extends Missing {}\n")
+    monkeypatch.setattr(local_glue, "LOCAL_FS_SOURCE", broken)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with caplog.at_level(logging.WARNING, logger=local_glue.__name__):
+        assert local_glue._local_fs_jar() is None
+    assert "javac failed" in caplog.text and "Missing" in caplog.text
+    assert list((tmp_path / "cache" / "finlake").iterdir()) == []  # no jar, no build folder
+
+    monkeypatch.setattr(local_glue, "LOCAL_FS_SOURCE", Path(local_glue.__file__).with_name("NioLocalFileSystem.java"))
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))  # a cache folder that can't be made
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=local_glue.__name__):
+        assert local_glue._local_fs_jar() is None
+    assert "building finlake.local.NioLocalFileSystem failed" in caplog.text
