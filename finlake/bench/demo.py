@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -88,19 +89,20 @@ def labelled(measured: dict[str, Any]) -> list[dict[str, Any]]:
     folder (``bank (mock-bank)``), whatever the order the demo runs them in.
     """
     runs = measured["runs"]
-    per_domain: dict[tuple[str, str], int] = {}
+
+    def name(run: dict[str, Any]) -> str:
+        workspace = run.get("workspace", ".")
+        return run["domain"] if workspace == "." else f"{run['domain']} ({Path(workspace).name})"
+
+    per_name = Counter(name(run) for run in runs)
+    seen: Counter[str] = Counter()
     for run in runs:
-        key = (run["domain"], run.get("workspace", "."))
-        per_domain[key] = per_domain.get(key, 0) + 1
-    seen: dict[str, int] = {}
-    for run in runs:
-        domain, workspace = run["domain"], run.get("workspace", ".")
-        name = domain if workspace == "." else f"{domain} ({Path(workspace).name})"
-        seen[name] = seen.get(name, 0) + 1
-        if name == "stocks" and per_domain[(domain, workspace)] == 2:
-            run["label"] = "stocks backfill" if seen[name] == 1 else "stocks daily"
+        each = name(run)
+        seen[each] += 1
+        if each == "stocks" and per_name[each] == 2:
+            run["label"] = "stocks backfill" if seen[each] == 1 else "stocks daily"
         else:
-            run["label"] = name if per_domain[(domain, workspace)] == 1 else f"{name} #{seen[name]}"
+            run["label"] = each if per_name[each] == 1 else f"{each} #{seen[each]}"
         first, last = _stamp(run["started"]), _stamp(run["stopped"])
         run["jobs"] = [job for job in measured["jobs"] if first <= job["started"] <= last]
     return runs
