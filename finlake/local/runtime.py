@@ -23,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
@@ -54,6 +53,7 @@ from functions.common.contract import (
     function_environment,
     glue_job_arguments,
 )
+from functions.common.lake import client as lake_client
 from stacks.specs import DomainSpec
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -136,7 +136,6 @@ class EmbeddedAws:
         self.outbox_url = ""
         self.notify_function_arn = ""
         self.state_machines: dict[str, str] = {}
-        self._clients: dict[str, Any] = {}
         # What moto and the workspace folder agreed on at the last sync, so that each sync moves only what changed.
         self._agreed: dict[tuple[str, str], _Agreed] = {}
         self._metadata: dict[str, dict[str, str]] = {}  # "bucket/key" -> user metadata (s3-metadata.json)
@@ -191,14 +190,13 @@ class EmbeddedAws:
                     os.environ[key] = value
 
     def client(self, service: str) -> Any:
-        """One client per service for the session.
+        """The process's client for ``service`` in the local region (`functions.common.lake.client`).
 
-        Creating a client reads os.environ, which the in-process Lambda adapter changes on moto's executor thread while
-        this thread polls.
+        Made once, not per session: making a client reads os.environ, which the in-process Lambda adapter changes on
+        moto's executor thread while this thread polls, and the first one of a boto3 session (moto starts a new one)
+        reads the service's model from disk.
         """
-        if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION)
-        return self._clients[service]
+        return lake_client(service, REGION)
 
     # -- resources -------------------------------------------------------------------------------
 

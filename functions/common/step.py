@@ -40,7 +40,7 @@ from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.contract import METRICS_NAMESPACE
-from functions.common.lake import Lake
+from functions.common.lake import Lake, client
 from functions.common.manifest import Manifest
 from functions.common.naming import RunRequest
 from functions.common.telemetry import record_run as record_run_metrics
@@ -54,10 +54,8 @@ StepInput = RunRequest | Manifest
 
 
 def glue_client() -> Any:
-    """A boto3 Glue client (the Catalog steps' service)."""
-    import boto3
-
-    return boto3.client("glue")
+    """The process's boto3 Glue client (the Catalog steps' service; `functions.common.lake.client`)."""
+    return client("glue")
 
 
 def input_type(fn: Callable[..., Manifest]) -> type[RunRequest] | type[Manifest]:

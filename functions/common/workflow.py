@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-import boto3
+from functions.common.lake import client
 
 
 def start_named_execution(name: str, request: dict[str, Any]) -> bool:
@@ -15,7 +15,7 @@ def start_named_execution(name: str, request: dict[str, Any]) -> bool:
     Start ``$STATE_MACHINE_ARN`` as execution ``name``; False when one of that name already
     exists (the same content was already started: Step Functions refuses the duplicate).
     """
-    sfn = boto3.client("stepfunctions")
+    sfn = client("stepfunctions")
     try:
         sfn.start_execution(stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(request))
     except sfn.exceptions.ExecutionAlreadyExists:
