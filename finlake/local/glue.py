@@ -76,6 +76,7 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             SparkSession.builder.master(f"local[{cores}]")
             .config("spark.default.parallelism", str(cores))
             .config("spark.sql.adaptive.enabled", "false")
+            .config("spark.sql.codegen.cache.maxEntries", "2000")
             .appName("finlake-local-glue")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", str(cores))
