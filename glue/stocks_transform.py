@@ -1250,40 +1250,54 @@ def _typed(frame: DataFrame, types: dict[str, str]) -> DataFrame:
 
 
 def _write_curated(spark: SparkSession, args: dict[str, str], curated: str, result: dict[str, Any]) -> None:
-    staged_quotes = glue_io.read_optional(spark, args.get("staged_quotes"))
-    if staged_quotes is not None:
-        quotes, dropped = dedupe_quotes(_typed(staged_quotes, QUOTE_TYPES))
-        quotes = quotes.cache()
-        result["quotes_rows"] = quotes.count()
+    """Write each staged input to its curated table, the tables concurrently (`glue_io.concurrently`)."""
+
+    def quotes() -> None:
+        staged = glue_io.read_optional(spark, args.get("staged_quotes"))
+        if staged is None:
+            return
+        rows, dropped = dedupe_quotes(_typed(staged, QUOTE_TYPES))
+        rows = rows.cache()
+        result["quotes_rows"] = rows.count()
         result["quotes_duplicates_dropped"] = dropped
-        result["quotes_partitions"] = glue_io.distinct_values(quotes, "dt_ref")
-        glue_io.write_partitioned(quotes, curated + "b3_quotes/", "dt_ref")
-        quotes.unpersist()
+        result["quotes_partitions"] = glue_io.distinct_values(rows, "dt_ref")
+        glue_io.write_partitioned(rows, curated + "b3_quotes/", "dt_ref")
+        rows.unpersist()
 
-    staged_portfolio = glue_io.read_optional(spark, args.get("staged_portfolio"))
-    if staged_portfolio is not None:
-        portfolio = _typed(staged_portfolio, _ddl_types(PORTFOLIO_SCHEMA))
-        result["portfolio_partitions"] = glue_io.distinct_values(portfolio, "dt_ref")
-        glue_io.write_partitioned(portfolio, curated + "b3_ibov_portfolio/", "dt_ref")
+    def portfolio() -> None:
+        staged = glue_io.read_optional(spark, args.get("staged_portfolio"))
+        if staged is None:
+            return
+        rows = _typed(staged, _ddl_types(PORTFOLIO_SCHEMA))
+        result["portfolio_partitions"] = glue_io.distinct_values(rows, "dt_ref")
+        glue_io.write_partitioned(rows, curated + "b3_ibov_portfolio/", "dt_ref")
 
-    staged_series = glue_io.read_optional(spark, args.get("staged_series"))
-    if staged_series is not None:
-        series = _typed(staged_series, _ddl_types(SERIES_SCHEMA)).select("series", "code", "date", "value")
-        result["series"] = glue_io.distinct_values(series, "series")
-        _merge_into(spark, args, series, curated + "bcb_series/", SERIES_SCHEMA, "series")
+    def series() -> None:
+        staged = glue_io.read_optional(spark, args.get("staged_series"))
+        if staged is None:
+            return
+        rows = _typed(staged, _ddl_types(SERIES_SCHEMA)).select("series", "code", "date", "value")
+        result["series"] = glue_io.distinct_values(rows, "series")
+        _merge_into(spark, args, rows, curated + "bcb_series/", SERIES_SCHEMA, "series")
 
-    staged_macro = glue_io.read_optional(spark, args.get("staged_macro"))
-    if staged_macro is not None:
-        macro = _typed(staged_macro, _ddl_types(MACRO_SCHEMA)).select("source", "series", "date", "value")
-        result["macro_series"] = glue_io.distinct_values(macro, "series")
-        _merge_into(spark, args, macro, curated + "macro_series/", MACRO_SCHEMA, "series")
+    def macro() -> None:
+        staged = glue_io.read_optional(spark, args.get("staged_macro"))
+        if staged is None:
+            return
+        rows = _typed(staged, _ddl_types(MACRO_SCHEMA)).select("source", "series", "date", "value")
+        result["macro_series"] = glue_io.distinct_values(rows, "series")
+        _merge_into(spark, args, rows, curated + "macro_series/", MACRO_SCHEMA, "series")
 
-    staged_global = glue_io.read_optional(spark, args.get("staged_global"))
-    if staged_global is not None:
+    def global_quotes() -> None:
+        staged = glue_io.read_optional(spark, args.get("staged_global"))
+        if staged is None:
+            return
         types = _ddl_types(GLOBAL_SCHEMA)
-        bars = _typed(staged_global, types).select(*types)
+        bars = _typed(staged, types).select(*types)
         result["global_symbols"] = glue_io.distinct_values(bars, "symbol")
         _merge_into(spark, args, bars, curated + "global_quotes/", GLOBAL_SCHEMA, "symbol")
+
+    glue_io.concurrently(quotes, portfolio, series, macro, global_quotes)
 
 
 def _merge_into(spark: SparkSession, args: dict[str, str], staged: DataFrame, target: str, ddl: str, key: str) -> None:
@@ -1514,7 +1528,8 @@ def _write_refined_tables(
     """Write every refined table for the sessions of ``span``.
 
     Every refined table for the sessions of ``span`` (correlations: the month ends whose next session is in
-    it). ``args["analytics"] == "off"`` leaves out risk_metrics, trading_signals and correlations (benchmarks).
+    it), the tables concurrently over the same cached inputs (`glue_io.concurrently`).
+    ``args["analytics"] == "off"`` leaves out risk_metrics, trading_signals and correlations (benchmarks).
     """
     start, end = span
     # Small inputs, each used several times by the plans below: read the files once.
@@ -1525,29 +1540,40 @@ def _write_refined_tables(
     cached = [quotes, portfolios, cdi, sessions, base, daily]
     # A few days (a daily run): only their rows go through the trailing windows (same values, see Trailing).
     targeted = span if (end - start).days < TARGETED_MAX_DAYS else None
-    result["indicator_rows"], result["indicator_partitions"], mover = _write_refined(
-        indicators_of(base, targeted), refined + "stock_indicators/", span, _headline_mover
-    )
-    sectors = sector_performance_of(daily, sessions, _anchors(spark, refined, start))
-    result["sector_rows"], result["sector_partitions"], _ = _write_refined(
-        sectors, refined + "sector_performance/", span
-    )
-    if args.get("analytics", "on") != "off":
+    said: dict[str, dict[str, Any]] = {}
+
+    def indicators() -> None:
+        result["indicator_rows"], result["indicator_partitions"], said["mover"] = _write_refined(
+            indicators_of(base, targeted), refined + "stock_indicators/", span, _headline_mover
+        )
+
+    def sectors() -> None:
+        frame = sector_performance_of(daily, sessions, _anchors(spark, refined, start))
+        result["sector_rows"], result["sector_partitions"], _ = _write_refined(
+            frame, refined + "sector_performance/", span
+        )
+
+    def risk() -> None:
         returns = _ticker_returns(base).unionByName(_sector_returns(daily, sessions))
         market = args.get("global_market") or DEFAULT_MARKET
         etf = _read_global(spark, curated, start, end, market)
         if etf is not None:
             returns = returns.unionByName(etf)
-        risk = risk_of(returns, targeted).withColumn(
+        frame = risk_of(returns, targeted).withColumn(
             "benchmark", F.when(F.col("level") == "etf", F.lit(market)).otherwise(F.lit("IBOV"))
         )
-        result["risk_rows"], result["risk_partitions"], worst = _write_refined(
-            risk, refined + "risk_metrics/", span, _headline_risk
+        result["risk_rows"], result["risk_partitions"], said["worst"] = _write_refined(
+            frame, refined + "risk_metrics/", span, _headline_risk
         )
+
+    def signals() -> None:
         result["signal_rows"], result["signal_partitions"], _ = _write_refined(
             signals_of(base, daily, targeted), refined + "trading_signals/", span
         )
+
+    def correlations() -> None:
         ends = month_ends(sessions).filter(F.col("next_session").between(F.lit(start), F.lit(end))).cache()
+        cached.append(ends)
         if ends.count():
             factors = read_factors(
                 spark, curated, start - timedelta(days=LOOKBACK_DAYS + 2 * FACTOR_STALE_DAYS + 31), end
@@ -1556,8 +1582,11 @@ def _write_refined_tables(
             result["correlation_rows"], result["correlation_partitions"], _ = _write_refined(
                 correlations_of(daily, sessions, factors, ends), refined + "correlations/", None
             )
-        cached.append(ends)
-        result["headline"] = {"biggest_mover": mover, "worst_sector_var": worst}
+
+    analytics = args.get("analytics", "on") != "off"
+    glue_io.concurrently(indicators, sectors, *((risk, signals, correlations) if analytics else ()))
+    if analytics:
+        result["headline"] = {"biggest_mover": said["mover"], "worst_sector_var": said["worst"]}
     for frame in cached:
         frame.unpersist()
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,28 +39,53 @@ ACTIONS = ("count", "collect", "first", "take", "head", "tail", "toPandas", "sho
 
 
 class Clock:
-    """Seconds per category while a Glue script runs; nested calls count for the outermost only."""
+    """Seconds per category while a Glue script runs; nested calls count for the outermost only.
+
+    A script may run Spark calls on several threads at once (``glue_io.concurrently``). Each instant is then charged to
+    one category only, the first of :data:`PRIORITY` that some thread is in, so the categories never add up to more
+    than the script's wall time and the rest of it is the driver's.
+    """
+
+    PRIORITY = ("write", "compute", "read")
 
     def __init__(self, now: Callable[[], float] = time.perf_counter) -> None:
         self.now = now
-        self.depth = 0
         self.active = False
         self.seconds: dict[str, float] = {}
+        self._thread = threading.local()  # .depth: timed calls under way on this thread
+        self._lock = threading.Lock()
+        self._running: Counter[str] = Counter()  # outermost timed calls under way, per category, on every thread
+        self._since = 0.0
+
+    def _charge(self) -> None:
+        """Charge the time since the last change to the category that held it (under the lock)."""
+        now = self.now()
+        held = next((c for c in self.PRIORITY if self._running[c]), None) or next(
+            (c for c, n in self._running.items() if n), None
+        )
+        if held is not None:
+            self.seconds[held] = self.seconds.get(held, 0.0) + now - self._since
+        self._since = now
 
     def timed(self, category: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """``fn`` with its wall time added to ``category`` when it is the outermost timed call of a script."""
+        """``fn`` with its wall time charged to ``category`` when it is the outermost timed call of its thread."""
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not self.active or self.depth:
+            depth = getattr(self._thread, "depth", 0)
+            if not self.active or depth:
                 return fn(*args, **kwargs)
-            self.depth += 1
-            started = self.now()
+            self._thread.depth = 1
+            with self._lock:
+                self._charge()
+                self._running[category] += 1
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.depth -= 1
-                self.seconds[category] = self.seconds.get(category, 0.0) + self.now() - started
+                with self._lock:
+                    self._charge()
+                    self._running[category] -= 1
+                self._thread.depth = 0
 
         return wrapper
 

@@ -76,6 +76,8 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             SparkSession.builder.master(f"local[{cores}]")
             .config("spark.default.parallelism", str(cores))
             .config("spark.sql.adaptive.enabled", "false")
+            # Spark keeps 100 generated classes by default; the demo's backfill compiles about 600, so the daily
+            # run after it compiled its own again (its Transform 15.5 -> 13.7 s with 2,000 kept).
             .config("spark.sql.codegen.cache.maxEntries", "2000")
             .appName("finlake-local-glue")
             .config("spark.sql.session.timeZone", "UTC")

@@ -22,6 +22,7 @@ import codecs
 import json
 import sys
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -278,3 +279,21 @@ def read_json(uri: str) -> dict[str, Any]:
         body = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
         return dict(json.loads(body))
     return dict(json.loads(Path(parsed.path if parsed.scheme == "file" else uri).read_text()))
+
+
+def concurrently(*calls: Callable[[], None]) -> None:
+    """Run each of ``calls`` on a thread of its own and wait for all of them; re-raise the first call's failure.
+
+    For independent writes (tables that read the same cached inputs): while one thread's Spark job runs, another
+    plans its own, so the driver's planning and the executors' tasks overlap instead of taking turns. Spark runs
+    jobs from several threads of one session (FIFO between them).
+
+    Raises
+    ------
+    Exception
+        What the first failing call (in the order given) raised, after every call has ended.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(calls))) as pool:
+        futures = [pool.submit(call) for call in calls]
+    for future in futures:
+        future.result()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from finlake.bench.demo import PHASES, labelled, phases, render
 from finlake.bench.demo_probe import Clock
 
@@ -51,6 +53,31 @@ def test_nested_timed_calls_count_once_for_the_outermost() -> None:
     clock.active = False
     inner()  # outside a script: not timed
     assert clock.seconds == {"write": 1.0, "compute": 1.0}
+
+
+def test_calls_on_several_threads_charge_each_instant_to_one_category() -> None:
+    now = [0.0]
+    clock = Clock(now=lambda: now[0])
+    entered, release = threading.Event(), threading.Event()
+
+    def computing() -> None:
+        entered.set()
+        release.wait()
+
+    def writing() -> None:
+        now[0] = 2.0
+
+    compute, write = clock.timed("compute", computing), clock.timed("write", writing)
+    clock.active = True
+    thread = threading.Thread(target=compute)
+    thread.start()  # compute from 0
+    entered.wait()
+    now[0] = 1.0
+    write()  # write from 1 to 2, while compute goes on: that second is the write's
+    now[0] = 3.0
+    release.set()
+    thread.join()  # compute ends at 3
+    assert clock.seconds == {"compute": 2.0, "write": 1.0}
 
 
 def test_the_section_names_each_goal_and_whether_it_is_met() -> None:

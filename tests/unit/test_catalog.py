@@ -90,6 +90,6 @@ def test_keys_left_unprocessed_are_asked_again(glue: Any) -> None:
 
 def test_keys_still_unprocessed_after_the_retries_fail_the_step(glue: Any) -> None:
     throttled = Recording(glue, unprocessed=catalog.UNPROCESSED_RETRIES + 1)
-    with pytest.raises(RuntimeError, match="db_curated.quotes: Glue left 2 partition"):
+    with pytest.raises(RuntimeError, match=r"db_curated\.quotes: Glue left 2 partition"):
         register(throttled, TABLE, lake=LAKE, values=_days(2))
     assert len(throttled.asked) == catalog.UNPROCESSED_RETRIES + 1
