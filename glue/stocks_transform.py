@@ -1272,32 +1272,27 @@ def _write_curated(spark: SparkSession, args: dict[str, str], curated: str, resu
         result["portfolio_partitions"] = glue_io.distinct_values(rows, "dt_ref")
         glue_io.write_partitioned(rows, curated + "b3_ibov_portfolio/", "dt_ref")
 
-    def series() -> None:
-        staged = glue_io.read_optional(spark, args.get("staged_series"))
-        if staged is None:
-            return
-        rows = _typed(staged, _ddl_types(SERIES_SCHEMA)).select("series", "code", "date", "value")
-        result["series"] = glue_io.distinct_values(rows, "series")
-        _merge_into(spark, args, rows, curated + "bcb_series/", SERIES_SCHEMA, "series")
+    def merged(staged_arg: str, table: str, ddl: str, key: str, said: str) -> Callable[[], None]:
+        """Merge the staged rows of ``staged_arg`` into curated ``table`` by ``key`` (`_merge_into`)."""
 
-    def macro() -> None:
-        staged = glue_io.read_optional(spark, args.get("staged_macro"))
-        if staged is None:
-            return
-        rows = _typed(staged, _ddl_types(MACRO_SCHEMA)).select("source", "series", "date", "value")
-        result["macro_series"] = glue_io.distinct_values(rows, "series")
-        _merge_into(spark, args, rows, curated + "macro_series/", MACRO_SCHEMA, "series")
+        def write() -> None:
+            staged = glue_io.read_optional(spark, args.get(staged_arg))
+            if staged is None:
+                return
+            types = _ddl_types(ddl)
+            rows = _typed(staged, types).select(*types)
+            result[said] = glue_io.distinct_values(rows, key)
+            _merge_into(spark, args, rows, curated + table + "/", ddl, key)
 
-    def global_quotes() -> None:
-        staged = glue_io.read_optional(spark, args.get("staged_global"))
-        if staged is None:
-            return
-        types = _ddl_types(GLOBAL_SCHEMA)
-        bars = _typed(staged, types).select(*types)
-        result["global_symbols"] = glue_io.distinct_values(bars, "symbol")
-        _merge_into(spark, args, bars, curated + "global_quotes/", GLOBAL_SCHEMA, "symbol")
+        return write
 
-    glue_io.concurrently(quotes, portfolio, series, macro, global_quotes)
+    glue_io.concurrently(
+        quotes,
+        portfolio,
+        merged("staged_series", "bcb_series", SERIES_SCHEMA, "series", "series"),
+        merged("staged_macro", "macro_series", MACRO_SCHEMA, "series", "macro_series"),
+        merged("staged_global", "global_quotes", GLOBAL_SCHEMA, "symbol", "global_symbols"),
+    )
 
 
 def _merge_into(spark: SparkSession, args: dict[str, str], staged: DataFrame, target: str, ddl: str, key: str) -> None:
