@@ -60,9 +60,7 @@ class Clock:
     def _charge(self) -> None:
         """Charge the time since the last change to the category that held it (under the lock)."""
         now = self.now()
-        held = next((c for c in self.PRIORITY if self._running[c]), None) or next(
-            (c for c, n in self._running.items() if n), None
-        )
+        held = next((c for c in self.PRIORITY if self._running[c]), None)
         if held is not None:
             self.seconds[held] = self.seconds.get(held, 0.0) + now - self._since
         self._since = now
