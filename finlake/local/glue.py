@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 _spark: SparkSession | None = None
 _mounted: tuple[str, tuple[str, ...]] | None = None  # (workspace s3 folder, buckets) Spark's s3:// points at
 SPARK_LOG = "logs/spark.log"  # under the workspace
+JVM_OPTIONS = (
+    "-XX:+UseParallelGC -XX:Tier4InvocationThreshold=50000 -XX:Tier4MinInvocationThreshold=6000"
+    " -XX:Tier4CompileThreshold=150000 -XX:Tier4BackEdgeThreshold=400000"
+)
 LOCAL_FS_SOURCE = Path(__file__).with_name("NioLocalFileSystem.java")
 LOCAL_FS_CLASS = "finlake.local.NioLocalFileSystem"
 log = logging.getLogger(__name__)
@@ -86,7 +90,12 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             # The parallel collector: a 2 GB heap on a few cores, where G1's concurrent threads compete with the tasks.
-            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config} -XX:+UseParallelGC")
+            # C2, the JIT's optimizing tier, only for code ten times hotter than its defaults: a local session compiles
+            # Spark's generated classes for small data, and C2 was the JVM's busiest thread (47 of 133 CPU-s in
+            # tests/glue/test_stocks_analytics.py). tests/glue's transform and cards files: JVM CPU 166 -> 133 s,
+            # 107.5 -> 98.6 s; the demo's backfill no slower (69.9 -> 63.4 s, one probe a side). C1 alone (no C2)
+            # made the driver's planning twice as slow.
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log_config} {JVM_OPTIONS}")
             .config("spark.driver.memory", "2g")
             # The UI is off but its listeners still keep every job, stage and SQL plan of the session in the
             # driver (1000 SQL executions by default). One session serves every local run of a process

@@ -19,12 +19,28 @@ this project's workflows as AWS would:
    build it as a *custom* error name and the execution dies with a ValueError. AWS re-raises the
    name as is; the adapter lets the Fail state carry it.
 
+Three more only save time, and change nothing finlake reads:
+
+4. **ASL parsing**: moto lexes and parses a definition with ANTLR when the state machine is created
+   (to validate it) and again for every execution, about 0.15 s each in Python. The parse tree of a
+   definition's text is kept (`_asl_tree`, read-only once built); moto's own preprocessor still
+   builds fresh evaluation components from it for every execution, so no state is shared between
+   executions. A definition with syntax errors is parsed again each time and refused as before.
+5. **Task clients**: moto builds a new boto3 client for every Task state it runs (Lambda, Glue,
+   SNS, SQS), about 40 ms each. One client per region and service is kept, with moto's own settings
+   (credentials ``ak``/``sk``, no retries); boto3's clients are thread-safe and route through moto's
+   interceptor whenever a mock is active, as any client does.
+6. **SNS signing key**: moto makes a 2048-bit RSA key for each subscription (about 40 ms), to sign
+   the messages it delivers; one key serves the process, as one certificate signs a region's
+   messages on AWS.
+
 `install()` applies them once; it refuses any other moto version, so an upgrade is a deliberate
 change that re-checks these adapters.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -197,6 +213,60 @@ def _fail_error_name(error_value: str | None) -> Any:
     return CustomErrorName(error_value)
 
 
+@functools.lru_cache(maxsize=64)
+def _asl_tree(definition: str) -> Any:
+    """The ANTLR parse tree of a definition's text, as moto's ``AmazonStateLanguageParser.parse`` builds it.
+
+    Raises moto's ``ASLParserException`` (not cached) on syntax errors.
+    """
+    from antlr4 import CommonTokenStream, InputStream
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+    from moto.stepfunctions.parser.asl.parse.asl_parser import ASLParserException, SyntaxErrorListener
+
+    listener = SyntaxErrorListener()
+    parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
+    parser.removeErrorListeners()
+    parser.addErrorListener(listener)
+    tree = parser.state_machine()
+    if listener.errors:
+        raise ASLParserException(errors=listener.errors)
+    return tree
+
+
+def _asl_parse(definition: str) -> tuple[Any, Any]:
+    """``AmazonStateLanguageParser.parse``: fresh evaluation components from the kept parse tree."""
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    tree = _asl_tree(definition)
+    return Preprocessor().visit(tree), tree
+
+
+class _TaskClients:
+    """Stands for the ``boto3`` module in moto's ``boto_client_for``: one client per region and service."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        self._session = boto3.Session()  # its own: boto3's default session is moto's to reset
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
+
+    def client(self, service_name: str, region_name: str, **kwargs: Any) -> Any:
+        key = (service_name, region_name, kwargs.get("endpoint_url"))
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._session.client(service_name, region_name=region_name, **kwargs)
+            return self._clients[key]
+
+
+@functools.cache
+def _sns_signing_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def set_glue_runner(runner: GlueRunner | None) -> None:
     """Set the runner moto's patched ``StartJobRun`` calls for a Glue job (None: no local Glue)."""
     global _glue_runner
@@ -231,6 +301,14 @@ def install() -> None:
     service = callback_module.StateTaskServiceCallback
     _original_eval_integration_pattern = service._eval_integration_pattern
     service._eval_integration_pattern = _guarded_eval_integration_pattern  # type: ignore[method-assign]
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    AmazonStateLanguageParser.parse = staticmethod(_asl_parse)  # type: ignore[method-assign]
+    boto_client.boto3 = _TaskClients()  # type: ignore[assignment]
+    from moto.sns.models import Subscription
+
+    Subscription.private_key = lambda self: _sns_signing_key()  # type: ignore[method-assign,assignment]
     _installed = True
 
 

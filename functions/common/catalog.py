@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from functions.common.lake import Lake, s3_uri
+from functions.common.lake import Lake, s3_uri, session
 from functions.common.tables import Table
 
 
@@ -85,12 +85,17 @@ def register(
         description=table.description,
         columns_comments=table.comments_for(columns) or None,
         mode="update",  # type: ignore[arg-type]  # accepted by awswrangler 3.17, missing from its hint; keeps partitions
+        boto3_session=session(),
     )
     existing = _registered(glue, database, table.name, wanted)
     missing = {f"{path}{table.key}={value}/": [value] for value in wanted if value not in existing}
     if missing:
         wr.catalog.add_parquet_partitions(
-            database=database, table=table.name, partitions_values=missing, compression="zstd"
+            database=database,
+            table=table.name,
+            partitions_values=missing,
+            compression="zstd",
+            boto3_session=session(),
         )
     return Registered(table=table, database=database, values=wanted)
 
@@ -151,5 +156,5 @@ def _parquet_columns(lake: Lake, path: str, key: str, values: Sequence[str]) -> 
     sample = [u for u in lake.list_uris(f"{path}{key}={values[0]}/") if u.endswith(".parquet")] if values else []
     if not sample:
         raise ValueError(f"{path}: no columns declared and no Parquet file written to read them from")
-    columns, _ = wr.s3.read_parquet_metadata(path=sample[:1])
+    columns, _ = wr.s3.read_parquet_metadata(path=sample[:1], boto3_session=session())
     return dict(columns)

@@ -1,0 +1,82 @@
+"""The moto adapters that only save time (finlake/local/moto_patches.py, 4-6) change nothing a run sees:
+a kept ASL parse tree still gives each execution its own evaluation components and still refuses a bad
+definition every time; Task states share one client per service; deliveries are still signed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from finlake.local import moto_patches
+
+PASS_THROUGH = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"n": 1}, "End": True}}})
+ROLE = "arn:aws:iam::123456789012:role/r"
+
+
+@pytest.fixture
+def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    moto_patches.install()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield boto3.client("stepfunctions", region_name="us-east-1")
+
+
+def test_each_parse_of_one_definition_builds_new_components_from_one_tree() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    moto_patches.install()
+    first, first_tree = AmazonStateLanguageParser.parse(PASS_THROUGH)
+    second, second_tree = AmazonStateLanguageParser.parse(PASS_THROUGH)
+    assert first_tree is second_tree
+    assert first is not second and type(first) is type(second)
+
+
+def test_a_definition_with_a_syntax_error_is_refused_every_time(sfn: Any) -> None:
+    broken = PASS_THROUGH.replace('"End": true', '"End": tru')
+    for name in ("first", "second"):  # moto 5.2.5 answers InvalidDefinition with an empty error code
+        with pytest.raises(ClientError, match=r"ASLParserException .*line 1:81"):
+            sfn.create_state_machine(name=name, definition=broken, roleArn=ROLE)
+    assert sfn.list_state_machines()["stateMachines"] == []
+
+
+def test_executions_of_one_machine_each_run_to_their_own_output(sfn: Any) -> None:
+    arn = sfn.create_state_machine(name="m", definition=PASS_THROUGH, roleArn=ROLE)["stateMachineArn"]
+    runs = [sfn.start_execution(stateMachineArn=arn, name=f"run-{i}", input="{}")["executionArn"] for i in range(3)]
+    for run in runs:
+        deadline = time.monotonic() + 30
+        while (done := sfn.describe_execution(executionArn=run))["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"n": 1}
+
+
+def test_task_states_share_one_client_per_service_and_region() -> None:
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    moto_patches.install()
+    lambda_client = boto_client_for("us-east-1", "lambda")
+    assert boto_client_for("us-east-1", "lambda") is lambda_client
+    assert boto_client_for("sa-east-1", "lambda") is not lambda_client
+    assert boto_client_for("us-east-1", "glue") is not lambda_client
+    assert lambda_client.meta.config.retries["total_max_attempts"] == 1  # moto's own settings, kept
+
+
+def test_sns_deliveries_are_still_signed() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from moto.sns.models import Subscription
+
+    moto_patches.install()
+    key = Subscription.private_key(object())  # type: ignore[arg-type]
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
+    assert Subscription.private_key(object()) is key  # type: ignore[arg-type]
