@@ -58,6 +58,9 @@ from stacks.specs import DomainSpec
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 UNHANDLED = ("FAILED", "TIMED_OUT", "ABORTED")  # the statuses the platform's EventBridge rule sends on
+STATUS_POLL_S = 0.05  # between DescribeExecution calls while a run is young
+STATUS_POLL_SLOW_AFTER_S, STATUS_POLL_SLOW_S = 2.0, 0.2  # and once it has run that long
+HISTORY_POLL_S = 0.5  # between GetExecutionHistory calls for the progress callback
 
 
 @dataclass
@@ -416,21 +419,29 @@ class EmbeddedAws:
             "executionArn"
         ]
         seen = 0
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        history_at = started
         while True:
             description = sfn.describe_execution(executionArn=execution_arn)
-            events = self._history(execution_arn)
-            for event in events[seen:]:
-                state_event = _state_event(event)
-                if state_event and on_event:
-                    on_event(state_event)
-            seen = len(events)
-            if description["status"] in TERMINAL:
+            ended = description["status"] in TERMINAL
+            now = time.monotonic()
+            # moto answers GetExecutionHistory with the whole history, about 10 ms of CPU a call: read it for the
+            # progress callback at most every HISTORY_POLL_S, and once the run has ended.
+            if ended or (on_event and now - history_at >= HISTORY_POLL_S):
+                events = self._history(execution_arn)
+                history_at = now
+                for event in events[seen:]:
+                    state_event = _state_event(event)
+                    if state_event and on_event:
+                        on_event(state_event)
+                seen = len(events)
+            if ended:
                 break
-            if time.monotonic() > deadline:
+            if now - started > timeout_s:
                 sfn.stop_execution(executionArn=execution_arn, error="finlake.LocalTimeout")
                 raise TimeoutError(f"execution {name} did not finish in {timeout_s} s")
-            time.sleep(0.05)
+            # short runs (most steps take well under a second) end soon after they do; long ones are polled less
+            time.sleep(STATUS_POLL_S if now - started < STATUS_POLL_SLOW_AFTER_S else STATUS_POLL_SLOW_S)
         if description["status"] in UNHANDLED:
             self._status_change(description)
         output = description.get("output")
