@@ -248,16 +248,30 @@ def function_envs(outdir: Path, stack: str, template: Mapping[str, Any]) -> list
 
 
 def materialize(layers: list[Layer], root: Path) -> Path:
-    """/opt/python for ``layers``: each file linked in layer order, a later layer replacing an earlier one's."""
+    """/opt/python for ``layers``: each file linked in layer order, a later layer replacing an earlier one's.
+
+    A module's bytecode cache from .venv (``__pycache__/<name>.cpython-3XX.pyc`` beside its source) is linked
+    beside the linked source, so the import checks do not compile every module again: Python uses it only for
+    that source (it checks the source's size and time), never for a module whose source is not linked.
+    """
     opt = root / "opt" / "python"
     for layer in [runtime(), *layers]:  # the runtime's packages sit behind the layers on sys.path
         for relative, source in layer.files():
             target = opt / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists() or target.is_symlink():
-                target.unlink()
-            target.symlink_to(source)
+            _link(source, target)
+            cached = source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
+            if source.suffix == ".py" and cached.is_file():
+                _link(cached, target.parent / "__pycache__" / cached.name)
+            elif source.suffix == ".py":
+                (target.parent / "__pycache__" / cached.name).unlink(missing_ok=True)  # an earlier layer's
     return opt
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() or target.is_symlink():
+        target.unlink()
+    target.symlink_to(source)
 
 
 BOOT = """

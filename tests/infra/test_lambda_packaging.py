@@ -164,3 +164,16 @@ def test_every_function_fits_lambdas_unzipped_limit_with_a_margin(envs: list[Fun
     print("\n".join(rows))
     over = [env for env in envs if env.size_bytes() > LAMBDA_LIMIT_BYTES - SIZE_MARGIN_BYTES]
     assert not over, "\n".join(rows)
+
+
+def test_the_import_check_fails_a_function_without_a_layer_its_handler_needs(
+    envs: list[FunctionEnv], tmp_path: Path
+) -> None:
+    """What the check exists for, with .venv's bytecode caches linked in: the bank S3 trigger deployed
+    without the bank layer (ofxtools, pynubank) fails at import, as it did on AWS."""
+    trigger = next(env for env in envs if env.handler == DOMAINS["bank"].trigger.handler)  # type: ignore[union-attr]
+    without = [layer for layer in trigger.layers if "bank" not in layer.name.lower()]
+    assert 0 < len(without) < len(trigger.layers), [layer.name for layer in trigger.layers]
+    result = import_handler(trigger, materialize(without, tmp_path))
+    assert result.returncode != 0
+    assert "ModuleNotFoundError" in result.stderr, result.stderr[-2000:]
