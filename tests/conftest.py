@@ -71,3 +71,14 @@ def no_retry_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.common import http
 
     monkeypatch.setattr(http, "RETRY_PAUSES_S", (0.0, 0.0))
+
+
+@pytest.fixture
+def moto_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's test credentials and us-east-1 in the environment, for tests that start their own `mock_aws`."""
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)

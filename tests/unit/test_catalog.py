@@ -27,13 +27,7 @@ LAKE = Lake("raw", "curated", "refined", curated_database="db_curated", refined_
 
 
 @pytest.fixture
-def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
+def glue(moto_env: None) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("glue", region_name="us-east-1")
         client.create_database(DatabaseInput={"Name": "db_curated"})
