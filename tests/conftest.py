@@ -78,6 +78,7 @@ def moto_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto's test credentials and us-east-1 in the environment, for tests that start their own `mock_aws`."""
     for key, value in {
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",  # functions.common.lake reads it first, as Lambda sets it
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }.items():

@@ -24,8 +24,8 @@ Three more only save time, and change nothing finlake reads:
 4. **ASL parsing**: moto lexes and parses a definition with ANTLR when the state machine is created
    (to validate it) and again for every execution, about 0.15 s each in Python. The parse tree of a
    definition's text is kept (`_asl_tree`, read-only once built); moto's own preprocessor still
-   builds fresh evaluation components from it for every execution, so no state is shared between
-   executions. A definition with syntax errors is parsed again each time and refused as before.
+   builds fresh evaluation components from it for every execution: each execution gets its own.
+   A definition with syntax errors is parsed again each time and refused as before.
 5. **Task clients**: moto builds a new boto3 client for every Task state it runs (Lambda, Glue,
    SNS, SQS), about 40 ms each. One client per region and service is kept, with moto's own settings
    (credentials ``ak``/``sk``, no retries); boto3's clients are thread-safe and route through moto's

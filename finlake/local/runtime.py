@@ -399,7 +399,8 @@ class EmbeddedAws:
         name
             The execution name (deterministic, `finlake.naming`).
         on_event
-            Called with each state entered or left, as it happens.
+            Called with each state entered or left, in order, at most ``HISTORY_POLL_S`` after it happened (and with
+            the last ones when the run ends or times out).
         timeout_s
             Seconds before the execution is stopped.
 
@@ -427,7 +428,8 @@ class EmbeddedAws:
             now = time.monotonic()
             # moto answers GetExecutionHistory with the whole history, about 10 ms of CPU a call: read it for the
             # progress callback at most every HISTORY_POLL_S, and once the run has ended.
-            if ended or (on_event and now - history_at >= HISTORY_POLL_S):
+            timed_out = not ended and now - started > timeout_s
+            if ended or timed_out or (on_event and now - history_at >= HISTORY_POLL_S):
                 events = self._history(execution_arn)
                 history_at = now
                 for event in events[seen:]:
@@ -437,7 +439,7 @@ class EmbeddedAws:
                 seen = len(events)
             if ended:
                 break
-            if now - started > timeout_s:
+            if timed_out:
                 sfn.stop_execution(executionArn=execution_arn, error="finlake.LocalTimeout")
                 raise TimeoutError(f"execution {name} did not finish in {timeout_s} s")
             # short runs (most steps take well under a second) end soon after they do; long ones are polled less

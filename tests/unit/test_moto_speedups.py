@@ -1,6 +1,6 @@
 """The moto adapters that only save time (finlake/local/moto_patches.py, 4-6) change nothing a run sees:
 a kept ASL parse tree still gives each execution its own evaluation components and still refuses a bad
-definition every time; Task states share one client per service; deliveries are still signed."""
+definition every time; Task states share one client per service; SNS signs with one key."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_task_states_share_one_client_per_service_and_region() -> None:
     assert lambda_client.meta.config.retries["total_max_attempts"] == 1  # moto's own settings, kept
 
 
-def test_sns_deliveries_are_still_signed() -> None:
+def test_one_2048_bit_signing_key_serves_every_sns_subscription() -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
     from moto.sns.models import Subscription
 

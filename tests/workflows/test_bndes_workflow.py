@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -269,3 +270,30 @@ def test_every_source_row_is_accounted_for_and_a_lost_row_fails_the_run(
 
 def _quiet(*args: object, **kwargs: object) -> None:
     return None
+
+
+def test_a_run_past_its_timeout_is_stopped_and_its_progress_so_far_still_reported(
+    aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch
+):
+    """`EmbeddedAws.run` reads the history for progress only every HISTORY_POLL_S: a run that times out (its
+    Fetch held until then) still hands the states it reached to the callback before the error."""
+    import functions.bndes.handlers as handlers
+
+    reached, release = threading.Event(), threading.Event()
+    original = handlers.fetch
+
+    def held(event: dict, context: object) -> dict:
+        reached.set()
+        release.wait(60)
+        return original(event, context)
+
+    monkeypatch.setattr(handlers, "fetch", held)
+    request = RunRequest(domain="bndes", date="2026-11-22").to_input()
+    name = execution_name("bndes", "2026-11-22", request)
+    seen: list[str] = []
+    try:
+        with pytest.raises(TimeoutError, match=f"execution {name} did not finish in 5 s"):
+            aws.run(BNDES, request, name, on_event=lambda e: seen.append(f"{e.kind} {e.state}"), timeout_s=5)
+    finally:
+        release.set()
+    assert reached.is_set() and seen[:1] == ["entered Fetch"], seen
