@@ -215,23 +215,11 @@ def _fail_error_name(error_value: str | None) -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _asl_tree(definition: str) -> Any:
-    """The ANTLR parse tree of a definition's text, as moto's ``AmazonStateLanguageParser.parse`` builds it.
+    """The ANTLR parse tree of a definition's text, from moto's own ``AmazonStateLanguageParser.parse``.
 
     Raises moto's ``ASLParserException`` (not cached) on syntax errors.
     """
-    from antlr4 import CommonTokenStream, InputStream
-    from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
-    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
-    from moto.stepfunctions.parser.asl.parse.asl_parser import ASLParserException, SyntaxErrorListener
-
-    listener = SyntaxErrorListener()
-    parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
-    parser.removeErrorListeners()
-    parser.addErrorListener(listener)
-    tree = parser.state_machine()
-    if listener.errors:
-        raise ASLParserException(errors=listener.errors)
-    return tree
+    return _original_asl_parse(definition)[1]
 
 
 def _asl_parse(definition: str) -> tuple[Any, Any]:
@@ -276,7 +264,7 @@ def set_glue_runner(runner: GlueRunner | None) -> None:
 def install() -> None:
     """Apply the adapters (idempotent)."""
     global _installed, _original_start_job_run, _original_job_run_as_dict
-    global _original_eval_integration_pattern
+    global _original_eval_integration_pattern, _original_asl_parse
     if _installed:
         return
     if moto.__version__ != MOTO_VERSION:
@@ -304,6 +292,7 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import boto_client
 
+    _original_asl_parse = AmazonStateLanguageParser.parse
     AmazonStateLanguageParser.parse = staticmethod(_asl_parse)  # type: ignore[method-assign]
     boto_client.boto3 = _TaskClients()  # type: ignore[assignment]
     from moto.sns.models import Subscription
@@ -315,3 +304,4 @@ def install() -> None:
 _original_start_job_run: Any = None
 _original_job_run_as_dict: Any = None
 _original_eval_integration_pattern: Any = None
+_original_asl_parse: Any = None

@@ -42,7 +42,7 @@ def client(service: str, region: str | None = None) -> Any:
     local run across its steps. Making one costs milliseconds of CPU, and the first in a boto3 session reads the
     service's model from disk. boto3 clients are thread-safe.
     """
-    return _client(service, region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    return _client(service, _region(region))
 
 
 @functools.cache
@@ -56,7 +56,11 @@ def session(region: str | None = None) -> boto3.Session:
     Pass it to awswrangler (``boto3_session=``): without one, awswrangler uses boto3's default session, and makes a
     new session for every call when there is none (reading the service's model from disk again, about 0.1 s).
     """
-    return _session(region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    return _session(_region(region))
+
+
+def _region(region: str | None) -> str | None:
+    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
 @functools.cache

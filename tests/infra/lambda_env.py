@@ -259,11 +259,13 @@ def materialize(layers: list[Layer], root: Path) -> Path:
         for relative, source in layer.files():
             target = opt / relative
             _link(source, target)
-            cached = source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
-            if source.suffix == ".py" and cached.is_file():
-                _link(cached, target.parent / "__pycache__" / cached.name)
-            elif source.suffix == ".py":
-                (target.parent / "__pycache__" / cached.name).unlink(missing_ok=True)  # an earlier layer's
+            if source.suffix != ".py":
+                continue
+            name = f"__pycache__/{source.stem}.{sys.implementation.cache_tag}.pyc"
+            if (source.parent / name).is_file():
+                _link(source.parent / name, target.parent / name)
+            else:
+                (target.parent / name).unlink(missing_ok=True)  # an earlier layer's, for the source replaced
     return opt
 
 
