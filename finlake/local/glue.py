@@ -83,6 +83,10 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             # Spark keeps 100 generated classes by default; the demo's backfill compiles about 600, so the daily
             # run after it compiled its own again (its Transform 15.5 -> 13.7 s with 2,000 kept).
             .config("spark.sql.codegen.cache.maxEntries", "2000")
+            # No runtime Bloom filters on joins: on data this small the optimizer's search for them (rule
+            # InjectRuntimeFilter) found none to add and took 1.9 of the 18.7 s of analyzer and optimizer rules
+            # in tests/glue/test_stocks_analytics.py (RuleExecutor.dumpTimeSpent). Glue keeps it on.
+            .config("spark.sql.optimizer.runtime.bloomFilter.enabled", "false")
             .appName("finlake-local-glue")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", str(cores))
@@ -124,9 +128,43 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             )
         if log_path is not None:
             _launch_jvm(log_path, builder)
+        _keep_py4j_lookups()
         _spark = builder.getOrCreate()
         _spark.sparkContext.setLogLevel("WARN")
     return _spark
+
+
+def _keep_py4j_lookups() -> None:
+    """Keep the classes, packages and static methods py4j finds by name, for this process's gateway.
+
+    PySpark reaches the JVM by name: ``F.col("x")`` is ``jvm.functions`` (a lookup), ``.col`` (a second one) and
+    the call. py4j sends each lookup to the JVM and keeps nothing, and the JVM resolves a bare name by trying
+    ``Class.forName`` on each of PySpark's imported packages in turn: a miss searches every jar on the class path.
+    That search was 5 % of the JVM's sampled CPU in a warm local stocks run (Java Flight Recorder). What a name
+    resolves to does not change while the JVM runs (PySpark imports its packages when the gateway starts): a
+    class, a package or a static method found once is kept on the object that looked it up. Static fields are
+    values, looked up each time as before. The Glue scripts are unchanged; on Glue py4j works as it always has.
+    """
+    from py4j import java_gateway as gateway
+
+    if getattr(gateway, "_finlake_keeps_lookups", False):
+        return
+
+    def keeping(lookup: Any, kinds: tuple[type, ...]) -> Any:
+        def __getattr__(self: Any, name: str) -> Any:
+            found = lookup(self, name)
+            if isinstance(found, kinds):
+                object.__setattr__(self, name, found)  # found by ordinary lookup from now on: no round trip
+            return found
+
+        return __getattr__
+
+    named = (gateway.JavaClass, gateway.JavaPackage)
+    gateway.JVMView.__getattr__ = keeping(gateway.JVMView.__getattr__, named)  # type: ignore[method-assign]
+    gateway.JavaPackage.__getattr__ = keeping(gateway.JavaPackage.__getattr__, named)  # type: ignore[method-assign]
+    members = (gateway.JavaClass, gateway.JavaMember)
+    gateway.JavaClass.__getattr__ = keeping(gateway.JavaClass.__getattr__, members)  # type: ignore[method-assign]
+    gateway._finlake_keeps_lookups = True  # type: ignore[attr-defined]
 
 
 def _local_fs_jar() -> Path | None:

@@ -2,6 +2,7 @@
 
 Hadoop's local file system forks ``chmod`` for every file and folder it creates when its native library is absent
 (PySpark ships none): about 3 ms each, most of a small partition's write (docs/decisions/0022-fast-local-loop.md).
+Its py4j gateway keeps what a name resolves to instead of asking the JVM again.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import stat
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +40,43 @@ def test_the_session_writes_partitions_with_hadoops_permissions_and_no_checksum_
     assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o755}
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
     assert spark.read.parquet(f"{tmp_path.as_uri()}/t").count() == 6
+
+
+def test_py4j_keeps_the_classes_and_methods_it_finds_by_name_and_asks_for_static_fields_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from py4j.protocol import Py4JError
+    from pyspark.sql import functions as F
+
+    spark = local_glue.local_spark()
+    jvm = spark.sparkContext._jvm
+    client = spark.sparkContext._gateway._gateway_client
+    sent: list[str] = []
+    send = client.send_command
+    monkeypatch.setattr(
+        client, "send_command", lambda command, *args, **kwargs: sent.append(command) or send(command, *args, **kwargs)
+    )
+
+    def lookups() -> list[str]:
+        return [c for c in sent if c.startswith("r\n")]  # py4j's reflection commands: names sent to the JVM
+
+    def query() -> list[Any]:
+        return spark.range(3).select(F.col("id"), F.lit(1), F.when(F.col("id") > 0, "yes")).collect()
+
+    first = query()  # finds functions, col, lit and when (unless another test did already)
+    sent.clear()
+    assert query() == first == [(0, 1, None), (1, 1, "yes"), (2, 1, "yes")]
+    assert lookups() == []  # calls only: no name is sent again
+    assert jvm.functions is jvm.functions and jvm.functions.col is jvm.functions.col
+    assert jvm.org.apache.spark.sql.functions is jvm.org.apache.spark.sql.functions
+
+    assert jvm.java.lang.Integer.MAX_VALUE == 2147483647
+    assert jvm.java.lang.Integer.MAX_VALUE == 2147483647
+    assert len([c for c in lookups() if "MAX_VALUE" in c]) == 2  # a field is a value: read each time
+    for _ in range(2):  # a miss is asked again, never kept
+        with pytest.raises(Py4JError, match="does not exist"):
+            assert jvm.java.lang.Integer.noSuchMember is None
+    assert len([c for c in lookups() if "noSuchMember" in c]) == 2
 
 
 def test_the_jar_is_built_once_per_source_and_none_without_a_jdk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
