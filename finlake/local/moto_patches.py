@@ -19,7 +19,7 @@ this project's workflows as AWS would:
    build it as a *custom* error name and the execution dies with a ValueError. AWS re-raises the
    name as is; the adapter lets the Fail state carry it.
 
-Three more only save time, and change nothing finlake reads:
+Four more only save time, and change nothing finlake reads:
 
 4. **ASL parsing**: moto lexes and parses a definition with ANTLR when the state machine is created
    (to validate it) and again for every execution, about 0.15 s each in Python. The parse tree of a
@@ -33,6 +33,12 @@ Three more only save time, and change nothing finlake reads:
 6. **SNS signing key**: moto makes a 2048-bit RSA key for each subscription (about 40 ms), to sign
    the messages it delivers; one key serves the process, as one certificate signs a region's
    messages on AWS.
+7. **botocore's data**: every boto3 or botocore session loads the JSON service models it needs from
+   disk (each client of a new session: 40-170 ms), and this process makes many sessions: moto's
+   Task clients, each Lambda handler's, awswrangler's, each Glue script's. One data loader per
+   data path serves them all (`_data_loader`), so a model is read once per process; botocore
+   never changes a model it loaded (one session's clients share them already). boto3 adds its
+   own folder to a session's loader each time: the shared loader's search path keeps it once.
 
 `install()` applies them once; it refuses any other moto version, so an upgrade is a deliberate
 change that re-checks these adapters.
@@ -255,6 +261,22 @@ def _sns_signing_key() -> Any:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+class _SearchPath(list[str]):
+    """A loader's search path that adds a folder once (boto3 appends its own for every session)."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def _data_loader(search_path_string: str | None = None) -> Any:
+    """The ``create_loader`` of botocore's sessions: one loader per data path for the process (item 7)."""
+    loader = _original_create_loader(search_path_string)
+    loader._search_paths = _SearchPath(loader.search_paths)
+    return loader
+
+
 def set_glue_runner(runner: GlueRunner | None) -> None:
     """Set the runner moto's patched ``StartJobRun`` calls for a Glue job (None: no local Glue)."""
     global _glue_runner
@@ -264,7 +286,7 @@ def set_glue_runner(runner: GlueRunner | None) -> None:
 def install() -> None:
     """Apply the adapters (idempotent)."""
     global _installed, _original_start_job_run, _original_job_run_as_dict
-    global _original_eval_integration_pattern, _original_asl_parse
+    global _original_eval_integration_pattern, _original_asl_parse, _original_create_loader
     if _installed:
         return
     if moto.__version__ != MOTO_VERSION:
@@ -298,6 +320,10 @@ def install() -> None:
     from moto.sns.models import Subscription
 
     Subscription.private_key = lambda self: _sns_signing_key()  # type: ignore[method-assign,assignment]
+    import botocore.session
+
+    _original_create_loader = botocore.session.create_loader
+    botocore.session.create_loader = _data_loader
     _installed = True
 
 
@@ -305,3 +331,4 @@ _original_start_job_run: Any = None
 _original_job_run_as_dict: Any = None
 _original_eval_integration_pattern: Any = None
 _original_asl_parse: Any = None
+_original_create_loader: Any = None

@@ -1,6 +1,7 @@
-"""The moto adapters that only save time (finlake/local/moto_patches.py, 4-6) change nothing a run sees:
+"""The moto adapters that only save time (finlake/local/moto_patches.py, 4-7) change nothing a run sees:
 a kept ASL parse tree still gives each execution its own evaluation components and still refuses a bad
-definition every time; Task states share one client per service; SNS signs with one key."""
+definition every time; Task states share one client per service; SNS signs with one key; every session
+reads botocore's models through one loader."""
 
 from __future__ import annotations
 
@@ -74,3 +75,36 @@ def test_one_2048_bit_signing_key_serves_every_sns_subscription() -> None:
     key = Subscription.private_key(object())  # type: ignore[arg-type]
     assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
     assert Subscription.private_key(object()) is key  # type: ignore[arg-type]
+
+
+def test_every_session_reads_botocores_data_through_one_loader_that_reads_a_model_once(moto_env: None) -> None:
+    import botocore.loaders
+    import botocore.session
+
+    moto_patches.install()
+    sessions = [boto3.Session(region_name="us-east-1") for _ in range(3)]
+    loaders = {id(s._session.get_component("data_loader")) for s in sessions}
+    loader = sessions[0]._session.get_component("data_loader")
+    assert loaders == {id(loader)} and botocore.session.Session().get_component("data_loader") is loader
+    boto3_data = [p for p in loader.search_paths if p.endswith("boto3/data")]
+    assert len(boto3_data) == 1  # appended by each boto3 session, kept once
+
+    read: list[str] = []
+    original = botocore.loaders.JSONFileLoader.load_file
+
+    def load_file(self: Any, file_path: str) -> Any:
+        read.append(file_path)
+        return original(self, file_path)
+
+    s3_model = "botocore/data/s3/2006-03-01/service-2"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.loaders.JSONFileLoader, "load_file", load_file)
+        with mock_aws():
+            for n, session in enumerate([*sessions, boto3.Session(region_name="us-east-1")]):
+                s3 = session.client("s3")
+                s3.create_bucket(Bucket="one-model")
+                assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["one-model"]
+                s3.delete_bucket(Bucket="one-model")
+                if n == 0:
+                    first = len([p for p in read if p.endswith(s3_model)])  # botocore's and moto's own reads
+    assert len([p for p in read if p.endswith(s3_model)]) == first  # none for the sessions after the first
