@@ -135,15 +135,20 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
 
 
 def _keep_py4j_lookups() -> None:
-    """Keep the classes, packages and static methods py4j finds by name, for this process's gateway.
+    """Keep the classes, packages and static methods py4j finds by name (every py4j gateway of this process).
 
     PySpark reaches the JVM by name: ``F.col("x")`` is ``jvm.functions`` (a lookup), ``.col`` (a second one) and
     the call. py4j sends each lookup to the JVM and keeps nothing, and the JVM resolves a bare name by trying
     ``Class.forName`` on each of PySpark's imported packages in turn: a miss searches every jar on the class path.
-    That search was 5 % of the JVM's sampled CPU in a warm local stocks run (Java Flight Recorder). What a name
-    resolves to does not change while the JVM runs (PySpark imports its packages when the gateway starts): a
-    class, a package or a static method found once is kept on the object that looked it up. Static fields are
-    values, looked up each time as before. The Glue scripts are unchanged; on Glue py4j works as it always has.
+    That search was 5 % of the JVM's sampled CPU in a warm local stocks run (Java Flight Recorder).
+
+    A class, a static method, an inner class or a package found once is kept on the object that looked it up.
+    Not kept: static fields (values, read each time), members not found (an error each time), and a name that
+    starts with a capital letter and is not a class: py4j answers "package" for any name it cannot resolve, and
+    that name may be a class imported later (``java_import``) or a typo. Not seen: a later ``java_import`` that
+    gives a short name already kept another class; PySpark imports its packages when the gateway starts, and
+    imports more later only for streaming, which finlake does not use. The Glue scripts are unchanged; on Glue,
+    py4j works as it always has.
     """
     from py4j import java_gateway as gateway
 
@@ -153,7 +158,7 @@ def _keep_py4j_lookups() -> None:
     def keeping(lookup: Any, kinds: tuple[type, ...]) -> Any:
         def __getattr__(self: Any, name: str) -> Any:
             found = lookup(self, name)
-            if isinstance(found, kinds):
+            if isinstance(found, kinds) and not (isinstance(found, gateway.JavaPackage) and name[:1].isupper()):
                 object.__setattr__(self, name, found)  # found by ordinary lookup from now on: no round trip
             return found
 

@@ -36,9 +36,12 @@ Four more only save time, and change nothing finlake reads:
 7. **botocore's data**: every boto3 or botocore session loads the JSON service models it needs from
    disk (each client of a new session: 40-170 ms), and this process makes many sessions: moto's
    Task clients, each Lambda handler's, awswrangler's, each Glue script's. One data loader per
-   data path serves them all (`_data_loader`), so a model is read once per process; botocore
-   never changes a model it loaded (one session's clients share them already). boto3 adds its
-   own folder to a session's loader each time: the shared loader's search path keeps it once.
+   data path serves them all (`_data_loader`), so a model is read about once per process (two
+   threads asking for the same model at once may both read it). botocore's only changes to data it
+   loaded (merging a model's ``sdk-extras``, naming a partition) give the same result however often
+   they run, and one session's clients share that data already. boto3 adds its own folder to a
+   session's loader each time: the shared loader's search path keeps it once. Models added to a
+   data path (``~/.aws/models``) after the process first used it are not seen until it restarts.
 
 `install()` applies them once; it refuses any other moto version, so an upgrade is a deliberate
 change that re-checks these adapters.
@@ -265,16 +268,23 @@ class _SearchPath(list[str]):
     """A loader's search path that adds a folder once (boto3 appends its own for every session)."""
 
     def append(self, path: str) -> None:
-        if path not in self:
-            super().append(path)
+        with _loaders_lock:
+            if path not in self:
+                super().append(path)
 
 
-@functools.cache
 def _data_loader(search_path_string: str | None = None) -> Any:
     """The ``create_loader`` of botocore's sessions: one loader per data path for the process (item 7)."""
-    loader = _original_create_loader(search_path_string)
-    loader._search_paths = _SearchPath(loader.search_paths)
-    return loader
+    with _loaders_lock:
+        if search_path_string not in _loaders:
+            loader = _original_create_loader(search_path_string)
+            loader._search_paths = _SearchPath(loader.search_paths)
+            _loaders[search_path_string] = loader
+        return _loaders[search_path_string]
+
+
+_loaders: dict[str | None, Any] = {}
+_loaders_lock = threading.Lock()
 
 
 def set_glue_runner(runner: GlueRunner | None) -> None:
