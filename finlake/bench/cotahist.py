@@ -22,6 +22,7 @@ Run alone with ``python -m finlake.bench.cotahist [records]``.
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -254,12 +255,14 @@ def main(argv: list[str] | None = None) -> None:
 
     ``--peak NAME FILE`` instead prints, as JSON, one candidate's peak memory on FILE (run in a child process).
     """
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--peak"]:
-        print(json.dumps(peak_of_one_call(args[1], Path(args[2]))))
+    parser = argparse.ArgumentParser(prog="python -m finlake.bench.cotahist", description=__doc__.splitlines()[0])
+    parser.add_argument("records", nargs="?", type=int, help="type-01 records to generate (default: a full year)")
+    parser.add_argument("--peak", nargs=2, metavar=("NAME", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.peak:
+        print(json.dumps(peak_of_one_call(args.peak[0], Path(args.peak[1]))))
         return
-    target = int(args[0]) if args else None
-    print("\n".join(bench_cotahist(target)))
+    print("\n".join(bench_cotahist(args.records)))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 import time
 from datetime import date
@@ -160,6 +160,12 @@ def bench_stocks_transform(records_target: int | None = None) -> list[str]:
     ]
 
 
+def main(argv: list[str] | None = None) -> None:
+    """The ``python -m finlake.bench.stocks [RECORDS]`` entry point: print the section."""
+    parser = argparse.ArgumentParser(prog="python -m finlake.bench.stocks", description=__doc__.splitlines()[0])
+    parser.add_argument("records", nargs="?", type=int, help="records to generate (default: a full year)")
+    print("\n".join(bench_stocks_transform(parser.parse_args(argv).records)))
+
+
 if __name__ == "__main__":
-    target = int(sys.argv[1]) if len(sys.argv) > 1 else None
-    print("\n".join(bench_stocks_transform(target)))
+    main()
