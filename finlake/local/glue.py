@@ -66,6 +66,9 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
         from pyspark.sql import SparkSession
 
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # PySpark's Python workers run this interpreter, not whatever `python3` is first on PATH (its version must
+        # be the driver's, and its packages are this one's).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         log_config = Path(__file__).with_name("log4j2.properties").as_uri()
         # The cores this process may use (a container's limit, not the host's). Not divided between pytest-xdist's
         # workers: the suite's longest files run while the other workers are idle, and then need every core.
@@ -116,6 +119,10 @@ def local_spark(log_path: Path | None = None) -> SparkSession:
             # Spark asks for them, and Hadoop's local file system then forks `ls -ld` for every file listed to
             # fill in its owner and permissions. A warm daily stocks job: 11.9 -> 8.9 s.
             .config("spark.sql.sources.ignoreDataLocality", "true")
+            # The Python workers' daemon: PySpark's, reading the zips on its path once instead of per task
+            # (finlake/local/pyspark_daemon.py). The checkout on the workers' path, so that it imports installed or not.
+            .config("spark.python.daemon.module", "finlake.local.pyspark_daemon")
+            .config("spark.executorEnv.PYTHONPATH", str(ROOT))
             # s3://<bucket>/ is a mount of the workspace folder (see mount_workspace)
             .config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme")
         )

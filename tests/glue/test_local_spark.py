@@ -2,14 +2,17 @@
 
 Hadoop's local file system forks ``chmod`` for every file and folder it creates when its native library is absent
 (PySpark ships none): about 3 ms each, most of a small partition's write (docs/decisions/0022-fast-local-loop.md).
-Its py4j gateway keeps what a name resolves to instead of asking the JVM again.
+Its py4j gateway keeps what a name resolves to instead of asking the JVM again, and its Python workers (this
+interpreter) read the zips on their path once per archive version instead of once per task.
 """
 
 from __future__ import annotations
 
 import logging
 import stat
+import sys
 import zipfile
+import zipimport
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +119,45 @@ def test_a_failed_build_or_an_unwritable_cache_falls_back_with_a_warning(
     with caplog.at_level(logging.WARNING, logger=local_glue.__name__):
         assert local_glue._local_fs_jar() is None
     assert "building finlake.local.NioLocalFileSystem failed" in caplog.text
+
+
+def test_python_tasks_run_this_interpreter_in_finlakes_daemon():
+    spark = local_glue.local_spark()
+
+    def seen(_: Any) -> tuple[str, str]:
+        import sys
+        import zipimport
+
+        return sys.executable, zipimport.zipimporter.invalidate_caches.__name__
+
+    # Two tasks: each worker task calls importlib.invalidate_caches() (pyspark/worker.py)
+    assert set(spark.sparkContext.parallelize(range(2), 2).map(seen).collect()) == {
+        (sys.executable, "_invalidate_if_changed")
+    }
+
+
+def test_a_zip_directory_is_read_again_only_when_the_archive_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from finlake.local import pyspark_daemon
+
+    archive = tmp_path / "lib.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.py", "A = 1\n")
+    importer = zipimport.zipimporter(str(archive))
+    reads: list[str] = []
+    read = zipimport._read_directory  # type: ignore[attr-defined]
+    monkeypatch.setattr(zipimport, "_read_directory", lambda path: reads.append(path) or read(path))
+
+    for _ in range(3):
+        pyspark_daemon._invalidate_if_changed(importer)
+    assert reads == [str(archive)]  # the first call reads, the next two keep it
+
+    with zipfile.ZipFile(archive, "a") as zf:  # addPyFile's case: the archive changes
+        zf.writestr("b.py", "B = 2\n")
+    pyspark_daemon._invalidate_if_changed(importer)
+    assert len(reads) == 2
+    assert importer.find_spec("b") is not None
+
+    archive.unlink()  # gone: read (and fail) as zipimport does, never kept
+    pyspark_daemon._invalidate_if_changed(importer)
+    assert len(reads) == 3
+    assert importer.find_spec("a") is None
