@@ -426,12 +426,15 @@ class EmbeddedAws:
             description = sfn.describe_execution(executionArn=execution_arn)
             ended = description["status"] in TERMINAL
             now = time.monotonic()
-            # moto answers GetExecutionHistory with the whole history, about 10 ms of CPU a call: read it for the
-            # progress callback at most every HISTORY_POLL_S, and once the run has ended.
+            # moto answers GetExecutionHistory with the whole history (it ignores maxResults), 30-100 ms of CPU a
+            # call for a run's 30 events of state data: read it for the progress callback at most every
+            # HISTORY_POLL_S and only when moto holds events it has not answered with yet, and once the run has ended.
             timed_out = not ended and now - started > timeout_s
-            if ended or timed_out or (on_event and now - history_at >= HISTORY_POLL_S):
-                events = self._history(execution_arn)
+            polled = on_event and now - history_at >= HISTORY_POLL_S
+            if polled:
                 history_at = now
+            if ended or timed_out or (polled and _event_count(execution_arn) != seen):
+                events = self._history(execution_arn)
                 for event in events[seen:]:
                     state_event = _state_event(event)
                     if state_event and on_event:
@@ -793,3 +796,18 @@ def embedded_aws(workspace: Workspace, **kwargs: Any) -> Iterator[EmbeddedAws]:
     """An `EmbeddedAws` on ``workspace`` for the ``with`` block (``kwargs`` go to its constructor)."""
     with EmbeddedAws(workspace, **kwargs) as aws:
         yield aws
+
+
+def _event_count(execution_arn: str) -> int | None:
+    """How many history events moto's Step Functions holds for ``execution_arn``; None when it cannot tell.
+
+    Read from moto's backend (no serialization): a check of whether GetExecutionHistory has anything new, the events
+    themselves are always read through the API.
+    """
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    try:
+        execution = stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(execution_arn)
+        return len(execution.exec_worker.env.event_manager.get_event_history())
+    except Exception:  # not started yet, or moto's internals moved: read the history
+        return None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from finlake.local import runtime
 from finlake.local.runner import RunPlan, run_plans
 from finlake.local.runtime import BUCKETS, EmbeddedAws
 from finlake.local.workspace import Workspace
@@ -297,3 +298,30 @@ def test_a_run_past_its_timeout_is_stopped_and_its_progress_so_far_still_reporte
     finally:
         release.set()
     assert reached.is_set() and seen[:1] == ["entered Fetch"], seen
+
+
+def test_progress_reads_the_history_only_when_moto_holds_events_it_has_not_answered_with(
+    aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch
+):
+    """Polled on every status check here (HISTORY_POLL_S 0), GetExecutionHistory is still called only when the
+    execution has new events, and the callback sees every state the finished run records, in order."""
+    monkeypatch.setattr(runtime, "HISTORY_POLL_S", 0.0)
+    reads: list[int | None] = []
+    history = aws._history
+
+    def counted(arn: str) -> list[dict]:
+        events = history(arn)
+        reads.append(len(events))
+        return events
+
+    monkeypatch.setattr(aws, "_history", counted)
+    request = RunRequest(domain="bndes", date="2026-11-21").to_input()
+    name = execution_name("bndes", "2026-11-21", request)
+    seen: list[str] = []
+    result = aws.run(BNDES, request, name, on_event=lambda e: seen.append(f"{e.kind} {e.state}"))
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert [line.split(" ", 1)[1] for line in seen if line.startswith("entered")] == [s["state"] for s in result.states]
+    arn = next(e["executionArn"] for e in aws.executions(BNDES) if e["name"] == name)
+    assert runtime._event_count(arn) == reads[-1] == len(history(arn))
+    assert len(reads) <= len(set(reads)) + 1  # at most the final read repeats a count already read
