@@ -807,7 +807,7 @@ def _event_count(execution_arn: str) -> int | None:
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     try:
-        execution = stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(execution_arn)
+        execution: Any = stepfunctions_parser_backends[ACCOUNT][REGION].describe_execution(execution_arn)
         return len(execution.exec_worker.env.event_manager.get_event_history())
     except Exception:  # not started yet, or moto's internals moved: read the history
         return None
