@@ -20,20 +20,22 @@ import zipimport
 from typing import Any
 
 _read = zipimport.zipimporter.invalidate_caches
-_versions: dict[str, tuple[int, int, int]] = {}  # archive path -> (size, mtime_ns, inode) when last read
 
 
 def _invalidate_if_changed(self: Any) -> None:
-    """``zipimporter.invalidate_caches``, skipped while the archive's file is the one last read."""
+    """``zipimporter.invalidate_caches``, skipped while the archive's file is the one this importer last read.
+
+    The version read (size, mtime_ns, inode) is kept on the importer, so two importers of one archive each read it
+    again after it changed.
+    """
     try:
         stat = os.stat(self.archive)
         version = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
     except OSError:
         version = None
-    if version is None or _versions.get(self.archive) != version or not getattr(self, "_files", None):
+    if version is None or getattr(self, "_finlake_read_version", None) != version:
         _read(self)
-        if version is not None:
-            _versions[self.archive] = version
+        self._finlake_read_version = version
 
 
 zipimport.zipimporter.invalidate_caches = _invalidate_if_changed  # type: ignore[method-assign]
