@@ -1,7 +1,7 @@
-"""The moto adapters that only save time (finlake/local/moto_patches.py, 4-7) change nothing a run sees:
+"""The moto adapters that only save time (finlake/local/moto_patches.py, 4-8) change nothing a run sees:
 a kept ASL parse tree still gives each execution its own evaluation components and still refuses a bad
 definition every time; Task states share one client per service; SNS signs with one key; every session
-reads botocore's models through one loader."""
+reads botocore's models through one loader; moto reads its S3 URL table again only when it may have changed."""
 
 from __future__ import annotations
 
@@ -108,3 +108,28 @@ def test_every_session_reads_botocores_data_through_one_loader_that_reads_a_mode
                 if n == 0:
                     first = len([p for p in read if p.endswith(s3_model)])  # botocore's and moto's own reads
     assert len([p for p in read if p.endswith(s3_model)]) == first  # none for the sessions after the first
+
+
+def test_s3_requests_reload_moto_s3_urls_only_when_the_custom_endpoints_change(
+    moto_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moto.s3.urls as urls
+    from moto.s3.models import S3Backend
+
+    moto_patches.install()
+    monkeypatch.delenv("MOTO_S3_CUSTOM_ENDPOINTS", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="reload-check")
+        table = urls.url_paths  # reloading runs the module again: a new dict
+        for i in range(3):
+            s3.put_object(Bucket="reload-check", Key=f"k{i}", Body=b"x")
+            assert s3.get_object(Bucket="reload-check", Key=f"k{i}")["Body"].read() == b"x"
+        assert urls.url_paths is table
+
+        monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", "https://s3.finlake.internal")
+        backend = S3Backend("us-east-1", "123456789012")
+        assert "https://s3.finlake.internal" in backend.url_bases and urls.url_paths is not table
+        assert s3.list_objects_v2(Bucket="reload-check")["KeyCount"] == 3
+    monkeypatch.delenv("MOTO_S3_CUSTOM_ENDPOINTS")
+    assert "https://s3.finlake.internal" not in S3Backend("us-east-1", "123456789012").url_bases
