@@ -22,6 +22,7 @@ from finlake.arguments import (
     check_run_options,
 )
 from finlake.cost import cost
+from finlake.local import collect_less_often
 from finlake.local.workspace import Workspace
 from stacks.specs import DOMAINS
 
@@ -111,6 +112,7 @@ def main(
     """finlake: financial data pipelines on AWS, runnable locally on an embedded AWS."""
     # moto logs every state failure it interprets at ERROR; the run report already says it once.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
+    collect_less_often()
     for key, value in JSII_QUIET.items():
         os.environ.setdefault(key, value)
     ctx.meta[DEBUG] = debug

@@ -1,6 +1,6 @@
 """Shared fixtures: a fake Lambda context, sample events, paths to ../shared/fixtures; the
 network guard (tests/offline/netguard.py) for this process and every Python process it starts
-(each pytest-xdist worker with a log of its own)."""
+(each pytest-xdist worker with a log of its own); a local run's collector thresholds."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from finlake.local import collect_less_often
 from finlake.local.moto_patches import LocalLambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,7 @@ NETGUARD_LOG = pytest.StashKey[str]()
 def pytest_configure(config: pytest.Config) -> None:
     """No test reaches the network: loopback only, here and (as sitecustomize) in subprocesses.
     Refusals are logged to ``$FINLAKE_NETGUARD_LOG`` (tests/test_readme.py asserts it stays empty)."""
+    collect_less_often()  # the suite's processes allocate as a local run does (finlake/local/__init__.py)
     sys.path.insert(0, str(OFFLINE))
     import netguard
 
