@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from finlake.local import glue as local_glue
-from finlake.local.runtime import BUCKETS, EmbeddedAws
+from finlake.local.runtime import BUCKETS, DATABASES, PARTITION_FIELDS, TABLE_FIELDS, EmbeddedAws
 from finlake.local.workspace import Workspace
 
 RAW = BUCKETS["RAW_BUCKET"]
@@ -151,3 +152,98 @@ def test_a_same_size_rewrite_that_keeps_its_mtime_is_still_put(ws: Workspace):
         body = aws.client("s3").get_object(Bucket=RAW, Key="data/changed.txt")["Body"].read()
 
     assert body == b"AFTER!"
+
+
+def catalog_through_the_api(aws: EmbeddedAws) -> dict[str, dict[str, Any]]:
+    """The catalog as GetTables and GetPartitions answer it (what `EmbeddedAws.catalog` read before it read moto's
+    backend)."""
+    glue = aws.client("glue")
+    result: dict[str, dict[str, Any]] = {}
+    for database in DATABASES.values():
+        result[database] = {}
+        for table in glue.get_tables(DatabaseName=database)["TableList"]:
+            pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table["Name"])
+            partitions = [{k: p[k] for k in PARTITION_FIELDS if k in p} for page in pages for p in page["Partitions"]]
+            table_input = {k: table[k] for k in ("Name", *TABLE_FIELDS) if k in table}
+            result[database][table["Name"]] = {"table": table_input, "partitions": partitions}
+    return result
+
+
+def test_the_saved_catalog_is_what_glue_answers_and_a_new_session_loads_it(ws: Workspace):
+    """Tables as created, then updated (a second version); partitions created in a batch, one moved to other values
+    and one given new parameters; a table without partitions; names out of alphabetical order."""
+    curated = DATABASES["CURATED_DATABASE"]
+    columns = [{"Name": "close", "Type": "decimal(18,2)"}, {"Name": "ticker", "Type": "string"}]
+
+    def descriptor(location: str) -> dict[str, Any]:
+        return {
+            "Columns": columns,
+            "Location": location,
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+            "Compressed": False,
+            "NumberOfBuckets": -1,
+        }
+
+    with EmbeddedAws(ws) as aws:
+        glue = aws.client("glue")
+        for name in ("zeta_quotes", "alpha_series"):
+            glue.create_table(
+                DatabaseName=curated,
+                TableInput={
+                    "Name": name,
+                    "Description": f"{name}, version 1",
+                    "StorageDescriptor": descriptor(f"s3://bucket/{name}/"),
+                    "PartitionKeys": [{"Name": "dt_ref", "Type": "date"}],
+                    "TableType": "EXTERNAL_TABLE",
+                    "Parameters": {"classification": "parquet"},
+                },
+            )
+        glue.update_table(
+            DatabaseName=curated,
+            TableInput={
+                "Name": "zeta_quotes",
+                "Description": "version 2",
+                "StorageDescriptor": descriptor("s3://bucket/zeta_quotes/"),
+                "PartitionKeys": [{"Name": "dt_ref", "Type": "date"}],
+                "TableType": "EXTERNAL_TABLE",
+                "Parameters": {"classification": "parquet", "finlake.run_id": "r2"},
+            },
+        )
+        days = ["2024-01-02", "2024-01-03", "2024-01-04"]
+        glue.batch_create_partition(
+            DatabaseName=curated,
+            TableName="zeta_quotes",
+            PartitionInputList=[
+                {"Values": [d], "StorageDescriptor": descriptor(f"s3://bucket/zeta_quotes/dt_ref={d}/")} for d in days
+            ],
+        )
+        glue.update_partition(
+            DatabaseName=curated,
+            TableName="zeta_quotes",
+            PartitionValueList=[days[0]],
+            PartitionInput={"Values": ["2024-01-01"], "StorageDescriptor": descriptor("s3://bucket/moved/")},
+        )
+        glue.update_partition(
+            DatabaseName=curated,
+            TableName="zeta_quotes",
+            PartitionValueList=[days[1]],
+            PartitionInput={
+                "Values": [days[1]],
+                "StorageDescriptor": descriptor(f"s3://bucket/zeta_quotes/dt_ref={days[1]}/"),
+                "Parameters": {"rows": "3"},
+            },
+        )
+        answered = catalog_through_the_api(aws)
+        assert aws.catalog() == answered
+        zeta = answered[curated]["zeta_quotes"]
+        assert zeta["table"]["Description"] == "version 2" and answered[curated]["alpha_series"]["partitions"] == []
+        assert {(p["Values"][0], p.get("Parameters", {}).get("rows")) for p in zeta["partitions"]} == {
+            ("2024-01-01", None),
+            (days[1], "3"),
+            (days[2], None),
+        }
+    assert ws.read_json("catalog.json", {}) == answered
+    with EmbeddedAws(ws) as aws:
+        assert catalog_through_the_api(aws) == answered
