@@ -7,14 +7,16 @@ included): what is tested is the sync.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from finlake.local import GC_THRESHOLDS, runtime
 from finlake.local import glue as local_glue
-from finlake.local.runtime import BUCKETS, DATABASES, PARTITION_FIELDS, TABLE_FIELDS, EmbeddedAws
+from finlake.local.runtime import BUCKETS, DATABASES, EmbeddedAws
 from finlake.local.workspace import Workspace
 
 RAW = BUCKETS["RAW_BUCKET"]
@@ -163,8 +165,13 @@ def catalog_through_the_api(aws: EmbeddedAws) -> dict[str, dict[str, Any]]:
         result[database] = {}
         for table in glue.get_tables(DatabaseName=database)["TableList"]:
             pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table["Name"])
-            partitions = [{k: p[k] for k in PARTITION_FIELDS if k in p} for page in pages for p in page["Partitions"]]
-            table_input = {k: table[k] for k in ("Name", *TABLE_FIELDS) if k in table}
+            partitions = [
+                {k: p[k] for k in ("Values", "StorageDescriptor", "Parameters") if k in p}
+                for page in pages
+                for p in page["Partitions"]
+            ]
+            fields = ("Name", "Description", "StorageDescriptor", "PartitionKeys", "TableType", "Parameters")
+            table_input = {k: table[k] for k in fields if k in table}
             result[database][table["Name"]] = {"table": table_input, "partitions": partitions}
     return result
 
@@ -247,3 +254,41 @@ def test_the_saved_catalog_is_what_glue_answers_and_a_new_session_loads_it(ws: W
     assert ws.read_json("catalog.json", {}) == answered
     with EmbeddedAws(ws) as aws:
         assert catalog_through_the_api(aws) == answered
+
+
+def test_the_embedded_aws_puts_do_not_leave_moto_requests_piling_up_for_the_collector(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """moto leaves each request, its body included, in a reference cycle; under a local run's collector thresholds
+    the embedded AWS's puts collect them every `PUT_BYTES_PER_COLLECTION` bytes (here 1 MiB) instead of letting them
+    pile up until the next young collection."""
+    from moto.core.request import Request
+
+    def waiting() -> int:
+        return sum(isinstance(o, Request) for o in gc.get_objects())
+
+    monkeypatch.setattr(runtime, "PUT_BYTES_PER_COLLECTION", 2**20)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        files = tmp_path / "inputs"
+        files.mkdir()
+        with EmbeddedAws(ws) as aws:
+            gc.collect()
+            before = waiting()
+            for i in range(24):
+                path = files / f"input-{i}.bin"
+                path.write_bytes(os.urandom(256 * 1024))
+                aws.put_input("stocks", path)
+            assert waiting() - before <= 4 + 1  # at most one budget's worth (4 puts of 256 KiB) and the last one
+            gc.collect()
+            gc.disable()  # the same puts without the budget leave every request to the collector
+            monkeypatch.setattr(runtime, "PUT_BYTES_PER_COLLECTION", 2**40)
+            try:
+                for i in range(24):
+                    aws.put_input("stocks", files / f"input-{i}.bin")
+                assert waiting() - before >= 24
+            finally:
+                gc.enable()
+    finally:
+        gc.set_threshold(*thresholds)
