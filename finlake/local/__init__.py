@@ -18,8 +18,8 @@ def collect_less_often() -> None:
     thresholds a suite run's two workers spent 57 s in the collector instead of 90 s, 8 full collections instead of 69
     (measured with `gc.callbacks`).
 
-    The cost is memory: what lives in reference cycles waits longer to be freed. moto leaves every request, its body
-    included, in one; the embedded AWS's own puts collect after every 64 MB (`runtime.PUT_BYTES_PER_COLLECTION`).
+    The cost is memory: what lives in reference cycles waits longer to be freed. moto's requests, bodies included, lived
+    in one (werkzeug's); `finlake.local.moto_patches` (item 9) builds them without it, so they are freed at once.
     From CPython 3.14 the collector is incremental and the second and third numbers mean something else: re-measure
     before relying on them there. Called by the CLI and by the test suite.
     """

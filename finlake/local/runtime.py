@@ -9,7 +9,6 @@ adapters in `finlake.local.moto_patches`.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
 import json
@@ -62,11 +61,6 @@ UNHANDLED = ("FAILED", "TIMED_OUT", "ABORTED")  # the statuses the platform's Ev
 STATUS_POLL_S = 0.05  # between DescribeExecution calls while a run is young
 STATUS_POLL_SLOW_AFTER_S, STATUS_POLL_SLOW_S = 2.0, 0.2  # and once it has run that long
 HISTORY_POLL_S = 0.5  # between GetExecutionHistory calls for the progress callback
-# moto keeps each put's request, its body included, in a reference cycle (werkzeug's request and its environ) that only
-# CPython's cyclic collector frees, and a local run's thresholds (finlake.local.collect_less_often) let hundreds of puts
-# pass between two collections: the embedded AWS's own puts collect the young generations after this many bytes put
-# (600 puts of 1 MiB: peak RSS 1,418 MB without, 345 MB with; 264 MB with CPython's default thresholds).
-PUT_BYTES_PER_COLLECTION = 64 * 2**20
 # What the workspace's catalog.json keeps of a table (after its name) and of a partition, as GetTables and GetPartitions
 # answer them.
 TABLE_FIELDS = ("Description", "StorageDescriptor", "PartitionKeys", "TableType", "Parameters")
@@ -153,7 +147,6 @@ class EmbeddedAws:
         self._agreed: dict[tuple[str, str], _Agreed] = {}
         self._metadata: dict[str, dict[str, str]] = {}  # "bucket/key" -> user metadata (s3-metadata.json)
         self._sync_lock = threading.RLock()  # Glue jobs run on moto's executor threads
-        self._put_bytes = 0  # put into moto since the last collection (`_put_object`)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -353,7 +346,7 @@ class EmbeddedAws:
         assert spec.trigger is not None, f"{spec.name} has no S3 trigger"
         self.deploy(spec)
         key = spec.trigger.prefix + path.name
-        self._put_object(BUCKETS["RAW_BUCKET"], key, path.read_bytes())
+        self.client("s3").put_object(Bucket=BUCKETS["RAW_BUCKET"], Key=key, Body=path.read_bytes())
         event = {
             "version": "0",
             "source": "aws.s3",
@@ -556,7 +549,7 @@ class EmbeddedAws:
     def put_input(self, domain: str, path: Path) -> str:
         """Upload a local file into the raw bucket's inbox; return its S3 URI."""
         key = f"inbox/{domain}/{path.name}"
-        self._put_object(BUCKETS["RAW_BUCKET"], key, path.read_bytes())
+        self.client("s3").put_object(Bucket=BUCKETS["RAW_BUCKET"], Key=key, Body=path.read_bytes())
         return f"s3://{BUCKETS['RAW_BUCKET']}/{key}"
 
     # -- persistence -----------------------------------------------------------------------------
@@ -655,17 +648,8 @@ class EmbeddedAws:
             self._agreed[(bucket, key)] = agreed._replace(stamp=_stamp(stat))
             return
         metadata = self._metadata.get(f"{bucket}/{key}", {})
-        response = self._put_object(bucket, key, body, Metadata=metadata)
+        response = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
         self._agreed[(bucket, key)] = _Agreed(response["VersionId"], response["ETag"], _stamp(stat))
-
-    def _put_object(self, bucket: str, key: str, body: bytes, **kwargs: Any) -> dict[str, Any]:
-        """PutObject into moto; every `PUT_BYTES_PER_COLLECTION` bytes put, collect the requests moto left in cycles."""
-        response: dict[str, Any] = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, **kwargs)
-        self._put_bytes += len(body)  # threads may race here: the count is a budget, not a measure
-        if self._put_bytes >= PUT_BYTES_PER_COLLECTION:
-            self._put_bytes = 0
-            gc.collect(1)
-        return response
 
     def _pull(self, bucket: str, key: str) -> None:
         """Write object ``key`` of ``bucket`` to its file (when the bytes differ) and agree on its version."""

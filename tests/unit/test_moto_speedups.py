@@ -1,11 +1,14 @@
-"""The moto adapters that only save time (finlake/local/moto_patches.py, 4-8) change nothing a run sees:
+"""The moto adapters that only save time or memory (finlake/local/moto_patches.py, 4-9) change nothing a run sees:
 a kept ASL parse tree still gives each execution its own evaluation components and still refuses a bad
 definition every time; Task states share one client per service; SNS signs with one key; every session
-reads botocore's models through one loader; moto reads its S3 URL table again only when it may have changed."""
+reads botocore's models through one loader; moto reads its S3 URL table again only when it may have changed; moto's
+requests are freed once answered, without waiting for the cyclic collector."""
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -133,3 +136,34 @@ def test_s3_requests_reload_moto_s3_urls_only_when_the_custom_endpoints_change(
         assert s3.list_objects_v2(Bucket="reload-check")["KeyCount"] == 3
     monkeypatch.delenv("MOTO_S3_CUSTOM_ENDPOINTS")
     assert "https://s3.finlake.internal" not in S3Backend("us-east-1", "123456789012").url_bases
+
+
+def test_moto_frees_each_request_once_answered_without_the_cyclic_collector(
+    moto_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any caller's puts (a handler's boto3 client here), bodies included, are freed by reference counting alone;
+    werkzeug's own construction leaves every one of them to the cyclic collector."""
+    from moto.core.request import Request
+
+    def alive() -> int:
+        return sum(isinstance(o, Request) for o in gc.get_objects())
+
+    moto_patches.install()
+    body = os.urandom(256 * 1024)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="request-cycles")
+        gc.collect()
+        before = alive()
+        gc.disable()
+        try:
+            for i in range(24):
+                s3.put_object(Bucket="request-cycles", Key=f"k{i}", Body=body)
+                assert s3.get_object(Bucket="request-cycles", Key=f"k{i}")["Body"].read() == body
+            assert alive() == before
+            monkeypatch.setattr(Request, "__init__", moto_patches._original_request_init)
+            for i in range(24):
+                s3.put_object(Bucket="request-cycles", Key=f"k{i}", Body=body)
+            assert alive() - before >= 24
+        finally:
+            gc.enable()

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from finlake.local import GC_THRESHOLDS, runtime
 from finlake.local import glue as local_glue
 from finlake.local.runtime import BUCKETS, DATABASES, EmbeddedAws
 from finlake.local.workspace import Workspace
@@ -256,39 +255,30 @@ def test_the_saved_catalog_is_what_glue_answers_and_a_new_session_loads_it(ws: W
         assert catalog_through_the_api(aws) == answered
 
 
-def test_the_embedded_aws_puts_do_not_leave_moto_requests_piling_up_for_the_collector(
-    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    """moto leaves each request, its body included, in a reference cycle; under a local run's collector thresholds
-    the embedded AWS's puts collect them every `PUT_BYTES_PER_COLLECTION` bytes (here 1 MiB) instead of letting them
-    pile up until the next young collection."""
+def test_the_embedded_aws_puts_leave_no_moto_request_for_the_collector(ws: Workspace, tmp_path: Path):
+    """The embedded AWS installs moto adapter 9: its inputs and its workspace sync, under a local run's collector
+    thresholds, leave none of moto's requests (each holding a put's body) waiting for a collection."""
     from moto.core.request import Request
 
     def waiting() -> int:
         return sum(isinstance(o, Request) for o in gc.get_objects())
 
-    monkeypatch.setattr(runtime, "PUT_BYTES_PER_COLLECTION", 2**20)
-    thresholds = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        files = tmp_path / "inputs"
-        files.mkdir()
-        with EmbeddedAws(ws) as aws:
-            gc.collect()
-            before = waiting()
+    files = tmp_path / "inputs"
+    files.mkdir()
+    with EmbeddedAws(ws) as aws:
+        gc.collect()
+        before = waiting()
+        gc.disable()
+        try:
             for i in range(24):
                 path = files / f"input-{i}.bin"
                 path.write_bytes(os.urandom(256 * 1024))
                 aws.put_input("stocks", path)
-            assert waiting() - before <= 4 + 1  # at most one budget's worth (4 puts of 256 KiB) and the last one
-            gc.collect()
-            gc.disable()  # the same puts without the budget leave every request to the collector
-            monkeypatch.setattr(runtime, "PUT_BYTES_PER_COLLECTION", 2**40)
-            try:
-                for i in range(24):
-                    aws.put_input("stocks", files / f"input-{i}.bin")
-                assert waiting() - before >= 24
-            finally:
-                gc.enable()
-    finally:
-        gc.set_threshold(*thresholds)
+            assert waiting() == before
+            data = ws.s3_dir / BUCKETS["CURATED_BUCKET"] / "table" / "part.bin"
+            data.parent.mkdir(parents=True, exist_ok=True)
+            data.write_bytes(os.urandom(256 * 1024))
+            aws.load_objects_from_workspace()
+            assert waiting() == before
+        finally:
+            gc.enable()
