@@ -19,7 +19,8 @@ def collect_less_often() -> None:
     (measured with `gc.callbacks`).
 
     The cost is memory: what lives in reference cycles waits longer to be freed. moto's requests, bodies included, lived
-    in one (werkzeug's); `finlake.local.moto_patches` (item 9) builds them without it, so they are freed at once.
+    in one (werkzeug's); `finlake.local.moto_patches` (item 9, installed by the embedded AWS) builds them without it,
+    so they are freed at once.
     From CPython 3.14 the collector is incremental and the second and third numbers mean something else: re-measure
     before relying on them there. Called by the CLI and by the test suite.
     """

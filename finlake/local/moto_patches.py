@@ -54,8 +54,9 @@ Six more only save time or memory, and change nothing finlake reads:
    a local run asks for rarely (`finlake.local.collect_less_often`): 600 puts of 1 MiB peaked at
    1,418 MB RSS. moto's requests are built without it (nothing in moto reads that key; Flask
    breaks the same cycle at the end of each of its requests), so reference counting frees each
-   request when moto has answered it, whoever made the call (the embedded AWS, a handler, a
-   Glue script's boto3).
+   request when moto has answered it, whoever made the call once `install()` has run (the
+   embedded AWS, a handler, a Glue script's boto3). It relies on werkzeug's constructor
+   (``populate_request``, pinned with the console's Werkzeug in requirements.txt).
 
 `install()` applies them once; it refuses any other moto version, so an upgrade is a deliberate
 change that re-checks these adapters.
