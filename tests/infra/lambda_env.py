@@ -30,6 +30,7 @@ the merged /opt/python.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -68,26 +69,39 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@functools.cache
 def installed(name: str) -> metadata.Distribution | None:
+    """The distribution ``name`` in .venv, or None (cached: .venv does not change during a session)."""
     try:
         return metadata.distribution(name)
     except metadata.PackageNotFoundError:
         return None
 
 
-def dist_files(dist: metadata.Distribution) -> list[tuple[str, Path]]:
-    """(path relative to site-packages, absolute path) of each file a distribution installed there."""
-    base = Path(str(dist.locate_file("")))
+@functools.cache
+def dist_files(dist: metadata.Distribution) -> tuple[tuple[str, Path], ...]:
+    """(path relative to site-packages, absolute path) of each file a distribution installed there.
+
+    The paths of RECORD are normalised against site-packages resolved once, not resolved file by file
+    (``Path.resolve`` stats every component: it was half of tests/infra/test_lambda_packaging.py).
+    """
+    base = Path(str(dist.locate_file(""))).resolve()
     out = []
     for item in dist.files or []:
-        absolute = Path(str(dist.locate_file(item))).resolve()
+        absolute = Path(os.path.normpath(base / item))
         try:
-            relative = absolute.relative_to(base.resolve())
+            relative = absolute.relative_to(base)
         except ValueError:
             continue  # console scripts in bin/, outside site-packages: not importable
         if "__pycache__" not in relative.parts and absolute.is_file():
             out.append((str(relative), absolute))
-    return out
+    return tuple(out)
+
+
+@functools.cache
+def dist_bytes(dist: metadata.Distribution) -> int:
+    """The bytes of a distribution's files under site-packages (:func:`dist_files`)."""
+    return sum(path.stat().st_size for _, path in dist_files(dist))
 
 
 @dataclass
@@ -114,7 +128,9 @@ class Layer:
     def size_bytes(self) -> int:
         if self.unzipped_mb is not None:
             return int(self.unzipped_mb * MB)
-        return sum(path.stat().st_size for _, path in self.files())
+        if self.built_dir is not None:
+            return sum(path.stat().st_size for _, path in self.files())
+        return sum(dist_bytes(dist) for dist in map(installed, self.distributions) if dist is not None)
 
 
 def requirements_layer(name: str, requirements: Path) -> Layer:
@@ -248,32 +264,39 @@ def function_envs(outdir: Path, stack: str, template: Mapping[str, Any]) -> list
 
 
 def materialize(layers: list[Layer], root: Path) -> Path:
-    """/opt/python for ``layers``: each file linked in layer order, a later layer replacing an earlier one's.
+    """/opt/python under the empty folder ``root`` for ``layers``: each file linked in layer order, a later layer
+    replacing an earlier one's.
 
     A module's bytecode cache from .venv (``__pycache__/<name>.cpython-3XX.pyc`` beside its source) is linked
     beside the linked source, so the import checks do not compile every module again: Python uses it only for
     that source (it checks the source's size and time), never for a module whose source is not linked.
     """
     opt = root / "opt" / "python"
+    linked: set[Path] = set()  # the links made so far: a later layer's file replaces one of these
+    folders: set[Path] = set()
+
+    def link(source: Path, target: Path) -> None:
+        if target in linked:
+            target.unlink()
+        elif target.parent not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
+        target.symlink_to(source)
+        linked.add(target)
+
     for layer in [runtime(), *layers]:  # the runtime's packages sit behind the layers on sys.path
         for relative, source in layer.files():
             target = opt / relative
-            _link(source, target)
+            link(source, target)
             if source.suffix != ".py":
                 continue
             name = f"__pycache__/{source.stem}.{sys.implementation.cache_tag}.pyc"
             if (source.parent / name).is_file():
-                _link(source.parent / name, target.parent / name)
-            else:
-                (target.parent / name).unlink(missing_ok=True)  # an earlier layer's, for the source replaced
+                link(source.parent / name, target.parent / name)
+            elif target.parent / name in linked:  # an earlier layer's, for the source replaced
+                (target.parent / name).unlink()
+                linked.discard(target.parent / name)
     return opt
-
-
-def _link(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() or target.is_symlink():
-        target.unlink()
-    target.symlink_to(source)
 
 
 BOOT = """
