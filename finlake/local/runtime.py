@@ -637,7 +637,13 @@ class EmbeddedAws:
         self.workspace.write_json("s3-metadata.json", self._metadata)
 
     def _push(self, bucket: str, key: str, path: Path) -> None:
-        """Put file ``path`` as object ``key`` of ``bucket`` unless it is what moto holds; agree on it."""
+        """Put file ``path`` as object ``key`` of ``bucket`` unless it is what moto holds; agree on it.
+
+        Put into moto's S3 backend, as its PutObject handler puts (a new version, the user metadata under its header
+        names, notifications sent), not through the API: a sync restores what moto held before, and each call
+        through boto3 and moto's request handling cost 2.2 ms (opening a workspace of 2,000 objects: 4.4 -> 0.2 s).
+        The local buckets have no default encryption, checksums or tags that the API would add.
+        """
         agreed = self._agreed.get((bucket, key))
         stat = path.stat()
         if agreed is not None and agreed.stamp == _stamp(stat):
@@ -647,22 +653,35 @@ class EmbeddedAws:
         if agreed is not None and agreed.etag.strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest():
             self._agreed[(bucket, key)] = agreed._replace(stamp=_stamp(stat))
             return
-        metadata = self._metadata.get(f"{bucket}/{key}", {})
-        response = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
-        self._agreed[(bucket, key)] = _Agreed(response["VersionId"], response["ETag"], _stamp(stat))
+        obj = _s3_backend().put_object(bucket, key, body)
+        obj.set_metadata(
+            {
+                f"{USER_METADATA}{name.lower()}": value
+                for name, value in self._metadata.get(f"{bucket}/{key}", {}).items()
+            }
+        )
+        self._agreed[(bucket, key)] = _Agreed(str(obj.version_id), obj.etag, _stamp(stat))
 
     def _pull(self, bucket: str, key: str) -> None:
-        """Write object ``key`` of ``bucket`` to its file (when the bytes differ) and agree on its version."""
-        obj = self.client("s3").get_object(Bucket=bucket, Key=key)
-        body = obj["Body"].read()
+        """Write object ``key`` of ``bucket`` to its file (when the bytes differ) and agree on its version.
+
+        Read from moto's S3 backend, like `_push`; ``KeyError`` if moto does not hold the object.
+        """
+        obj = _s3_backend().get_object(bucket, key)
+        if obj is None:
+            raise KeyError(f"s3://{bucket}/{key} is not in the embedded AWS")
+        body = obj.value
         path = self.workspace.object_path(bucket, key)
         if not path.is_file() or path.read_bytes() != body:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
         stat = path.stat()
-        self._agreed[(bucket, key)] = _Agreed(obj["VersionId"], obj["ETag"], _stamp(stat))
-        if obj.get("Metadata"):
-            self._metadata[f"{bucket}/{key}"] = obj["Metadata"]
+        self._agreed[(bucket, key)] = _Agreed(str(obj.version_id), obj.etag, _stamp(stat))
+        metadata = {
+            k.lower()[len(USER_METADATA) :]: v for k, v in obj.metadata.items() if k.lower().startswith(USER_METADATA)
+        }
+        if metadata:
+            self._metadata[f"{bucket}/{key}"] = metadata
         else:
             self._metadata.pop(f"{bucket}/{key}", None)
 
@@ -673,9 +692,9 @@ class EmbeddedAws:
         Read from moto's S3 backend rather than through ListObjectVersions: moto answers each page of that call by
         deep-copying every version of the bucket, bodies included (about 1.5 s for the demo's 2,500 objects).
         """
-        from moto.s3.models import FakeKey, s3_backends
+        from moto.s3.models import FakeKey
 
-        backend = s3_backends[ACCOUNT]["aws"]
+        backend = _s3_backend()
         return {
             (bucket, key): str(obj.version_id)
             for bucket in BUCKETS.values()
@@ -707,6 +726,16 @@ class EmbeddedAws:
                 ]
                 result[database][name] = {"table": {"Name": name, **table_input}, "partitions": partitions}
         return result
+
+
+USER_METADATA = "x-amz-meta-"  # how moto keeps an object's user metadata: under its header names
+
+
+def _s3_backend() -> Any:
+    """The S3 backend (moto's) of the embedded AWS's account."""
+    from moto.s3.models import s3_backends
+
+    return s3_backends[ACCOUNT]["aws"]
 
 
 class _Agreed(NamedTuple):
