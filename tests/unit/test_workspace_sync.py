@@ -290,3 +290,22 @@ def test_the_embedded_aws_puts_leave_no_moto_request_for_the_collector(
             assert waiting() >= 24
         finally:
             gc.enable()
+
+
+def test_an_object_restored_from_the_folder_answers_as_one_put_through_the_api(ws: Workspace):
+    """The sync puts into moto's S3 backend directly (`EmbeddedAws._push`): GetObject answers for the restored object
+    what it answers for the same bytes and user metadata put through boto3 (body, ETag, length, type, metadata, one
+    version). Not kept: the CRC32 checksum botocore sends with a put (no finlake code reads a checksum)."""
+    fields = ("ContentLength", "ContentType", "ETag", "Metadata")
+    with EmbeddedAws(ws) as aws:
+        s3 = aws.client("s3")
+        s3.put_object(Bucket=RAW, Key="api/untouched.txt", Body=b"untouched", Metadata={"source": "sample"})
+        answers = [
+            {**{f: got[f] for f in fields}, "Body": got["Body"].read(), "versions": versions(aws, key)}
+            for key in ("data/untouched.txt", "api/untouched.txt")
+            for got in [s3.get_object(Bucket=RAW, Key=key)]
+        ]
+
+    assert answers[0] == answers[1]
+    assert answers[0]["Body"] == b"untouched" and answers[0]["Metadata"] == {"source": "sample"}
+    assert answers[0]["versions"] == 1
