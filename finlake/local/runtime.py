@@ -642,7 +642,8 @@ class EmbeddedAws:
         Put into moto's S3 backend, as its PutObject handler puts (a new version, the user metadata under its header
         names, notifications sent), not through the API: a sync restores what moto held before, and each call
         through boto3 and moto's request handling cost 2.2 ms (opening a workspace of 2,000 objects: 4.4 -> 0.2 s).
-        The local buckets have no default encryption, checksums or tags that the API would add.
+        The local buckets have no default encryption, lock or tags; what a put through boto3 adds beyond this is the
+        CRC32 checksum botocore sends, which no finlake code reads (tests/unit/test_workspace_sync.py).
         """
         agreed = self._agreed.get((bucket, key))
         stat = path.stat()

@@ -259,8 +259,9 @@ def test_the_saved_catalog_is_what_glue_answers_and_a_new_session_loads_it(ws: W
 def test_the_embedded_aws_puts_leave_no_moto_request_for_the_collector(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """The embedded AWS installs moto adapter 9: its inputs and its workspace sync leave none of moto's requests (each
-    holding a put's body) waiting for the cyclic collector, here switched off."""
+    """The embedded AWS installs moto adapter 9: its inputs leave none of moto's requests (each holding a put's body)
+    waiting for the cyclic collector, here switched off. Its workspace sync makes no request at all (it puts into
+    moto's S3 backend), and leaves none either."""
     from moto.core.request import Request
 
     def waiting() -> int:  # this test's puts only: another thread's requests are not counted
