@@ -1527,11 +1527,12 @@ def _write_refined_tables(
     ``args["analytics"] == "off"`` leaves out risk_metrics, trading_signals and correlations (benchmarks).
     """
     start, end = span
-    # Small inputs, each used several times by the plans below: read the files once.
-    quotes, portfolios, cdi = (frame.cache() for frame in _read_window(spark, curated, start, end))
-    sessions = market_sessions(quotes, portfolios, cdi).cache()
-    base = ticker_sessions(quotes, portfolios, sessions).cache()
-    daily = sector_daily(quotes, portfolios, sessions).cache()
+    # Small inputs, each used several times by the plans below: read the files once, and give every plan built
+    # on them their rows instead of their lineage (smaller plans; see glue_io.materialized).
+    quotes, portfolios, cdi = (glue_io.materialized(frame) for frame in _read_window(spark, curated, start, end))
+    sessions = glue_io.materialized(market_sessions(quotes, portfolios, cdi))
+    base = glue_io.materialized(ticker_sessions(quotes, portfolios, sessions))
+    daily = glue_io.materialized(sector_daily(quotes, portfolios, sessions))
     cached = [quotes, portfolios, cdi, sessions, base, daily]
     # A few days (a daily run): only their rows go through the trailing windows (same values, see Trailing).
     targeted = span if (end - start).days < TARGETED_MAX_DAYS else None
@@ -1583,7 +1584,7 @@ def _write_refined_tables(
     if analytics:
         result["headline"] = {"biggest_mover": said["mover"], "worst_sector_var": said["worst"]}
     for frame in cached:
-        frame.unpersist()
+        glue_io.release(frame)
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict[str, Any]:

@@ -281,6 +281,33 @@ def read_json(uri: str) -> dict[str, Any]:
     return dict(json.loads(Path(parsed.path if parsed.scheme == "file" else uri).read_text()))
 
 
+def materialized(frame: DataFrame) -> DataFrame:
+    """``frame`` computed now and kept on the executors, as a plan of its own (Spark's local checkpoint).
+
+    For a small input that several plans use: they start from its rows instead of from its lineage. Catalyst
+    analyses and optimizes smaller plans at each DataFrame operation, and each write no longer walks the
+    lineage's files: at every write Spark's cache manager goes through every root path of every relation of
+    every cached plan, parent by parent (``CacheManager.recacheByPath``), and a daily partition is a root path.
+
+    Unlike ``cache()``, the rows cannot be computed again: an executor lost with its blocks fails the job
+    instead (Spark's ``localCheckpoint``), which then goes the way of any failed Glue run (an email, a
+    dead-letter message, a redrive that rewrites the same partitions). Free the rows with :func:`release`.
+    """
+    return frame.localCheckpoint(eager=True)
+
+
+def release(frame: DataFrame) -> None:
+    """Free what ``frame`` keeps on the executors: its cache, or the rows :func:`materialized` kept.
+
+    ``unpersist`` alone leaves a local checkpoint's blocks until the driver's garbage collector finds its RDD
+    unreachable (Spark's ContextCleaner); here they go at once. Non-blocking, as ``unpersist()``.
+    """
+    frame.unpersist()
+    plan: Any = frame._jdf.queryExecution().logical()
+    if plan.nodeName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+
+
 def concurrently(*calls: Callable[[], None]) -> None:
     """Run each of ``calls`` on a thread of its own and wait for all of them; re-raise the first call's failure.
 

@@ -550,7 +550,9 @@ def test_rerunning_the_same_input_gives_the_same_rows(spark: Any, backfill: dict
         "refined/correlations",
     ]
     before = {t: table_rows(spark, (base / t).as_uri()) for t in tables}
+    kept = persistent_rdds(spark)
     again = job.run(spark, {**backfill["args"], "run_id": "again"})
+    assert persistent_rdds(spark) <= kept  # the run freed what it cached and materialized
     after = {t: table_rows(spark, (base / t).as_uri()) for t in tables}
 
     assert {k: v for k, v in again.items() if k != "run_id"} == {
@@ -559,6 +561,32 @@ def test_rerunning_the_same_input_gives_the_same_rows(spark: Any, backfill: dict
     for t in tables:
         assert after[t] == before[t], t
         assert len(set(after[t])) == len(after[t]), t
+
+
+def persistent_rdds(spark: Any) -> set[int]:
+    """The ids of the RDDs the session keeps on its executors (caches and local checkpoints)."""
+    return set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
+
+
+def test_a_materialized_frame_has_its_rows_and_no_lineage_and_release_frees_them(spark: Any, tmp_path: Path):
+    """glue_io.materialized: the same rows, a plan that no longer reads the files (so a write under them does not
+    walk it), and its blocks gone with release, as a cache's are."""
+    import glue_io
+
+    pq.write_to_dataset(pa.table({"x": [1, 2, 3], "dt_ref": ["2024-01-02"] * 3}), tmp_path / "t", ["dt_ref"])
+    read = spark.read.parquet((tmp_path / "t").as_uri()).filter("x > 1")
+    kept = persistent_rdds(spark)
+    frame = glue_io.materialized(read)
+    assert len(persistent_rdds(spark) - kept) == 1
+    assert sorted(frame.collect()) == sorted(read.collect())
+    assert "Relation" not in frame._jdf.queryExecution().analyzed().toString()
+    assert "Relation" in read._jdf.queryExecution().analyzed().toString()
+    glue_io.release(frame)
+    assert persistent_rdds(spark) == kept
+    cached = read.cache()
+    cached.count()
+    glue_io.release(cached)
+    assert persistent_rdds(spark) == kept
 
 
 def test_bcb_series_merge_keeps_the_union_and_the_newest_value(spark: Any, tmp_path: Path):
