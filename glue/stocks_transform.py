@@ -1376,13 +1376,15 @@ def _write_refined(
     Write the rows of ``frame`` dated in ``span`` (all of them when None); their count, partitions and
     what ``headline`` says of them.
     """
-    rows = (frame if span is None else frame.filter(F.col("dt_ref").between(F.lit(span[0]), F.lit(span[1])))).cache()
+    rows = glue_io.materialized(
+        frame if span is None else frame.filter(F.col("dt_ref").between(F.lit(span[0]), F.lit(span[1])))
+    )
     sizes = rows.groupBy("dt_ref").count().collect()  # rows and partitions in one Spark job
     count, partitions = sum(r["count"] for r in sizes), sorted(str(r["dt_ref"]) for r in sizes)
     if count:
         glue_io.write_partitioned(rows, uri, "dt_ref")
     said = headline(rows) if headline is not None and count else {}
-    rows.unpersist()
+    glue_io.release(rows)
     return count, partitions, said
 
 
