@@ -1525,7 +1525,7 @@ def _write_refined_tables(
     """Write every refined table for the sessions of ``span``.
 
     Every refined table for the sessions of ``span`` (correlations: the month ends whose next session is in
-    it), the tables concurrently over the same cached inputs (`glue_io.concurrently`).
+    it), the tables concurrently over the same materialized inputs (`glue_io.concurrently`).
     ``args["analytics"] == "off"`` leaves out risk_metrics, trading_signals and correlations (benchmarks).
     """
     start, end = span
@@ -1535,7 +1535,7 @@ def _write_refined_tables(
     sessions = glue_io.materialized(market_sessions(quotes, portfolios, cdi))
     base = glue_io.materialized(ticker_sessions(quotes, portfolios, sessions))
     daily = glue_io.materialized(sector_daily(quotes, portfolios, sessions))
-    cached = [quotes, portfolios, cdi, sessions, base, daily]
+    kept = [quotes, portfolios, cdi, sessions, base, daily]  # materialized or cached: released at the end
     # A few days (a daily run): only their rows go through the trailing windows (same values, see Trailing).
     targeted = span if (end - start).days < TARGETED_MAX_DAYS else None
     said: dict[str, dict[str, Any]] = {}
@@ -1571,12 +1571,12 @@ def _write_refined_tables(
 
     def correlations() -> None:
         ends = month_ends(sessions).filter(F.col("next_session").between(F.lit(start), F.lit(end))).cache()
-        cached.append(ends)
+        kept.append(ends)
         if ends.count():
             factors = read_factors(
                 spark, curated, start - timedelta(days=LOOKBACK_DAYS + 2 * FACTOR_STALE_DAYS + 31), end
             ).cache()
-            cached.append(factors)
+            kept.append(factors)
             result["correlation_rows"], result["correlation_partitions"], _ = _write_refined(
                 correlations_of(daily, sessions, factors, ends), refined + "correlations/", None
             )
@@ -1585,7 +1585,7 @@ def _write_refined_tables(
     glue_io.concurrently(indicators, sectors, *((risk, signals, correlations) if analytics else ()))
     if analytics:
         result["headline"] = {"biggest_mover": said["mover"], "worst_sector_var": said["worst"]}
-    for frame in cached:
+    for frame in kept:
         glue_io.release(frame)
 
 
