@@ -350,6 +350,10 @@ class Trailing:
         self.keys, self.targets, self.reach = keys, targets, reach
         self.by = Window.partitionBy(*keys).orderBy("dt_ref")
         self.carry = ["_offset"] if targets is not None else []
+        # Built once: each is a few py4j round trips, and a targeted run asks for frames hundreds of times.
+        self._whole = Window.partitionBy(*keys, "_target").orderBy("dt_ref")
+        self._whole = self._whole.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+        self._inside: dict[tuple[int, int], Column] = {}
 
     def frame(self, rows: DataFrame) -> DataFrame:
         """``rows`` ready for :meth:`rows`.
@@ -379,9 +383,9 @@ class Trailing:
             return _over(self.by.rowsBetween(first, last))
         if -first > self.reach:
             raise ValueError(f"a frame of {-first} rows back is beyond this Trailing's reach of {self.reach}")
-        whole = Window.partitionBy(*self.keys, "_target").orderBy("dt_ref")
-        whole = whole.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-        inside = F.col("_offset").between(-last, -first)
+        if (first, last) not in self._inside:
+            self._inside[(first, last)] = F.col("_offset").between(-last, -first)
+        inside, whole = self._inside[(first, last)], self._whole
 
         def over(aggregate: Callable[..., Column], *columns: Column | str) -> Column:
             masked = [F.when(inside, F.col(c) if isinstance(c, str) else c) for c in columns]
