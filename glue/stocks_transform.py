@@ -1373,7 +1373,7 @@ def _write_refined(
     frame: DataFrame,
     uri: str,
     span: tuple[date, date] | None,
-    headline: Callable[[DataFrame], dict[str, Any]] | None = None,
+    headline: Callable[[DataFrame, list[str]], dict[str, Any]] | None = None,
 ) -> tuple[int, list[str], dict[str, Any]]:
     """Write a refined table's rows of ``span`` and describe what was written.
 
@@ -1387,7 +1387,7 @@ def _write_refined(
     count, partitions = sum(r["count"] for r in sizes), sorted(str(r["dt_ref"]) for r in sizes)
     if count:
         glue_io.write_partitioned(rows, uri, "dt_ref")
-    said = headline(rows) if headline is not None and count else {}
+    said = headline(rows, partitions) if headline is not None and count else {}
     glue_io.release(rows)
     return count, partitions, said
 
@@ -1489,11 +1489,11 @@ def _read_global(spark: SparkSession, curated: str, start: date, end: date, mark
     return global_returns(bars, dff, market or DEFAULT_MARKET)
 
 
-def _headline_risk(rows: DataFrame) -> dict[str, Any]:
+def _headline_risk(rows: DataFrame, partitions: list[str]) -> dict[str, Any]:
     """The riskiest sector on the last B3 session written, for the run's email.
 
-    The riskiest sector (highest 1-day VaR 95%) on the last B3 session written (ETF rows may have a later
-    US session).
+    The riskiest sector (highest 1-day VaR 95%) on the last B3 session written, read from the rows: ETF rows
+    may have a later US session, so the last of ``partitions`` need not be a B3 one.
     """
     last = rows.filter(F.col("level") != "etf").agg(F.max("dt_ref")).first()[0]  # type: ignore[index]
     worst = (
@@ -1504,9 +1504,9 @@ def _headline_risk(rows: DataFrame) -> dict[str, Any]:
     return {"dt_ref": str(last), **({"sector": worst["name"], "var_95": worst["var_95"]} if worst else {})}
 
 
-def _headline_mover(rows: DataFrame) -> dict[str, Any]:
-    """The spot ticker with the largest absolute daily return on the last session written."""
-    last = rows.agg(F.max("dt_ref")).first()[0]  # type: ignore[index]
+def _headline_mover(rows: DataFrame, partitions: list[str]) -> dict[str, Any]:
+    """The spot ticker with the largest absolute daily return on the last session written (``partitions[-1]``)."""
+    last = date.fromisoformat(partitions[-1])
     mover = (
         rows.filter((F.col("dt_ref") == F.lit(last)) & F.col("daily_return").isNotNull())
         .orderBy(F.abs("daily_return").desc(), "ticker")

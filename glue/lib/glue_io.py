@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.utils import AnalysisException
 
 JobRun = Callable[[SparkSession, dict[str, str]], dict[str, Any]]
+GLOB_CHARACTERS = frozenset("{}[]*?\\,")  # special in a Hadoop glob pattern (org.apache.hadoop.fs.GlobPattern)
 
 
 def run_job(run: JobRun, arguments: Iterable[str], argv: list[str] | None = None) -> dict[str, Any]:
@@ -248,10 +249,18 @@ def read_partitions(spark: SparkSession, uri: str, column: str, values: Iterable
 
     Only the folders of ``values`` are listed and read (``basePath`` keeps ``column`` a column of the
     frame, typed as ``schema`` declares it); no schema inference. No values: an empty frame of ``schema``.
+
+    The folders are named by one Hadoop glob, ``<uri>{<column>=<a>,<column>=<b>,...}``: Spark expands it with one
+    listing of ``uri``, where it checks each of a list of paths on its own (a request each on S3), and it is one
+    py4j argument instead of one per path. Values holding a glob character are named path by path instead.
     """
-    paths = [f"{root(uri)}{column}={value}" for value in values]
-    if not paths:
+    names = [f"{column}={value}" for value in values]
+    if not names:
         return spark.createDataFrame([], schema)
+    if any(GLOB_CHARACTERS.intersection(name) for name in names):
+        paths = [root(uri) + name for name in names]
+    else:
+        paths = [root(uri) + "{" + ",".join(names) + "}"]
     return spark.read.schema(schema).option("basePath", uri).parquet(*paths)
 
 

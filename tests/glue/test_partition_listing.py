@@ -88,3 +88,18 @@ def test_folders_are_read_from_descriptions_that_start_with_their_exact_path():
     assert glue_io._folders_described([folder], [f"Status[{folder}, dir]"]) is None
     odd = "s3a://lake/t/x; isDirectory=true"
     assert glue_io._folders_described([odd], [f"FileStatus{{path={odd}; isDirectory=false; length=0}}"]) == []
+
+
+def test_read_partitions_reads_the_asked_folders_through_one_glob_or_path_by_path(tmp_path: Path):
+    spark = local_spark()
+    mount_workspace(spark, tmp_path, ["lake"])
+    rows = [(k, f"2024-01-{k:02d}", "a,b" if k == 9 else "x") for k in range(1, 10)]
+    frame = spark.createDataFrame(rows, "n INT, dt_ref STRING, tag STRING")
+    frame.write.partitionBy("dt_ref").parquet((tmp_path / "lake/t").as_uri())
+    frame.write.partitionBy("tag").parquet((tmp_path / "lake/u").as_uri())
+    for uri in ((tmp_path / "lake/t").as_uri() + "/", "s3://lake/t/"):
+        read = glue_io.read_partitions(spark, uri, "dt_ref", ["2024-01-02", "2024-01-05"], "n INT, dt_ref DATE")
+        assert sorted(tuple(r) for r in read.collect()) == [(2, date(2024, 1, 2)), (5, date(2024, 1, 5))], uri
+    # a value with a glob character (a comma) is read on its own path
+    read = glue_io.read_partitions(spark, "s3://lake/u/", "tag", ["a,b"], "n INT, tag STRING")
+    assert [tuple(r) for r in read.collect()] == [(9, "a,b")]
