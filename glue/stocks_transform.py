@@ -112,6 +112,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import glue_io
@@ -350,10 +351,15 @@ class Trailing:
         self.keys, self.targets, self.reach = keys, targets, reach
         self.by = Window.partitionBy(*keys).orderBy("dt_ref")
         self.carry = ["_offset"] if targets is not None else []
-        # Built once: each is a few py4j round trips, and a targeted run asks for frames hundreds of times.
-        self._whole = Window.partitionBy(*keys, "_target").orderBy("dt_ref")
-        self._whole = self._whole.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+        # Each frame's mask built once: a few py4j round trips each, and a targeted run asks for frames hundreds
+        # of times (the window: _whole).
         self._inside: dict[tuple[int, int], Column] = {}
+
+    @cached_property
+    def _whole(self) -> WindowSpec:
+        """Each target's whole partition, oldest first: the window every targeted frame folds over."""
+        whole = Window.partitionBy(*self.keys, "_target").orderBy("dt_ref")
+        return whole.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
 
     def frame(self, rows: DataFrame) -> DataFrame:
         """``rows`` ready for :meth:`rows`.

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from py4j.protocol import Py4JError
+from py4j.protocol import Py4JError, Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.utils import AnalysisException
 
@@ -190,11 +190,15 @@ def partition_values(spark: SparkSession, uri: str, column: str) -> list[str]:
     first) never match.
     """
     fs, path = fs_path(spark, uri)
-    if not fs.exists(path):
-        return []
     # Listed by the file system that holds the folder: through a mount (the local runner's s3://) the statuses
-    # answer method calls but describe themselves with empty fields, which folder_names cannot read.
-    held = fs.resolvePath(path)
+    # answer method calls but describe themselves with empty fields, which folder_names cannot read. Resolving
+    # the path is also its existence check (one request on S3).
+    try:
+        held = fs.resolvePath(path)
+    except Py4JJavaError as error:
+        if error.java_exception.getClass().getName() == "java.io.FileNotFoundException":
+            return []
+        raise
     conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
     prefix = f"{column}="
     names = folder_names(spark, held.getFileSystem(conf).listStatus(held))

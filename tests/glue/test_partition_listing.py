@@ -56,6 +56,7 @@ def test_the_values_are_the_folders_of_one_listing_read_in_a_few_py4j_calls(
         assert len(sent) < 30, (uri, len(sent))
         monkeypatch.undo()
     assert glue_io.partition_values(spark, "s3://lake/curated/absent/", "dt_ref") == []
+    assert glue_io.partition_values(spark, (tmp_path / "absent").as_uri() + "/", "dt_ref") == []
 
 
 def test_statuses_that_do_not_describe_themselves_are_asked_one_by_one(tmp_path: Path):
