@@ -555,8 +555,11 @@ _WRITES += (exp.Detach, exp.Install, exp.Use, exp.Into, exp.Transaction, exp.Com
 _READS = "finlake query only reads: one SELECT, WITH or VALUES (or SHOW / DESCRIBE)"
 
 
-def check_read_only(sql: str, databases: Collection[str]) -> None:
+def check_read_only(sql: str, databases: Collection[str]) -> frozenset[tuple[str, str]]:
     """Refuse ``sql`` unless it is one read statement over ``databases``' tables.
+
+    Returns the ``(database, table)`` names it reads, lower case, as either grammar parses them (a CTE's name is
+    not one). The names are not checked against the tables: a table that does not exist is DuckDB's to report.
 
     Raises
     ------
@@ -571,10 +574,12 @@ def check_read_only(sql: str, databases: Collection[str]) -> None:
             first_error = first_error or exc
     if not trees:
         raise first_error or TranslationError("not Athena SQL")
+    tables: set[tuple[str, str]] = set()
     for statements in trees:
         if len(statements) != 1:
             raise TranslationError(f"one statement per query, as in Athena ({len(statements)} given)")
-        _check_tree(statements[0], sql, {d.lower() for d in databases} | {"information_schema"})
+        tables |= _check_tree(statements[0], sql, {d.lower() for d in databases} | {"information_schema"})
+    return frozenset(tables)
 
 
 def _parse_quietly(sql: str, dialect: Any) -> list[exp.Expr]:
@@ -591,12 +596,13 @@ def _parse_quietly(sql: str, dialect: Any) -> list[exp.Expr]:
         parser_log.setLevel(level)
 
 
-def _check_tree(tree: exp.Expr, sql: str, databases: set[str]) -> None:
+def _check_tree(tree: exp.Expr, sql: str, databases: set[str]) -> set[tuple[str, str]]:
     if not isinstance(tree, (exp.Query, exp.Values)):
         tokens = sqlglot.tokenize(sql)
         word = tokens[0].text.upper() if tokens else type(tree).__name__.upper()
         raise TranslationError(f"{word} is refused: {_READS}")
     ctes = {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
+    tables = set()
     for node in tree.walk():
         if isinstance(node, _WRITES):
             word = "SELECT ... INTO" if isinstance(node, exp.Into) else type(node).__name__.upper()
@@ -605,6 +611,9 @@ def _check_tree(tree: exp.Expr, sql: str, databases: set[str]) -> None:
             raise TranslationError(f"{name}() reads outside the catalog and is refused: {_READS}")
         if isinstance(node, exp.Table):
             _check_table(node, ctes, databases)
+            if node.db:
+                tables.add((node.db.lower(), node.name.lower()))
+    return tables
 
 
 def _check_table(table: exp.Table, ctes: set[str], databases: set[str]) -> None:

@@ -21,6 +21,7 @@ where sqlglot's plain translation gives another answer the test says so (`finlak
 from __future__ import annotations
 
 import io
+import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +33,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from finlake.athena_sql import TranslationError, translate
+from finlake.athena_sql import TranslationError, check_read_only, translate
 from finlake.cli import main
 from finlake.local.runtime import BUCKETS, DATABASES, embedded_aws
 from finlake.local.workspace import Workspace
@@ -685,6 +686,30 @@ def test_the_connection_cannot_reach_files_outside_the_lake(lake: Workspace, tmp
         with pytest.raises(duckdb.Error):
             con.execute(sql)
     assert not list(tmp_path.iterdir())
+
+
+def test_check_read_only_names_the_tables_a_statement_reads() -> None:
+    sql = f"WITH q AS (SELECT * FROM {B3}) SELECT * FROM q JOIN {SI} USING (ticker) WHERE ticker IN (SELECT 'X')"
+    assert check_read_only(sql, ["finlake_curated", "finlake_refined"]) == {
+        ("finlake_curated", "b3_quotes"),
+        ("finlake_refined", "stock_indicators"),
+    }
+    duckdb_only = f"FROM {BANK.upper()} SELECT * EXCLUDE (amount)"  # DuckDB's grammar only; names in lower case
+    assert check_read_only(duckdb_only, ["finlake_curated"]) == {("finlake_curated", "bank_transactions")}
+
+
+def test_a_query_makes_only_the_views_it_reads(lake: Workspace, tmp_path: Path) -> None:
+    """A view lists its table's files when it is made: a query makes the views it names, so a table it does not
+    read costs nothing and cannot fail it (here a file that is not Parquet); information_schema sees every table."""
+    copy = Workspace.open(shutil.copytree(lake.root, tmp_path / "ws"))
+    bank = next((copy.s3_dir / BUCKETS["CURATED_BUCKET"] / "bank_transactions").rglob("*.parquet"))
+    bank.write_bytes(b"not parquet")
+    assert run_query(copy, f"SELECT count(*) FROM {SI}")[1] == [(15,)]
+    with pytest.raises(QueryError) as raised:
+        run_query(copy, f"SELECT count(*) FROM {BANK}")
+    assert str(bank) in str(raised.value) and "\n" not in str(raised.value), raised.value  # one line naming the file
+    listed = "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
+    assert run_query(lake, listed)[1] == [tuple(name.split(".")) for name in sorted((B3, BANK, SI))]
 
 
 def test_the_cli_refuses_a_write_in_one_line(lake: Workspace, tmp_path: Path) -> None:
